@@ -1,5 +1,13 @@
 //! fashion-tui: train a CNN on Fashion-MNIST in a background thread and watch and steer
 //! it live in the terminal, or headless.
 
+pub mod cli;
+pub mod commands;
+pub mod config;
 pub mod data;
 pub mod device;
+pub mod eval;
+pub mod headless;
+pub mod model;
+pub mod train;
+pub mod ui;

@@ -1,0 +1,207 @@
+//! The command line (clap derive). `fashion-tui` alone means `fashion-tui train`.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+use crate::config::Config;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "fashion-tui",
+    version,
+    about = "Train a CNN on Fashion-MNIST and watch and steer it live in the terminal",
+    args_conflicts_with_subcommands = true
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Option<Command>,
+    #[command(flatten)]
+    pub train: TrainArgs,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Train a model (the default): the dashboard in a terminal, else headless.
+    Train(TrainArgs),
+    /// Evaluate a saved model on the test set: accuracy, per-class precision and
+    /// recall, and the confusion matrix.
+    Eval(EvalArgs),
+    /// Show or create the configuration file.
+    #[command(subcommand)]
+    Config(ConfigCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ConfigCommand {
+    /// Print which config file is used.
+    Path {
+        #[arg(long, value_name = "PATH")]
+        config: Option<PathBuf>,
+    },
+    /// Write the documented default config to the user config directory.
+    Init {
+        /// Overwrite an existing file.
+        #[arg(long)]
+        force: bool,
+    },
+}
+
+/// Settings that override the config file.
+#[derive(Debug, Clone, Default, Args)]
+pub struct Overrides {
+    /// Config file (default: ./config.toml, else the user config dir).
+    #[arg(long, value_name = "PATH")]
+    pub config: Option<PathBuf>,
+    /// Network to train or evaluate.
+    #[arg(long, value_name = "NAME")]
+    pub model: Option<String>,
+    /// auto, cpu, cuda or cuda:N.
+    #[arg(long, value_name = "D")]
+    pub device: Option<String>,
+    /// CPU threads (default: one per core).
+    #[arg(long, value_name = "N")]
+    pub threads: Option<usize>,
+    /// Directory holding the four Fashion-MNIST .gz files.
+    #[arg(long, value_name = "PATH")]
+    pub data_dir: Option<PathBuf>,
+    /// Use only the first N test images.
+    #[arg(long, value_name = "N")]
+    pub test_limit: Option<usize>,
+}
+
+#[derive(Debug, Clone, Default, Args)]
+pub struct TrainArgs {
+    #[command(flatten)]
+    pub common: Overrides,
+    /// No dashboard: print a line per epoch (automatic when stdout is not a terminal).
+    #[arg(long)]
+    pub headless: bool,
+    /// Headless, with only JSON lines on stdout (one per epoch, then a "done" line).
+    #[arg(long)]
+    pub json: bool,
+    #[arg(long, value_name = "N")]
+    pub epochs: Option<usize>,
+    #[arg(long, value_name = "N")]
+    pub batch_size: Option<usize>,
+    /// Learning rate.
+    #[arg(long, value_name = "X")]
+    pub lr: Option<f64>,
+    /// Seed for weights, shuffling and dropout (CPU runs repeat exactly).
+    #[arg(long, value_name = "N")]
+    pub seed: Option<u64>,
+    /// Directory for this run's config, metrics and model.
+    #[arg(long, value_name = "PATH")]
+    pub run_dir: Option<PathBuf>,
+    /// Use only the first N training images.
+    #[arg(long, value_name = "N")]
+    pub train_limit: Option<usize>,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct EvalArgs {
+    /// A model .safetensors file, or a run directory holding model.safetensors.
+    #[arg(value_name = "MODEL")]
+    pub model_path: PathBuf,
+    #[command(flatten)]
+    pub common: Overrides,
+    /// Print the results as one JSON object.
+    #[arg(long)]
+    pub json: bool,
+}
+
+fn path_string(p: &std::path::Path) -> String {
+    p.to_string_lossy().into_owned()
+}
+
+impl Overrides {
+    /// Apply these flags over `cfg` (flag over file over default).
+    pub fn apply(&self, cfg: &mut Config) {
+        if let Some(v) = &self.model {
+            cfg.model.name = v.clone();
+        }
+        if let Some(v) = &self.device {
+            cfg.runtime.device = v.clone();
+        }
+        if let Some(v) = self.threads {
+            cfg.runtime.threads = v;
+        }
+        if let Some(v) = &self.data_dir {
+            cfg.data.dir = path_string(v);
+        }
+        if let Some(v) = self.test_limit {
+            cfg.data.test_limit = v;
+        }
+    }
+}
+
+impl TrainArgs {
+    pub fn apply(&self, cfg: &mut Config) {
+        self.common.apply(cfg);
+        let t = &mut cfg.training;
+        if let Some(v) = self.epochs {
+            t.epochs = v;
+        }
+        if let Some(v) = self.batch_size {
+            t.batch_size = v;
+        }
+        if let Some(v) = self.lr {
+            t.lr = v;
+        }
+        if let Some(v) = self.seed {
+            t.seed = v;
+        }
+        if let Some(v) = &self.run_dir {
+            cfg.runtime.run_dir = path_string(v);
+        }
+        if let Some(v) = self.train_limit {
+            cfg.data.train_limit = v;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bare_invocation_means_train() {
+        let cli = Cli::try_parse_from(["fashion-tui", "--epochs", "2", "--headless"]).unwrap();
+        assert!(cli.command.is_none());
+        assert_eq!(cli.train.epochs, Some(2));
+        assert!(cli.train.headless);
+    }
+
+    #[test]
+    fn flags_override_the_file() {
+        let cli = Cli::try_parse_from([
+            "fashion-tui",
+            "train",
+            "--lr",
+            "0.01",
+            "--device",
+            "cpu",
+            "--train-limit",
+            "100",
+        ])
+        .unwrap();
+        let Some(Command::Train(args)) = cli.command else {
+            panic!("expected train")
+        };
+        let mut cfg =
+            Config::from_toml("[training]\nlr = 0.5\nepochs = 4\n", "c.toml".as_ref()).unwrap();
+        args.apply(&mut cfg);
+        assert_eq!(cfg.training.lr, 0.01);
+        assert_eq!(cfg.training.epochs, 4);
+        assert_eq!(cfg.runtime.device, "cpu");
+        assert_eq!(cfg.data.train_limit, 100);
+    }
+
+    #[test]
+    fn eval_takes_a_model_path() {
+        let cli = Cli::try_parse_from(["fashion-tui", "eval", "run/model.safetensors"]).unwrap();
+        assert!(
+            matches!(cli.command, Some(Command::Eval(a)) if a.model_path.ends_with("model.safetensors"))
+        );
+    }
+}

@@ -1,0 +1,164 @@
+//! What each subcommand does: resolve the configuration, start the trainer thread and
+//! hand its events to the dashboard or the headless printer.
+
+use std::io::IsTerminal;
+use std::path::Path;
+use std::process::ExitCode;
+
+use anyhow::{Context, Result};
+
+use crate::cli::{ConfigCommand, Overrides, TrainArgs};
+use crate::config::{self, ColorSetting, Config, ConfigError, Source};
+use crate::headless::{self, Ending};
+use crate::train::{self, ChannelSink};
+use crate::ui;
+
+/// The configuration the flags and files describe, validated.
+pub fn resolve_config(common: &Overrides, apply: impl FnOnce(&mut Config)) -> Result<Config> {
+    let cwd = std::env::current_dir().context("cannot read the current directory")?;
+    let source = config::locate(
+        common.config.as_deref(),
+        &cwd,
+        config::user_config_path().as_deref(),
+    )?;
+    let mut cfg = Config::load(&source)?;
+    apply(&mut cfg);
+    cfg.validate()?;
+    Ok(cfg)
+}
+
+/// `fashion-tui [train]`.
+pub fn train(args: &TrainArgs) -> Result<ExitCode> {
+    let cfg = resolve_config(&args.common, |c| args.apply(c))?;
+    let interactive = !args.headless
+        && !args.json
+        && std::io::stdout().is_terminal()
+        && std::io::stdin().is_terminal();
+    let (sink, rx) = ChannelSink::new();
+    let (cmd_tx, cmd_rx) = flume::unbounded();
+    let trainer = train::spawn(cfg.clone(), cmd_rx, sink);
+    let code = if interactive {
+        let channels = ui::Channels {
+            events: rx.events,
+            progress: rx.progress,
+            commands: cmd_tx,
+        };
+        let app = ui::run_terminal(ui_options(&cfg), channels)?;
+        let joined = trainer.join();
+        if let Some(line) = app.summary_line() {
+            println!("{line}");
+        }
+        match joined {
+            Ok(Ok(_)) => ExitCode::SUCCESS,
+            Ok(Err(failure)) => {
+                eprintln!("fashion-tui: {}", failure.reason);
+                exit_code(failure.usage)
+            }
+            Err(_) => ExitCode::FAILURE,
+        }
+    } else {
+        let opts = headless::Options {
+            json: args.json,
+            live: std::io::stderr().is_terminal(),
+        };
+        let ending = headless::print_std(&rx, opts);
+        drop(cmd_tx);
+        match (ending, trainer.join()) {
+            (Ending::Done(_), _) => ExitCode::SUCCESS,
+            (_, Ok(Err(failure))) => {
+                eprintln!("fashion-tui: {}", failure.reason);
+                exit_code(failure.usage)
+            }
+            (Ending::Failed(reason), _) => {
+                eprintln!("fashion-tui: {reason}");
+                ExitCode::FAILURE
+            }
+        }
+    };
+    Ok(code)
+}
+
+/// The dashboard's settings from the `[ui]` section.
+pub fn ui_options(cfg: &Config) -> ui::UiOptions {
+    ui::UiOptions {
+        fps: cfg.ui.fps,
+        color: match cfg.ui.color {
+            ColorSetting::Auto => ui::ColorMode::Auto,
+            ColorSetting::Ansi16 => ui::ColorMode::Ansi16,
+            ColorSetting::Ansi256 => ui::ColorMode::Ansi256,
+            ColorSetting::Truecolor => ui::ColorMode::TrueColor,
+            ColorSetting::None => ui::ColorMode::None,
+        },
+        predictions: cfg.ui.predictions,
+        ascii_charts: cfg.ui.ascii_charts,
+    }
+}
+
+/// 2 for a problem with the user's settings, 1 for any other failure.
+pub fn exit_code(usage: bool) -> ExitCode {
+    if usage {
+        ExitCode::from(2)
+    } else {
+        ExitCode::FAILURE
+    }
+}
+
+/// `fashion-tui config path|init`.
+pub fn config(cmd: &ConfigCommand) -> Result<ExitCode> {
+    match cmd {
+        ConfigCommand::Path { config: explicit } => {
+            let cwd = std::env::current_dir().context("cannot read the current directory")?;
+            let source = config::locate(
+                explicit.as_deref(),
+                &cwd,
+                config::user_config_path().as_deref(),
+            )?;
+            match source {
+                Source::File(p) => println!("{}", p.display()),
+                Source::Defaults => println!("{source}"),
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        ConfigCommand::Init { force } => {
+            let path =
+                config::user_config_path().context("cannot determine the user config directory")?;
+            init_at(&path, *force)?;
+            println!("wrote {}", path.display());
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}
+
+/// The documented default config, as shipped in the repository.
+pub const DEFAULT_CONFIG: &str = include_str!("../config.toml");
+
+fn init_at(path: &Path, force: bool) -> Result<()> {
+    if path.exists() && !force {
+        return Err(ConfigError(format!(
+            "{} already exists; use --force to overwrite it",
+            path.display()
+        ))
+        .into());
+    }
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    }
+    train::run_dir::write_atomic(path, DEFAULT_CONFIG.as_bytes())
+        .with_context(|| format!("cannot write {}", path.display()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn init_refuses_to_overwrite_without_force() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("sub").join("config.toml");
+        init_at(&p, false).unwrap();
+        assert_eq!(std::fs::read_to_string(&p).unwrap(), DEFAULT_CONFIG);
+        let e = init_at(&p, false).unwrap_err();
+        assert!(e.downcast_ref::<ConfigError>().is_some());
+        init_at(&p, true).unwrap();
+    }
+}

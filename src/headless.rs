@@ -1,0 +1,304 @@
+//! Headless consumer of trainer events: a Keras-like line per epoch (or JSON lines with
+//! `--json`), and a live progress line on stderr when stderr is a terminal.
+
+use std::io::{self, Write};
+use std::time::Duration;
+
+use serde_json::json;
+
+use crate::train::events::{EpochSummary, Phase, Progress, RunInfo, RunSummary, TrainEvent};
+use crate::train::run_dir::epoch_json;
+use crate::train::Receivers;
+
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Options {
+    /// Only JSON lines on `out`; human text goes to `err`.
+    pub json: bool,
+    /// Redraw a progress line on `err` with `\r` (only when it is a terminal).
+    pub live: bool,
+}
+
+/// How the run ended, as seen by the printer.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Ending {
+    Done(Box<RunSummary>),
+    Failed(String),
+}
+
+/// Format seconds as `1h02m`, `3m07s` or `42s`.
+pub fn duration(secs: f64) -> String {
+    if !secs.is_finite() || secs < 0.0 {
+        return "?".into();
+    }
+    let s = secs.round() as u64;
+    match s {
+        0..=59 => format!("{s}s"),
+        60..=3599 => format!("{}m{:02}s", s / 60, s % 60),
+        _ => format!("{}h{:02}m", s / 3600, s % 3600 / 60),
+    }
+}
+
+/// The per-epoch line, Keras style.
+pub fn epoch_line(s: &EpochSummary, eta_secs: f64) -> String {
+    let eta = if s.epoch < s.epochs {
+        format!(" - ETA {}", duration(eta_secs))
+    } else {
+        String::new()
+    };
+    format!(
+        "Epoch {}/{} - {:.1}s - {:.0} img/s - loss: {:.4} - acc: {:.4} - test_loss: {:.4} - test_acc: {:.4} - lr: {}{eta}",
+        s.epoch, s.epochs, s.seconds, s.images_per_sec, s.train_loss, s.train_acc, s.test_loss,
+        s.test_acc, s.lr
+    )
+}
+
+fn banner(info: &RunInfo) -> String {
+    format!(
+        "Training {} ({} parameters) on {}: {} epochs, batch {}, lr {}, {} train / {} test images, seed {}\nRun directory: {}",
+        info.model,
+        info.parameters,
+        info.device,
+        info.epochs,
+        info.batch_size,
+        info.lr,
+        info.train_images,
+        info.test_images,
+        info.seed,
+        info.run_dir.display()
+    )
+}
+
+fn progress_line(p: &Progress, epochs: usize) -> String {
+    let width = 30usize;
+    let filled = (p.batch * width)
+        .checked_div(p.batches)
+        .unwrap_or(0)
+        .min(width);
+    format!(
+        "\rEpoch {}/{} [{}{}] {}/{} - {:.0} img/s - acc: {:.4} - ETA {}   ",
+        p.epoch + 1,
+        epochs,
+        "=".repeat(filled),
+        " ".repeat(width - filled),
+        p.batch,
+        p.batches,
+        p.images_per_sec,
+        p.train_acc,
+        duration(p.eta_secs)
+    )
+}
+
+/// Print events until the trainer finishes; returns how it ended.
+pub fn print(rx: &Receivers, out: &mut dyn Write, err: &mut dyn Write, opts: Options) -> Ending {
+    let mut epochs = 0;
+    let mut eta = f64::NAN;
+    let mut live_line = false;
+    let human = |err: &mut dyn Write, out: &mut dyn Write, text: &str, live_line: &mut bool| {
+        if *live_line {
+            let _ = write!(err, "\r\x1b[2K");
+            *live_line = false;
+        }
+        let w: &mut dyn Write = if opts.json { err } else { out };
+        let _ = writeln!(w, "{text}");
+        let _ = w.flush();
+    };
+    loop {
+        while let Ok(p) = rx.progress.try_recv() {
+            eta = p.eta_secs;
+            if opts.live {
+                let _ = write!(err, "{}", progress_line(&p, epochs));
+                let _ = err.flush();
+                live_line = true;
+            }
+        }
+        let ev = match rx.events.recv_timeout(Duration::from_millis(100)) {
+            Ok(ev) => ev,
+            Err(flume::RecvTimeoutError::Timeout) => continue,
+            Err(flume::RecvTimeoutError::Disconnected) => {
+                return Ending::Failed("the trainer thread ended without a result".into())
+            }
+        };
+        match ev {
+            TrainEvent::Message(m) | TrainEvent::Applied(m) => {
+                human(err, out, &m, &mut live_line);
+            }
+            TrainEvent::Started(info) => {
+                epochs = info.epochs;
+                human(err, out, &banner(&info), &mut live_line);
+            }
+            TrainEvent::EpochEnd(s) => {
+                let remaining = s.epochs.saturating_sub(s.epoch) as f64;
+                let eta_now = if eta.is_finite() {
+                    eta
+                } else {
+                    remaining * (s.seconds + s.eval_seconds)
+                };
+                if opts.json {
+                    if live_line {
+                        let _ = write!(err, "\r\x1b[2K");
+                        live_line = false;
+                    }
+                    let _ = writeln!(out, "{}", epoch_json(&s));
+                    let _ = out.flush();
+                } else {
+                    human(err, out, &epoch_line(&s, eta_now), &mut live_line);
+                }
+            }
+            TrainEvent::Failed(reason) => {
+                if live_line {
+                    let _ = write!(err, "\r\x1b[2K");
+                }
+                return Ending::Failed(reason);
+            }
+            TrainEvent::Done(summary) => {
+                let acc = summary
+                    .test_acc
+                    .map_or("n/a".into(), |a| format!("{:.2}%", a * 100.0));
+                let model = summary
+                    .model_path
+                    .as_ref()
+                    .map_or("(none)".into(), |p| p.display().to_string());
+                if opts.json {
+                    if live_line {
+                        let _ = write!(err, "\r\x1b[2K");
+                    }
+                    let line = json!({
+                        "event": "done",
+                        "epochs_completed": summary.epochs_completed,
+                        "test_acc": summary.test_acc,
+                        "model": summary.model_path,
+                        "run_dir": summary.run_dir,
+                        "stopped_early": summary.stopped_early,
+                        "seconds": summary.seconds,
+                    });
+                    let _ = writeln!(out, "{line}");
+                    let _ = out.flush();
+                } else {
+                    let text = format!(
+                        "Done: {} epoch(s) in {}, test accuracy {acc}, model saved to {model}",
+                        summary.epochs_completed,
+                        duration(summary.seconds)
+                    );
+                    human(err, out, &text, &mut live_line);
+                }
+                return Ending::Done(summary);
+            }
+            TrainEvent::Phase(Phase::Failed) => {}
+            TrainEvent::Phase(_)
+            | TrainEvent::Progress(_)
+            | TrainEvent::Predictions(_)
+            | TrainEvent::FeatureMaps(_) => {}
+        }
+    }
+}
+
+/// [`print`] to the process's stdout and stderr.
+pub fn print_std(rx: &Receivers, opts: Options) -> Ending {
+    print(rx, &mut io::stdout().lock(), &mut io::stderr().lock(), opts)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::train::sink::{ChannelSink, Sink};
+    use std::path::PathBuf;
+
+    fn summary(epoch: usize) -> EpochSummary {
+        EpochSummary {
+            epoch,
+            epochs: 2,
+            train_loss: 0.5,
+            train_acc: 0.8,
+            test_loss: 0.4,
+            test_acc: 0.85,
+            lr: 0.001,
+            seconds: 10.0,
+            eval_seconds: 1.0,
+            images_per_sec: 6000.0,
+            confusion: [[0; 10]; 10],
+        }
+    }
+
+    fn script(sink: &mut ChannelSink) {
+        sink.send(TrainEvent::Message("loading".into()));
+        sink.send(TrainEvent::EpochEnd(Box::new(summary(1))));
+        sink.send(TrainEvent::EpochEnd(Box::new(summary(2))));
+        sink.send(TrainEvent::Done(Box::new(RunSummary {
+            epochs_completed: 2,
+            test_acc: Some(0.85),
+            model_path: Some(PathBuf::from("/r/model.safetensors")),
+            run_dir: PathBuf::from("/r"),
+            stopped_early: false,
+            seconds: 22.0,
+        })));
+    }
+
+    #[test]
+    fn json_mode_writes_only_json_lines_to_stdout() {
+        let (mut sink, rx) = ChannelSink::new();
+        script(&mut sink);
+        let (mut out, mut err) = (Vec::new(), Vec::new());
+        let end = print(
+            &rx,
+            &mut out,
+            &mut err,
+            Options {
+                json: true,
+                live: false,
+            },
+        );
+        assert!(matches!(end, Ending::Done(_)));
+        let out = String::from_utf8(out).unwrap();
+        let lines: Vec<serde_json::Value> = out
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect();
+        assert_eq!(lines.len(), 3);
+        for key in [
+            "epoch",
+            "epochs",
+            "train_loss",
+            "train_acc",
+            "test_loss",
+            "test_acc",
+            "lr",
+            "seconds",
+            "images_per_sec",
+        ] {
+            assert!(lines[0].get(key).is_some(), "missing {key}");
+        }
+        assert_eq!(lines[2]["event"], "done");
+        assert_eq!(lines[2]["test_acc"], 0.85);
+        assert_eq!(lines[2]["model"], "/r/model.safetensors");
+        assert!(String::from_utf8(err).unwrap().contains("loading"));
+    }
+
+    #[test]
+    fn text_mode_prints_keras_like_lines() {
+        let (mut sink, rx) = ChannelSink::new();
+        script(&mut sink);
+        let (mut out, mut err) = (Vec::new(), Vec::new());
+        print(&rx, &mut out, &mut err, Options::default());
+        let out = String::from_utf8(out).unwrap();
+        assert!(out.contains("Epoch 1/2 - 10.0s - 6000 img/s - loss: 0.5000 - acc: 0.8000 - test_loss: 0.4000 - test_acc: 0.8500 - lr: 0.001 - ETA 11s"), "{out}");
+        assert!(out.contains(
+            "Done: 2 epoch(s) in 22s, test accuracy 85.00%, model saved to /r/model.safetensors"
+        ));
+    }
+
+    #[test]
+    fn failure_is_reported() {
+        let (mut sink, rx) = ChannelSink::new();
+        sink.send(TrainEvent::Failed("boom".into()));
+        let end = print(&rx, &mut Vec::new(), &mut Vec::new(), Options::default());
+        assert_eq!(end, Ending::Failed("boom".into()));
+    }
+
+    #[test]
+    fn durations_read_well() {
+        assert_eq!(duration(42.4), "42s");
+        assert_eq!(duration(187.0), "3m07s");
+        assert_eq!(duration(3720.0), "1h02m");
+        assert_eq!(duration(f64::NAN), "?");
+    }
+}

@@ -1,0 +1,26 @@
+//! Entry point: parse the command line, dispatch, map errors to exit codes
+//! (0 success, 2 usage or configuration error, 1 runtime failure).
+
+use std::process::ExitCode;
+
+use clap::Parser;
+use fashion_tui::cli::{Cli, Command};
+use fashion_tui::{commands, config::ConfigError, eval};
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match &cli.command {
+        None => commands::train(&cli.train),
+        Some(Command::Train(args)) => commands::train(args),
+        Some(Command::Eval(args)) => eval::eval(args),
+        Some(Command::Config(cmd)) => commands::config(cmd),
+    };
+    match result {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("fashion-tui: {e:#}");
+            let usage = e.chain().any(|c| c.is::<ConfigError>());
+            commands::exit_code(usage)
+        }
+    }
+}

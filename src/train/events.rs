@@ -1,0 +1,236 @@
+//! The messages that cross between the trainer thread and its consumers (dashboard,
+//! headless printer, tests). Only plain data lives here: no tch types, nothing `!Send`.
+//!
+//! Two kinds of traffic go trainer → consumer: rare lifecycle [`TrainEvent`]s that are
+//! never dropped, and frequent [`Progress`] snapshots that are coalesced (see
+//! [`crate::train::sink`]). [`Command`]s go consumer → trainer on their own channel.
+
+use std::path::PathBuf;
+
+/// Number of classes in Fashion-MNIST.
+pub const NUM_CLASSES: usize = 10;
+/// Side of one image in pixels.
+pub const IMAGE_SIDE: usize = 28;
+/// Pixels in one image.
+pub const IMAGE_PIXELS: usize = IMAGE_SIDE * IMAGE_SIDE;
+
+/// Readable class names, indexed by label.
+pub const CLASS_NAMES: [&str; NUM_CLASSES] = [
+    "T-shirt", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker", "Bag", "Boot",
+];
+
+/// A 10×10 confusion matrix: `counts[true_label][predicted_label]`.
+pub type Confusion = [[u32; NUM_CLASSES]; NUM_CLASSES];
+
+/// What the trainer is doing now.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Phase {
+    /// Reading the dataset, building the model.
+    Loading,
+    Training,
+    Paused,
+    /// Running the test set at an epoch end.
+    Evaluating,
+    Done,
+    Failed,
+}
+
+impl Phase {
+    /// The word the header shows.
+    pub fn label(self) -> &'static str {
+        match self {
+            Phase::Loading => "LOADING",
+            Phase::Training => "TRAINING",
+            Phase::Paused => "PAUSED",
+            Phase::Evaluating => "EVALUATING",
+            Phase::Done => "DONE",
+            Phase::Failed => "FAILED",
+        }
+    }
+}
+
+/// Sent once, when the model is built and the data is loaded.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RunInfo {
+    pub model: String,
+    /// Human description, e.g. `cpu · 2 threads` or `cuda:0 · NVIDIA H200`.
+    pub device: String,
+    pub parameters: usize,
+    pub epochs: usize,
+    pub batch_size: usize,
+    pub batches_per_epoch: usize,
+    pub train_images: usize,
+    pub test_images: usize,
+    pub lr: f64,
+    pub seed: u64,
+    pub run_dir: PathBuf,
+    /// Where the data came from and how long it took to load.
+    pub data_source: String,
+    pub data_load_secs: f64,
+}
+
+/// Results of one finished epoch, including its test-set evaluation.
+#[derive(Debug, Clone, PartialEq)]
+pub struct EpochSummary {
+    /// 1-based epoch number.
+    pub epoch: usize,
+    pub epochs: usize,
+    pub train_loss: f64,
+    pub train_acc: f64,
+    pub test_loss: f64,
+    pub test_acc: f64,
+    pub lr: f64,
+    /// Wall time of the training part of the epoch (evaluation excluded).
+    pub seconds: f64,
+    pub eval_seconds: f64,
+    pub images_per_sec: f64,
+    pub confusion: Confusion,
+}
+
+/// One test image with the model's verdict.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Prediction {
+    /// Index in the test set.
+    pub index: usize,
+    pub pixels: Box<[u8; IMAGE_PIXELS]>,
+    pub label: u8,
+    pub predicted: u8,
+    /// Softmax probability of `predicted`.
+    pub confidence: f32,
+}
+
+/// Two grids of predictions, refreshed every epoch: a fixed random sample and the most
+/// confident mistakes on the test set.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Predictions {
+    pub epoch: usize,
+    pub sample: Vec<Prediction>,
+    pub mistakes: Vec<Prediction>,
+}
+
+/// The activations of one layer for one image: `channels` maps of `height × width`,
+/// row-major, channel-major.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LayerMaps {
+    pub name: String,
+    pub channels: usize,
+    pub height: usize,
+    pub width: usize,
+    pub values: Vec<f32>,
+    pub min: f32,
+    pub max: f32,
+}
+
+impl LayerMaps {
+    /// Values of channel `c` (row-major `height × width`), or an empty slice if out of range.
+    pub fn channel(&self, c: usize) -> &[f32] {
+        let n = self.height.saturating_mul(self.width);
+        let start = c.saturating_mul(n);
+        self.values
+            .get(start..start.saturating_add(n))
+            .unwrap_or(&[])
+    }
+}
+
+/// The input image and every conv layer's activations for one test sample.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FeatureMaps {
+    /// Index in the test set.
+    pub index: usize,
+    pub label: u8,
+    pub predicted: u8,
+    pub pixels: Box<[u8; IMAGE_PIXELS]>,
+    pub layers: Vec<LayerMaps>,
+    /// Fractional epoch of the weights these came from.
+    pub at_epoch: f64,
+}
+
+/// Frequent per-batch metrics, coalesced: when the consumer is slow, consecutive
+/// snapshots are merged ([`Progress::merge`]) instead of queued.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Progress {
+    /// 0-based epoch in progress.
+    pub epoch: usize,
+    /// Batches finished in this epoch.
+    pub batch: usize,
+    pub batches: usize,
+    /// New per-batch training losses since the previous snapshot, as
+    /// (fractional epoch, loss). Bounded: see [`Progress::MAX_POINTS`].
+    pub losses: Vec<(f64, f32)>,
+    /// Running training accuracy over this epoch so far.
+    pub train_acc: f64,
+    pub images_per_sec: f64,
+    /// Estimated seconds to the end of the run.
+    pub eta_secs: f64,
+    pub lr: f64,
+}
+
+impl Progress {
+    /// Most loss points one snapshot carries; beyond it, neighbours are averaged pairwise.
+    pub const MAX_POINTS: usize = 4096;
+
+    /// Fold a newer snapshot into this one (its scalars win, its points are appended).
+    pub fn merge(&mut self, newer: Progress) {
+        let mut points = std::mem::take(&mut self.losses);
+        points.extend(newer.losses);
+        *self = Progress {
+            losses: points,
+            ..newer
+        };
+        while self.losses.len() > Self::MAX_POINTS {
+            self.losses = self
+                .losses
+                .chunks(2)
+                .map(|c| {
+                    let n = c.len() as f64;
+                    let x = c.iter().map(|p| p.0).sum::<f64>() / n;
+                    let y = c.iter().map(|p| p.1 as f64).sum::<f64>() / n;
+                    (x, y as f32)
+                })
+                .collect();
+        }
+    }
+}
+
+/// Summary of a finished (or stopped) run.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RunSummary {
+    pub epochs_completed: usize,
+    /// Test accuracy after the last completed epoch, if any epoch completed.
+    pub test_acc: Option<f64>,
+    pub model_path: Option<PathBuf>,
+    pub run_dir: PathBuf,
+    pub stopped_early: bool,
+    pub seconds: f64,
+}
+
+/// Everything the trainer tells its consumer.
+#[derive(Debug, Clone, PartialEq)]
+pub enum TrainEvent {
+    /// A status line for the log (e.g. "loading dataset from …").
+    Message(String),
+    Phase(Phase),
+    Started(Box<RunInfo>),
+    Progress(Progress),
+    EpochEnd(Box<EpochSummary>),
+    Predictions(Box<Predictions>),
+    FeatureMaps(Box<FeatureMaps>),
+    /// A command took effect (pause, resume, …), described for the log.
+    Applied(String),
+    /// The run failed; the string is the reason, ready to show.
+    Failed(String),
+    Done(Box<RunSummary>),
+}
+
+/// What a consumer can ask of the trainer.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Command {
+    Pause,
+    Resume,
+    /// Finish cleanly: save the model and send `Done`.
+    Stop,
+    /// Compute feature maps for this test-set index from the current weights.
+    FeatureMaps {
+        index: usize,
+    },
+}

@@ -1,0 +1,681 @@
+//! The training engine. [`run`] is a blocking entry point that owns every tch object:
+//! it loads the data, builds the model and optimiser, trains, evaluates each epoch and
+//! reports through a [`Sink`], obeying [`Command`]s between batches. [`spawn`] runs it on
+//! its own thread and turns errors and panics into a `Failed` event.
+
+pub mod events;
+pub mod run_dir;
+pub mod schedule;
+pub mod sink;
+
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::path::{Path, PathBuf};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result};
+use flume::{Receiver, TryRecvError};
+use tch::nn::{self, OptimizerConfig};
+use tch::{Device, Kind, Tensor};
+
+use crate::config::{Config, Optimizer};
+use crate::data::{self, Dataset, Split};
+use crate::model::{self, Network};
+use events::{
+    Command, Confusion, EpochSummary, FeatureMaps, LayerMaps, Phase, Prediction, Predictions,
+    Progress, RunInfo, RunSummary, TrainEvent, IMAGE_PIXELS, IMAGE_SIDE, NUM_CLASSES,
+};
+pub use sink::{ChannelSink, Receivers, Sink};
+
+/// How often per-batch metrics are sent: ~30 times a second at most.
+const PROGRESS_EVERY: Duration = Duration::from_millis(33);
+/// Images per forward pass when evaluating.
+const EVAL_BATCH: i64 = 1000;
+
+/// Why a run failed, and whether the user's settings were to blame (exit code 2).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Failure {
+    pub reason: String,
+    pub usage: bool,
+}
+
+/// Run [`run`] on a new thread. The thread never panics out: a failure becomes a
+/// [`TrainEvent::Failed`] followed by [`Phase::Failed`], and `Err` from the join value.
+pub fn spawn(
+    cfg: Config,
+    control: Receiver<Command>,
+    mut sink: impl Sink + Send + 'static,
+) -> JoinHandle<Result<RunSummary, Failure>> {
+    std::thread::Builder::new()
+        .name("trainer".into())
+        .spawn(move || {
+            let outcome = catch_unwind(AssertUnwindSafe(|| run(&cfg, &control, &mut sink)));
+            let failure = match outcome {
+                Ok(Ok(summary)) => return Ok(summary),
+                Ok(Err(e)) => Failure {
+                    reason: format!("{e:#}"),
+                    usage: e.downcast_ref::<crate::config::ConfigError>().is_some(),
+                },
+                Err(panic) => Failure {
+                    reason: format!("trainer panicked: {}", panic_message(&panic)),
+                    usage: false,
+                },
+            };
+            sink.send(TrainEvent::Failed(failure.reason.clone()));
+            sink.send(TrainEvent::Phase(Phase::Failed));
+            Err(failure)
+        })
+        .expect("spawning the trainer thread")
+}
+
+fn panic_message(p: &Box<dyn std::any::Any + Send>) -> String {
+    p.downcast_ref::<&str>()
+        .map(|s| s.to_string())
+        .or_else(|| p.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "unknown panic".into())
+}
+
+/// Find, fetch if needed, and load the dataset named by `cfg`, reporting progress.
+pub fn load_data(cfg: &Config, sink: &mut dyn Sink) -> Result<Dataset> {
+    let explicit = (!cfg.data.dir.is_empty()).then(|| PathBuf::from(&cfg.data.dir));
+    let mut last_report = Instant::now();
+    let mut progress = |p: data::fetch::FetchProgress| {
+        if last_report.elapsed() >= Duration::from_millis(250) || p.total == Some(p.bytes) {
+            last_report = Instant::now();
+            let total = p
+                .total
+                .map_or(String::new(), |t| format!(" of {:.1} MB", t as f64 / 1e6));
+            sink.send(TrainEvent::Message(format!(
+                "downloading {}: {:.1} MB{total}",
+                p.file,
+                p.bytes as f64 / 1e6
+            )));
+        }
+    };
+    // An explicit directory must already hold the files; only the cache is downloaded into.
+    let (dir, origin) =
+        data::locate::resolve(explicit.as_deref(), explicit.is_none(), &mut progress)?;
+    let mut ds = data::load_dir(&dir)?;
+    if cfg.data.train_limit > 0 {
+        ds.train.truncate(cfg.data.train_limit);
+    }
+    if cfg.data.test_limit > 0 {
+        ds.test.truncate(cfg.data.test_limit);
+    }
+    sink.send(TrainEvent::Message(format!(
+        "loaded {} training and {} test images from {} ({origin}) in {:.2}s",
+        ds.train.len(),
+        ds.test.len(),
+        dir.display(),
+        ds.load_secs
+    )));
+    Ok(ds)
+}
+
+/// Train as `cfg` says. Blocks until done, stopped, or failed.
+pub fn run(cfg: &Config, control: &Receiver<Command>, sink: &mut dyn Sink) -> Result<RunSummary> {
+    let started = Instant::now();
+    sink.send(TrainEvent::Phase(Phase::Loading));
+    cfg.validate()?;
+    let threads = cfg.threads();
+    tch::set_num_threads(threads as i32);
+    let resolved = crate::device::resolve(cfg.device_choice()?, threads)
+        .map_err(crate::config::ConfigError)?;
+    if let Some(why) = &resolved.fallback_reason {
+        sink.send(TrainEvent::Message(format!("using the CPU: {why}")));
+    }
+    sink.send(TrainEvent::Message(
+        "loading the Fashion-MNIST dataset…".into(),
+    ));
+    let ds = load_data(cfg, sink)?;
+    cfg.validate_against_data(ds.train.len())?;
+    anyhow::ensure!(
+        !ds.test.is_empty(),
+        "the test set is empty (data.test_limit?)"
+    );
+
+    let run_dir = match cfg.runtime.run_dir.as_str() {
+        "" => {
+            let root = run_dir::default_runs_root()
+                .context("cannot determine the user data directory for runs; set --run-dir")?;
+            run_dir::create_under(&root, &cfg.model.name)?
+        }
+        dir => run_dir::use_dir(Path::new(dir))?,
+    };
+    run_dir::write_atomic(
+        &run_dir.join(run_dir::CONFIG_FILE),
+        cfg.to_toml().as_bytes(),
+    )
+    .with_context(|| format!("cannot write the config into {}", run_dir.display()))?;
+
+    let mut t = Trainer::new(cfg, &ds, resolved.device, run_dir.clone())?;
+    sink.send(TrainEvent::Started(Box::new(RunInfo {
+        model: cfg.model.name.clone(),
+        device: resolved.description.clone(),
+        parameters: t.parameters(),
+        epochs: cfg.training.epochs,
+        batch_size: cfg.training.batch_size,
+        batches_per_epoch: t.batches_per_epoch(),
+        train_images: ds.train.len(),
+        test_images: ds.test.len(),
+        lr: cfg.training.lr,
+        seed: cfg.training.seed,
+        run_dir: run_dir.clone(),
+        data_source: ds.dir.display().to_string(),
+        data_load_secs: ds.load_secs,
+    })));
+    let outcome = t.train(control, sink)?;
+    let summary = RunSummary {
+        epochs_completed: t.epochs_done,
+        test_acc: t.last_test_acc,
+        model_path: t.model_path.clone(),
+        run_dir,
+        stopped_early: outcome == Outcome::Stopped,
+        seconds: started.elapsed().as_secs_f64(),
+    };
+    sink.send(TrainEvent::Done(Box::new(summary.clone())));
+    sink.send(TrainEvent::Phase(Phase::Done));
+    Ok(summary)
+}
+
+#[derive(Debug, PartialEq, Eq)]
+enum Outcome {
+    Finished,
+    Stopped,
+}
+
+/// The split's images as a `[N, 1, 28, 28]` u8 tensor and labels as `[N]` i64, on `device`.
+fn split_tensors(s: &Split, device: Device) -> (Tensor, Tensor) {
+    let n = s.len() as i64;
+    let side = IMAGE_SIDE as i64;
+    let images = Tensor::from_slice(&s.images)
+        .view([n, 1, side, side])
+        .to_device(device);
+    let labels = Tensor::from_slice(&s.labels)
+        .to_kind(Kind::Int64)
+        .to_device(device);
+    (images, labels)
+}
+
+/// u8 pixels to floats in [0, 1], the tutorial's input scaling.
+fn scale(images: &Tensor) -> Tensor {
+    images.to_kind(Kind::Float) / 255.0
+}
+
+/// State of one training run; lives and dies on the trainer thread.
+struct Trainer<'a> {
+    cfg: &'a Config,
+    ds: &'a Dataset,
+    device: Device,
+    vs: nn::VarStore,
+    net: Box<dyn Network + Send>,
+    opt: nn::Optimizer,
+    train_x: Tensor,
+    train_y: Tensor,
+    test_x: Tensor,
+    test_y: Tensor,
+    run_dir: PathBuf,
+    /// Fixed random test indices shown in the Predictions pane.
+    sample: Vec<usize>,
+    /// Test index whose feature maps the consumer last asked for.
+    feature_index: usize,
+    epochs_done: usize,
+    last_test_acc: Option<f64>,
+    model_path: Option<PathBuf>,
+    lr: f64,
+    /// Fractional epoch reached so far (batches done / batches per epoch).
+    position: f64,
+}
+
+impl<'a> Trainer<'a> {
+    fn new(cfg: &'a Config, ds: &'a Dataset, device: Device, run_dir: PathBuf) -> Result<Self> {
+        let tc = &cfg.training;
+        tch::manual_seed(tc.seed as i64);
+        let vs = nn::VarStore::new(device);
+        let net = model::build(cfg.model_kind()?, &vs.root(), cfg.model.dropout);
+        let opt = match tc.optimizer {
+            // Keras's Adam: β = (0.9, 0.999), ε = 1e-7.
+            Optimizer::Adam => nn::Adam {
+                wd: tc.weight_decay,
+                eps: 1e-7,
+                ..Default::default()
+            }
+            .build(&vs, tc.lr)?,
+            Optimizer::Adamw => nn::AdamW {
+                wd: tc.weight_decay,
+                eps: 1e-7,
+                ..Default::default()
+            }
+            .build(&vs, tc.lr)?,
+            Optimizer::Sgd => nn::Sgd {
+                momentum: tc.momentum,
+                wd: tc.weight_decay,
+                ..Default::default()
+            }
+            .build(&vs, tc.lr)?,
+        };
+        let (train_x, train_y) = split_tensors(&ds.train, device);
+        let (test_x, test_y) = split_tensors(&ds.test, device);
+        let mut rng = SplitMix64::new(tc.seed ^ 0x5EED_5A3F);
+        let mut all: Vec<usize> = (0..ds.test.len()).collect();
+        rng.shuffle(&mut all);
+        all.truncate(cfg.ui.predictions.min(ds.test.len()));
+        Ok(Trainer {
+            cfg,
+            ds,
+            device,
+            vs,
+            net,
+            opt,
+            train_x,
+            train_y,
+            test_x,
+            test_y,
+            run_dir,
+            sample: all,
+            feature_index: 0,
+            epochs_done: 0,
+            last_test_acc: None,
+            model_path: None,
+            lr: tc.lr,
+            position: 0.0,
+        })
+    }
+
+    fn parameters(&self) -> usize {
+        self.vs
+            .trainable_variables()
+            .iter()
+            .map(|t| t.numel())
+            .sum()
+    }
+
+    fn batches_per_epoch(&self) -> usize {
+        self.ds.train.len().div_ceil(self.cfg.training.batch_size)
+    }
+
+    /// Act on one command; returns `Some(Stopped)` for `Stop`.
+    fn handle(&mut self, cmd: Command, paused: &mut bool, sink: &mut dyn Sink) -> Option<Outcome> {
+        match cmd {
+            Command::Pause if !*paused => {
+                *paused = true;
+                sink.send(TrainEvent::Phase(Phase::Paused));
+                sink.send(TrainEvent::Applied(format!(
+                    "paused at epoch {:.2}",
+                    self.position
+                )));
+            }
+            Command::Resume if *paused => {
+                *paused = false;
+                sink.send(TrainEvent::Applied(format!(
+                    "resumed at epoch {:.2}",
+                    self.position
+                )));
+                sink.send(TrainEvent::Phase(Phase::Training));
+            }
+            Command::Pause | Command::Resume => {}
+            Command::Stop => return Some(Outcome::Stopped),
+            Command::FeatureMaps { index } => {
+                self.feature_index = index.min(self.ds.test.len().saturating_sub(1));
+                let fm = self.feature_maps(self.feature_index, self.position);
+                sink.send(TrainEvent::FeatureMaps(Box::new(fm)));
+            }
+        }
+        None
+    }
+
+    /// Drain pending commands; while paused, block on the channel. `Some` when stopping.
+    fn obey(&mut self, control: &Receiver<Command>, sink: &mut dyn Sink) -> Option<Outcome> {
+        let mut paused = false;
+        loop {
+            let cmd = if paused {
+                match control.recv() {
+                    Ok(c) => c,
+                    // The consumer is gone: stop rather than wait forever.
+                    Err(_) => return Some(Outcome::Stopped),
+                }
+            } else {
+                match control.try_recv() {
+                    Ok(c) => c,
+                    Err(TryRecvError::Empty) => return None,
+                    Err(TryRecvError::Disconnected) => return None,
+                }
+            };
+            if let Some(stop) = self.handle(cmd, &mut paused, sink) {
+                return Some(stop);
+            }
+        }
+    }
+
+    fn train(&mut self, control: &Receiver<Command>, sink: &mut dyn Sink) -> Result<Outcome> {
+        let tc = &self.cfg.training;
+        let epochs = tc.epochs;
+        let bs = tc.batch_size;
+        let n = self.ds.train.len();
+        let batches = self.batches_per_epoch();
+        sink.send(TrainEvent::Phase(Phase::Training));
+        for epoch in 0..epochs {
+            let epoch_start = Instant::now();
+            let mut perm: Vec<i64> = (0..n as i64).collect();
+            SplitMix64::new(tc.seed.wrapping_add(epoch as u64)).shuffle(&mut perm);
+            let perm = Tensor::from_slice(&perm).to_device(self.device);
+            let mut loss_sum = Tensor::zeros([], (Kind::Float, self.device));
+            let mut correct = Tensor::zeros([], (Kind::Int64, self.device));
+            let mut pending: Vec<(f64, Tensor)> = Vec::new();
+            let mut last_sent = Instant::now();
+            let mut seen = 0usize;
+            let mut paused_time = Duration::ZERO;
+            for b in 0..batches {
+                let pause_start = Instant::now();
+                if let Some(stop) = self.obey(control, sink) {
+                    return self.finish_early(stop, sink);
+                }
+                paused_time += pause_start.elapsed();
+                let start = b * bs;
+                let len = bs.min(n - start);
+                let frac = epoch as f64 + (b as f64 / batches as f64);
+                self.lr = schedule::lr_at(tc, frac);
+                self.opt.set_lr(self.lr);
+                let idx = perm.narrow(0, start as i64, len as i64);
+                let xs = scale(&self.train_x.index_select(0, &idx));
+                let ys = self.train_y.index_select(0, &idx);
+                let logits = self.net.forward_t(&xs, true);
+                let loss = logits.cross_entropy_for_logits(&ys);
+                self.opt.backward_step(&loss);
+                let loss = loss.detach();
+                loss_sum += &loss * len as f64;
+                correct += logits.argmax(-1, false).eq_tensor(&ys).sum(Kind::Int64);
+                seen += len;
+                pending.push((epoch as f64 + (b + 1) as f64 / batches as f64, loss));
+                self.position = epoch as f64 + (b + 1) as f64 / batches as f64;
+                let last = b + 1 == batches;
+                if last_sent.elapsed() >= PROGRESS_EVERY || last {
+                    last_sent = Instant::now();
+                    let losses = read_losses(&mut pending)?;
+                    if let Some((at, bad)) = losses.iter().find(|(_, l)| !l.is_finite()) {
+                        anyhow::bail!("the training loss became {bad} at epoch {at:.3}: lower the learning rate (training.lr)");
+                    }
+                    let elapsed = (epoch_start.elapsed() - paused_time)
+                        .as_secs_f64()
+                        .max(1e-9);
+                    let ips = seen as f64 / elapsed;
+                    let remaining = (epochs - epoch) * n - seen;
+                    let ok = sink.send(TrainEvent::Progress(Progress {
+                        epoch,
+                        batch: b + 1,
+                        batches,
+                        losses,
+                        train_acc: correct.int64_value(&[]) as f64 / seen as f64,
+                        images_per_sec: ips,
+                        eta_secs: remaining as f64 / ips,
+                        lr: self.lr,
+                    }));
+                    if !ok {
+                        return self.finish_early(Outcome::Stopped, sink);
+                    }
+                }
+            }
+            let seconds = (epoch_start.elapsed() - paused_time).as_secs_f64();
+            let train_loss = loss_sum.double_value(&[]) / n as f64;
+            let train_acc = correct.int64_value(&[]) as f64 / n as f64;
+            sink.send(TrainEvent::Phase(Phase::Evaluating));
+            let eval_start = Instant::now();
+            let eval = self.evaluate()?;
+            let summary = EpochSummary {
+                epoch: epoch + 1,
+                epochs,
+                train_loss,
+                train_acc,
+                test_loss: eval.loss,
+                test_acc: eval.accuracy,
+                lr: self.lr,
+                seconds,
+                eval_seconds: eval_start.elapsed().as_secs_f64(),
+                images_per_sec: n as f64 / seconds.max(1e-9),
+                confusion: eval.confusion,
+            };
+            self.epochs_done = epoch + 1;
+            self.last_test_acc = Some(eval.accuracy);
+            self.save_model()?;
+            run_dir::append_metrics(&self.run_dir, &summary).with_context(|| {
+                format!(
+                    "cannot append to {}",
+                    self.run_dir.join(run_dir::METRICS_FILE).display()
+                )
+            })?;
+            sink.send(TrainEvent::EpochEnd(Box::new(summary)));
+            sink.send(TrainEvent::Predictions(Box::new(self.predictions(&eval))));
+            let fm = self.feature_maps(self.feature_index, (epoch + 1) as f64);
+            sink.send(TrainEvent::FeatureMaps(Box::new(fm)));
+            if epoch + 1 < epochs {
+                sink.send(TrainEvent::Phase(Phase::Training));
+            }
+        }
+        Ok(Outcome::Finished)
+    }
+
+    fn finish_early(&mut self, outcome: Outcome, sink: &mut dyn Sink) -> Result<Outcome> {
+        sink.send(TrainEvent::Applied(format!(
+            "stopping: saving the model after {} complete epoch(s)",
+            self.epochs_done
+        )));
+        self.save_model()?;
+        Ok(outcome)
+    }
+
+    fn save_model(&mut self) -> Result<()> {
+        let path = self.run_dir.join(run_dir::MODEL_FILE);
+        let tmp = self.run_dir.join(".model.tmp.safetensors");
+        self.vs
+            .save(&tmp)
+            .and_then(|()| Ok(std::fs::rename(&tmp, &path)?))
+            .with_context(|| format!("cannot save the model to {}", path.display()))?;
+        self.model_path = Some(path);
+        Ok(())
+    }
+
+    fn evaluate(&self) -> Result<Evaluation> {
+        evaluate(self.net.as_ref(), &self.test_x, &self.test_y)
+    }
+
+    fn predictions(&self, eval: &Evaluation) -> Predictions {
+        let make = |i: usize| Prediction {
+            index: i,
+            pixels: pixels(&self.ds.test, i),
+            label: self.ds.test.labels[i],
+            predicted: eval.predicted[i],
+            confidence: eval.confidence[i],
+        };
+        let mut wrong: Vec<usize> = (0..self.ds.test.len())
+            .filter(|&i| eval.predicted[i] != self.ds.test.labels[i])
+            .collect();
+        wrong.sort_by(|&a, &b| eval.confidence[b].total_cmp(&eval.confidence[a]));
+        wrong.truncate(self.sample.len());
+        Predictions {
+            epoch: self.epochs_done,
+            sample: self.sample.iter().map(|&i| make(i)).collect(),
+            mistakes: wrong.into_iter().map(make).collect(),
+        }
+    }
+
+    fn feature_maps(&self, index: usize, at_epoch: f64) -> FeatureMaps {
+        let _guard = tch::no_grad_guard();
+        let x = scale(&self.test_x.narrow(0, index as i64, 1));
+        let (logits, acts) = self.net.forward_with_activations(&x);
+        let layers = acts
+            .into_iter()
+            .map(|(name, t)| {
+                let size = t.size();
+                let values: Vec<f32> =
+                    Vec::try_from(t.flatten(0, -1).to_device(Device::Cpu)).unwrap_or_default();
+                let (min, max) = values
+                    .iter()
+                    .fold((f32::INFINITY, f32::NEG_INFINITY), |(lo, hi), &v| {
+                        (lo.min(v), hi.max(v))
+                    });
+                LayerMaps {
+                    name: name.to_string(),
+                    channels: size[1] as usize,
+                    height: size[2] as usize,
+                    width: size[3] as usize,
+                    values,
+                    min: if min.is_finite() { min } else { 0.0 },
+                    max: if max.is_finite() { max } else { 0.0 },
+                }
+            })
+            .collect();
+        FeatureMaps {
+            index,
+            label: self.ds.test.labels[index],
+            predicted: logits.argmax(-1, false).int64_value(&[0]) as u8,
+            pixels: pixels(&self.ds.test, index),
+            layers,
+            at_epoch,
+        }
+    }
+}
+
+/// Move the pending per-batch loss tensors to the host in one transfer.
+fn read_losses(pending: &mut Vec<(f64, Tensor)>) -> Result<Vec<(f64, f32)>> {
+    if pending.is_empty() {
+        return Ok(Vec::new());
+    }
+    let tensors: Vec<Tensor> = pending.iter().map(|(_, t)| t.shallow_clone()).collect();
+    let values: Vec<f32> = Vec::try_from(Tensor::stack(&tensors, 0).to_device(Device::Cpu))?;
+    let out = pending.iter().map(|(x, _)| *x).zip(values).collect();
+    pending.clear();
+    Ok(out)
+}
+
+fn pixels(s: &Split, i: usize) -> Box<[u8; IMAGE_PIXELS]> {
+    let mut px = Box::new([0u8; IMAGE_PIXELS]);
+    px.copy_from_slice(s.image(i));
+    px
+}
+
+/// Test-set results of one evaluation.
+#[derive(Debug, Clone)]
+pub struct Evaluation {
+    pub loss: f64,
+    pub accuracy: f64,
+    pub confusion: Confusion,
+    pub predicted: Vec<u8>,
+    pub confidence: Vec<f32>,
+}
+
+/// Run `net` over a test set in evaluation mode (no dropout, no gradients).
+pub fn evaluate(net: &dyn Network, images: &Tensor, labels: &Tensor) -> Result<Evaluation> {
+    let _guard = tch::no_grad_guard();
+    let n = images.size()[0];
+    let mut loss_sum = 0.0;
+    let mut predicted = Vec::with_capacity(n as usize);
+    let mut confidence = Vec::with_capacity(n as usize);
+    let mut start = 0;
+    while start < n {
+        let len = EVAL_BATCH.min(n - start);
+        let xs = scale(&images.narrow(0, start, len));
+        let ys = labels.narrow(0, start, len);
+        let logits = net.forward_t(&xs, false);
+        loss_sum += logits
+            .log_softmax(-1, Kind::Float)
+            .nll_loss_nd::<Tensor>(&ys, None, tch::Reduction::Sum, -100)
+            .double_value(&[]);
+        let (conf, pred) = logits.softmax(-1, Kind::Float).max_dim(-1, false);
+        let pred: Vec<i64> = Vec::try_from(pred.to_device(Device::Cpu))?;
+        let conf: Vec<f32> = Vec::try_from(conf.to_device(Device::Cpu))?;
+        predicted.extend(pred.into_iter().map(|p| p as u8));
+        confidence.extend(conf);
+        start += len;
+    }
+    let truth: Vec<i64> = Vec::try_from(labels.to_device(Device::Cpu))?;
+    let mut confusion = [[0u32; NUM_CLASSES]; NUM_CLASSES];
+    let mut correct = 0usize;
+    for (&t, &p) in truth.iter().zip(&predicted) {
+        let (t, p) = (t as usize, p as usize);
+        if t < NUM_CLASSES && p < NUM_CLASSES {
+            confusion[t][p] += 1;
+        }
+        correct += usize::from(t == p);
+    }
+    Ok(Evaluation {
+        loss: loss_sum / n.max(1) as f64,
+        accuracy: correct as f64 / n.max(1) as f64,
+        confusion,
+        predicted,
+        confidence,
+    })
+}
+
+/// Load the test split of `ds` and a saved model, and evaluate it (for `eval`).
+pub fn evaluate_saved(
+    kind: model::ModelKind,
+    weights: &Path,
+    test: &Split,
+    device: Device,
+) -> Result<Evaluation> {
+    let mut vs = nn::VarStore::new(device);
+    let net = model::build(kind, &vs.root(), 0.0);
+    vs.load(weights)
+        .with_context(|| format!("cannot load model weights from {}", weights.display()))?;
+    let (x, y) = split_tensors(test, device);
+    evaluate(net.as_ref(), &x, &y)
+}
+
+/// A small, fast, seedable generator for shuffling (SplitMix64), so that the order of
+/// batches depends only on (seed, epoch) and not on libtorch's global RNG.
+#[derive(Debug, Clone)]
+pub struct SplitMix64(u64);
+
+impl SplitMix64 {
+    pub fn new(seed: u64) -> Self {
+        SplitMix64(seed)
+    }
+
+    pub fn next_u64(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
+    }
+
+    /// Uniform in `0..n` (n > 0), by rejection to avoid modulo bias.
+    pub fn below(&mut self, n: u64) -> u64 {
+        let zone = u64::MAX - u64::MAX % n;
+        loop {
+            let v = self.next_u64();
+            if v < zone {
+                return v % n;
+            }
+        }
+    }
+
+    /// Fisher–Yates shuffle.
+    pub fn shuffle<T>(&mut self, xs: &mut [T]) {
+        for i in (1..xs.len()).rev() {
+            let j = self.below(i as u64 + 1) as usize;
+            xs.swap(i, j);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn shuffle_is_a_seeded_permutation() {
+        let mut a: Vec<u32> = (0..1000).collect();
+        let mut b = a.clone();
+        SplitMix64::new(7).shuffle(&mut a);
+        SplitMix64::new(7).shuffle(&mut b);
+        assert_eq!(a, b);
+        let mut c = a.clone();
+        SplitMix64::new(8).shuffle(&mut c);
+        assert_ne!(a, c);
+        let mut sorted = a.clone();
+        sorted.sort();
+        assert_eq!(sorted, (0..1000).collect::<Vec<_>>());
+        assert_ne!(a, sorted);
+    }
+}

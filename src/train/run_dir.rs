@@ -1,0 +1,172 @@
+//! A run's directory: the effective config, `metrics.jsonl` (one line per epoch) and the
+//! model as `.safetensors`, each written so that a crash never leaves a half-written file
+//! under its final name.
+
+use std::fs::{self, File, OpenOptions};
+use std::io::{self, Write};
+use std::path::{Path, PathBuf};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use anyhow::{Context, Result};
+use serde_json::json;
+
+use super::events::EpochSummary;
+
+pub const CONFIG_FILE: &str = "config.toml";
+pub const METRICS_FILE: &str = "metrics.jsonl";
+pub const MODEL_FILE: &str = "model.safetensors";
+
+/// `<user data dir>/runs`, where runs go by default.
+pub fn default_runs_root() -> Option<PathBuf> {
+    directories::ProjectDirs::from("", "", "fashion-tui").map(|d| d.data_dir().join("runs"))
+}
+
+/// A new directory `<root>/<YYYYmmdd-HHMMSS>-<model>` (with `-2`, `-3`… if taken).
+pub fn create_under(root: &Path, model: &str) -> Result<PathBuf> {
+    fs::create_dir_all(root)
+        .with_context(|| format!("cannot create runs directory {}", root.display()))?;
+    let stamp = utc_stamp(SystemTime::now());
+    for n in 1..1000 {
+        let name = if n == 1 {
+            format!("{stamp}-{model}")
+        } else {
+            format!("{stamp}-{model}-{n}")
+        };
+        let dir = root.join(name);
+        match fs::create_dir(&dir) {
+            Ok(()) => return Ok(dir),
+            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => continue,
+            Err(e) => {
+                return Err(e)
+                    .with_context(|| format!("cannot create run directory {}", dir.display()))
+            }
+        }
+    }
+    anyhow::bail!("too many runs named {stamp}-{model} in {}", root.display())
+}
+
+/// Use `dir` as the run directory, creating it if needed.
+pub fn use_dir(dir: &Path) -> Result<PathBuf> {
+    fs::create_dir_all(dir)
+        .with_context(|| format!("cannot create run directory {}", dir.display()))?;
+    Ok(dir.to_path_buf())
+}
+
+/// `YYYYmmdd-HHMMSS` in UTC.
+pub fn utc_stamp(t: SystemTime) -> String {
+    let secs = t.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs());
+    let (days, rem) = (secs / 86_400, secs % 86_400);
+    let (y, m, d) = civil_from_days(days as i64);
+    format!(
+        "{y:04}{m:02}{d:02}-{:02}{:02}{:02}",
+        rem / 3600,
+        rem % 3600 / 60,
+        rem % 60
+    )
+}
+
+/// Days since 1970-01-01 to (year, month, day), proleptic Gregorian (H. Hinnant's algorithm).
+fn civil_from_days(z: i64) -> (i64, u32, u32) {
+    let z = z + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    (y, m, d)
+}
+
+/// Write `bytes` to `path` atomically: a temp file beside it, fsync, rename, fsync the dir.
+pub fn write_atomic(path: &Path, bytes: &[u8]) -> io::Result<()> {
+    let dir = path.parent().unwrap_or(Path::new("."));
+    let tmp = temp_path(path);
+    let result = (|| {
+        let mut f = File::create(&tmp)?;
+        f.write_all(bytes)?;
+        f.sync_all()?;
+        fs::rename(&tmp, path)?;
+        sync_dir(dir)
+    })();
+    if result.is_err() {
+        let _ = fs::remove_file(&tmp);
+    }
+    result
+}
+
+/// The temp name used while writing `path`: `.<name>.tmp` beside it.
+pub fn temp_path(path: &Path) -> PathBuf {
+    let name = path
+        .file_name()
+        .map_or_else(Default::default, |n| n.to_string_lossy().into_owned());
+    path.with_file_name(format!(".{name}.tmp"))
+}
+
+fn sync_dir(dir: &Path) -> io::Result<()> {
+    File::open(dir)?.sync_all()
+}
+
+/// One epoch as the JSON object used by `metrics.jsonl` and `--json` output.
+pub fn epoch_json(s: &EpochSummary) -> serde_json::Value {
+    json!({
+        "epoch": s.epoch,
+        "epochs": s.epochs,
+        "train_loss": s.train_loss,
+        "train_acc": s.train_acc,
+        "test_loss": s.test_loss,
+        "test_acc": s.test_acc,
+        "lr": s.lr,
+        "seconds": s.seconds,
+        "eval_seconds": s.eval_seconds,
+        "images_per_sec": s.images_per_sec,
+        "confusion": s.confusion,
+    })
+}
+
+/// Append one epoch to `metrics.jsonl` and flush it to disk.
+pub fn append_metrics(dir: &Path, s: &EpochSummary) -> io::Result<()> {
+    let mut f = OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(dir.join(METRICS_FILE))?;
+    writeln!(f, "{}", epoch_json(s))?;
+    f.sync_data()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    #[test]
+    fn stamps_are_utc_calendar_dates() {
+        assert_eq!(utc_stamp(UNIX_EPOCH), "19700101-000000");
+        let t = UNIX_EPOCH + Duration::from_secs(1_795_827_723);
+        assert_eq!(utc_stamp(t), "20261128-010203");
+        let leap = UNIX_EPOCH + Duration::from_secs(951_782_400); // 2000-02-29
+        assert_eq!(utc_stamp(leap), "20000229-000000");
+    }
+
+    #[test]
+    fn run_dirs_never_collide() {
+        let root = tempfile::tempdir().unwrap();
+        let a = create_under(root.path(), "seed").unwrap();
+        let b = create_under(root.path(), "seed").unwrap();
+        assert_ne!(a, b);
+        assert!(a.is_dir() && b.is_dir());
+    }
+
+    #[test]
+    fn atomic_write_replaces_and_leaves_no_temp() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("x.bin");
+        write_atomic(&p, b"one").unwrap();
+        write_atomic(&p, b"two").unwrap();
+        assert_eq!(fs::read(&p).unwrap(), b"two");
+        assert!(!temp_path(&p).exists());
+        let bad = dir.path().join("missing-dir").join("x.bin");
+        assert!(write_atomic(&bad, b"x").is_err());
+    }
+}

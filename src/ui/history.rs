@@ -1,0 +1,116 @@
+//! Bounded chart histories. A run produces ~1 875 loss points per epoch; the charts are at
+//! most a few hundred Braille dots wide, so a [`Series`] keeps at most `cap` points by
+//! averaging neighbours pairwise whenever it fills up (and averaging later arrivals in
+//! buckets of the same size), so memory and render cost stay constant however long the run.
+
+/// A bounded, downsampled `(x, y)` series that a [`ratatui::widgets::Dataset`] can borrow.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Series {
+    points: Vec<(f64, f64)>,
+    cap: usize,
+    /// Raw points averaged into each stored point.
+    stride: usize,
+    /// Sum of x, sum of y and count of raw points not yet stored.
+    pending: (f64, f64, usize),
+}
+
+impl Series {
+    /// A series that never holds more than `cap` points (at least 2).
+    pub fn new(cap: usize) -> Self {
+        Series {
+            points: Vec::new(),
+            cap: cap.max(2),
+            stride: 1,
+            pending: (0.0, 0.0, 0),
+        }
+    }
+
+    /// Add one raw point; non-finite values are ignored.
+    pub fn push(&mut self, x: f64, y: f64) {
+        if !x.is_finite() || !y.is_finite() {
+            return;
+        }
+        let (sx, sy, n) = &mut self.pending;
+        *sx += x;
+        *sy += y;
+        *n += 1;
+        if *n < self.stride {
+            return;
+        }
+        let count = *n as f64;
+        self.points.push((*sx / count, *sy / count));
+        self.pending = (0.0, 0.0, 0);
+        if self.points.len() >= self.cap {
+            self.halve();
+        }
+    }
+
+    fn halve(&mut self) {
+        self.points = self
+            .points
+            .chunks(2)
+            .map(|c| {
+                let n = c.len() as f64;
+                let x = c.iter().map(|p| p.0).sum::<f64>() / n;
+                let y = c.iter().map(|p| p.1).sum::<f64>() / n;
+                (x, y)
+            })
+            .collect();
+        self.stride = self.stride.saturating_mul(2);
+    }
+
+    /// The stored points, oldest first.
+    pub fn points(&self) -> &[(f64, f64)] {
+        &self.points
+    }
+
+    pub fn len(&self) -> usize {
+        self.points.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.points.is_empty()
+    }
+
+    /// Smallest and largest y, if any.
+    pub fn y_range(&self) -> Option<(f64, f64)> {
+        y_range(&self.points)
+    }
+}
+
+/// Smallest and largest y of some points, if any.
+pub fn y_range(points: &[(f64, f64)]) -> Option<(f64, f64)> {
+    points.iter().fold(None, |acc, &(_, y)| match acc {
+        None => Some((y, y)),
+        Some((lo, hi)) => Some((lo.min(y), hi.max(y))),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn stays_bounded_after_100k_points() {
+        let mut s = Series::new(2048);
+        for i in 0..100_000 {
+            s.push(i as f64 / 1875.0, 2.3 / (1.0 + i as f64 / 1000.0));
+        }
+        assert!(s.len() <= 2048, "{}", s.len());
+        assert!(s.len() >= 1024, "{}", s.len());
+        // Downsampling keeps the shape: x increasing, y decreasing, span preserved.
+        let p = s.points();
+        assert!(p.windows(2).all(|w| w[0].0 < w[1].0 && w[0].1 >= w[1].1));
+        assert!(p[0].0 < 0.1 && p[p.len() - 1].0 > 50.0);
+    }
+
+    #[test]
+    fn ignores_non_finite_values() {
+        let mut s = Series::new(8);
+        s.push(0.0, f64::NAN);
+        s.push(f64::INFINITY, 1.0);
+        s.push(1.0, 1.0);
+        assert_eq!(s.points(), &[(1.0, 1.0)]);
+        assert_eq!(s.y_range(), Some((1.0, 1.0)));
+    }
+}

@@ -1,0 +1,21 @@
+//! The live terminal dashboard: [`app::App`] holds pure state, [`render::render`] draws it
+//! with the panes in [`widgets`], and [`run`] drives both from the trainer's channels and
+//! the keyboard.
+
+pub mod app;
+pub mod history;
+pub mod keys;
+pub mod render;
+pub mod run;
+pub mod theme;
+pub mod widgets;
+
+#[cfg(test)]
+mod fixtures;
+#[cfg(test)]
+mod tests;
+
+pub use app::{App, Pane, UiOptions};
+pub use render::render;
+pub use run::{run_loop, run_terminal, Channels};
+pub use theme::ColorMode;

@@ -1,0 +1,167 @@
+//! Chooses the layout for the terminal size and draws every pane and overlay.
+
+use ratatui::buffer::Buffer;
+use ratatui::layout::{Constraint, Layout, Rect};
+use ratatui::style::Modifier;
+use ratatui::text::Line;
+use ratatui::widgets::{Paragraph, Tabs, Widget, Wrap};
+use ratatui::Frame;
+
+use crate::ui::app::{App, Overlay, Pane};
+use crate::ui::widgets::accuracy::AccuracyChart;
+use crate::ui::widgets::confirm::Confirm;
+use crate::ui::widgets::confusion::{self, ConfusionMatrix};
+use crate::ui::widgets::features::FeatureMapsView;
+use crate::ui::widgets::footer::Footer;
+use crate::ui::widgets::header::Header;
+use crate::ui::widgets::help::Help;
+use crate::ui::widgets::log::LogView;
+use crate::ui::widgets::loss::LossChart;
+use crate::ui::widgets::predictions::PredictionsGrid;
+
+/// From this size on, all panes share one screen.
+pub const BIG: (u16, u16) = (120, 36);
+/// Below this size only a notice is shown.
+pub const MIN: (u16, u16) = (40, 12);
+
+/// Draw the whole dashboard into the frame.
+///
+/// At ≥ 120×36 every pane is on one screen (`z` zooms the focused one):
+///
+/// ```text
+/// ┌ fashion-tui ─────────────────────────────────────────────────────────── 00:03:12 ┐
+/// │ TRAINING │ model │ device │ epoch 3/10 ━━━━━━━━───── 45% │ ETA 1:23 │ img/s │ lr │  header 3
+/// └──────────────────────────────────────────────────────────────────────────────────┘
+/// ┌ Loss ──────────────┐┌ Confusion matrix ───────────┐┌ Feature maps ──────────────┐
+/// │                    ││ counts, recall, precision,  ││ input │ channels of layer  │
+/// │                    ││ worst confusion             ││ caption · colour scale     │
+/// └────────────────────┘└─────────────────────────────┘└────────────────────────────┘
+/// ┌ Accuracy ──────────┐┌ Log ────────────────────────┐┌ Predictions ───────────────┐
+/// │                    ││ 00:03:12 epoch 3/10 …       ││ image grid, true → pred    │
+/// └────────────────────┘└─────────────────────────────┘└────────────────────────────┘
+///  p pause  q quit  ? help  Tab/1-6 pane  z zoom  ←→ image  ↑↓ layer  m mistakes   footer 1
+/// ```
+///
+/// Smaller, down to 40×12: header, a tab bar `1 Loss │ 2 Accuracy │ … │ 6 Log`, the focused
+/// pane, footer (the header shrinks to one line under 20 rows). Below 40×12: a notice.
+/// Overlays (help, quit confirmation) are drawn last, over everything.
+pub fn render(app: &App, frame: &mut Frame) {
+    let area = frame.area();
+    draw(app, area, frame.buffer_mut());
+}
+
+/// [`render`] into any buffer area (for tests and embedding).
+pub fn draw(app: &App, area: Rect, buf: &mut Buffer) {
+    let area = area.intersection(buf.area);
+    if area.width < MIN.0 || area.height < MIN.1 {
+        too_small(area, buf);
+        return;
+    }
+    let header_h = if area.height >= 20 { 3 } else { 1 };
+    let [header, body, footer] = Layout::vertical([
+        Constraint::Length(header_h),
+        Constraint::Fill(1),
+        Constraint::Length(1),
+    ])
+    .areas(area);
+    Header { app }.render(header, buf);
+    Footer { app }.render(footer, buf);
+
+    let big = area.width >= BIG.0 && area.height >= BIG.1;
+    if big && !app.zoom {
+        big_layout(app, body, buf);
+    } else if big {
+        pane(app, app.focus, body, buf, true);
+    } else {
+        let [tabs, rest] =
+            Layout::vertical([Constraint::Length(1), Constraint::Fill(1)]).areas(body);
+        tab_bar(app, tabs, buf);
+        pane(app, app.focus, rest, buf, true);
+    }
+
+    match app.overlay {
+        Overlay::None => {}
+        Overlay::Help => Help { theme: &app.theme }.render(area, buf),
+        Overlay::ConfirmQuit => Confirm { theme: &app.theme }.render(area, buf),
+    }
+}
+
+fn big_layout(app: &App, body: Rect, buf: &mut Buffer) {
+    let mid_w = confusion::preferred_width(body.width.saturating_mul(9) / 20);
+    let left_w = body.width.saturating_sub(mid_w).saturating_mul(45) / 100;
+    let [left, mid, right] = Layout::horizontal([
+        Constraint::Length(left_w),
+        Constraint::Length(mid_w),
+        Constraint::Fill(1),
+    ])
+    .areas(body);
+    let [loss, acc] =
+        Layout::vertical([Constraint::Percentage(50), Constraint::Fill(1)]).areas(left);
+    let [conf, log] = Layout::vertical([Constraint::Length(15), Constraint::Fill(1)]).areas(mid);
+    let [features, preds] =
+        Layout::vertical([Constraint::Percentage(45), Constraint::Fill(1)]).areas(right);
+    for (p, r) in [
+        (Pane::Loss, loss),
+        (Pane::Accuracy, acc),
+        (Pane::Confusion, conf),
+        (Pane::Log, log),
+        (Pane::Features, features),
+        (Pane::Predictions, preds),
+    ] {
+        pane(app, p, r, buf, app.focus == p);
+    }
+}
+
+/// Draw one pane.
+pub fn pane(app: &App, pane: Pane, area: Rect, buf: &mut Buffer, focused: bool) {
+    match pane {
+        Pane::Loss => LossChart { app, focused }.render(area, buf),
+        Pane::Accuracy => AccuracyChart { app, focused }.render(area, buf),
+        Pane::Confusion => ConfusionMatrix { app, focused }.render(area, buf),
+        Pane::Features => FeatureMapsView { app, focused }.render(area, buf),
+        Pane::Predictions => PredictionsGrid { app, focused }.render(area, buf),
+        Pane::Log => LogView { app, focused }.render(area, buf),
+    }
+}
+
+fn tab_bar(app: &App, area: Rect, buf: &mut Buffer) {
+    let theme = &app.theme;
+    let full: usize = Pane::ALL.iter().map(|p| p.title().len() + 5).sum();
+    let short = full > usize::from(area.width);
+    let titles = Pane::ALL.iter().enumerate().map(|(i, p)| {
+        let name = if short { p.short_title() } else { p.title() };
+        Line::from(format!("{} {name}", i + 1))
+    });
+    Tabs::new(titles)
+        .select(app.focus.index())
+        .style(theme.dim())
+        .highlight_style(
+            theme
+                .accent()
+                .add_modifier(Modifier::BOLD | Modifier::REVERSED),
+        )
+        .divider("│")
+        .render(area, buf);
+}
+
+fn too_small(area: Rect, buf: &mut Buffer) {
+    if area.is_empty() {
+        return;
+    }
+    let size = format!(
+        "({}×{}, need ≥ {}×{})",
+        area.width, area.height, MIN.0, MIN.1
+    );
+    let one = format!("terminal too small {size}");
+    let lines = if one.chars().count() <= usize::from(area.width) {
+        vec![Line::from(one)]
+    } else {
+        vec![Line::from("terminal too small"), Line::from(size)]
+    };
+    let y = area.y.saturating_add(area.height.saturating_sub(2) / 2);
+    let rect = Rect::new(area.x, y, area.width, area.bottom().saturating_sub(y));
+    Paragraph::new(lines)
+        .centered()
+        .wrap(Wrap { trim: true })
+        .render(rect, buf);
+}

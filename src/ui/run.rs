@@ -1,0 +1,226 @@
+//! The event loop, generic over a ratatui [`Backend`] so tests can drive it with a
+//! `TestBackend`, and the real-terminal entry point with its restore-exactly-once guard.
+//!
+//! Loop: wait for input up to one frame interval, drain a bounded number of trainer events
+//! and progress snapshots, advance the clock, draw only if something changed.
+
+use std::io::{self, Stdout};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Mutex, Once};
+use std::thread::ThreadId;
+use std::time::{Duration, Instant};
+
+use anyhow::Context;
+use flume::{Receiver, Sender, TryRecvError};
+use ratatui::backend::{Backend, CrosstermBackend};
+use ratatui::crossterm::event::{self, Event};
+use ratatui::crossterm::terminal::{
+    disable_raw_mode, enable_raw_mode, EnterAlternateScreen, LeaveAlternateScreen,
+};
+use ratatui::crossterm::{cursor, execute};
+use ratatui::Terminal;
+
+use crate::train::events::{Command, Progress, TrainEvent};
+use crate::ui::app::{App, UiOptions};
+use crate::ui::render::render;
+
+/// Most trainer events handled per loop iteration (the rest wait for the next one).
+pub const MAX_EVENTS_PER_TICK: usize = 256;
+/// Most progress snapshots merged per loop iteration.
+pub const MAX_PROGRESS_PER_TICK: usize = 256;
+
+/// The dashboard's ends of the trainer's channels.
+pub struct Channels {
+    /// Lifecycle events, never dropped.
+    pub events: Receiver<TrainEvent>,
+    /// Coalesced per-batch snapshots.
+    pub progress: Receiver<Progress>,
+    pub commands: Sender<Command>,
+}
+
+/// Run the dashboard on `terminal` until the app wants to quit.
+///
+/// `input` waits up to the given time for a terminal event (crossterm's `poll` + `read` in
+/// [`run_terminal`], a script in tests).
+pub fn run_loop<B: Backend>(
+    terminal: &mut Terminal<B>,
+    app: &mut App,
+    rx: &Channels,
+    input: &mut dyn FnMut(Duration) -> io::Result<Option<Event>>,
+) -> anyhow::Result<()>
+where
+    B::Error: Send + Sync + 'static,
+{
+    let interval = app.options().frame_interval();
+    let mut next_frame = Instant::now();
+    loop {
+        drain(app, rx);
+        let now = Instant::now();
+        app.on_tick(now);
+        if app.take_dirty() {
+            terminal
+                .draw(|f| render(app, f))
+                .context("drawing the dashboard")?;
+        }
+        if app.should_quit() {
+            return Ok(());
+        }
+        if next_frame <= now {
+            next_frame = now + interval;
+        }
+        let wait = next_frame.saturating_duration_since(now);
+        if let Some(ev) = input(wait).context("reading terminal input")? {
+            match ev {
+                Event::Key(key) => {
+                    if let Some(cmd) = app.on_key(key) {
+                        if rx.commands.send(cmd).is_err() {
+                            app.on_disconnect();
+                        }
+                    }
+                }
+                Event::Resize(..) => app.mark_dirty(),
+                _ => {}
+            }
+        }
+    }
+}
+
+/// Feed what the trainer sent since the last call into the app (bounded).
+pub fn drain(app: &mut App, rx: &Channels) {
+    let mut merged: Option<Progress> = None;
+    for _ in 0..MAX_PROGRESS_PER_TICK {
+        match rx.progress.try_recv() {
+            Ok(p) => match &mut merged {
+                Some(m) => m.merge(p),
+                None => merged = Some(p),
+            },
+            Err(_) => break,
+        }
+    }
+    if let Some(p) = merged {
+        app.on_event(TrainEvent::Progress(p));
+    }
+    for _ in 0..MAX_EVENTS_PER_TICK {
+        match rx.events.try_recv() {
+            Ok(ev) => app.on_event(ev),
+            Err(TryRecvError::Empty) => break,
+            Err(TryRecvError::Disconnected) => {
+                app.on_disconnect();
+                break;
+            }
+        }
+    }
+}
+
+/// Whether the terminal is in raw mode / alternate screen because of us.
+static ACTIVE: AtomicBool = AtomicBool::new(false);
+/// The thread that runs the dashboard: a panic there restores the terminal.
+static UI_THREAD: Mutex<Option<ThreadId>> = Mutex::new(None);
+/// Panic messages from other threads while the dashboard was up, printed after restore.
+static DEFERRED_PANICS: Mutex<Vec<String>> = Mutex::new(Vec::new());
+static HOOK: Once = Once::new();
+
+/// Leave raw mode and the alternate screen and show the cursor, once: later calls (from
+/// the guard's `Drop` after the panic hook, say) do nothing.
+pub fn restore() {
+    if ACTIVE.swap(false, Ordering::SeqCst) {
+        let _ = disable_raw_mode();
+        let _ = execute!(io::stdout(), LeaveAlternateScreen, cursor::Show);
+    }
+}
+
+fn on_ui_thread() -> bool {
+    let me = std::thread::current().id();
+    UI_THREAD.lock().map(|t| *t == Some(me)).unwrap_or(false)
+}
+
+/// Chain a hook in front of the current panic hook (once per process). A panic on the
+/// dashboard thread restores the terminal first so the message is readable; a panic on
+/// another thread while the dashboard is up is kept and printed after restore, because
+/// writing it now would garble the screen (the trainer reports its failure as an event).
+fn install_panic_hook() {
+    HOOK.call_once(|| {
+        let previous = std::panic::take_hook();
+        std::panic::set_hook(Box::new(move |info| {
+            if ACTIVE.load(Ordering::SeqCst) && !on_ui_thread() {
+                let name = std::thread::current()
+                    .name()
+                    .unwrap_or("<unnamed>")
+                    .to_string();
+                if let Ok(mut d) = DEFERRED_PANICS.lock() {
+                    d.push(format!("thread '{name}' {info}"));
+                }
+                return;
+            }
+            restore();
+            previous(info);
+        }));
+    });
+}
+
+/// Owns the terminal while the dashboard is up; dropping it restores the terminal.
+struct TerminalGuard {
+    terminal: Terminal<CrosstermBackend<Stdout>>,
+}
+
+impl TerminalGuard {
+    fn enter() -> anyhow::Result<TerminalGuard> {
+        install_panic_hook();
+        if let Ok(mut t) = UI_THREAD.lock() {
+            *t = Some(std::thread::current().id());
+        }
+        enable_raw_mode().context("cannot put the terminal in raw mode (is stdout a terminal?)")?;
+        ACTIVE.store(true, Ordering::SeqCst);
+        let setup = || -> anyhow::Result<Terminal<CrosstermBackend<Stdout>>> {
+            execute!(io::stdout(), EnterAlternateScreen, cursor::Hide)?;
+            let mut terminal = Terminal::new(CrosstermBackend::new(io::stdout()))?;
+            terminal.clear()?;
+            Ok(terminal)
+        };
+        match setup() {
+            Ok(terminal) => Ok(TerminalGuard { terminal }),
+            Err(e) => {
+                restore();
+                if let Ok(mut t) = UI_THREAD.lock() {
+                    *t = None;
+                }
+                Err(e.context("setting up the terminal"))
+            }
+        }
+    }
+}
+
+impl Drop for TerminalGuard {
+    fn drop(&mut self) {
+        restore();
+        if let Ok(mut t) = UI_THREAD.lock() {
+            *t = None;
+        }
+    }
+}
+
+/// Run the dashboard in the real terminal until the user quits; returns the final state
+/// (for [`App::summary_line`]). `Auto` colour is resolved from the environment here.
+/// Nothing is printed to stdout while the dashboard is up; panics of other threads in that
+/// time are printed to stderr after the terminal is restored.
+pub fn run_terminal(mut opts: UiOptions, ch: Channels) -> anyhow::Result<App> {
+    opts.color = opts.color.from_env();
+    let mut app = App::new(opts);
+    let result = {
+        let mut guard = TerminalGuard::enter()?;
+        let mut input = |timeout: Duration| -> io::Result<Option<Event>> {
+            if event::poll(timeout)? {
+                event::read().map(Some)
+            } else {
+                Ok(None)
+            }
+        };
+        run_loop(&mut guard.terminal, &mut app, &ch, &mut input)
+    };
+    if let Ok(mut d) = DEFERRED_PANICS.lock() {
+        for msg in d.drain(..) {
+            eprintln!("{msg}");
+        }
+    }
+    result.map(|()| app)
+}

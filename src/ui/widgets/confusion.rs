@@ -1,0 +1,302 @@
+//! The "Confusion matrix" pane: test-set counts of the latest epoch (rows: true class,
+//! columns: predicted), cells shaded by row-normalised value, per-class recall (column) and
+//! precision (row), and the worst confusion in words. In small areas it abbreviates names,
+//! narrows cells and drops precision, then recall.
+
+use ratatui::buffer::Buffer;
+use ratatui::layout::Rect;
+use ratatui::style::{Modifier, Style};
+use ratatui::widgets::Widget;
+
+use crate::train::events::{Confusion, NUM_CLASSES};
+use crate::ui::app::{App, Pane};
+use crate::ui::widgets::{class_name, pane_block, put, short_name, waiting, with_info};
+
+pub struct ConfusionMatrix<'a> {
+    pub app: &'a App,
+    pub focused: bool,
+}
+
+/// One way to lay the matrix out, widest first.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Variant {
+    /// Row-name column width, space included; 2 means class digits.
+    name_w: u16,
+    /// Width of one count cell.
+    cell_w: u16,
+    recall: bool,
+    precision: bool,
+}
+
+const VARIANTS: [Variant; 6] = [
+    Variant {
+        name_w: 9,
+        cell_w: 5,
+        recall: true,
+        precision: true,
+    },
+    Variant {
+        name_w: 9,
+        cell_w: 4,
+        recall: true,
+        precision: true,
+    },
+    Variant {
+        name_w: 5,
+        cell_w: 4,
+        recall: true,
+        precision: true,
+    },
+    Variant {
+        name_w: 5,
+        cell_w: 3,
+        recall: true,
+        precision: false,
+    },
+    Variant {
+        name_w: 5,
+        cell_w: 3,
+        recall: false,
+        precision: false,
+    },
+    Variant {
+        name_w: 2,
+        cell_w: 3,
+        recall: false,
+        precision: false,
+    },
+];
+
+/// Distinct two-letter column names for the narrowest layouts.
+const TWO_LETTERS: [&str; NUM_CLASSES] =
+    ["Te", "Tr", "Pu", "Dr", "Co", "Sa", "Sh", "Sn", "Ba", "Bo"];
+
+/// Width of the recall column.
+const RECALL_W: u16 = 6;
+
+impl Variant {
+    fn width(&self) -> u16 {
+        self.name_w + self.cell_w * NUM_CLASSES as u16 + if self.recall { RECALL_W } else { 0 }
+    }
+
+    fn pick(width: u16) -> Variant {
+        VARIANTS
+            .into_iter()
+            .find(|v| v.width() <= width)
+            .unwrap_or(VARIANTS[VARIANTS.len() - 1])
+    }
+
+    /// Cells too narrow for counts show row percentages instead.
+    fn percent(&self) -> bool {
+        self.cell_w < 4
+    }
+
+    fn row_name(&self, label: usize) -> String {
+        match self.name_w {
+            9.. => class_name(label).to_string(),
+            3.. => short_name(label).to_string(),
+            _ => label.to_string(),
+        }
+    }
+
+    fn col_name(&self, label: usize) -> String {
+        let max = usize::from(self.cell_w.saturating_sub(1));
+        let name = if max >= 3 {
+            short_name(label)
+        } else {
+            TWO_LETTERS.get(label).copied().unwrap_or("?")
+        };
+        name.chars().take(max).collect()
+    }
+}
+
+/// The outer width (borders included) of the widest layout up to `max` columns, never
+/// wider than full names with 4-wide cells.
+pub fn preferred_width(max: u16) -> u16 {
+    VARIANTS[1..]
+        .iter()
+        .map(|v| v.width() + 2)
+        .find(|&w| w <= max)
+        .unwrap_or(max)
+}
+
+/// Count as text of at most `width` characters: `·` for 0, `1k` when too long.
+fn fmt_count(n: u32, width: usize) -> String {
+    if n == 0 {
+        return "·".to_string();
+    }
+    let s = n.to_string();
+    if s.len() <= width {
+        return s;
+    }
+    let k = format!("{}k", n / 1000);
+    if k.len() <= width {
+        k
+    } else {
+        "+".repeat(width.min(1))
+    }
+}
+
+/// The largest off-diagonal count as (true, predicted, count), if any is non-zero.
+pub fn worst_confusion(m: &Confusion) -> Option<(usize, usize, u32)> {
+    let mut worst = None;
+    for (t, row) in m.iter().enumerate() {
+        for (p, &n) in row.iter().enumerate() {
+            if t != p && n > 0 && worst.is_none_or(|(_, _, w)| n > w) {
+                worst = Some((t, p, n));
+            }
+        }
+    }
+    worst
+}
+
+/// Whole percent, rounded half up like the percent cells; `None` for an empty row/column.
+fn pct(num: u32, den: u32) -> Option<u32> {
+    (den > 0).then(|| (f64::from(num) * 100.0 / f64::from(den)).round() as u32)
+}
+
+impl Widget for ConfusionMatrix<'_> {
+    fn render(self, area: Rect, buf: &mut Buffer) {
+        let app = self.app;
+        let theme = &app.theme;
+        let mut block = pane_block(Pane::Confusion, self.focused, theme);
+        let Some(epoch) = &app.last_epoch else {
+            let inner = block.inner(area);
+            block.render(area, buf);
+            waiting("waiting for the first epoch…", inner, buf, theme);
+            return;
+        };
+        let acc = format!("acc {:.1}%", epoch.test_acc * 100.0);
+        let info = [format!("epoch {} · {acc}", epoch.epoch), acc];
+        block = with_info(block, Pane::Confusion, area.width, &info, theme.dim());
+        let inner = block.inner(area);
+        block.render(area, buf);
+        if inner.is_empty() {
+            return;
+        }
+        let m = &epoch.confusion;
+        let v = Variant::pick(inner.width);
+        let row_tot: Vec<u32> = m.iter().map(|r| r.iter().sum()).collect();
+        let col_tot: Vec<u32> = (0..NUM_CLASSES)
+            .map(|p| m.iter().map(|r| r[p]).sum())
+            .collect();
+
+        // Rows to show, most important first: matrix, header, worst line, precision.
+        let h = inner.height;
+        let show_header = h > NUM_CLASSES as u16;
+        let show_worst = h > NUM_CLASSES as u16 + 1;
+        let show_prec = v.precision && h > NUM_CLASSES as u16 + 2;
+
+        let cw = usize::from(v.cell_w);
+        let bold = Style::new().add_modifier(Modifier::BOLD);
+        let mut y = inner.y;
+        if show_header {
+            if v.percent() {
+                let corner = if v.name_w >= 5 { "row%" } else { "%" };
+                put(buf, inner, inner.x, y, corner, theme.dim());
+            }
+            let mut x = inner.x.saturating_add(v.name_w);
+            for p in 0..NUM_CLASSES {
+                x = put(
+                    buf,
+                    inner,
+                    x,
+                    y,
+                    &format!("{:>cw$}", v.col_name(p)),
+                    theme.dim(),
+                );
+            }
+            if v.recall {
+                put(
+                    buf,
+                    inner,
+                    x,
+                    y,
+                    &format!("{:>w$}", "rec", w = usize::from(RECALL_W)),
+                    theme.dim(),
+                );
+            }
+            y = y.saturating_add(1);
+        }
+        for (t, row) in m.iter().enumerate() {
+            let name_w = usize::from(v.name_w.saturating_sub(1));
+            let mut x = put(
+                buf,
+                inner,
+                inner.x,
+                y,
+                &format!("{:<name_w$} ", v.row_name(t)),
+                bold,
+            );
+            x = x.max(inner.x.saturating_add(v.name_w));
+            for (p, &n) in row.iter().enumerate() {
+                let frac = if row_tot[t] > 0 {
+                    n as f32 / row_tot[t] as f32
+                } else {
+                    0.0
+                };
+                let shown = if v.percent() && n > 0 {
+                    format!("{:.0}", (frac * 100.0).round().min(99.0))
+                } else {
+                    fmt_count(n, cw.saturating_sub(1))
+                };
+                let text = format!("{shown:>cw$}");
+                x = put(buf, inner, x, y, &text, theme.matrix_cell(frac, t == p));
+            }
+            if v.recall {
+                let r = pct(row[t], row_tot[t]).map_or("-".to_string(), |r| format!("{r}%"));
+                put(
+                    buf,
+                    inner,
+                    x,
+                    y,
+                    &format!("{r:>w$}", w = usize::from(RECALL_W)),
+                    Style::new(),
+                );
+            }
+            y = y.saturating_add(1);
+        }
+        if show_prec {
+            let mut x = put(buf, inner, inner.x, y, "prec", theme.dim());
+            x = x.max(inner.x.saturating_add(v.name_w));
+            for p in 0..NUM_CLASSES {
+                let s = pct(m[p][p], col_tot[p]).map_or("-".to_string(), |r| format!("{r}%"));
+                x = put(buf, inner, x, y, &format!("{s:>cw$}"), Style::new());
+            }
+            y = y.saturating_add(1);
+        }
+        if show_worst {
+            let text = match worst_confusion(m) {
+                Some((t, p, n)) => format!("worst: {} → {}: {n}", class_name(t), class_name(p)),
+                None => "no confusions".to_string(),
+            };
+            put(buf, inner, inner.x, y, &text, theme.warn());
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn worst_is_the_largest_off_diagonal() {
+        let mut m = [[0u32; NUM_CLASSES]; NUM_CLASSES];
+        m[6][6] = 700;
+        m[6][0] = 112;
+        m[0][6] = 90;
+        assert_eq!(worst_confusion(&m), Some((6, 0, 112)));
+        assert_eq!(worst_confusion(&[[0; NUM_CLASSES]; NUM_CLASSES]), None);
+    }
+
+    #[test]
+    fn variants_shrink_with_width() {
+        assert_eq!(Variant::pick(80), VARIANTS[0]);
+        assert_eq!(Variant::pick(55), VARIANTS[1]);
+        assert!(!Variant::pick(40).precision);
+        assert_eq!(Variant::pick(3), VARIANTS[5]);
+        assert_eq!(fmt_count(1000, 3), "1k");
+        assert_eq!(fmt_count(999, 3), "999");
+        assert_eq!(fmt_count(0, 3), "·");
+    }
+}

@@ -1,0 +1,55 @@
+//! The footer: the main keys (from [`crate::ui::keys::BINDINGS`]), or what the dashboard
+//! is waiting for.
+
+use ratatui::buffer::Buffer;
+use ratatui::layout::Rect;
+use ratatui::text::{Line, Span};
+use ratatui::widgets::Widget;
+
+use crate::ui::app::App;
+use crate::ui::keys::{KeyAction, BINDINGS};
+
+pub struct Footer<'a> {
+    pub app: &'a App,
+}
+
+impl Widget for Footer<'_> {
+    fn render(self, area: Rect, buf: &mut Buffer) {
+        let app = self.app;
+        let theme = &app.theme;
+        if area.is_empty() {
+            return;
+        }
+        let line = if app.stopping() {
+            Line::styled(
+                " stopping… waiting for the trainer to save the model (q again quits now)",
+                theme.warn(),
+            )
+        } else {
+            let mut spans = Vec::new();
+            if app.finished() {
+                spans.push(Span::styled(
+                    " training finished · q quits ",
+                    theme.accent(),
+                ));
+            }
+            let mut used: usize = spans.iter().map(Span::width).sum();
+            let finished = app.finished();
+            let useful = BINDINGS.iter().filter(|b| {
+                !(finished && matches!(b.action, KeyAction::TogglePause | KeyAction::Quit))
+            });
+            for hint in useful.filter_map(|b| b.footer) {
+                let (key, what) = hint.split_once(' ').unwrap_or((hint, ""));
+                let w = key.chars().count() + what.chars().count() + 3;
+                if used + w > usize::from(area.width) {
+                    break;
+                }
+                used += w;
+                spans.push(Span::styled(format!(" {key}"), theme.accent()));
+                spans.push(Span::styled(format!(" {what} "), theme.dim()));
+            }
+            Line::from(spans)
+        };
+        line.render(Rect { height: 1, ..area }, buf);
+    }
+}

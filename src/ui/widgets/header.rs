@@ -1,0 +1,203 @@
+//! The header: state chip, model and device, epoch with a batch gauge, throughput, ETA and
+//! learning rate, or the outcome once training is over. Pieces that do not fit are dropped,
+//! least important first.
+
+use ratatui::buffer::Buffer;
+use ratatui::layout::Rect;
+use ratatui::style::{Modifier, Style};
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Block, Widget};
+
+use crate::train::events::Phase;
+use crate::ui::app::{fmt_eta, fmt_hms, fmt_lr, App};
+
+/// Width of the batch gauge's bar on wide and narrow screens.
+const GAUGE_WIDE: usize = 24;
+const GAUGE_NARROW: usize = 10;
+
+/// The header view. Three rows with a border when given three, else one bare line.
+pub struct Header<'a> {
+    pub app: &'a App,
+}
+
+/// One piece of the header line; lower `priority` is kept longer.
+struct Piece<'a> {
+    priority: u8,
+    spans: Vec<Span<'a>>,
+}
+
+impl Piece<'_> {
+    fn width(&self) -> usize {
+        self.spans.iter().map(Span::width).sum()
+    }
+}
+
+impl Widget for Header<'_> {
+    fn render(self, area: Rect, buf: &mut Buffer) {
+        let app = self.app;
+        let theme = &app.theme;
+        let line_area = if area.height >= 3 {
+            let block = Block::bordered()
+                .border_style(theme.border(false))
+                .title(Line::styled(
+                    " fashion-tui ",
+                    Style::new().add_modifier(Modifier::BOLD),
+                ))
+                .title_top(
+                    Line::styled(format!(" {} ", fmt_hms(app.elapsed)), theme.dim())
+                        .right_aligned(),
+                );
+            let inner = block.inner(area);
+            block.render(area, buf);
+            inner
+        } else {
+            area
+        };
+        if line_area.is_empty() {
+            return;
+        }
+        let row = Rect::new(line_area.x, line_area.y, line_area.width, 1);
+        let pieces = pieces(app, usize::from(row.width) >= 100);
+        // One column of air before the border.
+        let line = fit(
+            pieces,
+            usize::from(row.width).saturating_sub(1),
+            Span::styled(" │ ", theme.dim()),
+        );
+        line.render(row, buf);
+    }
+}
+
+/// Keep the most important pieces that fit in `width`, in display order.
+fn fit<'a>(pieces: Vec<Piece<'a>>, width: usize, sep: Span<'a>) -> Line<'a> {
+    let mut order: Vec<usize> = (0..pieces.len()).collect();
+    order.sort_by_key(|&i| pieces[i].priority);
+    let mut keep = vec![false; pieces.len()];
+    let mut used = 0usize;
+    for i in order {
+        let extra = pieces[i].width() + if used == 0 { 0 } else { sep.width() };
+        // The most important piece is always kept (and clipped if need be).
+        if used.saturating_add(extra) <= width || pieces[i].priority == 0 {
+            keep[i] = true;
+            used = used.saturating_add(extra);
+        }
+    }
+    let mut spans = Vec::new();
+    for (i, p) in pieces.into_iter().enumerate() {
+        if keep[i] {
+            if !spans.is_empty() {
+                spans.push(sep.clone());
+            }
+            spans.extend(p.spans);
+        }
+    }
+    Line::from(spans)
+}
+
+fn pieces(app: &App, wide: bool) -> Vec<Piece<'static>> {
+    let theme = &app.theme;
+    let phase = app.display_phase();
+    let mut chip = vec![Span::styled(
+        format!(" {} ", phase.label()),
+        theme.phase_chip(phase),
+    )];
+    if app.stopping() {
+        chip.push(Span::styled(" stopping…", theme.warn()));
+    }
+    let mut out = vec![Piece {
+        priority: 0,
+        spans: chip,
+    }];
+    let mut push = |priority: u8, spans: Vec<Span<'static>>| out.push(Piece { priority, spans });
+
+    if let Some(reason) = &app.failure {
+        push(0, vec![Span::styled(reason.clone(), theme.bad())]);
+        return out;
+    }
+    if let Some(done) = &app.done {
+        push(
+            1,
+            vec![Span::raw(format!(
+                "{} epoch{}{}",
+                done.epochs_completed,
+                if done.epochs_completed == 1 { "" } else { "s" },
+                if done.stopped_early {
+                    " (stopped early)"
+                } else {
+                    ""
+                }
+            ))],
+        );
+        if let Some(acc) = done.test_acc {
+            push(
+                1,
+                vec![Span::styled(
+                    format!("test acc {:.1}%", acc * 100.0),
+                    theme.good().add_modifier(Modifier::BOLD),
+                )],
+            );
+        }
+        push(
+            3,
+            vec![Span::raw(fmt_hms(std::time::Duration::from_secs_f64(
+                done.seconds.max(0.0),
+            )))],
+        );
+        let saved = match &done.model_path {
+            Some(p) => format!("model saved to {}", p.display()),
+            None => "no model saved".to_string(),
+        };
+        push(2, vec![Span::raw(saved)]);
+        push(4, vec![Span::styled("q to quit", theme.dim())]);
+        return out;
+    }
+    let Some(info) = &app.info else {
+        push(1, vec![Span::styled("starting…", theme.dim())]);
+        return out;
+    };
+    push(
+        5,
+        vec![Span::styled(
+            info.model.clone(),
+            Style::new().add_modifier(Modifier::BOLD),
+        )],
+    );
+    push(7, vec![Span::styled(info.device.clone(), theme.dim())]);
+
+    let p = app.progress.as_ref();
+    let epoch0 = p.map_or(0, |p| p.epoch);
+    let epoch = (epoch0 + 1).min(info.epochs.max(1));
+    push(1, vec![Span::raw(format!("epoch {epoch}/{}", info.epochs))]);
+
+    let ratio = p.map_or(0.0, |p| {
+        if p.batches == 0 {
+            0.0
+        } else {
+            (p.batch as f64 / p.batches as f64).clamp(0.0, 1.0)
+        }
+    });
+    let bar = if wide { GAUGE_WIDE } else { GAUGE_NARROW };
+    let filled = ((ratio * bar as f64).round() as usize).min(bar);
+    let label = if phase == Phase::Evaluating {
+        " testing".to_string()
+    } else {
+        format!(" {:>3.0}%", ratio * 100.0)
+    };
+    let gauge_style = theme.fg(crate::ui::theme::Theme::phase_color(phase));
+    push(
+        2,
+        vec![
+            Span::styled("━".repeat(filled), gauge_style),
+            Span::styled("─".repeat(bar - filled), theme.dim()),
+            Span::raw(label),
+        ],
+    );
+    if let Some(p) = p {
+        push(4, vec![Span::raw(format!("{:.0} img/s", p.images_per_sec))]);
+        push(3, vec![Span::raw(format!("ETA {}", fmt_eta(p.eta_secs)))]);
+        push(6, vec![Span::raw(format!("lr {}", fmt_lr(p.lr)))]);
+    } else {
+        push(6, vec![Span::raw(format!("lr {}", fmt_lr(info.lr)))]);
+    }
+    out
+}

@@ -1,0 +1,77 @@
+//! The `?` help overlay, rendered from [`crate::ui::keys::BINDINGS`] so that it lists
+//! exactly what the handler does.
+
+use ratatui::buffer::Buffer;
+use ratatui::layout::{Constraint, Rect};
+use ratatui::style::{Modifier, Style};
+use ratatui::text::Line;
+use ratatui::widgets::{Block, BorderType, Clear, Widget};
+
+use crate::ui::keys::BINDINGS;
+use crate::ui::theme::Theme;
+use crate::ui::widgets::put;
+
+pub struct Help<'a> {
+    pub theme: &'a Theme,
+}
+
+/// Width of the keys column.
+const KEYS_W: u16 = 12;
+
+impl Widget for Help<'_> {
+    /// Draws a centred box over `area` (the whole screen).
+    fn render(self, area: Rect, buf: &mut Buffer) {
+        let theme = self.theme;
+        let desc_w = BINDINGS
+            .iter()
+            .map(|b| b.description.chars().count())
+            .max()
+            .unwrap_or(0);
+        let want_w = KEYS_W
+            .saturating_add(u16::try_from(desc_w).unwrap_or(u16::MAX))
+            .saturating_add(4);
+        let want_h = u16::try_from(BINDINGS.len())
+            .unwrap_or(u16::MAX)
+            .saturating_add(4);
+        let rect = area.centered(
+            Constraint::Length(want_w.min(area.width)),
+            Constraint::Length(want_h.min(area.height)),
+        );
+        Clear.render(rect, buf);
+        let block = Block::bordered()
+            .border_type(BorderType::Double)
+            .border_style(theme.accent())
+            .title(Line::styled(
+                " Help ",
+                Style::new().add_modifier(Modifier::BOLD),
+            ))
+            .title_bottom(Line::styled(" ? or Esc closes ", theme.dim()).right_aligned());
+        let inner = block.inner(rect);
+        block.render(rect, buf);
+        let inner = Rect {
+            x: inner.x.saturating_add(1),
+            width: inner.width.saturating_sub(1),
+            y: inner.y.saturating_add(1),
+            height: inner.height.saturating_sub(1),
+        };
+        for (i, b) in BINDINGS.iter().enumerate() {
+            let y = inner.y.saturating_add(u16::try_from(i).unwrap_or(u16::MAX));
+            put(
+                buf,
+                inner,
+                inner.x,
+                y,
+                b.label,
+                theme.accent().add_modifier(Modifier::BOLD),
+            );
+            put(
+                buf,
+                inner,
+                inner.x.saturating_add(KEYS_W),
+                y,
+                b.description,
+                Style::new(),
+            );
+        }
+    }
+}

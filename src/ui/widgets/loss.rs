@@ -1,0 +1,106 @@
+//! The "Loss" pane: per-batch training loss (raw and smoothed) and per-epoch test loss
+//! against fractional epochs, autoscaled, with a legend.
+
+use ratatui::buffer::Buffer;
+use ratatui::layout::{Constraint, Rect};
+use ratatui::style::{Color, Style};
+use ratatui::widgets::{Axis, Chart, Dataset, GraphType, LegendPosition, Widget};
+
+use crate::ui::app::{App, Pane};
+use crate::ui::history::y_range;
+use crate::ui::widgets::{
+    axis_labels, marker, marker_glyph, pane_block, waiting, with_info, SeriesRole,
+};
+
+pub struct LossChart<'a> {
+    pub app: &'a App,
+    pub focused: bool,
+}
+
+impl Widget for LossChart<'_> {
+    fn render(self, area: Rect, buf: &mut Buffer) {
+        let app = self.app;
+        let theme = &app.theme;
+        let charts = &app.charts;
+        let mut block = pane_block(Pane::Loss, self.focused, theme);
+        let mut stats = Vec::new();
+        if let Some(&(_, y)) = charts.loss_ema.points().last() {
+            stats.push(format!("ema {y:.3}"));
+        }
+        if let Some(&(_, y)) = charts.test_loss.last() {
+            stats.push(format!("test {y:.3}"));
+        }
+        let info = [
+            stats.join(" · "),
+            stats.first().cloned().unwrap_or_default(),
+        ];
+        block = with_info(block, Pane::Loss, area.width, &info, theme.dim());
+        if charts.loss_raw.is_empty() && charts.test_loss.is_empty() {
+            let inner = block.inner(area);
+            block.render(area, buf);
+            waiting("waiting for the first batch…", inner, buf, theme);
+            return;
+        }
+
+        let plain = app.opts.ascii_charts || !theme.has_color();
+        let name = |text: &str, role| {
+            let g = marker_glyph(marker(plain, role));
+            if plain && !g.is_empty() {
+                format!("{g} {text}")
+            } else {
+                text.to_string()
+            }
+        };
+        let x_max = charts.x_max();
+        let hi = [
+            charts.loss_raw.y_range(),
+            charts.loss_ema.y_range(),
+            y_range(&charts.test_loss),
+        ]
+        .into_iter()
+        .flatten()
+        .map(|r| r.1)
+        .fold(0.0, f64::max);
+        let y_max = if hi > 0.0 { hi * 1.05 } else { 1.0 };
+
+        let datasets = vec![
+            Dataset::default()
+                .name(name("batch", SeriesRole::Raw))
+                .marker(marker(plain, SeriesRole::Raw))
+                .graph_type(GraphType::Scatter)
+                .style(theme.fg(Color::Blue))
+                .data(charts.loss_raw.points()),
+            Dataset::default()
+                .name(name("smoothed", SeriesRole::Smooth))
+                .marker(marker(plain, SeriesRole::Smooth))
+                .graph_type(GraphType::Line)
+                .style(theme.fg(Color::Yellow))
+                .data(charts.loss_ema.points()),
+            Dataset::default()
+                .name(name("test", SeriesRole::Epoch))
+                .marker(marker(plain, SeriesRole::Epoch))
+                .graph_type(GraphType::Line)
+                .style(theme.fg(Color::LightRed))
+                .data(&charts.test_loss),
+        ];
+        Chart::new(datasets)
+            .block(block)
+            .x_axis(
+                Axis::default()
+                    .title("epoch")
+                    .style(theme.dim())
+                    .bounds([0.0, x_max])
+                    .labels(axis_labels(0.0, x_max, |v| format!("{v:.0}"))),
+            )
+            .y_axis(
+                Axis::default()
+                    .style(theme.dim())
+                    .bounds([0.0, y_max])
+                    .labels(axis_labels(0.0, y_max, |v| format!("{v:.2}"))),
+            )
+            .legend_position(Some(LegendPosition::TopRight))
+            .hidden_legend_constraints((Constraint::Ratio(2, 3), Constraint::Ratio(2, 3)))
+            .style(Style::new())
+            .render(area, buf);
+    }
+}

@@ -1,0 +1,143 @@
+//! One file per pane, each a borrowed view of [`crate::ui::app::App`] that implements
+//! [`ratatui::widgets::Widget`], plus the helpers they share.
+
+pub mod accuracy;
+pub mod confirm;
+pub mod confusion;
+pub mod features;
+pub mod footer;
+pub mod header;
+pub mod help;
+pub mod log;
+pub mod loss;
+pub mod pixels;
+pub mod predictions;
+
+use ratatui::buffer::Buffer;
+use ratatui::layout::Rect;
+use ratatui::style::Style;
+use ratatui::symbols::Marker;
+use ratatui::text::Line;
+use ratatui::widgets::{Block, BorderType, Paragraph, Widget, Wrap};
+
+use crate::train::events::NUM_CLASSES;
+use crate::ui::app::Pane;
+use crate::ui::theme::Theme;
+
+/// Class names of at most 4 characters, for tight spots.
+pub const SHORT_NAMES: [&str; NUM_CLASSES] = [
+    "Tee", "Trou", "Pull", "Drss", "Coat", "Sndl", "Shrt", "Snkr", "Bag", "Boot",
+];
+
+/// The short name of a label, `?` when out of range.
+pub fn short_name(label: usize) -> &'static str {
+    SHORT_NAMES.get(label).copied().unwrap_or("?")
+}
+
+/// The full name of a label, `?` when out of range.
+pub fn class_name(label: usize) -> &'static str {
+    crate::train::events::CLASS_NAMES
+        .get(label)
+        .copied()
+        .unwrap_or("?")
+}
+
+/// The frame of a pane: its exact title on the left, thick and highlighted when focused.
+pub fn pane_block<'a>(pane: Pane, focused: bool, theme: &Theme) -> Block<'a> {
+    Block::bordered()
+        .border_type(if focused {
+            BorderType::Thick
+        } else {
+            BorderType::Plain
+        })
+        .border_style(theme.border(focused))
+        .title(Line::styled(
+            format!(" {} ", pane.title()),
+            theme.title(focused),
+        ))
+}
+
+/// Add the first of `candidates` that fits beside the pane's title in an area `width`
+/// wide as a right-aligned title (none if none fits: the pane's own title always wins).
+pub fn with_info<'a>(
+    block: Block<'a>,
+    pane: Pane,
+    width: u16,
+    candidates: &[String],
+    style: Style,
+) -> Block<'a> {
+    let room = usize::from(width).saturating_sub(pane.title().chars().count() + 2 + 4);
+    match candidates
+        .iter()
+        .find(|c| !c.is_empty() && c.chars().count() + 2 <= room)
+    {
+        Some(c) => block.title_top(Line::styled(format!(" {c} "), style).right_aligned()),
+        None => block,
+    }
+}
+
+/// What an empty pane says while it waits for data, centred.
+pub fn waiting(text: &str, area: Rect, buf: &mut Buffer, theme: &Theme) {
+    if area.is_empty() {
+        return;
+    }
+    let y = area.y.saturating_add(area.height.saturating_sub(1) / 2);
+    let row = Rect::new(area.x, y, area.width, area.bottom().saturating_sub(y));
+    Paragraph::new(text.to_string())
+        .style(theme.dim())
+        .centered()
+        .wrap(Wrap { trim: true })
+        .render(row, buf);
+}
+
+/// Write a string at `(x, y)` clipped to `clip` (and to the buffer); returns the x after it.
+pub fn put(buf: &mut Buffer, clip: Rect, x: u16, y: u16, text: &str, style: Style) -> u16 {
+    let clip = clip.intersection(buf.area);
+    if y < clip.top() || y >= clip.bottom() || x < clip.left() || x >= clip.right() {
+        return x;
+    }
+    let max = usize::from(clip.right() - x);
+    let (end, _) = buf.set_stringn(x, y, text, max, style);
+    end
+}
+
+/// The chart marker for a role, honouring `ascii_charts` and colourless terminals (where
+/// series can only be told apart by their characters).
+pub fn marker(plain: bool, role: SeriesRole) -> Marker {
+    match (plain, role) {
+        (false, _) => Marker::Braille,
+        (true, SeriesRole::Raw) => Marker::Custom('·'),
+        (true, SeriesRole::Smooth) => Marker::Dot,
+        (true, SeriesRole::Epoch) => Marker::Block,
+        (true, SeriesRole::Reference) => Marker::Custom('-'),
+    }
+}
+
+/// What a chart series shows, for [`marker`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SeriesRole {
+    Raw,
+    Smooth,
+    Epoch,
+    Reference,
+}
+
+/// The glyph a plain marker draws, for legends.
+pub fn marker_glyph(m: Marker) -> &'static str {
+    match m {
+        Marker::Custom('·') => "·",
+        Marker::Custom('-') => "-",
+        Marker::Dot => "•",
+        Marker::Block => "█",
+        _ => "",
+    }
+}
+
+/// Axis labels for `lo..hi`: low, middle and high.
+pub fn axis_labels(lo: f64, hi: f64, fmt: impl Fn(f64) -> String) -> Vec<Line<'static>> {
+    vec![
+        Line::from(fmt(lo)),
+        Line::from(fmt((lo + hi) / 2.0)),
+        Line::from(fmt(hi)),
+    ]
+}
