@@ -85,7 +85,7 @@ pub struct TrainArgs {
     #[arg(long, value_name = "N")]
     pub batch_size: Option<usize>,
     /// Learning rate.
-    #[arg(long, value_name = "X")]
+    #[arg(long, value_name = "X", allow_negative_numbers = true)]
     pub lr: Option<f64>,
     /// Seed for weights, shuffling and dropout (CPU runs repeat exactly).
     #[arg(long, value_name = "N")]

@@ -5,7 +5,7 @@ use std::process::ExitCode;
 
 use clap::Parser;
 use fashion_tui::cli::{Cli, Command};
-use fashion_tui::{commands, config::ConfigError, eval};
+use fashion_tui::{commands, eval};
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
@@ -19,8 +19,7 @@ fn main() -> ExitCode {
         Ok(code) => code,
         Err(e) => {
             eprintln!("fashion-tui: {e:#}");
-            let usage = e.chain().any(|c| c.is::<ConfigError>());
-            commands::exit_code(usage)
+            commands::exit_code(fashion_tui::train::is_usage_error(&e))
         }
     }
 }

@@ -54,7 +54,7 @@ pub fn spawn(
                 Ok(Ok(summary)) => return Ok(summary),
                 Ok(Err(e)) => Failure {
                     reason: format!("{e:#}"),
-                    usage: e.downcast_ref::<crate::config::ConfigError>().is_some(),
+                    usage: is_usage_error(&e),
                 },
                 Err(panic) => Failure {
                     reason: format!("trainer panicked: {}", panic_message(&panic)),
@@ -66,6 +66,18 @@ pub fn spawn(
             Err(failure)
         })
         .expect("spawning the trainer thread")
+}
+
+/// Whether the user's settings caused `e`: bad values, or a named data directory that
+/// lacks the dataset.
+pub fn is_usage_error(e: &anyhow::Error) -> bool {
+    e.chain().any(|c| {
+        c.is::<crate::config::ConfigError>()
+            || matches!(
+                c.downcast_ref::<data::DataError>(),
+                Some(data::DataError::Incomplete { .. } | data::DataError::Missing { .. })
+            )
+    })
 }
 
 fn panic_message(p: &Box<dyn std::any::Any + Send>) -> String {

@@ -1,0 +1,299 @@
+//! The command-line contract of the real binary: exit codes, messages, JSON output,
+//! the run directory, `eval` and `config`.
+
+mod common;
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+fn bin() -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_fashion-tui"));
+    // Keep the user's config and data out of the tests.
+    c.env_remove("FASHION_MNIST_DIR")
+        .env("XDG_CONFIG_HOME", "/nonexistent-fashion-tui-test")
+        .current_dir(env!("CARGO_TARGET_TMPDIR"));
+    c
+}
+
+fn run(args: &[&str]) -> Output {
+    bin().args(args).output().expect("running fashion-tui")
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+#[test]
+fn bad_values_are_usage_errors_naming_key_value_and_range() {
+    let cases: &[(&[&str], &str)] = &[
+        (
+            &["--epochs", "0"],
+            "training.epochs = 0 is out of range: allowed 1 to 10000",
+        ),
+        (&["--lr", "-0.5"], "training.lr = -0.5 is out of range"),
+        (&["--lr", "NaN"], "training.lr = NaN is out of range"),
+        (
+            &["--batch-size", "0"],
+            "training.batch_size = 0 is out of range",
+        ),
+        (
+            &["--model", "resnet"],
+            "model.name = \"resnet\": unknown model: allowed seed",
+        ),
+        (
+            &["--device", "tpu"],
+            "runtime.device = \"tpu\": unknown device 'tpu'",
+        ),
+    ];
+    for (args, message) in cases {
+        let o = run(&[&["--headless"], *args].concat());
+        assert_eq!(o.status.code(), Some(2), "{args:?}: {}", stderr(&o));
+        assert!(stderr(&o).contains(message), "{args:?}: {}", stderr(&o));
+        assert!(!stderr(&o).contains("panicked"));
+    }
+}
+
+#[test]
+fn unknown_flags_and_missing_config_are_usage_errors() {
+    let o = run(&["--no-such-flag"]);
+    assert_eq!(o.status.code(), Some(2));
+    let o = run(&["--headless", "--config", "/nonexistent/config.toml"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("config file /nonexistent/config.toml does not exist"));
+}
+
+#[test]
+fn malformed_config_names_file_line_and_column() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = dir.path().join("bad.toml");
+    std::fs::write(&cfg, "[training]\nepochs = 3\nbatch_sise = 4\n").unwrap();
+    let o = run(&["--headless", "--config", cfg.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(2));
+    let err = stderr(&o);
+    assert!(
+        err.contains("bad.toml:3:1: unknown field `batch_sise`"),
+        "{err}"
+    );
+    assert!(err.contains("did you mean `batch_size`?"), "{err}");
+}
+
+#[test]
+fn a_data_dir_without_the_dataset_is_a_usage_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let o = run(&[
+        "--headless",
+        "--device",
+        "cpu",
+        "--data-dir",
+        dir.path().to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains(&dir.path().display().to_string()),
+        "{}",
+        stderr(&o)
+    );
+}
+
+#[test]
+fn corrupt_dataset_is_a_clear_runtime_error() {
+    let dir = tempfile::tempdir().unwrap();
+    common::write_synthetic(dir.path(), 50, 20);
+    std::fs::write(
+        dir.path().join("t10k-labels-idx1-ubyte.gz"),
+        b"not gzip at all",
+    )
+    .unwrap();
+    let o = run(&[
+        "--headless",
+        "--device",
+        "cpu",
+        "--data-dir",
+        dir.path().to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("t10k-labels-idx1-ubyte.gz"),
+        "{}",
+        stderr(&o)
+    );
+    assert!(!stderr(&o).contains("panicked"));
+}
+
+#[test]
+fn cuda_without_a_usable_gpu_is_a_usage_error_with_the_reason() {
+    if Path::new("/dev/nvidiactl").exists() {
+        return; // A GPU machine: covered by the CUDA check instead.
+    }
+    let dir = tempfile::tempdir().unwrap();
+    common::write_synthetic(dir.path(), 50, 20);
+    let o = run(&[
+        "--headless",
+        "--device",
+        "cuda",
+        "--data-dir",
+        dir.path().to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("--device cuda:0 is not usable"),
+        "{}",
+        stderr(&o)
+    );
+}
+
+#[test]
+fn json_run_then_eval() {
+    let data = tempfile::tempdir().unwrap();
+    let run_dir = tempfile::tempdir().unwrap();
+    common::write_synthetic(data.path(), 300, 100);
+    let o = run(&[
+        "train",
+        "--json",
+        "--device",
+        "cpu",
+        "--threads",
+        "1",
+        "--epochs",
+        "2",
+        "--batch-size",
+        "16",
+        "--seed",
+        "3",
+        "--data-dir",
+        data.path().to_str().unwrap(),
+        "--run-dir",
+        run_dir.path().to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let stdout = String::from_utf8(o.stdout).unwrap();
+    let lines: Vec<serde_json::Value> = stdout
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("stdout carries only JSON lines"))
+        .collect();
+    assert_eq!(lines.len(), 3, "{stdout}");
+    for key in [
+        "epoch",
+        "epochs",
+        "train_loss",
+        "train_acc",
+        "test_loss",
+        "test_acc",
+        "lr",
+        "seconds",
+        "images_per_sec",
+    ] {
+        assert!(lines[1].get(key).is_some(), "missing {key}");
+    }
+    assert_eq!(lines[1]["epoch"], 2);
+    assert_eq!(lines[2]["event"], "done");
+    let model = lines[2]["model"].as_str().unwrap();
+    assert!(Path::new(model).is_file());
+    assert_eq!(lines[2]["test_acc"], lines[1]["test_acc"]);
+
+    // eval on the run directory reproduces the final test accuracy.
+    let o = bin()
+        .args([
+            "eval",
+            run_dir.path().to_str().unwrap(),
+            "--json",
+            "--device",
+            "cpu",
+        ])
+        .args(["--data-dir", data.path().to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let e: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let trained = lines[1]["test_acc"].as_f64().unwrap();
+    assert!(
+        (e["test_acc"].as_f64().unwrap() - trained).abs() < 1e-9,
+        "{e}"
+    );
+    assert_eq!(e["per_class"].as_array().unwrap().len(), 10);
+
+    let o = bin()
+        .args([
+            "eval",
+            model,
+            "--device",
+            "cpu",
+            "--data-dir",
+            data.path().to_str().unwrap(),
+        ])
+        .output()
+        .unwrap();
+    let text = String::from_utf8(o.stdout).unwrap();
+    assert!(text.contains("test accuracy"), "{text}");
+    assert!(
+        text.contains("precision") && text.contains("confusion matrix"),
+        "{text}"
+    );
+}
+
+#[test]
+fn headless_text_output_when_stdout_is_not_a_terminal() {
+    let data = tempfile::tempdir().unwrap();
+    let run_dir = tempfile::tempdir().unwrap();
+    common::write_synthetic(data.path(), 100, 30);
+    // No --headless: stdout is a pipe here, so it must not try to open the dashboard.
+    let o = run(&[
+        "--device",
+        "cpu",
+        "--threads",
+        "1",
+        "--epochs",
+        "1",
+        "--batch-size",
+        "10",
+        "--data-dir",
+        data.path().to_str().unwrap(),
+        "--run-dir",
+        run_dir.path().to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let out = String::from_utf8(o.stdout).unwrap();
+    assert!(out.contains("Epoch 1/1 - "), "{out}");
+    assert!(out.contains("img/s"), "{out}");
+    assert!(out.contains("Done: 1 epoch(s)"), "{out}");
+    assert!(!out.contains('\x1b'), "no escape codes in piped output");
+}
+
+#[test]
+fn eval_of_a_missing_model_is_a_usage_error() {
+    let o = run(&["eval", "/nonexistent/model.safetensors"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("does not exist"));
+}
+
+#[test]
+fn config_path_and_init() {
+    let home = tempfile::tempdir().unwrap();
+    let cwd = tempfile::tempdir().unwrap();
+    let cmd = |args: &[&str]| {
+        bin()
+            .env("XDG_CONFIG_HOME", home.path())
+            .env("HOME", home.path())
+            .current_dir(cwd.path())
+            .args(args)
+            .output()
+            .unwrap()
+    };
+    let o = cmd(&["config", "path"]);
+    assert!(String::from_utf8_lossy(&o.stdout).contains("built-in defaults"));
+    let o = cmd(&["config", "init"]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let o = cmd(&["config", "path"]);
+    let shown = String::from_utf8_lossy(&o.stdout).trim().to_string();
+    assert!(shown.ends_with("fashion-tui/config.toml"), "{shown}");
+    assert!(Path::new(&shown).is_file());
+    let o = cmd(&["config", "init"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("--force"));
+    std::fs::write(cwd.path().join("config.toml"), "").unwrap();
+    let o = cmd(&["config", "path"]);
+    assert!(String::from_utf8_lossy(&o.stdout)
+        .trim()
+        .ends_with("config.toml"));
+    assert!(String::from_utf8_lossy(&o.stdout).contains(&cwd.path().display().to_string()));
+}

@@ -1,0 +1,149 @@
+//! End to end in a real terminal: the binary runs inside tmux on a small generated
+//! dataset; the test waits for the panes, pauses and resumes with `p`, quits with `q`
+//! and `y`, then checks the exit code and that the terminal was restored.
+
+mod common;
+
+use std::path::Path;
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+/// A private tmux server, killed on drop.
+struct Tmux {
+    socket: String,
+}
+
+impl Tmux {
+    fn cmd(&self, args: &[&str]) -> String {
+        let out = Command::new("tmux")
+            .args(["-L", &self.socket])
+            .args(args)
+            .output()
+            .expect("tmux is needed for this test: `make setup` installs it");
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    fn screen(&self) -> String {
+        self.cmd(&["capture-pane", "-p", "-t", "ft"])
+    }
+
+    /// Wait until the screen satisfies `pred`; panic with the screen after `limit`.
+    fn wait(&self, what: &str, limit: Duration, pred: impl Fn(&str) -> bool) -> String {
+        let start = Instant::now();
+        loop {
+            let s = self.screen();
+            if pred(&s) {
+                return s;
+            }
+            if start.elapsed() > limit {
+                panic!("timed out waiting for {what}; screen:\n{s}");
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+}
+
+impl Drop for Tmux {
+    fn drop(&mut self) {
+        let _ = Command::new("tmux")
+            .args(["-L", &self.socket, "kill-server"])
+            .output();
+    }
+}
+
+fn sh_quote(p: &Path) -> String {
+    format!("'{}'", p.display().to_string().replace('\'', r"'\''"))
+}
+
+#[test]
+fn dashboard_pause_resume_quit_in_a_real_terminal() {
+    let data = tempfile::tempdir().unwrap();
+    let run = tempfile::tempdir().unwrap();
+    common::write_synthetic(data.path(), 2000, 200);
+    let exit_file = run.path().join("exit-code");
+    let bin = Path::new(env!("CARGO_BIN_EXE_fashion-tui"));
+    let script = format!(
+        "{} --device cpu --threads 1 --epochs 10000 --batch-size 16 --data-dir {} --run-dir {}; \
+         echo $? > {}; sleep 600",
+        sh_quote(bin),
+        sh_quote(data.path()),
+        sh_quote(&run.path().join("run")),
+        sh_quote(&exit_file),
+    );
+    let tmux = Tmux {
+        socket: format!("fashion-tui-test-{}", std::process::id()),
+    };
+    let shell = format!("sh -c {}", shell_word(&script));
+    tmux.cmd(&[
+        "-f",
+        "/dev/null",
+        "new-session",
+        "-d",
+        "-s",
+        "ft",
+        "-x",
+        "140",
+        "-y",
+        "40",
+        &shell,
+    ]);
+
+    let long = Duration::from_secs(120);
+    let screen = tmux.wait("the dashboard", long, |s| {
+        s.contains("Loss") && s.contains("Confusion matrix") && s.contains("TRAINING")
+    });
+    for title in ["Accuracy", "Feature maps", "Predictions", "Log"] {
+        assert!(screen.contains(title), "missing pane {title}:\n{screen}");
+    }
+    assert_eq!(
+        tmux.cmd(&["display", "-p", "-t", "ft", "#{alternate_on}"])
+            .trim(),
+        "1"
+    );
+
+    tmux.cmd(&["send-keys", "-t", "ft", "p"]);
+    tmux.wait("PAUSED", long, |s| s.contains("PAUSED"));
+    tmux.cmd(&["send-keys", "-t", "ft", "p"]);
+    tmux.wait("TRAINING again", long, |s| {
+        s.contains("TRAINING") && !s.contains("PAUSED")
+    });
+
+    tmux.cmd(&["send-keys", "-t", "ft", "q"]);
+    tmux.wait("the quit confirmation", long, |s| s.contains("y/n"));
+    tmux.cmd(&["send-keys", "-t", "ft", "y"]);
+
+    let start = Instant::now();
+    while !exit_file.exists() {
+        assert!(
+            start.elapsed() < long,
+            "did not exit; screen:\n{}",
+            tmux.screen()
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    std::thread::sleep(Duration::from_millis(200));
+    let code = std::fs::read_to_string(&exit_file).unwrap();
+    assert_eq!(code.trim(), "0");
+    // Restored: out of the alternate screen, cursor visible, summary line printed.
+    assert_eq!(
+        tmux.cmd(&["display", "-p", "-t", "ft", "#{alternate_on}"])
+            .trim(),
+        "0"
+    );
+    assert_eq!(
+        tmux.cmd(&["display", "-p", "-t", "ft", "#{cursor_flag}"])
+            .trim(),
+        "1"
+    );
+    let after = tmux.screen();
+    assert!(
+        after.contains("fashion-tui:"),
+        "summary line missing:\n{after}"
+    );
+    assert!(run.path().join("run").join("model.safetensors").is_file());
+}
+
+/// Quote `s` as one word for the shell tmux types into.
+fn shell_word(s: &str) -> String {
+    format!("'{}'", s.replace('\'', r"'\''"))
+}
