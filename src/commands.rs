@@ -50,10 +50,8 @@ pub fn train(args: &TrainArgs) -> Result<ExitCode> {
         }
         match joined {
             Ok(Ok(_)) => ExitCode::SUCCESS,
-            Ok(Err(failure)) => {
-                eprintln!("fashion-tui: {}", failure.reason);
-                exit_code(failure.usage)
-            }
+            // The summary line above already carries the reason.
+            Ok(Err(failure)) => exit_code(failure.usage),
             Err(_) => ExitCode::FAILURE,
         }
     } else {

@@ -1,0 +1,56 @@
+#!/usr/bin/env bash
+# Pictures of the real dashboard during a real run, taken from a real terminal emulator:
+# xterm (DejaVu Sans Mono, truecolor) on a virtual X display, driven with xdotool, grabbed
+# with ImageMagick. Writes screenshots/{dashboard-160x48,dashboard-80x24,help}.png.
+# Needs (Debian): xvfb xterm xdotool imagemagick fonts-dejavu-core; installs them as root.
+set -euo pipefail
+root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+bin="$root/target/release/fashion-tui"
+out="$root/screenshots"
+[ -x "$bin" ] || { echo "screenshots: build first (make build)" >&2; exit 1; }
+need=()
+for c in Xvfb xterm xdotool import; do command -v $c >/dev/null || need+=($c); done
+if [ ${#need[@]} -gt 0 ]; then
+  [ "$(id -u)" = 0 ] || { echo "screenshots: missing ${need[*]}" >&2; exit 1; }
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq xvfb xterm xdotool imagemagick fonts-dejavu-core >/dev/null
+fi
+mkdir -p "$out"
+work=$(mktemp -d)
+display=:${SCREENSHOT_DISPLAY:-77}
+Xvfb "$display" -screen 0 2200x1400x24 -nolisten tcp >/dev/null 2>&1 &
+xvfb=$!
+trap 'kill $xvfb 2>/dev/null; pkill -f "xterm -class ftshot" 2>/dev/null; rm -rf "$work"' EXIT
+export DISPLAY=$display
+sleep 1
+
+# shot NAME COLSxROWS SECONDS [KEYS...]: run the dashboard in a new xterm, wait, press
+# KEYS (xdotool key names), grab the window.
+shot() {
+  local name=$1 geom=$2 wait=$3; shift 3
+  local cls="ftshot$name"
+  xterm -class "ftshot" -name "$cls" -fa 'DejaVu Sans Mono' -fs 10 -geometry "$geom" \
+    -bg '#101418' -fg '#d8dee9' -e env COLORTERM=truecolor TERM=xterm-256color \
+    "$bin" --device cpu --train-limit 12000 --test-limit 2000 --epochs 20 \
+    --run-dir "$work/run-$name" &
+  local term=$!
+  local win=""
+  for _ in $(seq 50); do
+    win=$(xdotool search --classname "$cls" 2>/dev/null | head -n 1 || true)
+    [ -n "$win" ] && break
+    sleep 0.2
+  done
+  [ -n "$win" ] || { echo "screenshots: no xterm window" >&2; exit 1; }
+  sleep "$wait"
+  for k in "$@"; do
+    xdotool key --window "$win" "$k"
+    sleep 1
+  done
+  import -window "$win" "$out/$name.png"
+  kill $term 2>/dev/null || true
+  wait $term 2>/dev/null || true
+  echo "screenshots: $out/$name.png"
+}
+
+shot dashboard-160x48 160x48 40 p
+shot dashboard-80x24 80x24 25
+shot help 160x48 12 question
