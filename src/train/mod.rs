@@ -3,7 +3,9 @@
 //! reports through a [`Sink`], obeying [`Command`]s between batches. [`spawn`] runs it on
 //! its own thread and turns errors and panics into a `Failed` event.
 
+pub mod checkpoint;
 pub mod events;
+pub mod optim;
 pub mod run_dir;
 pub mod schedule;
 pub mod sink;
@@ -15,16 +17,17 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
 use flume::{Receiver, TryRecvError};
-use tch::nn::{self, OptimizerConfig};
+use tch::nn;
 use tch::{Device, Kind, Tensor};
 
-use crate::config::{Config, Optimizer};
+use crate::config::Config;
 use crate::data::{self, Dataset, Split};
 use crate::model::{self, Network};
 use events::{
     Command, Confusion, EpochSummary, FeatureMaps, LayerMaps, Phase, Prediction, Predictions,
     Progress, RunInfo, RunSummary, TrainEvent, IMAGE_PIXELS, IMAGE_SIDE, NUM_CLASSES,
 };
+use optim::Optim;
 pub use sink::{ChannelSink, Receivers, Sink};
 
 /// How often per-batch metrics are sent: ~30 times a second at most.
@@ -221,7 +224,7 @@ struct Trainer<'a> {
     device: Device,
     vs: nn::VarStore,
     net: Box<dyn Network + Send>,
-    opt: nn::Optimizer,
+    opt: Optim,
     train_x: Tensor,
     train_y: Tensor,
     test_x: Tensor,
@@ -245,27 +248,7 @@ impl<'a> Trainer<'a> {
         tch::manual_seed(tc.seed as i64);
         let vs = nn::VarStore::new(device);
         let net = model::build(cfg.model_kind()?, &vs.root(), cfg.model.dropout);
-        let opt = match tc.optimizer {
-            // Keras's Adam: β = (0.9, 0.999), ε = 1e-7.
-            Optimizer::Adam => nn::Adam {
-                wd: tc.weight_decay,
-                eps: 1e-7,
-                ..Default::default()
-            }
-            .build(&vs, tc.lr)?,
-            Optimizer::Adamw => nn::AdamW {
-                wd: tc.weight_decay,
-                eps: 1e-7,
-                ..Default::default()
-            }
-            .build(&vs, tc.lr)?,
-            Optimizer::Sgd => nn::Sgd {
-                momentum: tc.momentum,
-                wd: tc.weight_decay,
-                ..Default::default()
-            }
-            .build(&vs, tc.lr)?,
-        };
+        let opt = Optim::new(tc, &vs);
         let (train_x, train_y) = split_tensors(&ds.train, device);
         let (test_x, test_y) = split_tensors(&ds.test, device);
         let mut rng = SplitMix64::new(tc.seed ^ 0x5EED_5A3F);
@@ -387,7 +370,10 @@ impl<'a> Trainer<'a> {
                 let len = bs.min(n - start);
                 let frac = epoch as f64 + (b as f64 / batches as f64);
                 self.lr = schedule::lr_at(tc, frac);
-                self.opt.set_lr(self.lr);
+                self.opt.hyper.lr = self.lr;
+                // Dropout draws from libtorch's RNG, reseeded from (seed, step) each batch so
+                // a resumed run repeats exactly what an uninterrupted one would have done.
+                tch::manual_seed(step_seed(tc.seed, self.opt.step_count()));
                 let idx = perm.narrow(0, start as i64, len as i64);
                 let xs = scale(&self.train_x.index_select(0, &idx));
                 let ys = self.train_y.index_select(0, &idx);
@@ -627,10 +613,16 @@ pub fn evaluate_saved(
 ) -> Result<Evaluation> {
     let mut vs = nn::VarStore::new(device);
     let net = model::build(kind, &vs.root(), 0.0);
-    vs.load(weights)
+    checkpoint::load_weights(&mut vs, weights)
         .with_context(|| format!("cannot load model weights from {}", weights.display()))?;
     let (x, y) = split_tensors(test, device);
     evaluate(net.as_ref(), &x, &y)
+}
+
+/// The libtorch seed for optimiser step `step` of a run seeded with `seed`.
+pub fn step_seed(seed: u64, step: i64) -> i64 {
+    let mut mix = SplitMix64::new(seed ^ (step as u64).wrapping_mul(0xA076_1D64_78BD_642F));
+    (mix.next_u64() >> 1) as i64
 }
 
 /// A small, fast, seedable generator for shuffling (SplitMix64), so that the order of

@@ -1,0 +1,376 @@
+//! Checkpoints: everything needed to continue a run exactly where it stopped.
+//!
+//! A checkpoint is a generation `ckpt-<n>.safetensors` (model weights as `model.<name>`,
+//! optimiser moments as `opt.m.<name>` / `opt.v.<name>`) plus `checkpoint.json`, the small
+//! sidecar with the scalars (format version, position, step, hyperparameters, the resolved
+//! config and the SHA-256 of the tensor file). The sidecar is written last, atomically: it is
+//! the commit point, so a crash at any moment leaves the previous checkpoint intact. Older
+//! generations and orphaned temp files are removed once a newer one is committed.
+
+use std::collections::HashMap;
+use std::fs;
+use std::io::Read;
+use std::path::{Path, PathBuf};
+
+use anyhow::{bail, Context, Result};
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+use tch::{nn, Tensor};
+
+use super::optim::Hyper;
+use super::run_dir::write_atomic;
+
+/// Bumped whenever the layout changes; older checkpoints are refused with a message.
+pub const FORMAT_VERSION: u32 = 1;
+pub const SIDECAR: &str = "checkpoint.json";
+
+/// The scalars of a checkpoint.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Sidecar {
+    pub format_version: u32,
+    /// Which `ckpt-<n>.safetensors` holds the tensors.
+    pub generation: u64,
+    pub tensors_sha256: String,
+    pub model: String,
+    /// Epochs fully completed.
+    pub epoch: usize,
+    /// Batches done in epoch `epoch` (0 at an epoch boundary).
+    pub batch: usize,
+    /// Optimiser steps taken in the whole run; dropout is seeded from (seed, step).
+    pub step: i64,
+    pub seed: u64,
+    pub lr: f64,
+    pub weight_decay: f64,
+    pub momentum: f64,
+    /// Running sums of the epoch in progress, so its metrics come out the same.
+    pub epoch_loss_sum: f64,
+    pub epoch_correct: i64,
+    /// The resolved config of the run (TOML).
+    pub config: String,
+}
+
+impl Sidecar {
+    pub fn hyper(&self) -> Hyper {
+        Hyper {
+            lr: self.lr,
+            weight_decay: self.weight_decay,
+            momentum: self.momentum,
+        }
+    }
+}
+
+fn tensors_file(dir: &Path, generation: u64) -> PathBuf {
+    dir.join(format!("ckpt-{generation}.safetensors"))
+}
+
+fn sha256_file(path: &Path) -> Result<String> {
+    let mut f = fs::File::open(path).with_context(|| format!("cannot open {}", path.display()))?;
+    let mut h = Sha256::new();
+    let mut buf = vec![0u8; 1 << 16];
+    loop {
+        let n = f.read(&mut buf)?;
+        if n == 0 {
+            break;
+        }
+        h.update(&buf[..n]);
+    }
+    Ok(format!("{:x}", h.finalize()))
+}
+
+/// Read the sidecar of the checkpoint in `dir`, if any.
+pub fn read_sidecar(dir: &Path) -> Result<Option<Sidecar>> {
+    let path = dir.join(SIDECAR);
+    let text = match fs::read_to_string(&path) {
+        Ok(t) => t,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(e).with_context(|| format!("cannot read {}", path.display())),
+    };
+    let version: serde_json::Value = serde_json::from_str(&text)
+        .with_context(|| format!("{} is not valid JSON (corrupt checkpoint)", path.display()))?;
+    let found = version.get("format_version").and_then(|v| v.as_u64());
+    if found != Some(u64::from(FORMAT_VERSION)) {
+        bail!(
+            "{} has checkpoint format {:?}; this fashion-tui reads format {FORMAT_VERSION}",
+            path.display(),
+            found
+        );
+    }
+    let sidecar = serde_json::from_str(&text)
+        .with_context(|| format!("{} is missing fields (corrupt checkpoint)", path.display()))?;
+    Ok(Some(sidecar))
+}
+
+/// Write a new checkpoint generation into `dir` and commit it.
+pub fn save(
+    dir: &Path,
+    vs: &nn::VarStore,
+    optimizer_state: Vec<(String, Tensor)>,
+    mut sidecar: Sidecar,
+) -> Result<()> {
+    fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    let previous = read_sidecar(dir).ok().flatten().map(|s| s.generation);
+    sidecar.generation = previous.map_or(1, |g| g + 1);
+    sidecar.format_version = FORMAT_VERSION;
+    let mut named: Vec<(String, Tensor)> = vs
+        .variables()
+        .into_iter()
+        .map(|(k, v)| (format!("model.{k}"), v))
+        .collect();
+    named.extend(optimizer_state);
+    named.sort_by(|a, b| a.0.cmp(&b.0));
+    let final_path = tensors_file(dir, sidecar.generation);
+    let tmp = dir.join(format!(".ckpt-{}.tmp.safetensors", sidecar.generation));
+    let written = Tensor::write_safetensors(&named, &tmp)
+        .map_err(anyhow::Error::from)
+        .and_then(|()| Ok(fs::File::open(&tmp)?.sync_all()?))
+        .and_then(|()| Ok(fs::rename(&tmp, &final_path)?));
+    if let Err(e) = written {
+        let _ = fs::remove_file(&tmp);
+        return Err(e).with_context(|| format!("cannot write checkpoint {}", final_path.display()));
+    }
+    sidecar.tensors_sha256 = sha256_file(&final_path)?;
+    let json = serde_json::to_vec_pretty(&sidecar)?;
+    if let Err(e) = write_atomic(&dir.join(SIDECAR), &json) {
+        let _ = fs::remove_file(&final_path);
+        return Err(e).with_context(|| format!("cannot commit checkpoint in {}", dir.display()));
+    }
+    clean(dir, Some(sidecar.generation));
+    Ok(())
+}
+
+/// Remove temp files and every generation but `keep`.
+pub fn clean(dir: &Path, keep: Option<u64>) {
+    let Ok(entries) = fs::read_dir(dir) else {
+        return;
+    };
+    for e in entries.flatten() {
+        let name = e.file_name().to_string_lossy().into_owned();
+        let is_temp = name.starts_with('.') && name.contains(".tmp");
+        let stale = name
+            .strip_prefix("ckpt-")
+            .and_then(|r| r.strip_suffix(".safetensors"))
+            .and_then(|g| g.parse::<u64>().ok())
+            .is_some_and(|g| Some(g) != keep);
+        if is_temp || stale {
+            let _ = fs::remove_file(e.path());
+        }
+    }
+}
+
+/// A loaded checkpoint: tensors by name, verified against the sidecar.
+pub struct Loaded {
+    pub sidecar: Sidecar,
+    pub tensors: HashMap<String, Tensor>,
+}
+
+/// Load and verify the checkpoint in `dir` (never pickle: safetensors only).
+pub fn load(dir: &Path) -> Result<Loaded> {
+    let sidecar = read_sidecar(dir)?
+        .with_context(|| format!("no checkpoint in {} ({SIDECAR} is missing)", dir.display()))?;
+    let path = tensors_file(dir, sidecar.generation);
+    let actual = sha256_file(&path)?;
+    if actual != sidecar.tensors_sha256 {
+        bail!(
+            "{} is damaged: its SHA-256 is {actual}, the checkpoint recorded {}",
+            path.display(),
+            sidecar.tensors_sha256
+        );
+    }
+    let tensors = Tensor::read_safetensors(&path)
+        .with_context(|| format!("cannot read {}", path.display()))?
+        .into_iter()
+        .collect();
+    Ok(Loaded { sidecar, tensors })
+}
+
+/// Copy `model.*` tensors into `vs`, refusing missing, extra or misshapen ones before
+/// touching any variable. Returns the tensors that are not model weights.
+pub fn restore_model(
+    vs: &mut nn::VarStore,
+    mut tensors: HashMap<String, Tensor>,
+) -> Result<HashMap<String, Tensor>> {
+    let vars = vs.variables();
+    let mut model: HashMap<String, Tensor> = HashMap::new();
+    let keys: Vec<String> = tensors.keys().cloned().collect();
+    for k in keys {
+        if let Some(name) = k.strip_prefix("model.") {
+            let name = name.to_string();
+            if let Some(t) = tensors.remove(&k) {
+                model.insert(name, t);
+            }
+        }
+    }
+    check_tensors(&vars, &model)?;
+    let _guard = tch::no_grad_guard();
+    for (name, mut var) in vars {
+        var.copy_(&model[&name]);
+    }
+    Ok(tensors)
+}
+
+/// Every variable present with its shape and dtype, nothing extra.
+pub fn check_tensors(
+    vars: &HashMap<String, Tensor>,
+    given: &HashMap<String, Tensor>,
+) -> Result<()> {
+    let mut problems = Vec::new();
+    for (name, v) in vars {
+        match given.get(name) {
+            None => problems.push(format!("missing {name}")),
+            Some(t) if t.size() != v.size() => problems.push(format!(
+                "{name} has shape {:?}, expected {:?}",
+                t.size(),
+                v.size()
+            )),
+            Some(t) if t.kind() != v.kind() => {
+                problems.push(format!("{name} is {:?}, expected {:?}", t.kind(), v.kind()))
+            }
+            Some(_) => {}
+        }
+    }
+    for name in given.keys() {
+        if !vars.contains_key(name) {
+            problems.push(format!("unexpected {name}"));
+        }
+    }
+    if !problems.is_empty() {
+        problems.sort();
+        bail!("the tensors do not fit this model: {}", problems.join(", "));
+    }
+    Ok(())
+}
+
+/// Load a `.safetensors` weights file into `vs`, checked first (used by `eval`).
+pub fn load_weights(vs: &mut nn::VarStore, path: &Path) -> Result<()> {
+    let given: HashMap<String, Tensor> = Tensor::read_safetensors(path)
+        .with_context(|| format!("cannot read {} as safetensors", path.display()))?
+        .into_iter()
+        .collect();
+    let vars = vs.variables();
+    check_tensors(&vars, &given)?;
+    let _guard = tch::no_grad_guard();
+    for (name, mut var) in vars {
+        var.copy_(&given[&name]);
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::Training;
+    use crate::train::optim::Optim;
+    use tch::{Device, Kind};
+
+    fn store() -> nn::VarStore {
+        let vs = nn::VarStore::new(Device::Cpu);
+        let _ = nn::linear(vs.root() / "fc", 4, 3, Default::default());
+        vs
+    }
+
+    fn sidecar() -> Sidecar {
+        Sidecar {
+            format_version: FORMAT_VERSION,
+            generation: 0,
+            tensors_sha256: String::new(),
+            model: "seed".into(),
+            epoch: 2,
+            batch: 5,
+            step: 77,
+            seed: 42,
+            lr: 0.001,
+            weight_decay: 0.0,
+            momentum: 0.9,
+            epoch_loss_sum: 1.5,
+            epoch_correct: 3,
+            config: "[training]\n".into(),
+        }
+    }
+
+    #[test]
+    fn save_load_round_trip_keeps_one_generation() {
+        let dir = tempfile::tempdir().unwrap();
+        let vs = store();
+        let opt = Optim::new(&Training::default(), &vs);
+        save(dir.path(), &vs, opt.state(), sidecar()).unwrap();
+        save(dir.path(), &vs, opt.state(), sidecar()).unwrap();
+        let loaded = load(dir.path()).unwrap();
+        assert_eq!(loaded.sidecar.generation, 2);
+        assert_eq!(loaded.sidecar.step, 77);
+        assert!(!dir.path().join("ckpt-1.safetensors").exists());
+        let mut other = store();
+        let rest = restore_model(&mut other, loaded.tensors).unwrap();
+        assert!(rest.keys().all(|k| k.starts_with("opt.")));
+        for (name, v) in vs.variables() {
+            assert!(v.equal(&other.variables()[&name]));
+        }
+    }
+
+    #[test]
+    fn tampered_and_truncated_tensors_are_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let vs = store();
+        save(dir.path(), &vs, Vec::new(), sidecar()).unwrap();
+        let file = dir.path().join("ckpt-1.safetensors");
+        let mut bytes = fs::read(&file).unwrap();
+        let last = bytes.len() - 1;
+        bytes[last] ^= 0xff;
+        fs::write(&file, &bytes).unwrap();
+        let err = load(dir.path()).err().unwrap().to_string();
+        assert!(err.contains("is damaged"), "{err}");
+        fs::write(&file, &bytes[..bytes.len() / 2]).unwrap();
+        assert!(load(dir.path()).is_err());
+        fs::write(dir.path().join(SIDECAR), b"{\"format_version\": 1").unwrap();
+        let err = format!("{:#}", load(dir.path()).err().unwrap());
+        assert!(err.contains("corrupt checkpoint"), "{err}");
+        fs::write(dir.path().join(SIDECAR), b"{\"format_version\": 99}").unwrap();
+        let err = format!("{:#}", load(dir.path()).err().unwrap());
+        assert!(err.contains("format Some(99)"), "{err}");
+    }
+
+    #[test]
+    fn wrong_tensors_are_refused_before_touching_the_model() {
+        let mut vs = store();
+        let before: Vec<Tensor> = vs.trainable_variables().iter().map(|t| t.copy()).collect();
+        let mut given = HashMap::new();
+        given.insert(
+            "model.fc.weight".to_string(),
+            Tensor::zeros([3, 5], (Kind::Float, Device::Cpu)),
+        );
+        given.insert(
+            "model.extra".to_string(),
+            Tensor::zeros([1], (Kind::Float, Device::Cpu)),
+        );
+        let err = restore_model(&mut vs, given).err().unwrap().to_string();
+        assert!(
+            err.contains("fc.weight has shape [3, 5], expected [3, 4]"),
+            "{err}"
+        );
+        assert!(err.contains("missing fc.bias"), "{err}");
+        assert!(err.contains("unexpected extra"), "{err}");
+        for (a, b) in vs.trainable_variables().iter().zip(&before) {
+            assert!(a.equal(b), "model was modified");
+        }
+    }
+
+    #[test]
+    fn a_crash_before_the_commit_keeps_the_previous_checkpoint() {
+        let dir = tempfile::tempdir().unwrap();
+        let vs = store();
+        save(dir.path(), &vs, Vec::new(), sidecar()).unwrap();
+        // A later save died after writing its tensors but before the sidecar rename.
+        fs::write(dir.path().join("ckpt-2.safetensors"), b"partial").unwrap();
+        fs::write(dir.path().join(".ckpt-3.tmp.safetensors"), b"partial").unwrap();
+        fs::write(dir.path().join(".checkpoint.json.tmp"), b"{").unwrap();
+        let loaded = load(dir.path()).unwrap();
+        assert_eq!(loaded.sidecar.generation, 1);
+        clean(dir.path(), Some(1));
+        let left: Vec<String> = fs::read_dir(dir.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        let mut left = left;
+        left.sort();
+        assert_eq!(left, ["checkpoint.json", "ckpt-1.safetensors"]);
+    }
+}
