@@ -96,6 +96,12 @@ pub struct TrainArgs {
     /// Use only the first N training images.
     #[arg(long, value_name = "N")]
     pub train_limit: Option<usize>,
+    /// Continue a run from its last checkpoint (default: the latest run with one).
+    #[arg(long, value_name = "RUN_DIR", num_args = 0..=1, default_missing_value = "")]
+    pub resume: Option<PathBuf>,
+    /// With --resume: allow changed next-run settings (model, batch size, seed, …).
+    #[arg(long, requires = "resume")]
+    pub force: bool,
 }
 
 #[derive(Debug, Clone, Args)]
@@ -195,6 +201,16 @@ mod tests {
         assert_eq!(cfg.training.epochs, 4);
         assert_eq!(cfg.runtime.device, "cpu");
         assert_eq!(cfg.data.train_limit, 100);
+    }
+
+    #[test]
+    fn resume_takes_an_optional_run_dir() {
+        let cli = Cli::try_parse_from(["fashion-tui", "--resume"]).unwrap();
+        assert_eq!(cli.train.resume, Some(PathBuf::new()));
+        let cli = Cli::try_parse_from(["fashion-tui", "--resume", "runs/x", "--force"]).unwrap();
+        assert_eq!(cli.train.resume, Some(PathBuf::from("runs/x")));
+        assert!(cli.train.force);
+        assert!(Cli::try_parse_from(["fashion-tui", "--force"]).is_err());
     }
 
     #[test]

@@ -4,12 +4,17 @@
 use std::io::IsTerminal;
 use std::path::Path;
 use std::process::ExitCode;
+use std::sync::atomic::{AtomicI32, Ordering};
+use std::sync::Arc;
+
+use signal_hook::iterator::Signals;
 
 use anyhow::{Context, Result};
 
 use crate::cli::{ConfigCommand, Overrides, TrainArgs};
 use crate::config::{self, ColorSetting, Config, ConfigError, Source};
 use crate::headless::{self, Ending};
+use crate::train::events::Command;
 use crate::train::{self, ChannelSink};
 use crate::ui;
 
@@ -27,24 +32,105 @@ pub fn resolve_config(common: &Overrides, apply: impl FnOnce(&mut Config)) -> Re
     Ok(cfg)
 }
 
+/// Signals that end a run cleanly (checkpoint first): SIGINT, SIGTERM, SIGHUP.
+const STOP_SIGNALS: [i32; 3] = [libc::SIGINT, libc::SIGTERM, libc::SIGHUP];
+
+/// On a stop signal, record it in `flag` and ask the trainer to stop (it checkpoints).
+fn watch_signals(flag: Arc<AtomicI32>, commands: flume::Sender<Command>) -> Result<()> {
+    let mut signals = Signals::new(STOP_SIGNALS).context("cannot install signal handlers")?;
+    std::thread::Builder::new()
+        .name("signals".into())
+        .spawn(move || {
+            if let Some(sig) = signals.forever().next() {
+                flag.store(sig, Ordering::SeqCst);
+                let _ = commands.send(Command::Stop);
+            }
+        })
+        .context("cannot start the signal thread")?;
+    Ok(())
+}
+
+/// The config and run directory for `--resume`: the run's own config, under the flags
+/// given now; refuses changed next-run settings unless `--force`.
+fn resume_config(args: &TrainArgs, dir: &Path) -> Result<Config> {
+    let dir = if dir.as_os_str().is_empty() {
+        let root = train::run_dir::default_runs_root()
+            .context("cannot determine the user data directory for runs")?;
+        train::run_dir::latest_with_checkpoint(&root).ok_or_else(|| {
+            ConfigError(format!(
+                "--resume: no run with a checkpoint under {}; name the run directory",
+                root.display()
+            ))
+        })?
+    } else {
+        dir.to_path_buf()
+    };
+    let ckpt = dir.join(train::checkpoint::DIR);
+    let sidecar = train::checkpoint::read_sidecar(&ckpt)?.ok_or_else(|| {
+        ConfigError(format!(
+            "--resume: {} has no checkpoint ({} is missing)",
+            dir.display(),
+            ckpt.join(train::checkpoint::SIDECAR).display()
+        ))
+    })?;
+    let saved = Config::from_toml(&sidecar.config, &ckpt.join(train::checkpoint::SIDECAR))?;
+    let mut cfg = saved.clone();
+    args.apply(&mut cfg);
+    cfg.runtime.run_dir = dir.to_string_lossy().into_owned();
+    cfg.validate()?;
+    let changes = config::next_run_changes(&saved, &cfg);
+    if !changes.is_empty() && !args.force {
+        let list: Vec<String> = changes
+            .iter()
+            .map(|(k, a, b)| format!("{k} {a} → {b}"))
+            .collect();
+        return Err(ConfigError(format!(
+            "cannot resume {} with changed settings ({}): the run would not continue as it \
+             began; use --force to resume anyway",
+            dir.display(),
+            list.join(", ")
+        ))
+        .into());
+    }
+    Ok(cfg)
+}
+
 /// `fashion-tui [train]`.
 pub fn train(args: &TrainArgs) -> Result<ExitCode> {
-    let cfg = resolve_config(&args.common, |c| args.apply(c))?;
+    let (cfg, resume) = match &args.resume {
+        Some(dir) => (resume_config(args, dir)?, true),
+        None => (resolve_config(&args.common, |c| args.apply(c))?, false),
+    };
     let interactive = !args.headless
         && !args.json
         && std::io::stdout().is_terminal()
         && std::io::stdin().is_terminal();
     let (sink, rx) = ChannelSink::new();
     let (cmd_tx, cmd_rx) = flume::unbounded();
-    let trainer = train::spawn(cfg.clone(), cmd_rx, sink);
+    let signal = Arc::new(AtomicI32::new(0));
+    watch_signals(signal.clone(), cmd_tx.clone())?;
+    let opts = train::RunOptions {
+        resume,
+        pause_on_save_error: interactive,
+    };
+    let trainer = train::spawn(cfg.clone(), opts, cmd_rx, sink);
     let code = if interactive {
         let channels = ui::Channels {
             events: rx.events,
             progress: rx.progress,
-            commands: cmd_tx,
+            commands: cmd_tx.clone(),
         };
-        let app = ui::run_terminal(ui_options(&cfg), channels)?;
+        let ui = ui::run_terminal(ui_options(&cfg), channels, signal.clone());
+        // Whatever ended the dashboard (quit, a lost terminal), the trainer stops and
+        // checkpoints before the process exits.
+        let _ = cmd_tx.send(Command::Stop);
         let joined = trainer.join();
+        let app = match ui {
+            Ok(app) => app,
+            // The terminal went away with the signal (an SSH drop): just exit as signalled.
+            Err(_) if signal.load(Ordering::SeqCst) != 0 => ui::App::new(ui_options(&cfg)),
+            Err(e) => return Err(e),
+        };
         if let Some(line) = app.summary_line() {
             println!("{line}");
         }
@@ -73,7 +159,11 @@ pub fn train(args: &TrainArgs) -> Result<ExitCode> {
             }
         }
     };
-    Ok(code)
+    // A run ended by a signal exits as the shell expects: 128 + the signal's number.
+    match signal.load(Ordering::SeqCst) {
+        0 => Ok(code),
+        sig => Ok(ExitCode::from((128 + sig) as u8)),
+    }
 }
 
 /// The dashboard's settings from the `[ui]` section.

@@ -337,6 +337,45 @@ impl Config {
     }
 }
 
+/// Settings that shape a run from its first step, so a resumed run cannot change them
+/// without breaking its equivalence with an uninterrupted one: `(key, old, new)`.
+pub fn next_run_changes(saved: &Config, now: &Config) -> Vec<(&'static str, String, String)> {
+    let mut out = Vec::new();
+    let mut check = |key: &'static str, a: String, b: String| {
+        if a != b {
+            out.push((key, a, b));
+        }
+    };
+    check(
+        "model.name",
+        saved.model.name.clone(),
+        now.model.name.clone(),
+    );
+    check(
+        "model.dropout",
+        saved.model.dropout.to_string(),
+        now.model.dropout.to_string(),
+    );
+    let (s, n) = (&saved.training, &now.training);
+    check(
+        "training.batch_size",
+        s.batch_size.to_string(),
+        n.batch_size.to_string(),
+    );
+    check("training.seed", s.seed.to_string(), n.seed.to_string());
+    check(
+        "training.optimizer",
+        format!("{:?}", s.optimizer),
+        format!("{:?}", n.optimizer),
+    );
+    check(
+        "data.train_limit",
+        saved.data.train_limit.to_string(),
+        now.data.train_limit.to_string(),
+    );
+    out
+}
+
 fn line_col(text: &str, offset: usize) -> (usize, usize) {
     let before = &text[..offset.min(text.len())];
     let line = before.matches('\n').count() + 1;

@@ -133,7 +133,7 @@ fn pause_blocks_feature_maps_answer_while_paused_and_stop_is_honoured() {
     let cfg = common::quick_config(data.path(), run.path(), 10_000);
     let (sink, rx) = ChannelSink::new();
     let (tx, control) = flume::unbounded();
-    let handle = train::spawn(cfg, control, sink);
+    let handle = train::spawn(cfg, Default::default(), control, sink);
 
     rx.progress
         .recv_timeout(Duration::from_secs(120))
@@ -182,7 +182,7 @@ fn a_vanished_consumer_stops_the_trainer() {
     let cfg = common::quick_config(data.path(), run.path(), 10_000);
     let (sink, rx) = ChannelSink::new();
     let (_tx, control) = flume::unbounded();
-    let handle = train::spawn(cfg, control, sink);
+    let handle = train::spawn(cfg, Default::default(), control, sink);
     rx.progress
         .recv_timeout(Duration::from_secs(120))
         .expect("first progress");
@@ -200,7 +200,7 @@ fn bad_settings_fail_as_usage_errors_with_the_reason() {
     cfg.training.batch_size = 21;
     let (sink, rx) = ChannelSink::new();
     let (_tx, control) = flume::unbounded();
-    let failure = train::spawn(cfg, control, sink)
+    let failure = train::spawn(cfg, Default::default(), control, sink)
         .join()
         .unwrap()
         .unwrap_err();

@@ -23,6 +23,8 @@ use super::run_dir::write_atomic;
 /// Bumped whenever the layout changes; older checkpoints are refused with a message.
 pub const FORMAT_VERSION: u32 = 1;
 pub const SIDECAR: &str = "checkpoint.json";
+/// The checkpoint's directory inside a run directory.
+pub const DIR: &str = "checkpoint";
 
 /// The scalars of a checkpoint.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

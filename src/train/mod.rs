@@ -35,6 +35,16 @@ const PROGRESS_EVERY: Duration = Duration::from_millis(33);
 /// Images per forward pass when evaluating.
 const EVAL_BATCH: i64 = 1000;
 
+/// How a run starts and reacts to failures, beyond its config.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct RunOptions {
+    /// Continue from the checkpoint in `cfg.runtime.run_dir`.
+    pub resume: bool,
+    /// When a checkpoint cannot be written (disk full, unwritable directory), pause and wait
+    /// for Resume (retry) or Stop instead of failing: someone is watching (the dashboard).
+    pub pause_on_save_error: bool,
+}
+
 /// Why a run failed, and whether the user's settings were to blame (exit code 2).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Failure {
@@ -46,13 +56,16 @@ pub struct Failure {
 /// [`TrainEvent::Failed`] followed by [`Phase::Failed`], and `Err` from the join value.
 pub fn spawn(
     cfg: Config,
+    opts: RunOptions,
     control: Receiver<Command>,
     mut sink: impl Sink + Send + 'static,
 ) -> JoinHandle<Result<RunSummary, Failure>> {
     std::thread::Builder::new()
         .name("trainer".into())
         .spawn(move || {
-            let outcome = catch_unwind(AssertUnwindSafe(|| run(&cfg, &control, &mut sink)));
+            let outcome = catch_unwind(AssertUnwindSafe(|| {
+                run_with(&cfg, opts, &control, &mut sink)
+            }));
             let failure = match outcome {
                 Ok(Ok(summary)) => return Ok(summary),
                 Ok(Err(e)) => Failure {
@@ -129,6 +142,16 @@ pub fn load_data(cfg: &Config, sink: &mut dyn Sink) -> Result<Dataset> {
 
 /// Train as `cfg` says. Blocks until done, stopped, or failed.
 pub fn run(cfg: &Config, control: &Receiver<Command>, sink: &mut dyn Sink) -> Result<RunSummary> {
+    run_with(cfg, RunOptions::default(), control, sink)
+}
+
+/// [`run`] with [`RunOptions`].
+pub fn run_with(
+    cfg: &Config,
+    opts: RunOptions,
+    control: &Receiver<Command>,
+    sink: &mut dyn Sink,
+) -> Result<RunSummary> {
     let started = Instant::now();
     sink.send(TrainEvent::Phase(Phase::Loading));
     cfg.validate()?;
@@ -163,7 +186,15 @@ pub fn run(cfg: &Config, control: &Receiver<Command>, sink: &mut dyn Sink) -> Re
     )
     .with_context(|| format!("cannot write the config into {}", run_dir.display()))?;
 
+    // Orphans of a save that died before its commit go; the committed generation stays.
+    let ckpt_dir = run_dir.join(checkpoint::DIR);
+    let committed = checkpoint::read_sidecar(&ckpt_dir).ok().flatten();
+    checkpoint::clean(&ckpt_dir, committed.map(|s| s.generation));
     let mut t = Trainer::new(cfg, &ds, resolved.device, run_dir.clone())?;
+    t.pause_on_save_error = opts.pause_on_save_error;
+    if opts.resume {
+        t.restore(sink)?;
+    }
     sink.send(TrainEvent::Started(Box::new(RunInfo {
         model: cfg.model.name.clone(),
         device: resolved.description.clone(),
@@ -217,6 +248,31 @@ fn scale(images: &Tensor) -> Tensor {
     images.to_kind(Kind::Float) / 255.0
 }
 
+/// Running sums of the epoch in progress (kept on the device, read when needed).
+struct EpochState {
+    epoch: usize,
+    /// Batches done in this epoch.
+    batch: usize,
+    loss_sum: Tensor,
+    correct: Tensor,
+}
+
+impl EpochState {
+    fn new(epoch: usize, device: Device) -> Self {
+        EpochState {
+            epoch,
+            batch: 0,
+            loss_sum: Tensor::zeros([], (Kind::Float, device)),
+            correct: Tensor::zeros([], (Kind::Int64, device)),
+        }
+    }
+
+    /// Images seen so far in this epoch.
+    fn seen(&self, batch_size: usize, n: usize) -> usize {
+        (self.batch * batch_size).min(n)
+    }
+}
+
 /// State of one training run; lives and dies on the trainer thread.
 struct Trainer<'a> {
     cfg: &'a Config,
@@ -240,6 +296,37 @@ struct Trainer<'a> {
     lr: f64,
     /// Fractional epoch reached so far (batches done / batches per epoch).
     position: f64,
+    /// Epochs this run trains for.
+    epochs: usize,
+    cur: EpochState,
+    pause_on_save_error: bool,
+    faults: Faults,
+    saves: u32,
+}
+
+/// Faults injected for tests through `FASHION_TUI_FAULT` (comma-separated):
+/// `nan@STEP` turns the loss of optimiser step STEP into NaN; `save@N` makes the N-th
+/// checkpoint save of the run fail as a full disk does.
+#[derive(Debug, Clone, Copy, Default)]
+struct Faults {
+    nan_at: Option<i64>,
+    save_fails_at: Option<u32>,
+}
+
+impl Faults {
+    fn from_env() -> Faults {
+        let mut f = Faults::default();
+        let spec = std::env::var("FASHION_TUI_FAULT").unwrap_or_default();
+        for part in spec.split(',') {
+            if let Some(n) = part.strip_prefix("nan@").and_then(|n| n.parse().ok()) {
+                f.nan_at = Some(n);
+            }
+            if let Some(n) = part.strip_prefix("save@").and_then(|n| n.parse().ok()) {
+                f.save_fails_at = Some(n);
+            }
+        }
+        f
+    }
 }
 
 impl<'a> Trainer<'a> {
@@ -274,6 +361,11 @@ impl<'a> Trainer<'a> {
             model_path: None,
             lr: tc.lr,
             position: 0.0,
+            epochs: tc.epochs,
+            cur: EpochState::new(0, device),
+            pause_on_save_error: false,
+            faults: Faults::from_env(),
+            saves: 0,
         })
     }
 
@@ -342,25 +434,32 @@ impl<'a> Trainer<'a> {
         }
     }
 
+    /// Where training (re)starts: `(epoch, batch)`, from the checkpoint when resuming.
     fn train(&mut self, control: &Receiver<Command>, sink: &mut dyn Sink) -> Result<Outcome> {
         let tc = &self.cfg.training;
-        let epochs = tc.epochs;
         let bs = tc.batch_size;
         let n = self.ds.train.len();
         let batches = self.batches_per_epoch();
         sink.send(TrainEvent::Phase(Phase::Training));
-        for epoch in 0..epochs {
+        let mut epoch = self.cur.epoch;
+        while epoch < self.epochs {
             let epoch_start = Instant::now();
             let mut perm: Vec<i64> = (0..n as i64).collect();
             SplitMix64::new(tc.seed.wrapping_add(epoch as u64)).shuffle(&mut perm);
             let perm = Tensor::from_slice(&perm).to_device(self.device);
-            let mut loss_sum = Tensor::zeros([], (Kind::Float, self.device));
-            let mut correct = Tensor::zeros([], (Kind::Int64, self.device));
+            let first_batch = if epoch == self.cur.epoch {
+                self.cur.batch
+            } else {
+                0
+            };
+            if epoch != self.cur.epoch {
+                self.cur = EpochState::new(epoch, self.device);
+            }
             let mut pending: Vec<(f64, Tensor)> = Vec::new();
             let mut last_sent = Instant::now();
-            let mut seen = 0usize;
+            let mut seen_here = 0usize;
             let mut paused_time = Duration::ZERO;
-            for b in 0..batches {
+            for b in first_batch..batches {
                 let pause_start = Instant::now();
                 if let Some(stop) = self.obey(control, sink) {
                     return self.finish_early(stop, sink);
@@ -379,31 +478,39 @@ impl<'a> Trainer<'a> {
                 let ys = self.train_y.index_select(0, &idx);
                 let logits = self.net.forward_t(&xs, true);
                 let loss = logits.cross_entropy_for_logits(&ys);
+                let loss = if self.faults.nan_at == Some(self.opt.step_count()) {
+                    loss * f64::NAN
+                } else {
+                    loss
+                };
+                let loss_value = loss.detach();
+                self.check_finite(&loss_value)?;
                 self.opt.backward_step(&loss);
-                let loss = loss.detach();
-                loss_sum += &loss * len as f64;
-                correct += logits.argmax(-1, false).eq_tensor(&ys).sum(Kind::Int64);
-                seen += len;
-                pending.push((epoch as f64 + (b + 1) as f64 / batches as f64, loss));
+                self.cur.loss_sum += &loss_value * len as f64;
+                self.cur.correct += logits.argmax(-1, false).eq_tensor(&ys).sum(Kind::Int64);
+                self.cur.batch = b + 1;
+                seen_here += len;
                 self.position = epoch as f64 + (b + 1) as f64 / batches as f64;
+                pending.push((self.position, loss_value));
                 let last = b + 1 == batches;
                 if last_sent.elapsed() >= PROGRESS_EVERY || last {
                     last_sent = Instant::now();
                     let losses = read_losses(&mut pending)?;
                     if let Some((at, bad)) = losses.iter().find(|(_, l)| !l.is_finite()) {
-                        anyhow::bail!("the training loss became {bad} at epoch {at:.3}: lower the learning rate (training.lr)");
+                        return Err(self.divergence(f64::from(*bad), *at));
                     }
                     let elapsed = (epoch_start.elapsed() - paused_time)
                         .as_secs_f64()
                         .max(1e-9);
-                    let ips = seen as f64 / elapsed;
-                    let remaining = (epochs - epoch) * n - seen;
+                    let ips = seen_here as f64 / elapsed;
+                    let seen = self.cur.seen(bs, n);
+                    let remaining = (self.epochs - epoch) * n - seen;
                     let ok = sink.send(TrainEvent::Progress(Progress {
                         epoch,
                         batch: b + 1,
                         batches,
                         losses,
-                        train_acc: correct.int64_value(&[]) as f64 / seen as f64,
+                        train_acc: self.cur.correct.int64_value(&[]) as f64 / seen as f64,
                         images_per_sec: ips,
                         eta_secs: remaining as f64 / ips,
                         lr: self.lr,
@@ -414,14 +521,14 @@ impl<'a> Trainer<'a> {
                 }
             }
             let seconds = (epoch_start.elapsed() - paused_time).as_secs_f64();
-            let train_loss = loss_sum.double_value(&[]) / n as f64;
-            let train_acc = correct.int64_value(&[]) as f64 / n as f64;
+            let train_loss = self.cur.loss_sum.double_value(&[]) / n as f64;
+            let train_acc = self.cur.correct.int64_value(&[]) as f64 / n as f64;
             sink.send(TrainEvent::Phase(Phase::Evaluating));
             let eval_start = Instant::now();
             let eval = self.evaluate()?;
             let summary = EpochSummary {
                 epoch: epoch + 1,
-                epochs,
+                epochs: self.epochs,
                 train_loss,
                 train_acc,
                 test_loss: eval.loss,
@@ -429,36 +536,163 @@ impl<'a> Trainer<'a> {
                 lr: self.lr,
                 seconds,
                 eval_seconds: eval_start.elapsed().as_secs_f64(),
-                images_per_sec: n as f64 / seconds.max(1e-9),
+                images_per_sec: seen_here as f64 / seconds.max(1e-9),
                 confusion: eval.confusion,
             };
             self.epochs_done = epoch + 1;
             self.last_test_acc = Some(eval.accuracy);
-            self.save_model()?;
+            self.cur = EpochState::new(epoch + 1, self.device);
             run_dir::append_metrics(&self.run_dir, &summary).with_context(|| {
                 format!(
                     "cannot append to {}",
                     self.run_dir.join(run_dir::METRICS_FILE).display()
                 )
             })?;
+            if let Some(stop) = self.save_or_pause(control, sink)? {
+                return Ok(stop);
+            }
             sink.send(TrainEvent::EpochEnd(Box::new(summary)));
             sink.send(TrainEvent::Predictions(Box::new(self.predictions(&eval))));
             let fm = self.feature_maps(self.feature_index, (epoch + 1) as f64);
             sink.send(TrainEvent::FeatureMaps(Box::new(fm)));
-            if epoch + 1 < epochs {
+            epoch += 1;
+            if epoch < self.epochs {
                 sink.send(TrainEvent::Phase(Phase::Training));
             }
         }
         Ok(Outcome::Finished)
     }
 
+    /// Fail when the loss is not finite, before the step that would spread it into the
+    /// weights. Checked every batch on the CPU, where reading it costs nothing; on CUDA
+    /// (where it would sync) it is checked with each progress snapshot instead.
+    fn check_finite(&self, loss: &Tensor) -> Result<()> {
+        if self.device != Device::Cpu {
+            return Ok(());
+        }
+        let v = loss.double_value(&[]);
+        if v.is_finite() {
+            Ok(())
+        } else {
+            Err(self.divergence(v, self.position))
+        }
+    }
+
+    fn divergence(&self, value: f64, at: f64) -> anyhow::Error {
+        anyhow::anyhow!(
+            "the training loss became {value} at epoch {at:.3}; the last good checkpoint was \
+             kept. Lower the learning rate and resume: fashion-tui train --resume {} --lr <smaller>",
+            self.run_dir.display()
+        )
+    }
+
     fn finish_early(&mut self, outcome: Outcome, sink: &mut dyn Sink) -> Result<Outcome> {
         sink.send(TrainEvent::Applied(format!(
-            "stopping: saving the model after {} complete epoch(s)",
-            self.epochs_done
+            "stopping at epoch {:.2}: saving a checkpoint",
+            self.position
         )));
-        self.save_model()?;
+        self.save(sink)?;
         Ok(outcome)
+    }
+
+    /// Save; on failure either fail, or pause until the user resumes (retry) or stops.
+    fn save_or_pause(
+        &mut self,
+        control: &Receiver<Command>,
+        sink: &mut dyn Sink,
+    ) -> Result<Option<Outcome>> {
+        loop {
+            let err = match self.save(sink) {
+                Ok(()) => return Ok(None),
+                Err(e) if self.pause_on_save_error => e,
+                Err(e) => return Err(e.context("the previous checkpoint is intact")),
+            };
+            sink.send(TrainEvent::Message(format!(
+                "{err:#}. The previous checkpoint is intact. Training is paused: free some \
+                 space (or fix the run directory) and resume to retry, or quit"
+            )));
+            sink.send(TrainEvent::Phase(Phase::Paused));
+            loop {
+                match control.recv() {
+                    Ok(Command::Resume) => {
+                        sink.send(TrainEvent::Phase(Phase::Training));
+                        break;
+                    }
+                    Ok(Command::Stop) | Err(_) => {
+                        return Err(err.context(
+                            "stopped after a failed save; the previous checkpoint is intact",
+                        ));
+                    }
+                    Ok(cmd) => {
+                        let mut paused = true;
+                        self.handle(cmd, &mut paused, sink);
+                    }
+                }
+            }
+        }
+    }
+
+    /// Save the model and a checkpoint of the exact position.
+    fn save(&mut self, sink: &mut dyn Sink) -> Result<()> {
+        self.saves += 1;
+        if self.faults.save_fails_at == Some(self.saves) {
+            return Err(
+                anyhow::Error::from(std::io::Error::from_raw_os_error(libc::ENOSPC)).context(
+                    format!("cannot write checkpoint in {}", self.run_dir.display()),
+                ),
+            );
+        }
+        self.save_model()?;
+        let tc = &self.cfg.training;
+        let sidecar = checkpoint::Sidecar {
+            format_version: checkpoint::FORMAT_VERSION,
+            generation: 0,
+            tensors_sha256: String::new(),
+            model: self.cfg.model.name.clone(),
+            epoch: self.cur.epoch,
+            batch: self.cur.batch,
+            step: self.opt.step_count(),
+            seed: tc.seed,
+            lr: self.opt.hyper.lr,
+            weight_decay: self.opt.hyper.weight_decay,
+            momentum: self.opt.hyper.momentum,
+            epoch_loss_sum: self.cur.loss_sum.double_value(&[]),
+            epoch_correct: self.cur.correct.int64_value(&[]),
+            config: self.cfg.to_toml(),
+        };
+        let dir = self.run_dir.join(checkpoint::DIR);
+        checkpoint::save(&dir, &self.vs, self.opt.state(), sidecar)?;
+        sink.send(TrainEvent::Message(format!(
+            "checkpoint saved at epoch {:.2} in {}",
+            self.position,
+            dir.display()
+        )));
+        Ok(())
+    }
+
+    /// Continue from the checkpoint in `run_dir`: weights, optimiser, position, sums.
+    fn restore(&mut self, sink: &mut dyn Sink) -> Result<()> {
+        let dir = self.run_dir.join(checkpoint::DIR);
+        let loaded = checkpoint::load(&dir)?;
+        let rest = checkpoint::restore_model(&mut self.vs, loaded.tensors)?;
+        let sc = loaded.sidecar;
+        self.opt.load_state(&rest, sc.step)?;
+        self.cur = EpochState {
+            epoch: sc.epoch,
+            batch: sc.batch,
+            loss_sum: Tensor::from(sc.epoch_loss_sum as f32).to_device(self.device),
+            correct: Tensor::from(sc.epoch_correct).to_device(self.device),
+        };
+        self.epochs_done = sc.epoch;
+        let batches = self.batches_per_epoch();
+        self.position = sc.epoch as f64 + sc.batch as f64 / batches as f64;
+        run_dir::truncate_metrics(&self.run_dir, sc.epoch)?;
+        self.last_test_acc = run_dir::last_test_acc(&self.run_dir);
+        sink.send(TrainEvent::Message(format!(
+            "resumed from the checkpoint at epoch {:.2} (step {})",
+            self.position, sc.step
+        )));
+        Ok(())
     }
 
     fn save_model(&mut self) -> Result<()> {

@@ -135,6 +135,52 @@ pub fn append_metrics(dir: &Path, s: &EpochSummary) -> io::Result<()> {
     f.sync_data()
 }
 
+/// Keep only the first `epochs` lines of `metrics.jsonl` (a resumed run rewrites the
+/// epochs after its checkpoint).
+pub fn truncate_metrics(dir: &Path, epochs: usize) -> io::Result<()> {
+    let path = dir.join(METRICS_FILE);
+    let text = match fs::read_to_string(&path) {
+        Ok(t) => t,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(()),
+        Err(e) => return Err(e),
+    };
+    let kept: String = text
+        .lines()
+        .filter(|l| {
+            serde_json::from_str::<serde_json::Value>(l)
+                .ok()
+                .and_then(|v| v["epoch"].as_u64())
+                .is_some_and(|e| e as usize <= epochs)
+        })
+        .map(|l| format!("{l}\n"))
+        .collect();
+    write_atomic(&path, kept.as_bytes())
+}
+
+/// The test accuracy of the last epoch in `metrics.jsonl`, if any.
+pub fn last_test_acc(dir: &Path) -> Option<f64> {
+    let text = fs::read_to_string(dir.join(METRICS_FILE)).ok()?;
+    let last = text.lines().rfind(|l| !l.trim().is_empty())?;
+    serde_json::from_str::<serde_json::Value>(last).ok()?["test_acc"].as_f64()
+}
+
+/// The most recently created run directory under `root` that holds a checkpoint.
+pub fn latest_with_checkpoint(root: &Path) -> Option<PathBuf> {
+    let mut runs: Vec<(std::time::SystemTime, PathBuf)> = fs::read_dir(root)
+        .ok()?
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| {
+            p.join(super::checkpoint::DIR)
+                .join(super::checkpoint::SIDECAR)
+                .is_file()
+        })
+        .filter_map(|p| Some((p.metadata().ok()?.modified().ok()?, p)))
+        .collect();
+    runs.sort();
+    runs.pop().map(|(_, p)| p)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -156,6 +202,22 @@ mod tests {
         let b = create_under(root.path(), "seed").unwrap();
         assert_ne!(a, b);
         assert!(a.is_dir() && b.is_dir());
+    }
+
+    #[test]
+    fn metrics_are_truncated_to_the_checkpoint() {
+        let dir = tempfile::tempdir().unwrap();
+        let lines: String = (1..=4)
+            .map(|e| format!("{{\"epoch\":{e},\"test_acc\":0.{e}}}\n"))
+            .collect();
+        fs::write(dir.path().join(METRICS_FILE), lines).unwrap();
+        truncate_metrics(dir.path(), 2).unwrap();
+        let left = fs::read_to_string(dir.path().join(METRICS_FILE)).unwrap();
+        assert_eq!(
+            left,
+            "{\"epoch\":1,\"test_acc\":0.1}\n{\"epoch\":2,\"test_acc\":0.2}\n"
+        );
+        assert_eq!(last_test_acc(dir.path()), Some(0.2));
     }
 
     #[test]

@@ -5,15 +5,15 @@
 //! and progress snapshots, advance the clock, draw only if something changed.
 
 use std::io::{self, Stdout};
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Mutex, Once};
+use std::sync::atomic::{AtomicBool, AtomicI32, Ordering};
+use std::sync::{Arc, Mutex, Once};
 use std::thread::ThreadId;
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
 use flume::{Receiver, Sender, TryRecvError};
 use ratatui::backend::{Backend, CrosstermBackend};
-use ratatui::crossterm::event::{self, Event};
+use ratatui::crossterm::event::{self, Event, KeyCode, KeyEvent, KeyModifiers};
 use ratatui::crossterm::terminal::{
     disable_raw_mode, enable_raw_mode, EnterAlternateScreen, LeaveAlternateScreen,
 };
@@ -203,12 +203,25 @@ impl Drop for TerminalGuard {
 /// (for [`App::summary_line`]). `Auto` colour is resolved from the environment here.
 /// Nothing is printed to stdout while the dashboard is up; panics of other threads in that
 /// time are printed to stderr after the terminal is restored.
-pub fn run_terminal(mut opts: UiOptions, ch: Channels) -> anyhow::Result<App> {
+///
+/// `signal` is set (to the signal's number) by a SIGINT/SIGTERM/SIGHUP handler: it acts
+/// like Ctrl-C (stop the trainer, which checkpoints, then quit).
+pub fn run_terminal(
+    mut opts: UiOptions,
+    ch: Channels,
+    signal: Arc<AtomicI32>,
+) -> anyhow::Result<App> {
     opts.color = opts.color.from_env();
     let mut app = App::new(opts);
     let result = {
         let mut guard = TerminalGuard::enter()?;
+        let mut signalled = false;
         let mut input = |timeout: Duration| -> io::Result<Option<Event>> {
+            if !signalled && signal.load(Ordering::SeqCst) != 0 {
+                signalled = true;
+                let ctrl_c = KeyEvent::new(KeyCode::Char('c'), KeyModifiers::CONTROL);
+                return Ok(Some(Event::Key(ctrl_c)));
+            }
             if event::poll(timeout)? {
                 event::read().map(Some)
             } else {

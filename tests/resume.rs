@@ -1,0 +1,253 @@
+//! Checkpoints and exact resume, and faults that lose nothing: a run stopped at an epoch
+//! boundary or mid-epoch and resumed gives the same per-epoch metrics as an uninterrupted
+//! one; a NaN loss or a failed save keeps the previous checkpoint.
+//!
+//! One test function per concern, all in one binary run serially (`--test-threads` is not
+//! needed: libtorch's RNG is process-global, so these tests take a lock).
+
+mod common;
+
+use std::path::Path;
+use std::process::Command as Process;
+use std::sync::Mutex;
+use std::time::Duration;
+
+use fashion_tui::config::Config;
+use fashion_tui::train::checkpoint::{self, Sidecar};
+use fashion_tui::train::events::{Command, Phase, TrainEvent};
+use fashion_tui::train::{self, ChannelSink, RunOptions};
+
+static RNG: Mutex<()> = Mutex::new(());
+
+/// The per-epoch metrics that must repeat exactly (timings excluded).
+type Metrics = Vec<(usize, f64, f64, f64, f64, Vec<u32>)>;
+
+fn metrics_of(run: &Path) -> Metrics {
+    let text = std::fs::read_to_string(run.join("metrics.jsonl")).unwrap();
+    text.lines()
+        .map(|l| {
+            let v: serde_json::Value = serde_json::from_str(l).unwrap();
+            let confusion = v["confusion"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .flat_map(|r| {
+                    r.as_array()
+                        .unwrap()
+                        .iter()
+                        .map(|c| c.as_u64().unwrap() as u32)
+                })
+                .collect();
+            (
+                v["epoch"].as_u64().unwrap() as usize,
+                v["train_loss"].as_f64().unwrap(),
+                v["train_acc"].as_f64().unwrap(),
+                v["test_loss"].as_f64().unwrap(),
+                v["test_acc"].as_f64().unwrap(),
+                confusion,
+            )
+        })
+        .collect()
+}
+
+fn run_to_end(cfg: &Config, resume: bool) {
+    let (_tx, rx) = flume::unbounded();
+    let mut sink = |_ev: TrainEvent| true;
+    let opts = RunOptions {
+        resume,
+        ..RunOptions::default()
+    };
+    train::run_with(cfg, opts, &rx, &mut sink).unwrap();
+}
+
+fn sidecar(run: &Path) -> Sidecar {
+    checkpoint::read_sidecar(&run.join(checkpoint::DIR))
+        .unwrap()
+        .expect("a checkpoint")
+}
+
+#[test]
+fn resumed_runs_repeat_an_uninterrupted_run_exactly() {
+    let _lock = RNG.lock().unwrap_or_else(|e| e.into_inner());
+    let data = tempfile::tempdir().unwrap();
+    common::write_synthetic(data.path(), 480, 60);
+
+    let straight = tempfile::tempdir().unwrap();
+    run_to_end(
+        &common::quick_config(data.path(), straight.path(), 3),
+        false,
+    );
+    let expected = metrics_of(straight.path());
+    assert_eq!(expected.len(), 3);
+
+    // At an epoch boundary: a 1-epoch run, then resumed for 3 epochs in all.
+    let boundary = tempfile::tempdir().unwrap();
+    run_to_end(
+        &common::quick_config(data.path(), boundary.path(), 1),
+        false,
+    );
+    let sc = sidecar(boundary.path());
+    assert_eq!((sc.epoch, sc.batch), (1, 0));
+    run_to_end(&common::quick_config(data.path(), boundary.path(), 3), true);
+    assert_eq!(metrics_of(boundary.path()), expected);
+
+    // Mid-epoch: stopped inside epoch 2 (after some of its batches), then resumed.
+    let mid = tempfile::tempdir().unwrap();
+    let cfg = common::quick_config(data.path(), mid.path(), 3);
+    let (sink, rx) = ChannelSink::new();
+    let (tx, control) = flume::unbounded();
+    let handle = train::spawn(cfg.clone(), RunOptions::default(), control, sink);
+    loop {
+        let p = rx.progress.recv_timeout(Duration::from_secs(120)).unwrap();
+        if p.epoch == 1 && p.batch > 3 && p.batch < p.batches {
+            tx.send(Command::Stop).unwrap();
+            break;
+        }
+    }
+    let summary = handle.join().unwrap().unwrap();
+    assert!(summary.stopped_early);
+    let sc = sidecar(mid.path());
+    assert_eq!(sc.epoch, 1, "stopped in epoch 2");
+    assert!(sc.batch > 0, "mid-epoch checkpoint: {sc:?}");
+    run_to_end(&cfg, true);
+    assert_eq!(metrics_of(mid.path()), expected);
+}
+
+#[test]
+fn nan_loss_fails_and_keeps_the_last_good_checkpoint() {
+    let _lock = RNG.lock().unwrap_or_else(|e| e.into_inner());
+    let data = tempfile::tempdir().unwrap();
+    let run = tempfile::tempdir().unwrap();
+    common::write_synthetic(data.path(), 160, 40);
+    let cfg = common::quick_config(data.path(), run.path(), 1);
+    run_to_end(&cfg, false);
+    let before = sidecar(run.path());
+    let bytes_before = std::fs::read(run.path().join("model.safetensors")).unwrap();
+
+    // The binary, headless, resumed with a NaN injected 3 steps later: exit 1, the reason.
+    let out = Process::new(env!("CARGO_BIN_EXE_fashion-tui"))
+        .env("FASHION_TUI_FAULT", format!("nan@{}", before.step + 3))
+        .args(["train", "--headless", "--epochs", "2", "--resume"])
+        .arg(run.path())
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("the training loss became NaN"), "{stderr}");
+    assert!(stderr.contains("--resume"), "{stderr}");
+    assert_eq!(sidecar(run.path()), before);
+    assert_eq!(
+        std::fs::read(run.path().join("model.safetensors")).unwrap(),
+        bytes_before
+    );
+}
+
+#[test]
+fn a_failed_save_pauses_when_watched_and_keeps_the_previous_checkpoint() {
+    let _lock = RNG.lock().unwrap_or_else(|e| e.into_inner());
+    let data = tempfile::tempdir().unwrap();
+    let run = tempfile::tempdir().unwrap();
+    common::write_synthetic(data.path(), 160, 40);
+    let cfg = common::quick_config(data.path(), run.path(), 1);
+    run_to_end(&cfg, false);
+    let before = sidecar(run.path());
+
+    // Headless (nobody to resume): the failed save is an error, the checkpoint intact.
+    let out = Process::new(env!("CARGO_BIN_EXE_fashion-tui"))
+        .env("FASHION_TUI_FAULT", "save@1")
+        .args(["train", "--headless", "--epochs", "2", "--resume"])
+        .arg(run.path())
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("No space left on device"), "{stderr}");
+    assert!(stderr.contains("previous checkpoint is intact"), "{stderr}");
+    assert_eq!(sidecar(run.path()), before);
+
+    // Watched: it pauses with the reason; Resume retries (and succeeds this time).
+    // The injected fault counts the saves of one run: the first one fails.
+    std::env::set_var("FASHION_TUI_FAULT", "save@1");
+    let cfg = common::quick_config(data.path(), run.path(), 2);
+    let (sink, rx) = ChannelSink::new();
+    let (tx, control) = flume::unbounded();
+    let opts = RunOptions {
+        resume: true,
+        pause_on_save_error: true,
+    };
+    let handle = train::spawn(cfg, opts, control, sink);
+    let mut reason = None;
+    loop {
+        match rx.events.recv_timeout(Duration::from_secs(120)).unwrap() {
+            TrainEvent::Message(m) if m.contains("No space left") => reason = Some(m),
+            TrainEvent::Phase(Phase::Paused) => break,
+            TrainEvent::Failed(f) => panic!("failed: {f}"),
+            _ => {}
+        }
+    }
+    std::env::remove_var("FASHION_TUI_FAULT");
+    assert!(reason.unwrap().contains("previous checkpoint is intact"));
+    assert_eq!(
+        sidecar(run.path()),
+        before,
+        "nothing overwritten while paused"
+    );
+    tx.send(Command::Resume).unwrap();
+    let summary = handle.join().unwrap().unwrap();
+    assert_eq!(summary.epochs_completed, 2);
+    assert_eq!(sidecar(run.path()).epoch, 2);
+}
+
+#[test]
+fn resume_refuses_changed_next_run_settings_unless_forced() {
+    let _lock = RNG.lock().unwrap_or_else(|e| e.into_inner());
+    let data = tempfile::tempdir().unwrap();
+    let run = tempfile::tempdir().unwrap();
+    common::write_synthetic(data.path(), 64, 20);
+    run_to_end(&common::quick_config(data.path(), run.path(), 1), false);
+    let bin = env!("CARGO_BIN_EXE_fashion-tui");
+    let out = Process::new(bin)
+        .args([
+            "train",
+            "--headless",
+            "--batch-size",
+            "8",
+            "--seed",
+            "9",
+            "--resume",
+        ])
+        .arg(run.path())
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("training.batch_size 16 → 8"), "{stderr}");
+    assert!(stderr.contains("training.seed 42 → 9"), "{stderr}");
+    assert!(stderr.contains("--force"), "{stderr}");
+    let out = Process::new(bin)
+        .args([
+            "train",
+            "--headless",
+            "--epochs",
+            "2",
+            "--batch-size",
+            "8",
+            "--force",
+            "--resume",
+        ])
+        .arg(run.path())
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let out = Process::new(bin)
+        .args(["train", "--headless", "--resume", "/nonexistent/run"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("has no checkpoint"));
+}
