@@ -4,56 +4,10 @@
 
 mod common;
 
+use common::tmux::{sh_quote, shell_word, Tmux};
+
 use std::path::Path;
-use std::process::Command;
 use std::time::{Duration, Instant};
-
-/// A private tmux server, killed on drop.
-struct Tmux {
-    socket: String,
-}
-
-impl Tmux {
-    fn cmd(&self, args: &[&str]) -> String {
-        let out = Command::new("tmux")
-            .args(["-L", &self.socket])
-            .args(args)
-            .output()
-            .expect("tmux is needed for this test: `make setup` installs it");
-        String::from_utf8_lossy(&out.stdout).into_owned()
-    }
-
-    fn screen(&self) -> String {
-        self.cmd(&["capture-pane", "-p", "-t", "ft"])
-    }
-
-    /// Wait until the screen satisfies `pred`; panic with the screen after `limit`.
-    fn wait(&self, what: &str, limit: Duration, pred: impl Fn(&str) -> bool) -> String {
-        let start = Instant::now();
-        loop {
-            let s = self.screen();
-            if pred(&s) {
-                return s;
-            }
-            if start.elapsed() > limit {
-                panic!("timed out waiting for {what}; screen:\n{s}");
-            }
-            std::thread::sleep(Duration::from_millis(100));
-        }
-    }
-}
-
-impl Drop for Tmux {
-    fn drop(&mut self) {
-        let _ = Command::new("tmux")
-            .args(["-L", &self.socket, "kill-server"])
-            .output();
-    }
-}
-
-fn sh_quote(p: &Path) -> String {
-    format!("'{}'", p.display().to_string().replace('\'', r"'\''"))
-}
 
 #[test]
 fn dashboard_pause_resume_quit_in_a_real_terminal() {
@@ -141,9 +95,4 @@ fn dashboard_pause_resume_quit_in_a_real_terminal() {
         "summary line missing:\n{after}"
     );
     assert!(run.path().join("run").join("model.safetensors").is_file());
-}
-
-/// Quote `s` as one word for the shell tmux types into.
-fn shell_word(s: &str) -> String {
-    format!("'{}'", s.replace('\'', r"'\''"))
 }

@@ -112,6 +112,34 @@ pub fn drain(app: &mut App, rx: &Channels) {
     }
 }
 
+/// Wait up to `timeout` for input on stdin: `Ok(true)` when some is ready, an error when
+/// the terminal has hung up (so the dashboard ends instead of polling a dead terminal).
+fn wait_for_stdin(timeout: Duration) -> io::Result<bool> {
+    let mut fd = libc::pollfd {
+        fd: libc::STDIN_FILENO,
+        events: libc::POLLIN,
+        revents: 0,
+    };
+    let ms = timeout.as_millis().min(i32::MAX as u128) as i32;
+    // SAFETY: one valid pollfd, its count, a timeout.
+    let n = unsafe { libc::poll(&mut fd, 1, ms) };
+    if n < 0 {
+        let err = io::Error::last_os_error();
+        return if err.kind() == io::ErrorKind::Interrupted {
+            Ok(false)
+        } else {
+            Err(err)
+        };
+    }
+    if fd.revents & (libc::POLLHUP | libc::POLLERR | libc::POLLNVAL) != 0 {
+        return Err(io::Error::new(
+            io::ErrorKind::BrokenPipe,
+            "the terminal went away",
+        ));
+    }
+    Ok(n > 0)
+}
+
 /// Whether the terminal is in raw mode / alternate screen because of us.
 static ACTIVE: AtomicBool = AtomicBool::new(false);
 /// The thread that runs the dashboard: a panic there restores the terminal.
@@ -222,11 +250,15 @@ pub fn run_terminal(
                 let ctrl_c = KeyEvent::new(KeyCode::Char('c'), KeyModifiers::CONTROL);
                 return Ok(Some(Event::Key(ctrl_c)));
             }
-            if event::poll(timeout)? {
-                event::read().map(Some)
-            } else {
-                Ok(None)
+            // crossterm's own wait spins forever on a hung-up terminal (an SSH drop), so
+            // wait on stdin here and let crossterm only parse what is ready.
+            if event::poll(Duration::ZERO)? {
+                return event::read().map(Some);
             }
+            if wait_for_stdin(timeout)? && event::poll(Duration::ZERO)? {
+                return event::read().map(Some);
+            }
+            Ok(None)
         };
         run_loop(&mut guard.terminal, &mut app, &ch, &mut input)
     };

@@ -3,6 +3,8 @@
 
 #![allow(dead_code)]
 
+pub mod tmux;
+
 use std::path::Path;
 
 use fashion_tui::config::Config;

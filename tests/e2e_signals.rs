@@ -1,0 +1,134 @@
+//! Signals against the real binary in a real terminal (tmux): SIGTERM and SIGHUP stop the
+//! run with a checkpoint, restore the terminal and exit 128+signal; closing the terminal
+//! altogether (an SSH drop) leaves no process behind.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use common::tmux::{sh_quote, shell_word, Tmux};
+
+struct Session {
+    tmux: Tmux,
+    run: PathBuf,
+    exit_file: PathBuf,
+    _dirs: (tempfile::TempDir, tempfile::TempDir),
+}
+
+fn start(name: &str) -> Session {
+    let data = tempfile::tempdir().unwrap();
+    let dirs = tempfile::tempdir().unwrap();
+    common::write_synthetic(data.path(), 2000, 100);
+    let run = dirs.path().join("run");
+    let exit_file = dirs.path().join("exit-code");
+    let bin = Path::new(env!("CARGO_BIN_EXE_fashion-tui"));
+    let script = format!(
+        "{} --device cpu --threads 1 --epochs 10000 --batch-size 16 --data-dir {} --run-dir {}; \
+         echo $? > {}; sleep 600",
+        sh_quote(bin),
+        sh_quote(data.path()),
+        sh_quote(&run),
+        sh_quote(&exit_file),
+    );
+    let tmux = Tmux {
+        socket: format!("fashion-tui-{name}-{}", std::process::id()),
+    };
+    let shell = format!("sh -c {}", shell_word(&script));
+    tmux.cmd(&[
+        "-f",
+        "/dev/null",
+        "new-session",
+        "-d",
+        "-s",
+        "ft",
+        "-x",
+        "120",
+        "-y",
+        "36",
+        &shell,
+    ]);
+    tmux.wait("training", Duration::from_secs(120), |s| {
+        s.contains("TRAINING")
+    });
+    Session {
+        tmux,
+        run,
+        exit_file,
+        _dirs: (data, dirs),
+    }
+}
+
+/// The pid of the fashion-tui process training into `run`.
+fn pid_of(run: &Path) -> Option<String> {
+    let out = Command::new("pgrep")
+        .args([
+            "-f",
+            &format!("^{} .*{}", env!("CARGO_BIN_EXE_fashion-tui"), run.display()),
+        ])
+        .output()
+        .ok()?;
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .next()
+        .map(str::to_string)
+}
+
+fn wait_until(what: &str, limit: Duration, mut pred: impl FnMut() -> bool) {
+    let start = Instant::now();
+    while !pred() {
+        assert!(start.elapsed() < limit, "timed out waiting for {what}");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+fn signal_stops_with_checkpoint(sig: &str, code: i32) {
+    let s = start(sig);
+    let pid = pid_of(&s.run).expect("fashion-tui is running");
+    let status = Command::new("kill")
+        .args([&format!("-{sig}"), &pid])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    wait_until("the exit code", Duration::from_secs(120), || {
+        s.exit_file.exists()
+    });
+    std::thread::sleep(Duration::from_millis(200));
+    let got = std::fs::read_to_string(&s.exit_file).unwrap();
+    assert_eq!(got.trim(), code.to_string(), "screen:\n{}", s.tmux.screen());
+    assert!(s.run.join("checkpoint").join("checkpoint.json").is_file());
+    assert_eq!(
+        s.tmux
+            .cmd(&["display", "-p", "-t", "ft", "#{alternate_on}"])
+            .trim(),
+        "0"
+    );
+    assert_eq!(
+        s.tmux
+            .cmd(&["display", "-p", "-t", "ft", "#{cursor_flag}"])
+            .trim(),
+        "1"
+    );
+}
+
+#[test]
+fn sigterm_checkpoints_restores_the_terminal_and_exits_143() {
+    signal_stops_with_checkpoint("TERM", 143);
+}
+
+#[test]
+fn sighup_checkpoints_restores_the_terminal_and_exits_129() {
+    signal_stops_with_checkpoint("HUP", 129);
+}
+
+#[test]
+fn a_closed_terminal_leaves_no_process_and_a_checkpoint() {
+    let s = start("drop");
+    assert!(pid_of(&s.run).is_some());
+    s.tmux.cmd(&["kill-server"]);
+    wait_until("the process to exit", Duration::from_secs(120), || {
+        pid_of(&s.run).is_none()
+    });
+    assert!(s.run.join("checkpoint").join("checkpoint.json").is_file());
+}
