@@ -153,6 +153,17 @@ fn pause_blocks_feature_maps_answer_while_paused_and_stop_is_honoured() {
     };
     assert_eq!(fm.index, 7);
 
+    // A checkpoint on request, while paused, records the exact position.
+    tx.send(Command::Checkpoint).unwrap();
+    wait_for(
+        &rx.events,
+        |e| matches!(e, TrainEvent::Message(m) if m.starts_with("checkpoint saved")),
+    );
+    let sidecar = fashion_tui::train::checkpoint::read_sidecar(&run.path().join("checkpoint"))
+        .unwrap()
+        .expect("checkpoint written");
+    assert!(sidecar.step > 0);
+
     // Many quick toggles never deadlock; it ends up running.
     for _ in 0..50 {
         tx.send(Command::Resume).unwrap();

@@ -233,4 +233,6 @@ pub enum Command {
     FeatureMaps {
         index: usize,
     },
+    /// Save a checkpoint of the exact position now.
+    Checkpoint,
 }

@@ -407,6 +407,13 @@ impl<'a> Trainer<'a> {
                 let fm = self.feature_maps(self.feature_index, self.position);
                 sink.send(TrainEvent::FeatureMaps(Box::new(fm)));
             }
+            Command::Checkpoint => {
+                if let Err(e) = self.save(sink) {
+                    sink.send(TrainEvent::Message(format!(
+                        "{e:#}; the previous checkpoint is intact"
+                    )));
+                }
+            }
         }
         None
     }
