@@ -251,3 +251,49 @@ fn resume_refuses_changed_next_run_settings_unless_forced() {
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("has no checkpoint"));
 }
+
+#[test]
+fn a_kill_between_write_and_commit_keeps_the_previous_checkpoint() {
+    let _lock = RNG.lock().unwrap_or_else(|e| e.into_inner());
+    let data = tempfile::tempdir().unwrap();
+    let run = tempfile::tempdir().unwrap();
+    common::write_synthetic(data.path(), 160, 40);
+    let cfg = common::quick_config(data.path(), run.path(), 1);
+    run_to_end(&cfg, false);
+    let before = sidecar(run.path());
+    // The resumed run dies inside its first save, tensors written, sidecar not yet renamed.
+    let out = Process::new(env!("CARGO_BIN_EXE_fashion-tui"))
+        .env("FASHION_TUI_FAULT", "crash@1")
+        .args(["train", "--headless", "--epochs", "2", "--resume"])
+        .arg(run.path())
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert_eq!(
+        sidecar(run.path()),
+        before,
+        "the commit point was not passed"
+    );
+    let orphan = run
+        .path()
+        .join("checkpoint")
+        .join(format!("ckpt-{}.safetensors", before.generation + 1));
+    assert!(
+        orphan.exists(),
+        "the crash came after the tensors were written"
+    );
+    // Resuming again works from the previous checkpoint, cleans the orphan and finishes.
+    let out = Process::new(env!("CARGO_BIN_EXE_fashion-tui"))
+        .args(["train", "--headless", "--epochs", "2", "--resume"])
+        .arg(run.path())
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(sidecar(run.path()).epoch, 2);
+    assert_eq!(metrics_of(run.path()).len(), 2);
+}

@@ -107,7 +107,19 @@ pub fn save(
     dir: &Path,
     vs: &nn::VarStore,
     optimizer_state: Vec<(String, Tensor)>,
+    sidecar: Sidecar,
+) -> Result<()> {
+    save_hooked(dir, vs, optimizer_state, sidecar, &mut || {})
+}
+
+/// [`save`], calling `before_commit` between writing the tensors and committing the
+/// sidecar (where a crash is most interesting; used by fault-injection tests).
+pub fn save_hooked(
+    dir: &Path,
+    vs: &nn::VarStore,
+    optimizer_state: Vec<(String, Tensor)>,
     mut sidecar: Sidecar,
+    before_commit: &mut dyn FnMut(),
 ) -> Result<()> {
     fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
     let previous = read_sidecar(dir).ok().flatten().map(|s| s.generation);
@@ -131,6 +143,7 @@ pub fn save(
         return Err(e).with_context(|| format!("cannot write checkpoint {}", final_path.display()));
     }
     sidecar.tensors_sha256 = sha256_file(&final_path)?;
+    before_commit();
     let json = serde_json::to_vec_pretty(&sidecar)?;
     if let Err(e) = write_atomic(&dir.join(SIDECAR), &json) {
         let _ = fs::remove_file(&final_path);

@@ -306,11 +306,13 @@ struct Trainer<'a> {
 
 /// Faults injected for tests through `FASHION_TUI_FAULT` (comma-separated):
 /// `nan@STEP` turns the loss of optimiser step STEP into NaN; `save@N` makes the N-th
-/// checkpoint save of the run fail as a full disk does.
+/// checkpoint save of the run fail as a full disk does; `crash@N` kills the process in the
+/// N-th save, after its tensors are written and before it is committed.
 #[derive(Debug, Clone, Copy, Default)]
 struct Faults {
     nan_at: Option<i64>,
     save_fails_at: Option<u32>,
+    crash_in_save: Option<u32>,
 }
 
 impl Faults {
@@ -323,6 +325,9 @@ impl Faults {
             }
             if let Some(n) = part.strip_prefix("save@").and_then(|n| n.parse().ok()) {
                 f.save_fails_at = Some(n);
+            }
+            if let Some(n) = part.strip_prefix("crash@").and_then(|n| n.parse().ok()) {
+                f.crash_in_save = Some(n);
             }
         }
         f
@@ -668,7 +673,12 @@ impl<'a> Trainer<'a> {
             config: self.cfg.to_toml(),
         };
         let dir = self.run_dir.join(checkpoint::DIR);
-        checkpoint::save(&dir, &self.vs, self.opt.state(), sidecar)?;
+        let crash = self.faults.crash_in_save == Some(self.saves);
+        checkpoint::save_hooked(&dir, &self.vs, self.opt.state(), sidecar, &mut || {
+            if crash {
+                std::process::abort();
+            }
+        })?;
         sink.send(TrainEvent::Message(format!(
             "checkpoint saved at epoch {:.2} in {}",
             self.position,
