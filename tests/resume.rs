@@ -264,6 +264,8 @@ fn a_kill_between_write_and_commit_keeps_the_previous_checkpoint() {
     // The resumed run dies inside its first save, tensors written, sidecar not yet renamed.
     let out = Process::new(env!("CARGO_BIN_EXE_fashion-tui"))
         .env("FASHION_TUI_FAULT", "crash@1")
+        // Any core dump lands in the temp dir, not the checkout.
+        .current_dir(run.path())
         .args(["train", "--headless", "--epochs", "2", "--resume"])
         .arg(run.path())
         .output()
