@@ -20,20 +20,6 @@ pub const IMAGE_SIDE: usize = 28;
 pub const IMAGE_PIXELS: usize = IMAGE_SIDE * IMAGE_SIDE;
 /// Number of classes; labels are `0..NUM_CLASSES`.
 pub const NUM_CLASSES: usize = 10;
-/// Class names in label order, as published with the dataset.
-pub const CLASS_NAMES: [&str; NUM_CLASSES] = [
-    "T-shirt/top",
-    "Trouser",
-    "Pullover",
-    "Dress",
-    "Coat",
-    "Sandal",
-    "Shirt",
-    "Sneaker",
-    "Bag",
-    "Ankle boot",
-];
-
 pub const TRAIN_IMAGES: &str = "train-images-idx3-ubyte.gz";
 pub const TRAIN_LABELS: &str = "train-labels-idx1-ubyte.gz";
 pub const TEST_IMAGES: &str = "t10k-images-idx3-ubyte.gz";

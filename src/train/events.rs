@@ -7,14 +7,10 @@
 
 use std::path::PathBuf;
 
-/// Number of classes in Fashion-MNIST.
-pub const NUM_CLASSES: usize = 10;
-/// Side of one image in pixels.
-pub const IMAGE_SIDE: usize = 28;
-/// Pixels in one image.
-pub const IMAGE_PIXELS: usize = IMAGE_SIDE * IMAGE_SIDE;
+pub use crate::data::{IMAGE_PIXELS, IMAGE_SIDE, NUM_CLASSES};
 
-/// Readable class names, indexed by label.
+/// Short class names for display, indexed by label (the dataset's own are longer:
+/// "T-shirt/top", "Ankle boot").
 pub const CLASS_NAMES: [&str; NUM_CLASSES] = [
     "T-shirt", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker", "Bag", "Boot",
 ];
