@@ -5,7 +5,7 @@
 # Needs (Debian): xvfb xterm xdotool imagemagick fonts-dejavu-core; installs them as root.
 set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-bin="$root/target/release/fashion-tui"
+bin=${FASHION_TUI_BIN:-$root/target/release/fashion-tui}
 out="$root/screenshots"
 [ -x "$bin" ] || { echo "screenshots: build first (make build)" >&2; exit 1; }
 need=()
