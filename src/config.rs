@@ -2,6 +2,8 @@
 //! repository's documented `config.toml`), layering (defaults ◀ file ◀ command line)
 //! and validation with messages that quote the key, the value and the allowed range.
 
+pub mod params;
+
 use std::fmt;
 use std::path::{Path, PathBuf};
 
@@ -378,7 +380,7 @@ const KNOWN_KEYS: &[&str] = &[
 /// For serde's "unknown field `x`" and "unknown variant `x`" messages, suggest the
 /// nearest allowed name: from the message's "expected one of" list when it has one,
 /// else from every key the schema knows.
-fn unknown_key_hint(msg: &str) -> String {
+pub(crate) fn unknown_key_hint(msg: &str) -> String {
     let Some(rest) = msg
         .strip_prefix("unknown field `")
         .or_else(|| msg.strip_prefix("unknown variant `"))

@@ -2,6 +2,10 @@
 //! it loads the data, builds the model and optimiser, trains, evaluates each epoch and
 //! reports through a [`Sink`], obeying [`Command`]s between batches. [`spawn`] runs it on
 //! its own thread and turns errors and panics into a `Failed` event.
+//!
+//! The trainer owns the live hyperparameters ([`Command::Set`]): it validates a new value,
+//! applies it from the next batch (the learning-rate schedule scales a new base rate, a
+//! new epoch count moves the loop's end) and reports it as `Applied` and `Changed`.
 
 pub mod events;
 pub mod run_dir;
@@ -18,12 +22,13 @@ use flume::{Receiver, TryRecvError};
 use tch::nn::{self, OptimizerConfig};
 use tch::{Device, Kind, Tensor};
 
-use crate::config::{Config, Optimizer};
+use crate::config::params::LiveSetting;
+use crate::config::{params, Config, Optimizer, Training};
 use crate::data::{self, Dataset, Split};
 use crate::model::{self, Network};
 use events::{
-    Command, Confusion, EpochSummary, FeatureMaps, LayerMaps, Phase, Prediction, Predictions,
-    Progress, RunInfo, RunSummary, TrainEvent, IMAGE_PIXELS, IMAGE_SIDE, NUM_CLASSES,
+    Change, Command, Confusion, EpochSummary, FeatureMaps, LayerMaps, Phase, Prediction,
+    Predictions, Progress, RunInfo, RunSummary, TrainEvent, IMAGE_PIXELS, IMAGE_SIDE, NUM_CLASSES,
 };
 pub use sink::{ChannelSink, Receivers, Sink};
 
@@ -216,7 +221,10 @@ fn scale(images: &Tensor) -> Tensor {
 
 /// State of one training run; lives and dies on the trainer thread.
 struct Trainer<'a> {
+    /// The settings the run started with.
     cfg: &'a Config,
+    /// The training settings in force now: `cfg.training` plus the live changes.
+    training: Training,
     ds: &'a Dataset,
     device: Device,
     vs: nn::VarStore,
@@ -274,6 +282,7 @@ impl<'a> Trainer<'a> {
         all.truncate(cfg.ui.predictions.min(ds.test.len()));
         Ok(Trainer {
             cfg,
+            training: tc.clone(),
             ds,
             device,
             vs,
@@ -332,8 +341,73 @@ impl<'a> Trainer<'a> {
                 let fm = self.feature_maps(self.feature_index, self.position);
                 sink.send(TrainEvent::FeatureMaps(Box::new(fm)));
             }
+            Command::Set(setting) => self.set(setting, sink),
         }
         None
+    }
+
+    /// Take a new value for a live setting if the whole configuration stays valid.
+    fn set(&mut self, setting: LiveSetting, sink: &mut dyn Sink) {
+        let key = setting.key();
+        let mut probe = self.cfg.clone();
+        probe.training = self.training.clone();
+        let from = params::value_text(&probe, key);
+        setting.apply(&mut probe.training);
+        if let Err(e) = probe.validate() {
+            sink.send(TrainEvent::Applied(format!("refused: {e}")));
+            return;
+        }
+        let to = params::value_text(&probe, key);
+        if from == to {
+            return;
+        }
+        self.training = probe.training;
+        let at = self.position;
+        let mut note = String::new();
+        match setting {
+            LiveSetting::WeightDecay(wd) => self.opt.set_weight_decay(wd),
+            // libtorch's Adam(W) would take it as beta1, which the config keeps at 0.9.
+            LiveSetting::Momentum(m) if self.cfg.training.optimizer == Optimizer::Sgd => {
+                self.opt.set_momentum(m)
+            }
+            LiveSetting::Momentum(_) => {
+                note = format!(
+                    " (no effect with {:?}: momentum is for sgd)",
+                    self.cfg.training.optimizer
+                )
+                .to_lowercase();
+            }
+            LiveSetting::Epochs(n) => {
+                let current = at.floor() as usize + usize::from(at.fract() > 0.0);
+                if n < current.max(1) {
+                    note = format!(" (the run ends after the current epoch, {current})");
+                }
+            }
+            LiveSetting::Lr(_)
+            | LiveSetting::Schedule(_)
+            | LiveSetting::StepEpochs(_)
+            | LiveSetting::Gamma(_) => {}
+        }
+        // The schedule (also for the rest) is re-read at every batch.
+        let lr_now = schedule::lr_at(&self.training, at);
+        if lr_now != self.lr && !matches!(setting, LiveSetting::Lr(v) if v == lr_now) {
+            note.push_str(&format!(" (rate now {lr_now})"));
+        }
+        sink.send(TrainEvent::Applied(format!(
+            "{} {from} → {to} at epoch {at:.2}{note}",
+            setting.name()
+        )));
+        sink.send(TrainEvent::Changed(Change {
+            setting,
+            from,
+            at_epoch: at,
+        }));
+    }
+
+    /// The epoch count the loop runs to: the live setting, but at least the epoch that
+    /// `epoch` (0-based) is in, which always finishes.
+    fn epochs_bound(&self, epoch: usize) -> usize {
+        self.training.epochs.max(epoch + 1)
     }
 
     /// Drain pending commands; while paused, block on the channel. `Some` when stopping.
@@ -360,16 +434,23 @@ impl<'a> Trainer<'a> {
     }
 
     fn train(&mut self, control: &Receiver<Command>, sink: &mut dyn Sink) -> Result<Outcome> {
-        let tc = &self.cfg.training;
-        let epochs = tc.epochs;
-        let bs = tc.batch_size;
+        let cfg = self.cfg;
+        let bs = cfg.training.batch_size;
         let n = self.ds.train.len();
         let batches = self.batches_per_epoch();
-        sink.send(TrainEvent::Phase(Phase::Training));
-        for epoch in 0..epochs {
+        let mut epoch = 0;
+        loop {
+            // Commands that came during the evaluation may lengthen or shorten the run.
+            if let Some(stop) = self.obey(control, sink) {
+                return self.finish_early(stop, sink);
+            }
+            if epoch >= self.training.epochs {
+                break;
+            }
+            sink.send(TrainEvent::Phase(Phase::Training));
             let epoch_start = Instant::now();
             let mut perm: Vec<i64> = (0..n as i64).collect();
-            SplitMix64::new(tc.seed.wrapping_add(epoch as u64)).shuffle(&mut perm);
+            SplitMix64::new(cfg.training.seed.wrapping_add(epoch as u64)).shuffle(&mut perm);
             let perm = Tensor::from_slice(&perm).to_device(self.device);
             let mut loss_sum = Tensor::zeros([], (Kind::Float, self.device));
             let mut correct = Tensor::zeros([], (Kind::Int64, self.device));
@@ -379,14 +460,17 @@ impl<'a> Trainer<'a> {
             let mut paused_time = Duration::ZERO;
             for b in 0..batches {
                 let pause_start = Instant::now();
-                if let Some(stop) = self.obey(control, sink) {
-                    return self.finish_early(stop, sink);
+                // Before the first batch, the loop's head has just obeyed.
+                if b > 0 {
+                    if let Some(stop) = self.obey(control, sink) {
+                        return self.finish_early(stop, sink);
+                    }
                 }
                 paused_time += pause_start.elapsed();
                 let start = b * bs;
                 let len = bs.min(n - start);
                 let frac = epoch as f64 + (b as f64 / batches as f64);
-                self.lr = schedule::lr_at(tc, frac);
+                self.lr = schedule::lr_at(&self.training, frac);
                 self.opt.set_lr(self.lr);
                 let idx = perm.narrow(0, start as i64, len as i64);
                 let xs = scale(&self.train_x.index_select(0, &idx));
@@ -411,7 +495,9 @@ impl<'a> Trainer<'a> {
                         .as_secs_f64()
                         .max(1e-9);
                     let ips = seen as f64 / elapsed;
-                    let remaining = (epochs - epoch) * n - seen;
+                    let remaining = (self.epochs_bound(epoch) - epoch)
+                        .saturating_mul(n)
+                        .saturating_sub(seen);
                     let ok = sink.send(TrainEvent::Progress(Progress {
                         epoch,
                         batch: b + 1,
@@ -435,7 +521,7 @@ impl<'a> Trainer<'a> {
             let eval = self.evaluate()?;
             let summary = EpochSummary {
                 epoch: epoch + 1,
-                epochs,
+                epochs: self.epochs_bound(epoch),
                 train_loss,
                 train_acc,
                 test_loss: eval.loss,
@@ -459,9 +545,7 @@ impl<'a> Trainer<'a> {
             sink.send(TrainEvent::Predictions(Box::new(self.predictions(&eval))));
             let fm = self.feature_maps(self.feature_index, (epoch + 1) as f64);
             sink.send(TrainEvent::FeatureMaps(Box::new(fm)));
-            if epoch + 1 < epochs {
-                sink.send(TrainEvent::Phase(Phase::Training));
-            }
+            epoch += 1;
         }
         Ok(Outcome::Finished)
     }

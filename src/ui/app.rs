@@ -408,6 +408,7 @@ impl App {
                 self.features = Some(f);
             }
             TrainEvent::Applied(what) => self.log(LogKind::Applied, what),
+            TrainEvent::Changed(_) => {}
             TrainEvent::Failed(reason) => {
                 self.phase = Phase::Failed;
                 self.log(LogKind::Error, format!("FAILED: {reason}"));
