@@ -2,6 +2,7 @@
 //! repository's documented `config.toml`), layering (defaults ◀ file ◀ command line)
 //! and validation with messages that quote the key, the value and the allowed range.
 
+pub mod edit;
 pub mod params;
 
 use std::fmt;
