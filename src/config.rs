@@ -4,6 +4,7 @@
 
 pub mod edit;
 pub mod params;
+pub mod reload;
 
 use std::fmt;
 use std::path::{Path, PathBuf};
