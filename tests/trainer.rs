@@ -363,8 +363,10 @@ fn an_epochs_change_lengthens_or_shortens_the_run() {
         applied(&events)
     );
 
-    // Shorten below the current epoch: 5 → 1 during the second; it ends after it.
-    let cfg = common::quick_config(data.path(), run.path(), 5);
+    // Shorten below the current epoch: 5 → 1 during the second; it ends after it, and
+    // the cosine schedule spans the run as it really is (no zero rate in its last epoch).
+    let mut cfg = common::quick_config(data.path(), run.path(), 5);
+    cfg.training.schedule = Schedule::Cosine;
     let (events, summary) = run_sending(
         &cfg,
         |e| matches!(e, TrainEvent::Progress(p) if p.epoch == 1),
@@ -374,14 +376,16 @@ fn an_epochs_change_lengthens_or_shortens_the_run() {
         (summary.epochs_completed, summary.stopped_early),
         (2, false)
     );
-    let ends: Vec<_> = epoch_ends(&events).iter().map(|e| (e.0, e.1)).collect();
-    assert_eq!(ends, vec![(1, 5), (2, 2)]);
+    let ends = epoch_ends(&events);
+    let shape: Vec<_> = ends.iter().map(|e| (e.0, e.1)).collect();
+    assert_eq!(shape, vec![(1, 5), (2, 2)]);
+    assert!(ends[1].2 > 0.0 && ends[1].2 < ends[0].2, "{ends:?}");
     let line = applied(&events)
         .into_iter()
         .find(|a| a.starts_with("epochs 5 → 1 at epoch 1."))
         .expect("applied");
     assert!(
-        line.ends_with("(the run ends after the current epoch, 2)"),
+        line.contains(" (the run ends after the current epoch, 2) (rate now "),
         "{line}"
     );
     assert_eq!(events.last(), Some(&TrainEvent::Phase(Phase::Done)));

@@ -389,9 +389,9 @@ impl<'a> Trainer<'a> {
             | LiveSetting::Gamma(_) => {}
         }
         // The schedule (also for the rest) is re-read at every batch.
-        let lr_now = schedule::lr_at(&self.training, at);
+        let lr_now = self.scheduled_lr(at.floor() as usize, at);
         if lr_now != self.lr && !matches!(setting, LiveSetting::Lr(v) if v == lr_now) {
-            note.push_str(&format!(" (rate now {lr_now})"));
+            note.push_str(&format!(" (rate now {lr_now:.3e})"));
         }
         sink.send(TrainEvent::Applied(format!(
             "{} {from} → {to} at epoch {at:.2}{note}",
@@ -408,6 +408,17 @@ impl<'a> Trainer<'a> {
     /// `epoch` (0-based) is in, which always finishes.
     fn epochs_bound(&self, epoch: usize) -> usize {
         self.training.epochs.max(epoch + 1)
+    }
+
+    /// The rate at fractional epoch `at` of 0-based `epoch`: the schedule over the live
+    /// settings, with the run as long as it will really be (so that a cosine schedule
+    /// does not drop to 0 in an epoch that outlives a shortened run).
+    fn scheduled_lr(&self, epoch: usize, at: f64) -> f64 {
+        let t = Training {
+            epochs: self.epochs_bound(epoch),
+            ..self.training.clone()
+        };
+        schedule::lr_at(&t, at)
     }
 
     /// Drain pending commands; while paused, block on the channel. `Some` when stopping.
@@ -470,7 +481,7 @@ impl<'a> Trainer<'a> {
                 let start = b * bs;
                 let len = bs.min(n - start);
                 let frac = epoch as f64 + (b as f64 / batches as f64);
-                self.lr = schedule::lr_at(&self.training, frac);
+                self.lr = self.scheduled_lr(epoch, frac);
                 self.opt.set_lr(self.lr);
                 let idx = perm.narrow(0, start as i64, len as i64);
                 let xs = scale(&self.train_x.index_select(0, &idx));
