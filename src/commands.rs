@@ -2,7 +2,7 @@
 //! hand its events to the dashboard or the headless printer.
 
 use std::io::IsTerminal;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::atomic::{AtomicI32, Ordering};
 use std::sync::Arc;
@@ -12,6 +12,7 @@ use signal_hook::iterator::Signals;
 use anyhow::{Context, Result};
 
 use crate::cli::{ConfigCommand, Overrides, TrainArgs};
+use crate::config::reload::Reloader;
 use crate::config::{self, ColorSetting, Config, ConfigError, Source};
 use crate::headless::{self, Ending};
 use crate::train::events::Command;
@@ -20,6 +21,14 @@ use crate::ui;
 
 /// The configuration the flags and files describe, validated.
 pub fn resolve_config(common: &Overrides, apply: impl FnOnce(&mut Config)) -> Result<Config> {
+    resolve_config_and_source(common, apply).map(|(cfg, _)| cfg)
+}
+
+/// [`resolve_config`], and which file it came from.
+pub fn resolve_config_and_source(
+    common: &Overrides,
+    apply: impl FnOnce(&mut Config),
+) -> Result<(Config, Source)> {
     let cwd = std::env::current_dir().context("cannot read the current directory")?;
     let source = config::locate(
         common.config.as_deref(),
@@ -29,7 +38,28 @@ pub fn resolve_config(common: &Overrides, apply: impl FnOnce(&mut Config)) -> Re
     let mut cfg = Config::load(&source)?;
     apply(&mut cfg);
     cfg.validate()?;
-    Ok(cfg)
+    Ok((cfg, source))
+}
+
+/// The dashboard's view of the config: the file in use (absolute, so saving and
+/// watching survive a change of directory) and where the editor saves. Without a file,
+/// a save creates the user config file (like `config init`, from the documented
+/// defaults), else `./config.toml` when there is no user config directory.
+pub fn config_in_use(cfg: &Config, source: &Source) -> ui::ConfigInUse {
+    let absolute = |p: &Path| std::path::absolute(p).unwrap_or_else(|_| p.to_path_buf());
+    let path = match source {
+        Source::File(p) => Some(absolute(p)),
+        Source::Defaults => None,
+    };
+    let save_path = path
+        .clone()
+        .or_else(config::user_config_path)
+        .unwrap_or_else(|| absolute(&PathBuf::from(config::FILE_NAME)));
+    ui::ConfigInUse {
+        path,
+        save_path,
+        config: cfg.clone(),
+    }
 }
 
 /// Signals that end a run cleanly (checkpoint first): SIGINT, SIGTERM, SIGHUP.
@@ -105,9 +135,13 @@ fn resume_config(args: &TrainArgs, dir: &Path) -> Result<Config> {
 
 /// `fashion-tui [train]`.
 pub fn train(args: &TrainArgs) -> Result<ExitCode> {
-    let (cfg, resume) = match &args.resume {
-        Some(dir) => (resume_config(args, dir)?, true),
-        None => (resolve_config(&args.common, |c| args.apply(c))?, false),
+    // A resumed run takes its config from its checkpoint: no config file is watched.
+    let (cfg, source, resume) = match &args.resume {
+        Some(dir) => (resume_config(args, dir)?, Source::Defaults, true),
+        None => {
+            let (cfg, source) = resolve_config_and_source(&args.common, |c| args.apply(c))?;
+            (cfg, source, false)
+        }
     };
     let interactive = !args.headless
         && !args.json
@@ -128,7 +162,11 @@ pub fn train(args: &TrainArgs) -> Result<ExitCode> {
             progress: rx.progress,
             commands: cmd_tx.clone(),
         };
-        let ui = ui::run_terminal(ui_options(&cfg), channels, signal.clone());
+        let in_use = config_in_use(&cfg, &source);
+        // Every new version of the file gets the same flags on top.
+        let flags = args.clone();
+        let files = Reloader::new(in_use.path.as_deref(), move |c| flags.apply(c));
+        let ui = ui::run_terminal(ui_options(&cfg), channels, in_use, files, signal.clone());
         // Whatever ended the dashboard (quit, a lost terminal), the trainer stops and
         // checkpoints before the process exits.
         let _ = cmd_tx.send(Command::Stop);

@@ -2,6 +2,10 @@
 //! repository's documented `config.toml`), layering (defaults ◀ file ◀ command line)
 //! and validation with messages that quote the key, the value and the allowed range.
 
+pub mod edit;
+pub mod params;
+pub mod reload;
+
 use std::fmt;
 use std::path::{Path, PathBuf};
 
@@ -414,17 +418,31 @@ const KNOWN_KEYS: &[&str] = &[
     "ascii_charts",
 ];
 
-/// For serde's "unknown field `x`" messages, suggest the nearest known key.
-fn unknown_key_hint(msg: &str) -> String {
-    let Some(rest) = msg.strip_prefix("unknown field `") else {
+/// For serde's "unknown field `x`" and "unknown variant `x`" messages, suggest the
+/// nearest allowed name: from the message's "expected one of" list when it has one,
+/// else from every key the schema knows.
+pub(crate) fn unknown_key_hint(msg: &str) -> String {
+    let Some(rest) = msg
+        .strip_prefix("unknown field `")
+        .or_else(|| msg.strip_prefix("unknown variant `"))
+    else {
         return String::new();
     };
-    let Some(field) = rest.split('`').next() else {
+    let Some((given, tail)) = rest.split_once('`') else {
         return String::new();
     };
-    KNOWN_KEYS
+    let listed: Vec<&str> = tail
+        .split_once("expected one of ")
+        .map(|(_, list)| list.split(", ").map(|c| c.trim_matches('`')).collect())
+        .unwrap_or_default();
+    let candidates = if listed.is_empty() {
+        KNOWN_KEYS
+    } else {
+        &listed[..]
+    };
+    candidates
         .iter()
-        .map(|k| (edit_distance(field, k), *k))
+        .map(|k| (edit_distance(given, k), *k))
         .filter(|(d, k)| *d <= 2.max(k.len() / 3))
         .min()
         .map(|(_, k)| format!(" (did you mean `{k}`?)"))
@@ -491,6 +509,12 @@ mod tests {
         );
         let e = Config::from_toml("[training]\nbatch_sise = 4\n", Path::new("c.toml")).unwrap_err();
         assert!(e.0.contains("did you mean `batch_size`?"), "{e}");
+        let e = Config::from_toml("[training]\noptimizer = \"sdg\"\n", Path::new("c.toml"))
+            .unwrap_err();
+        assert!(e.0.ends_with("(did you mean `sgd`?)"), "{e}");
+        let e = Config::from_toml("[training]\noptimizer = \"lion\"\n", Path::new("c.toml"))
+            .unwrap_err();
+        assert!(!e.0.contains("did you mean"), "{e}");
     }
 
     #[test]

@@ -185,6 +185,7 @@ pub fn print(rx: &Receivers, out: &mut dyn Write, err: &mut dyn Write, opts: Opt
             }
             TrainEvent::Phase(Phase::Failed) => {}
             TrainEvent::Phase(_)
+            | TrainEvent::Changed(_)
             | TrainEvent::Progress(_)
             | TrainEvent::Predictions(_)
             | TrainEvent::FeatureMaps(_) => {}

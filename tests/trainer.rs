@@ -1,10 +1,12 @@
-//! The trainer on generated data, CPU, fixed seed: event order, learning, pause, stop.
+//! The trainer on generated data, CPU, fixed seed: event order, learning, pause, stop,
+//! live setting changes.
 
 mod common;
 
 use std::time::Duration;
 
-use fashion_tui::train::events::{Command, Phase, TrainEvent};
+use fashion_tui::config::{Config, Schedule};
+use fashion_tui::train::events::{Change, Command, LiveSetting, Phase, RunSummary, TrainEvent};
 use fashion_tui::train::{self, run_dir, ChannelSink};
 
 fn name(ev: &TrainEvent) -> &'static str {
@@ -17,6 +19,7 @@ fn name(ev: &TrainEvent) -> &'static str {
         TrainEvent::Predictions(_) => "Predictions",
         TrainEvent::FeatureMaps(_) => "FeatureMaps",
         TrainEvent::Applied(_) => "Applied",
+        TrainEvent::Changed(_) => "Changed",
         TrainEvent::Failed(_) => "Failed",
         TrainEvent::Done(_) => "Done",
     }
@@ -228,4 +231,173 @@ fn bad_settings_fail_as_usage_errors_with_the_reason() {
         .iter()
         .find(|e| matches!(e, TrainEvent::Failed(_)));
     assert_eq!(failed, Some(TrainEvent::Failed(failure.reason)));
+}
+
+/// Run `cfg` to the end with a closure sink; the first event `when` matches sends
+/// `commands`, which the trainer obeys before its next batch.
+fn run_sending(
+    cfg: &Config,
+    when: impl Fn(&TrainEvent) -> bool,
+    commands: Vec<Command>,
+) -> (Vec<TrainEvent>, RunSummary) {
+    let (tx, control) = flume::unbounded();
+    let mut commands = Some(commands);
+    let mut events = Vec::new();
+    let mut sink = |ev: TrainEvent| {
+        if when(&ev) {
+            for c in commands.take().into_iter().flatten() {
+                tx.send(c).unwrap();
+            }
+        }
+        events.push(ev);
+        true
+    };
+    let summary = train::run(cfg, &control, &mut sink).unwrap();
+    (events, summary)
+}
+
+fn applied(events: &[TrainEvent]) -> Vec<&str> {
+    events
+        .iter()
+        .filter_map(|e| match e {
+            TrainEvent::Applied(a) => Some(a.as_str()),
+            _ => None,
+        })
+        .collect()
+}
+
+fn epoch_ends(events: &[TrainEvent]) -> Vec<(usize, usize, f64)> {
+    events
+        .iter()
+        .filter_map(|e| match e {
+            TrainEvent::EpochEnd(s) => Some((s.epoch, s.epochs, s.lr)),
+            _ => None,
+        })
+        .collect()
+}
+
+#[test]
+fn a_learning_rate_change_applies_from_the_next_batch_and_the_schedule_scales_it() {
+    let data = tempfile::tempdir().unwrap();
+    let run = tempfile::tempdir().unwrap();
+    common::write_synthetic(data.path(), 400, 50);
+    let mut cfg = common::quick_config(data.path(), run.path(), 3);
+    cfg.training.schedule = Schedule::Step;
+    cfg.training.step_epochs = 1;
+    cfg.training.gamma = 0.5;
+    let (events, summary) = run_sending(
+        &cfg,
+        |e| matches!(e, TrainEvent::Progress(_)),
+        vec![
+            Command::Set(LiveSetting::Lr(-1.0)),
+            Command::Set(LiveSetting::Lr(0.0005)),
+        ],
+    );
+    assert_eq!(summary.epochs_completed, 3);
+
+    // The invalid value is refused with the reason; the valid one is reported.
+    let lines = applied(&events);
+    assert_eq!(
+        lines[0],
+        "refused: training.lr = -1 is out of range: allowed a finite number > 0 and ≤ 10"
+    );
+    let at = events
+        .iter()
+        .position(|e| matches!(e, TrainEvent::Changed(_)))
+        .expect("a Changed event");
+    let TrainEvent::Changed(Change {
+        setting,
+        from,
+        at_epoch,
+    }) = &events[at]
+    else {
+        unreachable!()
+    };
+    assert_eq!(
+        (*setting, from.as_str()),
+        (LiveSetting::Lr(0.0005), "0.001")
+    );
+    assert!(*at_epoch > 0.0 && *at_epoch < 1.0, "{at_epoch}");
+    assert_eq!(
+        events[at - 1],
+        TrainEvent::Applied(format!("lr 0.001 → 0.0005 at epoch {at_epoch:.2}"))
+    );
+
+    // Before: the old rate. After: the new base, scaled by the step schedule.
+    let rates: Vec<(usize, usize, f64, f64)> = events
+        .iter()
+        .enumerate()
+        .filter_map(|(i, e)| match e {
+            TrainEvent::Progress(p) => Some((i, p.epoch, p.lr, p.losses[0].0)),
+            _ => None,
+        })
+        .collect();
+    assert!(rates.iter().any(|r| r.0 > at && r.1 == 0), "{rates:?}");
+    for (i, epoch, lr, _) in rates {
+        let want = if i < at {
+            0.001
+        } else {
+            0.0005 * 0.5f64.powi(epoch as i32)
+        };
+        assert_eq!(lr, want, "progress at event {i}, epoch {epoch}");
+    }
+    assert_eq!(
+        epoch_ends(&events),
+        vec![(1, 3, 0.0005), (2, 3, 0.00025), (3, 3, 0.000125)]
+    );
+}
+
+#[test]
+fn an_epochs_change_lengthens_or_shortens_the_run() {
+    let data = tempfile::tempdir().unwrap();
+    let run = tempfile::tempdir().unwrap();
+    common::write_synthetic(data.path(), 200, 20);
+
+    // Lengthen: 1 → 3, during the first epoch.
+    let cfg = common::quick_config(data.path(), run.path(), 1);
+    let (events, summary) = run_sending(
+        &cfg,
+        |e| matches!(e, TrainEvent::Progress(_)),
+        vec![Command::Set(LiveSetting::Epochs(3))],
+    );
+    assert_eq!(
+        (summary.epochs_completed, summary.stopped_early),
+        (3, false)
+    );
+    let ends: Vec<_> = epoch_ends(&events).iter().map(|e| (e.0, e.1)).collect();
+    assert_eq!(ends, vec![(1, 3), (2, 3), (3, 3)]);
+    assert!(
+        applied(&events)
+            .iter()
+            .any(|a| a.starts_with("epochs 1 → 3 at epoch 0.")),
+        "{:?}",
+        applied(&events)
+    );
+
+    // Shorten below the current epoch: 5 → 1 during the second; it ends after it, and
+    // the cosine schedule spans the run as it really is (no zero rate in its last epoch).
+    let mut cfg = common::quick_config(data.path(), run.path(), 5);
+    cfg.training.schedule = Schedule::Cosine;
+    let (events, summary) = run_sending(
+        &cfg,
+        |e| matches!(e, TrainEvent::Progress(p) if p.epoch == 1),
+        vec![Command::Set(LiveSetting::Epochs(1))],
+    );
+    assert_eq!(
+        (summary.epochs_completed, summary.stopped_early),
+        (2, false)
+    );
+    let ends = epoch_ends(&events);
+    let shape: Vec<_> = ends.iter().map(|e| (e.0, e.1)).collect();
+    assert_eq!(shape, vec![(1, 5), (2, 2)]);
+    assert!(ends[1].2 > 0.0 && ends[1].2 < ends[0].2, "{ends:?}");
+    let line = applied(&events)
+        .into_iter()
+        .find(|a| a.starts_with("epochs 5 → 1 at epoch 1."))
+        .expect("applied");
+    assert!(
+        line.contains(" (the run ends after the current epoch, 2) (rate now "),
+        "{line}"
+    );
+    assert_eq!(events.last(), Some(&TrainEvent::Phase(Phase::Done)));
 }

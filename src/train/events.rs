@@ -7,6 +7,7 @@
 
 use std::path::PathBuf;
 
+pub use crate::config::params::LiveSetting;
 pub use crate::data::{IMAGE_PIXELS, IMAGE_SIDE, NUM_CLASSES};
 
 /// Short class names for display, indexed by label (the dataset's own are longer:
@@ -211,11 +212,25 @@ pub enum TrainEvent {
     EpochEnd(Box<EpochSummary>),
     Predictions(Box<Predictions>),
     FeatureMaps(Box<FeatureMaps>),
-    /// A command took effect (pause, resume, …), described for the log.
+    /// A command took effect (pause, resume, a setting, …), described for the log.
     Applied(String),
+    /// A live setting changed (after its `Applied` line), as data for the charts and the
+    /// header.
+    Changed(Change),
     /// The run failed; the string is the reason, ready to show.
     Failed(String),
     Done(Box<RunSummary>),
+}
+
+/// A live setting the trainer changed, and when.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Change {
+    /// The new value.
+    pub setting: LiveSetting,
+    /// The old value, as text.
+    pub from: String,
+    /// Fractional epoch from which the new value is used.
+    pub at_epoch: f64,
 }
 
 /// What a consumer can ask of the trainer.
@@ -231,4 +246,7 @@ pub enum Command {
     },
     /// Save a checkpoint of the exact position now.
     Checkpoint,
+    /// Change a hyperparameter from the next batch on. The trainer validates it, answers
+    /// with `Applied` (and `Changed` when it took it) and owns the value from then on.
+    Set(LiveSetting),
 }

@@ -2,6 +2,10 @@
 //! it loads the data, builds the model and optimiser, trains, evaluates each epoch and
 //! reports through a [`Sink`], obeying [`Command`]s between batches. [`spawn`] runs it on
 //! its own thread and turns errors and panics into a `Failed` event.
+//!
+//! The trainer owns the live hyperparameters ([`Command::Set`]): it validates a new value,
+//! applies it from the next batch (the learning-rate schedule scales a new base rate, a
+//! new epoch count moves the loop's end) and reports it as `Applied` and `Changed`.
 
 pub mod checkpoint;
 pub mod events;
@@ -20,12 +24,13 @@ use flume::{Receiver, TryRecvError};
 use tch::nn;
 use tch::{Device, Kind, Tensor};
 
-use crate::config::Config;
+use crate::config::params::LiveSetting;
+use crate::config::{params, Config, Optimizer, Training};
 use crate::data::{self, Dataset, Split};
 use crate::model::{self, Network};
 use events::{
-    Command, Confusion, EpochSummary, FeatureMaps, LayerMaps, Phase, Prediction, Predictions,
-    Progress, RunInfo, RunSummary, TrainEvent, IMAGE_PIXELS, IMAGE_SIDE, NUM_CLASSES,
+    Change, Command, Confusion, EpochSummary, FeatureMaps, LayerMaps, Phase, Prediction,
+    Predictions, Progress, RunInfo, RunSummary, TrainEvent, IMAGE_PIXELS, IMAGE_SIDE, NUM_CLASSES,
 };
 use optim::Optim;
 pub use sink::{ChannelSink, Receivers, Sink};
@@ -275,7 +280,10 @@ impl EpochState {
 
 /// State of one training run; lives and dies on the trainer thread.
 struct Trainer<'a> {
+    /// The settings the run started with.
     cfg: &'a Config,
+    /// The training settings in force now: `cfg.training` plus the live changes.
+    training: Training,
     ds: &'a Dataset,
     device: Device,
     vs: nn::VarStore,
@@ -296,8 +304,6 @@ struct Trainer<'a> {
     lr: f64,
     /// Fractional epoch reached so far (batches done / batches per epoch).
     position: f64,
-    /// Epochs this run trains for.
-    epochs: usize,
     cur: EpochState,
     pause_on_save_error: bool,
     faults: Faults,
@@ -349,6 +355,7 @@ impl<'a> Trainer<'a> {
         all.truncate(cfg.ui.predictions.min(ds.test.len()));
         Ok(Trainer {
             cfg,
+            training: tc.clone(),
             ds,
             device,
             vs,
@@ -366,7 +373,6 @@ impl<'a> Trainer<'a> {
             model_path: None,
             lr: tc.lr,
             position: 0.0,
-            epochs: tc.epochs,
             cur: EpochState::new(0, device),
             pause_on_save_error: false,
             faults: Faults::from_env(),
@@ -419,8 +425,84 @@ impl<'a> Trainer<'a> {
                     )));
                 }
             }
+            Command::Set(setting) => self.set(setting, sink),
         }
         None
+    }
+
+    /// Take a new value for a live setting if the whole configuration stays valid.
+    fn set(&mut self, setting: LiveSetting, sink: &mut dyn Sink) {
+        let key = setting.key();
+        let mut probe = self.cfg.clone();
+        probe.training = self.training.clone();
+        let from = params::value_text(&probe, key);
+        setting.apply(&mut probe.training);
+        if let Err(e) = probe.validate() {
+            sink.send(TrainEvent::Applied(format!("refused: {e}")));
+            return;
+        }
+        let to = params::value_text(&probe, key);
+        if from == to {
+            return;
+        }
+        self.training = probe.training;
+        let at = self.position;
+        let mut note = String::new();
+        match setting {
+            LiveSetting::WeightDecay(wd) => self.opt.hyper.weight_decay = wd,
+            // libtorch's Adam(W) would take it as beta1, which the config keeps at 0.9.
+            LiveSetting::Momentum(m) if self.cfg.training.optimizer == Optimizer::Sgd => {
+                self.opt.hyper.momentum = m
+            }
+            LiveSetting::Momentum(_) => {
+                note = format!(
+                    " (no effect with {:?}: momentum is for sgd)",
+                    self.cfg.training.optimizer
+                )
+                .to_lowercase();
+            }
+            LiveSetting::Epochs(n) => {
+                let current = at.floor() as usize + usize::from(at.fract() > 0.0);
+                if n < current.max(1) {
+                    note = format!(" (the run ends after the current epoch, {current})");
+                }
+            }
+            LiveSetting::Lr(_)
+            | LiveSetting::Schedule(_)
+            | LiveSetting::StepEpochs(_)
+            | LiveSetting::Gamma(_) => {}
+        }
+        // The schedule (also for the rest) is re-read at every batch.
+        let lr_now = self.scheduled_lr(at.floor() as usize, at);
+        if lr_now != self.lr && !matches!(setting, LiveSetting::Lr(v) if v == lr_now) {
+            note.push_str(&format!(" (rate now {lr_now:.3e})"));
+        }
+        sink.send(TrainEvent::Applied(format!(
+            "{} {from} → {to} at epoch {at:.2}{note}",
+            setting.name()
+        )));
+        sink.send(TrainEvent::Changed(Change {
+            setting,
+            from,
+            at_epoch: at,
+        }));
+    }
+
+    /// The epoch count the loop runs to: the live setting, but at least the epoch that
+    /// `epoch` (0-based) is in, which always finishes.
+    fn epochs_bound(&self, epoch: usize) -> usize {
+        self.training.epochs.max(epoch + 1)
+    }
+
+    /// The rate at fractional epoch `at` of 0-based `epoch`: the schedule over the live
+    /// settings, with the run as long as it will really be (so that a cosine schedule
+    /// does not drop to 0 in an epoch that outlives a shortened run).
+    fn scheduled_lr(&self, epoch: usize, at: f64) -> f64 {
+        let t = Training {
+            epochs: self.epochs_bound(epoch),
+            ..self.training.clone()
+        };
+        schedule::lr_at(&t, at)
     }
 
     /// Drain pending commands; while paused, block on the channel. `Some` when stopping.
@@ -448,16 +530,23 @@ impl<'a> Trainer<'a> {
 
     /// Where training (re)starts: `(epoch, batch)`, from the checkpoint when resuming.
     fn train(&mut self, control: &Receiver<Command>, sink: &mut dyn Sink) -> Result<Outcome> {
-        let tc = &self.cfg.training;
-        let bs = tc.batch_size;
+        let cfg = self.cfg;
+        let bs = cfg.training.batch_size;
         let n = self.ds.train.len();
         let batches = self.batches_per_epoch();
-        sink.send(TrainEvent::Phase(Phase::Training));
         let mut epoch = self.cur.epoch;
-        while epoch < self.epochs {
+        loop {
+            // Commands that came during the evaluation may lengthen or shorten the run.
+            if let Some(stop) = self.obey(control, sink) {
+                return self.finish_early(stop, sink);
+            }
+            if epoch >= self.training.epochs {
+                break;
+            }
+            sink.send(TrainEvent::Phase(Phase::Training));
             let epoch_start = Instant::now();
             let mut perm: Vec<i64> = (0..n as i64).collect();
-            SplitMix64::new(tc.seed.wrapping_add(epoch as u64)).shuffle(&mut perm);
+            SplitMix64::new(cfg.training.seed.wrapping_add(epoch as u64)).shuffle(&mut perm);
             let perm = Tensor::from_slice(&perm).to_device(self.device);
             let first_batch = if epoch == self.cur.epoch {
                 self.cur.batch
@@ -473,18 +562,21 @@ impl<'a> Trainer<'a> {
             let mut paused_time = Duration::ZERO;
             for b in first_batch..batches {
                 let pause_start = Instant::now();
-                if let Some(stop) = self.obey(control, sink) {
-                    return self.finish_early(stop, sink);
+                // Before the first batch, the loop's head has just obeyed.
+                if b > first_batch {
+                    if let Some(stop) = self.obey(control, sink) {
+                        return self.finish_early(stop, sink);
+                    }
                 }
                 paused_time += pause_start.elapsed();
                 let start = b * bs;
                 let len = bs.min(n - start);
                 let frac = epoch as f64 + (b as f64 / batches as f64);
-                self.lr = schedule::lr_at(tc, frac);
+                self.lr = self.scheduled_lr(epoch, frac);
                 self.opt.hyper.lr = self.lr;
                 // Dropout draws from libtorch's RNG, reseeded from (seed, step) each batch so
                 // a resumed run repeats exactly what an uninterrupted one would have done.
-                tch::manual_seed(step_seed(tc.seed, self.opt.step_count()));
+                tch::manual_seed(step_seed(cfg.training.seed, self.opt.step_count()));
                 let idx = perm.narrow(0, start as i64, len as i64);
                 let xs = scale(&self.train_x.index_select(0, &idx));
                 let ys = self.train_y.index_select(0, &idx);
@@ -516,7 +608,9 @@ impl<'a> Trainer<'a> {
                         .max(1e-9);
                     let ips = seen_here as f64 / elapsed;
                     let seen = self.cur.seen(bs, n);
-                    let remaining = (self.epochs - epoch) * n - seen;
+                    let remaining = (self.epochs_bound(epoch) - epoch)
+                        .saturating_mul(n)
+                        .saturating_sub(seen);
                     let ok = sink.send(TrainEvent::Progress(Progress {
                         epoch,
                         batch: b + 1,
@@ -540,7 +634,7 @@ impl<'a> Trainer<'a> {
             let eval = self.evaluate()?;
             let summary = EpochSummary {
                 epoch: epoch + 1,
-                epochs: self.epochs,
+                epochs: self.epochs_bound(epoch),
                 train_loss,
                 train_acc,
                 test_loss: eval.loss,
@@ -568,9 +662,6 @@ impl<'a> Trainer<'a> {
             let fm = self.feature_maps(self.feature_index, (epoch + 1) as f64);
             sink.send(TrainEvent::FeatureMaps(Box::new(fm)));
             epoch += 1;
-            if epoch < self.epochs {
-                sink.send(TrainEvent::Phase(Phase::Training));
-            }
         }
         Ok(Outcome::Finished)
     }
@@ -670,7 +761,12 @@ impl<'a> Trainer<'a> {
             momentum: self.opt.hyper.momentum,
             epoch_loss_sum: self.cur.loss_sum.double_value(&[]),
             epoch_correct: self.cur.correct.int64_value(&[]),
-            config: self.cfg.to_toml(),
+            // With the live settings as they are now, so a resumed run keeps them.
+            config: Config {
+                training: self.training.clone(),
+                ..self.cfg.clone()
+            }
+            .to_toml(),
         };
         let dir = self.run_dir.join(checkpoint::DIR);
         let crash = self.faults.crash_in_save == Some(self.saves);

@@ -81,7 +81,11 @@ fn civil_from_days(z: i64) -> (i64, u32, u32) {
 
 /// Write `bytes` to `path` atomically: a temp file beside it, fsync, rename, fsync the dir.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> io::Result<()> {
-    let dir = path.parent().unwrap_or(Path::new("."));
+    // A bare file name's parent is "", which cannot be opened to sync: use ".".
+    let dir = path
+        .parent()
+        .filter(|d| !d.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
     let tmp = temp_path(path);
     let result = (|| {
         let mut f = File::create(&tmp)?;

@@ -1,19 +1,26 @@
 //! The dashboard's state: a pure state machine with no I/O and no terminal. Trainer
 //! events go in through [`App::on_event`], keys through [`App::on_key`] (which answers
-//! with the [`Command`] to send, if any) and time through [`App::on_tick`]; the widgets
-//! borrow from it to draw.
+//! with the [`Command`] to send, if any), time through [`App::on_tick`] and new versions
+//! of the config file through [`App::on_config_file`]; file work it wants done comes out
+//! of [`App::take_action`]. The widgets borrow from it to draw.
 
 use std::collections::VecDeque;
+use std::path::Path;
 use std::time::{Duration, Instant};
 
-use ratatui::crossterm::event::{KeyCode, KeyEvent, KeyEventKind};
+use ratatui::crossterm::event::{KeyCode, KeyEvent, KeyEventKind, KeyModifiers};
 
+use crate::config::params::{self, LiveSetting};
+use crate::config::{Config, ConfigError};
 use crate::train::events::{
-    Command, EpochSummary, FeatureMaps, Phase, Predictions, Progress, RunInfo, RunSummary,
+    Change, Command, EpochSummary, FeatureMaps, Phase, Predictions, Progress, RunInfo, RunSummary,
     TrainEvent,
 };
+use crate::ui::editor::{Action, Commit, ConfigInUse, Editor, Tone};
 use crate::ui::history::Series;
-use crate::ui::keys::{self, KeyAction, BINDINGS, CONFIRM_BINDINGS};
+use crate::ui::keys::{
+    self, KeyAction, BINDINGS, CONFIRM_BINDINGS, EDITOR_BINDINGS, FIELD_BINDINGS,
+};
 use crate::ui::theme::{ColorMode, Theme};
 
 /// Points kept per chart series (see [`Series`]).
@@ -26,6 +33,8 @@ pub const STOP_TIMEOUT: Duration = Duration::from_secs(5);
 pub const EMA_ALPHA: f64 = 0.02;
 /// Accuracy of the reference Keras tutorial, drawn as a line on the accuracy chart (%).
 pub const REFERENCE_ACC: f64 = 90.0;
+/// Setting changes marked on the loss chart, at most.
+pub const CHANGES_CAP: usize = 64;
 /// Shown when the trainer's channels close without `Done` or `Failed`.
 pub const DISCONNECTED: &str = "trainer thread ended unexpectedly";
 
@@ -131,6 +140,8 @@ pub enum Overlay {
     None,
     Help,
     ConfirmQuit,
+    /// The settings editor.
+    Editor,
 }
 
 /// Which predictions the grid shows.
@@ -174,6 +185,8 @@ pub struct Charts {
     pub test_loss: Vec<(f64, f64)>,
     /// (epoch, test accuracy %) per finished epoch.
     pub test_acc: Vec<(f64, f64)>,
+    /// Live setting changes: (fractional epoch, e.g. `lr 0.0005`), the newest last.
+    pub changes: Vec<(f64, String)>,
 }
 
 impl Default for Charts {
@@ -185,6 +198,7 @@ impl Default for Charts {
             train_acc: Series::new(SERIES_CAP),
             test_loss: Vec::new(),
             test_acc: Vec::new(),
+            changes: Vec::new(),
         }
     }
 }
@@ -253,6 +267,10 @@ pub struct App {
     /// When `Stop` was sent (dashboard time).
     pub(crate) stop_sent_at: Option<Duration>,
     pub(crate) disconnected: bool,
+    /// The settings: in use, wanted and being edited.
+    pub(crate) editor: Editor,
+    /// File work for the run loop ([`App::take_action`]).
+    actions: VecDeque<Action>,
     start: Option<Instant>,
     pub(crate) elapsed: Duration,
     quit: bool,
@@ -283,6 +301,12 @@ impl App {
             failure: None,
             stop_sent_at: None,
             disconnected: false,
+            editor: Editor::new(ConfigInUse {
+                path: None,
+                save_path: crate::config::FILE_NAME.into(),
+                config: Config::default(),
+            }),
+            actions: VecDeque::new(),
             start: None,
             elapsed: Duration::ZERO,
             quit: false,
@@ -292,6 +316,97 @@ impl App {
 
     pub fn options(&self) -> &UiOptions {
         &self.opts
+    }
+
+    /// Tell the app which configuration the run uses and where it came from.
+    pub fn set_config(&mut self, c: ConfigInUse) {
+        self.editor = Editor::new(c);
+        self.dirty = true;
+    }
+
+    /// The settings editor's state.
+    pub fn editor(&self) -> &Editor {
+        &self.editor
+    }
+
+    /// The next piece of file work to do, if any.
+    pub fn take_action(&mut self) -> Option<Action> {
+        self.actions.pop_front()
+    }
+
+    /// The outcome of an [`Action::Save`].
+    pub fn on_saved(&mut self, path: &Path, result: Result<(), String>) {
+        let (tone, line) = self.editor.on_saved(path, result);
+        let kind = if tone == Tone::Bad {
+            LogKind::Error
+        } else {
+            LogKind::Applied
+        };
+        self.log(kind, line);
+        self.dirty = true;
+    }
+
+    /// A live setting can still reach the trainer.
+    fn trainer_running(&self) -> bool {
+        !self.finished() && !self.stopping()
+    }
+
+    /// A new version of the config file in use (flags re-applied, validated) or why it
+    /// cannot be used. Returns the live changes to send; the rest is listed as pending
+    /// for the next run. An invalid file changes nothing.
+    pub fn on_config_file(&mut self, result: Result<Config, ConfigError>) -> Vec<Command> {
+        self.dirty = true;
+        let had_edits = !self.editor.unsaved.is_empty();
+        let before = self.editor.wanted.clone();
+        let running = self.trainer_running();
+        let plan = match self.editor.on_reload(result, running) {
+            Ok(plan) => plan,
+            Err(e) => {
+                self.log(
+                    LogKind::Error,
+                    format!("config file not applied: {e}; keeping the current values"),
+                );
+                return Vec::new();
+            }
+        };
+        let changed = params::plan(&before, &self.editor.wanted, false).next_run;
+        let mut line = "config file reloaded".to_string();
+        if had_edits {
+            line.push_str(" (replacing the unsaved edits)");
+        }
+        if changed.is_empty() {
+            line.push_str(": no setting changed");
+        } else {
+            let items: Vec<String> = changed
+                .iter()
+                .map(|(k, from, to)| format!("{k} {from} → {to}"))
+                .collect();
+            line.push_str(&format!(": {}", items.join(", ")));
+        }
+        self.log(LogKind::Applied, line);
+        if !plan.live.is_empty() {
+            let live: Vec<String> = plan
+                .live
+                .iter()
+                .map(|s| format!("{} {s}", s.name()))
+                .collect();
+            self.log(
+                LogKind::Applied,
+                format!("applying live: {}", live.join(", ")),
+            );
+        }
+        let pending = self.editor.pending(running);
+        if !pending.is_empty() {
+            let items: Vec<String> = pending
+                .iter()
+                .map(|(k, from, to)| format!("{k} {from} → {to}"))
+                .collect();
+            self.log(
+                LogKind::Info,
+                format!("pending for the next run: {}", items.join(", ")),
+            );
+        }
+        plan.live.into_iter().map(Command::Set).collect()
     }
 
     /// The phase to show: the trainer's, overridden at once by a pending pause/resume and
@@ -408,6 +523,7 @@ impl App {
                 self.features = Some(f);
             }
             TrainEvent::Applied(what) => self.log(LogKind::Applied, what),
+            TrainEvent::Changed(c) => self.on_changed(c),
             TrainEvent::Failed(reason) => {
                 self.phase = Phase::Failed;
                 self.log(LogKind::Error, format!("FAILED: {reason}"));
@@ -426,6 +542,20 @@ impl App {
                 }
             }
         }
+    }
+
+    fn on_changed(&mut self, c: Change) {
+        self.editor.on_changed(c.setting);
+        if let (LiveSetting::Epochs(n), Some(info)) = (c.setting, &mut self.info) {
+            let current = self.progress.as_ref().map_or(0, |p| p.epoch + 1);
+            info.epochs = n.max(current);
+        }
+        if self.charts.changes.len() >= CHANGES_CAP {
+            self.charts.changes.remove(0);
+        }
+        self.charts
+            .changes
+            .push((c.at_epoch, format!("{} {}", c.setting.name(), c.setting)));
     }
 
     fn on_progress(&mut self, mut p: Progress) {
@@ -523,6 +653,7 @@ impl App {
                 }
                 return None;
             }
+            Overlay::Editor => return self.editor_key(key),
             Overlay::None => {}
         }
         match global? {
@@ -577,7 +708,78 @@ impl App {
                 };
                 None
             }
-            KeyAction::ConfirmYes | KeyAction::ConfirmNo => None,
+            KeyAction::Edit => {
+                self.overlay = Overlay::Editor;
+                None
+            }
+            // Keys of the other tables.
+            KeyAction::ConfirmYes
+            | KeyAction::ConfirmNo
+            | KeyAction::EditorUp
+            | KeyAction::EditorDown
+            | KeyAction::EditorEdit
+            | KeyAction::EditorSave
+            | KeyAction::EditorClose
+            | KeyAction::FieldApply
+            | KeyAction::FieldCancel
+            | KeyAction::FieldDelete
+            | KeyAction::FieldClear => None,
+        }
+    }
+
+    /// A key while the editor is open: to its text field when one is open, else to its
+    /// table ([`EDITOR_BINDINGS`]).
+    fn editor_key(&mut self, key: KeyEvent) -> Option<Command> {
+        let ed = &mut self.editor;
+        if ed.field.is_some() {
+            match keys::lookup(FIELD_BINDINGS, &key).map(|b| b.action) {
+                Some(KeyAction::FieldApply) => return self.commit_field(),
+                Some(KeyAction::FieldCancel) => ed.cancel(),
+                Some(KeyAction::FieldDelete) => ed.delete(),
+                Some(KeyAction::FieldClear) => ed.clear(),
+                _ => {
+                    let plain = !key
+                        .modifiers
+                        .intersects(KeyModifiers::CONTROL | KeyModifiers::ALT);
+                    if let (KeyCode::Char(c), true) = (key.code, plain) {
+                        ed.type_char(c);
+                    }
+                }
+            }
+            return None;
+        }
+        match keys::lookup(EDITOR_BINDINGS, &key).map(|b| b.action) {
+            Some(KeyAction::EditorUp) => ed.move_by(-1),
+            Some(KeyAction::EditorDown) => ed.move_by(1),
+            Some(KeyAction::EditorEdit) => ed.begin(),
+            Some(KeyAction::EditorSave) => {
+                if let Some(action) = ed.save() {
+                    self.actions.push_back(action);
+                }
+            }
+            Some(KeyAction::EditorClose) => self.overlay = Overlay::None,
+            _ => {}
+        }
+        None
+    }
+
+    fn commit_field(&mut self) -> Option<Command> {
+        let running = self.trainer_running();
+        let key = self.editor.param().key;
+        match self.editor.commit(running) {
+            Commit::Live(s) => {
+                self.log(LogKind::Applied, format!("{key} = {s} requested"));
+                Some(Command::Set(s))
+            }
+            Commit::NextRun => {
+                let value = params::value_text(&self.editor.wanted, key);
+                self.log(
+                    LogKind::Info,
+                    format!("{key} = {value} is pending for the next run"),
+                );
+                None
+            }
+            Commit::Refused | Commit::Unchanged => None,
         }
     }
 

@@ -27,6 +27,22 @@ pub enum KeyAction {
     ConfirmYes,
     /// In the quit confirmation: no.
     ConfirmNo,
+    /// Open the settings editor.
+    Edit,
+    /// Editor: select the previous / next setting.
+    EditorUp,
+    EditorDown,
+    /// Editor: start editing the selected setting.
+    EditorEdit,
+    /// Editor: write the edits to the config file.
+    EditorSave,
+    /// Editor: close it.
+    EditorClose,
+    /// Editor's text field: apply the value / cancel / delete a character / clear.
+    FieldApply,
+    FieldCancel,
+    FieldDelete,
+    FieldClear,
 }
 
 /// One key: a code, and whether Ctrl must be held.
@@ -159,6 +175,13 @@ pub const BINDINGS: &[Binding] = &[
         footer: Some("m mistakes"),
         action: KeyAction::TogglePredictions,
     },
+    Binding {
+        keys: &[ch('e')],
+        label: "e",
+        description: "edit settings: live (lr, epochs, …) or for the next run",
+        footer: Some("e edit"),
+        action: KeyAction::Edit,
+    },
 ];
 
 /// The keys of the "Stop training and quit?" question.
@@ -178,6 +201,86 @@ pub const CONFIRM_BINDINGS: &[Binding] = &[
         action: KeyAction::ConfirmNo,
     },
 ];
+
+/// The settings editor's keys while a row is selected; `footer` is its hint line.
+pub const EDITOR_BINDINGS: &[Binding] = &[
+    Binding {
+        keys: &[code(KeyCode::Up), ch('k')],
+        label: "↑",
+        description: "previous setting",
+        footer: Some("↑↓ select"),
+        action: KeyAction::EditorUp,
+    },
+    Binding {
+        keys: &[code(KeyCode::Down), ch('j')],
+        label: "↓",
+        description: "next setting",
+        footer: None,
+        action: KeyAction::EditorDown,
+    },
+    Binding {
+        keys: &[code(KeyCode::Enter)],
+        label: "Enter",
+        description: "edit the value",
+        footer: Some("Enter edit"),
+        action: KeyAction::EditorEdit,
+    },
+    Binding {
+        keys: &[ch('s')],
+        label: "s",
+        description: "save the edits to the config file",
+        footer: Some("s save"),
+        action: KeyAction::EditorSave,
+    },
+    Binding {
+        keys: &[code(KeyCode::Esc), ch('e'), ch('q')],
+        label: "Esc",
+        description: "close",
+        footer: Some("Esc close"),
+        action: KeyAction::EditorClose,
+    },
+];
+
+/// The keys of the editor's text field (other characters are typed into it).
+pub const FIELD_BINDINGS: &[Binding] = &[
+    Binding {
+        keys: &[code(KeyCode::Enter)],
+        label: "Enter",
+        description: "apply the value",
+        footer: Some("Enter apply"),
+        action: KeyAction::FieldApply,
+    },
+    Binding {
+        keys: &[code(KeyCode::Esc)],
+        label: "Esc",
+        description: "cancel, keep the old value",
+        footer: Some("Esc cancel"),
+        action: KeyAction::FieldCancel,
+    },
+    Binding {
+        keys: &[code(KeyCode::Backspace)],
+        label: "Backspace",
+        description: "delete a character",
+        footer: Some("⌫ delete"),
+        action: KeyAction::FieldDelete,
+    },
+    Binding {
+        keys: &[ctrl('u')],
+        label: "Ctrl-U",
+        description: "clear",
+        footer: Some("Ctrl-U clear"),
+        action: KeyAction::FieldClear,
+    },
+];
+
+/// The hint line for a table: its `footer` texts, joined.
+pub fn hint_line(table: &[Binding]) -> String {
+    table
+        .iter()
+        .filter_map(|b| b.footer)
+        .collect::<Vec<_>>()
+        .join(" · ")
+}
 
 impl Key {
     /// Whether a key event is this key. Letters match in either case; Shift is ignored
@@ -206,7 +309,7 @@ mod tests {
 
     #[test]
     fn no_key_is_bound_twice() {
-        for table in [BINDINGS, CONFIRM_BINDINGS] {
+        for table in [BINDINGS, CONFIRM_BINDINGS, EDITOR_BINDINGS, FIELD_BINDINGS] {
             let keys: Vec<Key> = table.iter().flat_map(|b| b.keys.iter().copied()).collect();
             for (i, a) in keys.iter().enumerate() {
                 for b in &keys[i + 1..] {

@@ -3,6 +3,7 @@
 //! the keyboard.
 
 pub mod app;
+pub mod editor;
 pub mod history;
 pub mod keys;
 pub mod render;
@@ -11,11 +12,14 @@ pub mod theme;
 pub mod widgets;
 
 #[cfg(test)]
+mod editor_tests;
+#[cfg(test)]
 mod fixtures;
 #[cfg(test)]
 mod tests;
 
 pub use app::{App, Pane, UiOptions};
+pub use editor::{Action, ConfigInUse};
 pub use render::render;
-pub use run::{run_loop, run_terminal, Channels};
+pub use run::{run_loop, run_loop_with, run_terminal, Channels};
 pub use theme::ColorMode;

@@ -11,6 +11,7 @@ use crate::ui::app::{App, Overlay, Pane};
 use crate::ui::widgets::accuracy::AccuracyChart;
 use crate::ui::widgets::confirm::Confirm;
 use crate::ui::widgets::confusion::{self, ConfusionMatrix};
+use crate::ui::widgets::editor::EditorView;
 use crate::ui::widgets::features::FeatureMapsView;
 use crate::ui::widgets::footer::Footer;
 use crate::ui::widgets::header::Header;
@@ -44,7 +45,7 @@ pub const MIN: (u16, u16) = (40, 12);
 ///
 /// Smaller, down to 40×12: header, a tab bar `1 Loss │ 2 Accuracy │ … │ 6 Log`, the focused
 /// pane, footer (the header shrinks to one line under 20 rows). Below 40×12: a notice.
-/// Overlays (help, quit confirmation) are drawn last, over everything.
+/// Overlays (help, quit confirmation, settings editor) are drawn last, over everything.
 pub fn render(app: &App, frame: &mut Frame) {
     let area = frame.area();
     draw(app, area, frame.buffer_mut());
@@ -83,6 +84,12 @@ pub fn draw(app: &App, area: Rect, buf: &mut Buffer) {
         Overlay::None => {}
         Overlay::Help => Help { theme: &app.theme }.render(area, buf),
         Overlay::ConfirmQuit => Confirm { theme: &app.theme }.render(area, buf),
+        Overlay::Editor => EditorView {
+            editor: &app.editor,
+            theme: &app.theme,
+            trainer_running: !app.finished() && !app.stopping(),
+        }
+        .render(area, buf),
     }
 }
 

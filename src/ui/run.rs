@@ -2,7 +2,9 @@
 //! `TestBackend`, and the real-terminal entry point with its restore-exactly-once guard.
 //!
 //! Loop: wait for input up to one frame interval, drain a bounded number of trainer events
-//! and progress snapshots, advance the clock, draw only if something changed.
+//! and progress snapshots, look at the config file about once a second (hot reload), do
+//! the file work the app asks for (saving settings), advance the clock, draw only if
+//! something changed.
 
 use std::io::{self, Stdout};
 use std::sync::atomic::{AtomicBool, AtomicI32, Ordering};
@@ -20,14 +22,18 @@ use ratatui::crossterm::terminal::{
 use ratatui::crossterm::{cursor, execute};
 use ratatui::Terminal;
 
+use crate::config::reload::Reloader;
 use crate::train::events::{Command, Progress, TrainEvent};
 use crate::ui::app::{App, UiOptions};
+use crate::ui::editor::{Action, ConfigInUse};
 use crate::ui::render::render;
 
 /// Most trainer events handled per loop iteration (the rest wait for the next one).
 pub const MAX_EVENTS_PER_TICK: usize = 256;
 /// Most progress snapshots merged per loop iteration.
 pub const MAX_PROGRESS_PER_TICK: usize = 256;
+/// How often the config file in use is looked at for changes.
+pub const RELOAD_EVERY: Duration = Duration::from_secs(1);
 
 /// The dashboard's ends of the trainer's channels.
 pub struct Channels {
@@ -51,11 +57,36 @@ pub fn run_loop<B: Backend>(
 where
     B::Error: Send + Sync + 'static,
 {
+    run_loop_with(terminal, app, rx, input, None)
+}
+
+/// [`run_loop`] with the config file: `files` is polled every [`RELOAD_EVERY`] and does
+/// the app's saves. Without it, nothing is reloaded and saving is refused.
+pub fn run_loop_with<B: Backend>(
+    terminal: &mut Terminal<B>,
+    app: &mut App,
+    rx: &Channels,
+    input: &mut dyn FnMut(Duration) -> io::Result<Option<Event>>,
+    mut files: Option<&mut Reloader>,
+) -> anyhow::Result<()>
+where
+    B::Error: Send + Sync + 'static,
+{
     let interval = app.options().frame_interval();
     let mut next_frame = Instant::now();
+    let mut next_reload = next_frame + RELOAD_EVERY;
     loop {
         drain(app, rx);
         let now = Instant::now();
+        if now >= next_reload {
+            next_reload = now + RELOAD_EVERY;
+            if let Some(change) = files.as_deref_mut().and_then(Reloader::check) {
+                for cmd in app.on_config_file(change) {
+                    send(app, rx, cmd);
+                }
+            }
+        }
+        perform(app, files.as_deref_mut());
         app.on_tick(now);
         if app.take_dirty() {
             terminal
@@ -73,13 +104,32 @@ where
             match ev {
                 Event::Key(key) => {
                     if let Some(cmd) = app.on_key(key) {
-                        if rx.commands.send(cmd).is_err() {
-                            app.on_disconnect();
-                        }
+                        send(app, rx, cmd);
                     }
                 }
                 Event::Resize(..) => app.mark_dirty(),
                 _ => {}
+            }
+        }
+    }
+}
+
+fn send(app: &mut App, rx: &Channels, cmd: Command) {
+    if rx.commands.send(cmd).is_err() {
+        app.on_disconnect();
+    }
+}
+
+/// Do the file work the app asked for and tell it how it went.
+pub fn perform(app: &mut App, mut files: Option<&mut Reloader>) {
+    while let Some(action) = app.take_action() {
+        match action {
+            Action::Save { path, config, keys } => {
+                let result = match files.as_deref_mut() {
+                    Some(f) => f.save(&path, &config, &keys).map_err(|e| e.0),
+                    None => Err("saving is not available here".to_string()),
+                };
+                app.on_saved(&path, result);
             }
         }
     }
@@ -229,18 +279,23 @@ impl Drop for TerminalGuard {
 
 /// Run the dashboard in the real terminal until the user quits; returns the final state
 /// (for [`App::summary_line`]). `Auto` colour is resolved from the environment here.
-/// Nothing is printed to stdout while the dashboard is up; panics of other threads in that
-/// time are printed to stderr after the terminal is restored.
+/// `config` is what the run uses and where it came from; `files` watches that file and
+/// saves the editor's changes. Nothing is printed to stdout while the dashboard is up;
+/// panics of other threads in that time are printed to stderr after the terminal is
+/// restored.
 ///
 /// `signal` is set (to the signal's number) by a SIGINT/SIGTERM/SIGHUP handler: it acts
 /// like Ctrl-C (stop the trainer, which checkpoints, then quit).
 pub fn run_terminal(
     mut opts: UiOptions,
     ch: Channels,
+    config: ConfigInUse,
+    mut files: Reloader,
     signal: Arc<AtomicI32>,
 ) -> anyhow::Result<App> {
     opts.color = opts.color.from_env();
     let mut app = App::new(opts);
+    app.set_config(config);
     let result = {
         let mut guard = TerminalGuard::enter()?;
         let mut signalled = false;
@@ -260,7 +315,13 @@ pub fn run_terminal(
             }
             Ok(None)
         };
-        run_loop(&mut guard.terminal, &mut app, &ch, &mut input)
+        run_loop_with(
+            &mut guard.terminal,
+            &mut app,
+            &ch,
+            &mut input,
+            Some(&mut files),
+        )
     };
     if let Ok(mut d) = DEFERRED_PANICS.lock() {
         for msg in d.drain(..) {

@@ -1,9 +1,11 @@
 //! The "Loss" pane: per-batch training loss (raw and smoothed) and per-epoch test loss
-//! against fractional epochs, autoscaled, with a legend.
+//! against fractional epochs, autoscaled, with a legend; live setting changes are
+//! vertical lines, the newest named in the legend.
 
 use ratatui::buffer::Buffer;
 use ratatui::layout::{Constraint, Rect};
 use ratatui::style::{Color, Style};
+use ratatui::symbols::Marker;
 use ratatui::widgets::{Axis, Chart, Dataset, GraphType, LegendPosition, Widget};
 
 use crate::ui::app::{App, Pane};
@@ -63,7 +65,13 @@ impl Widget for LossChart<'_> {
         .fold(0.0, f64::max);
         let y_max = if hi > 0.0 { hi * 1.05 } else { 1.0 };
 
-        let datasets = vec![
+        // One vertical line per setting change.
+        let lines: Vec<[(f64, f64); 2]> = charts
+            .changes
+            .iter()
+            .map(|&(x, _)| [(x, 0.0), (x, y_max)])
+            .collect();
+        let mut datasets = vec![
             Dataset::default()
                 .name(name("batch", SeriesRole::Raw))
                 .marker(marker(plain, SeriesRole::Raw))
@@ -83,6 +91,22 @@ impl Widget for LossChart<'_> {
                 .style(theme.fg(Color::LightRed))
                 .data(&charts.test_loss),
         ];
+        let newest = charts.changes.len().saturating_sub(1);
+        for (i, (points, (_, label))) in lines.iter().zip(&charts.changes).enumerate() {
+            let mut line = Dataset::default()
+                .marker(if plain {
+                    Marker::Custom('|')
+                } else {
+                    Marker::Braille
+                })
+                .graph_type(GraphType::Line)
+                .style(theme.fg(Color::Magenta))
+                .data(points);
+            if i == newest {
+                line = line.name(name(label, SeriesRole::Reference));
+            }
+            datasets.push(line);
+        }
         Chart::new(datasets)
             .block(block)
             .x_axis(

@@ -4,6 +4,7 @@
 pub mod accuracy;
 pub mod confirm;
 pub mod confusion;
+pub mod editor;
 pub mod features;
 pub mod footer;
 pub mod header;

@@ -1,0 +1,432 @@
+//! Every setting as the `section.key` the dashboard's editor and the hot reload work with:
+//! its value as text, a new value from text, and whether a change reaches the running
+//! trainer ([`Apply::Live`], as a [`LiveSetting`]) or waits for the next run.
+//!
+//! A value typed in the editor is parsed by the same serde schema as the file and checked
+//! by [`Config::validate`] on a copy of the whole configuration, so files, flags, the
+//! editor and reloads share one source of validation truth.
+
+use std::fmt;
+
+use crate::config::{unknown_key_hint, Config, ConfigError, Schedule, Training};
+
+/// When a change to a setting takes effect.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Apply {
+    /// At the trainer's next batch.
+    Live,
+    /// When training starts again.
+    NextRun,
+}
+
+impl Apply {
+    pub fn label(self) -> &'static str {
+        match self {
+            Apply::Live => "live",
+            Apply::NextRun => "next run",
+        }
+    }
+}
+
+/// One row of [`PARAMS`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Param {
+    /// `section.key`, as in the file.
+    pub key: &'static str,
+    pub apply: Apply,
+    /// What it is and what is allowed, in a few words.
+    pub help: &'static str,
+}
+
+const fn live(key: &'static str, help: &'static str) -> Param {
+    Param {
+        key,
+        apply: Apply::Live,
+        help,
+    }
+}
+
+const fn next(key: &'static str, help: &'static str) -> Param {
+    Param {
+        key,
+        apply: Apply::NextRun,
+        help,
+    }
+}
+
+/// Every key of the schema, live ones first, in the editor's order. A test keeps it equal
+/// to the keys [`Config`] serialises.
+pub const PARAMS: &[Param] = &[
+    live(
+        "training.lr",
+        "learning rate, the schedule's base: > 0 and ≤ 10",
+    ),
+    live(
+        "training.epochs",
+        "run length, 1 to 10000 (below the current epoch: ends after it)",
+    ),
+    live(
+        "training.weight_decay",
+        "L2 penalty (adam, sgd) or decoupled decay (adamw): 0 to 1",
+    ),
+    live(
+        "training.momentum",
+        "sgd momentum (adam's beta1 stays 0.9): 0 ≤ momentum < 1",
+    ),
+    live(
+        "training.schedule",
+        "constant | step | cosine (decays to 0)",
+    ),
+    live(
+        "training.step_epochs",
+        "step schedule: epochs between decays, 1 or more",
+    ),
+    live("training.gamma", "step schedule: the factor, 0 < gamma ≤ 1"),
+    next("training.optimizer", "adam | adamw | sgd"),
+    next("training.batch_size", "images per step: 1 to 60000"),
+    next("training.seed", "seeds weights, shuffling and dropout"),
+    next("model.name", "the network: seed"),
+    next("model.dropout", "before each dense layer: 0 ≤ dropout < 1"),
+    next(
+        "data.dir",
+        "with the four .gz files (empty: search, download)",
+    ),
+    next(
+        "data.train_limit",
+        "use the first N training images (0 = all)",
+    ),
+    next("data.test_limit", "use the first N test images (0 = all)"),
+    next("runtime.device", "auto | cpu | cuda | cuda:N"),
+    next("runtime.threads", "CPU threads: 0 (one per core) to 1024"),
+    next(
+        "runtime.run_dir",
+        "where the run is written (empty: user data dir)",
+    ),
+    next("ui.fps", "dashboard redraws per second: 1 to 60"),
+    next("ui.color", "auto | 16 | 256 | truecolor | none"),
+    next(
+        "ui.predictions",
+        "test images in the Predictions pane: 1 to 64",
+    ),
+    next(
+        "ui.ascii_charts",
+        "plain characters instead of Braille: true | false",
+    ),
+];
+
+/// The row for `key`.
+pub fn find(key: &str) -> Option<&'static Param> {
+    PARAMS.iter().find(|p| p.key == key)
+}
+
+/// A hyperparameter the trainer can change between two batches: the value it takes.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum LiveSetting {
+    Lr(f64),
+    /// The run's length; below the current epoch, the run ends after the current one.
+    Epochs(usize),
+    WeightDecay(f64),
+    Momentum(f64),
+    Schedule(Schedule),
+    StepEpochs(usize),
+    Gamma(f64),
+}
+
+impl LiveSetting {
+    /// The `section.key` it sets.
+    pub fn key(&self) -> &'static str {
+        match self {
+            LiveSetting::Lr(_) => "training.lr",
+            LiveSetting::Epochs(_) => "training.epochs",
+            LiveSetting::WeightDecay(_) => "training.weight_decay",
+            LiveSetting::Momentum(_) => "training.momentum",
+            LiveSetting::Schedule(_) => "training.schedule",
+            LiveSetting::StepEpochs(_) => "training.step_epochs",
+            LiveSetting::Gamma(_) => "training.gamma",
+        }
+    }
+
+    /// The key without its section (`lr`), for short messages.
+    pub fn name(&self) -> &'static str {
+        let key = self.key();
+        key.split_once('.').map_or(key, |(_, name)| name)
+    }
+
+    /// The value `cfg` holds for a live `key`; `None` for keys that are not live.
+    pub fn from_config(key: &str, cfg: &Config) -> Option<LiveSetting> {
+        let t = &cfg.training;
+        Some(match key {
+            "training.lr" => LiveSetting::Lr(t.lr),
+            "training.epochs" => LiveSetting::Epochs(t.epochs),
+            "training.weight_decay" => LiveSetting::WeightDecay(t.weight_decay),
+            "training.momentum" => LiveSetting::Momentum(t.momentum),
+            "training.schedule" => LiveSetting::Schedule(t.schedule),
+            "training.step_epochs" => LiveSetting::StepEpochs(t.step_epochs),
+            "training.gamma" => LiveSetting::Gamma(t.gamma),
+            _ => return None,
+        })
+    }
+
+    /// Set this value in `t`.
+    pub fn apply(&self, t: &mut Training) {
+        match *self {
+            LiveSetting::Lr(v) => t.lr = v,
+            LiveSetting::Epochs(v) => t.epochs = v,
+            LiveSetting::WeightDecay(v) => t.weight_decay = v,
+            LiveSetting::Momentum(v) => t.momentum = v,
+            LiveSetting::Schedule(v) => t.schedule = v,
+            LiveSetting::StepEpochs(v) => t.step_epochs = v,
+            LiveSetting::Gamma(v) => t.gamma = v,
+        }
+    }
+}
+
+impl fmt::Display for LiveSetting {
+    /// The value as the file writes it (`0.0005`, `"cosine"` without quotes).
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut t = Training::default();
+        self.apply(&mut t);
+        let cfg = Config {
+            training: t,
+            ..Config::default()
+        };
+        f.write_str(&value_text(&cfg, self.key()))
+    }
+}
+
+fn split(key: &str) -> Result<(&str, &str), ConfigError> {
+    key.split_once('.')
+        .filter(|_| find(key).is_some())
+        .ok_or_else(|| ConfigError(format!("unknown setting {key:?}")))
+}
+
+fn table(cfg: &Config) -> Result<toml::Table, ConfigError> {
+    toml::Table::try_from(cfg).map_err(|e| ConfigError(format!("cannot represent the config: {e}")))
+}
+
+/// The value of `key` in `cfg` as a TOML value.
+pub fn value(cfg: &Config, key: &str) -> Option<toml::Value> {
+    let (section, name) = split(key).ok()?;
+    table(cfg).ok()?.get(section)?.get(name).cloned()
+}
+
+/// The value of `key` in `cfg` as the editor shows it: strings bare, the rest as in TOML.
+pub fn value_text(cfg: &Config, key: &str) -> String {
+    match value(cfg, key) {
+        Some(toml::Value::String(s)) => s,
+        Some(v) => v.to_string(),
+        None => String::new(),
+    }
+}
+
+/// `cfg` with `key` set to the value `text` spells, if that is a valid configuration;
+/// otherwise why not, naming the key, the value and what is allowed.
+pub fn with_text(cfg: &Config, key: &str, text: &str) -> Result<Config, ConfigError> {
+    let (section, name) = split(key)?;
+    let mut t = table(cfg)?;
+    let slot = t
+        .get_mut(section)
+        .and_then(|s| s.as_table_mut())
+        .and_then(|s| s.get_mut(name))
+        .ok_or_else(|| ConfigError(format!("unknown setting {key:?}")))?;
+    let trimmed = text.trim();
+    let bad = |what: &str| ConfigError(format!("{key} = {trimmed:?} is not {what}"));
+    *slot = match slot {
+        toml::Value::Integer(_) => toml::Value::Integer(
+            trimmed
+                .parse()
+                .map_err(|_| bad("a whole number (0, 1, 2, …)"))?,
+        ),
+        toml::Value::Float(_) => toml::Value::Float(
+            trimmed
+                .parse()
+                .map_err(|_| bad("a number (0.001, 1e-3, …)"))?,
+        ),
+        toml::Value::Boolean(_) => toml::Value::Boolean(match trimmed {
+            "true" => true,
+            "false" => false,
+            _ => return Err(bad("true or false")),
+        }),
+        _ => toml::Value::String(trimmed.to_string()),
+    };
+    let new: Config = t.try_into().map_err(|e: toml::de::Error| {
+        let msg = e.message().trim_end().to_string();
+        let hint = unknown_key_hint(&msg);
+        ConfigError(format!("{key} = {trimmed:?}: {msg}{hint}"))
+    })?;
+    new.validate()?;
+    Ok(new)
+}
+
+/// What differs between two configurations, split by when it can take effect.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Plan {
+    /// Live settings to send to the trainer (the new values).
+    pub live: Vec<LiveSetting>,
+    /// `(key, from, to)` of the changes that wait for the next run.
+    pub next_run: Vec<(&'static str, String, String)>,
+}
+
+/// How to go from what runs (`running`) to `wanted`. With `trainer_running` false,
+/// everything waits for the next run.
+pub fn plan(running: &Config, wanted: &Config, trainer_running: bool) -> Plan {
+    let mut out = Plan::default();
+    for p in PARAMS {
+        let (from, to) = (value(running, p.key), value(wanted, p.key));
+        if from == to {
+            continue;
+        }
+        match LiveSetting::from_config(p.key, wanted) {
+            Some(s) if p.apply == Apply::Live && trainer_running => out.live.push(s),
+            _ => out
+                .next_run
+                .push((p.key, value_text(running, p.key), value_text(wanted, p.key))),
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_table_lists_every_key_of_the_schema_once() {
+        let full = table(&Config::default()).unwrap();
+        let mut schema: Vec<String> = full
+            .iter()
+            .flat_map(|(s, keys)| {
+                let keys = keys.as_table().unwrap();
+                keys.keys().map(move |k| format!("{s}.{k}"))
+            })
+            .collect();
+        let mut listed: Vec<String> = PARAMS.iter().map(|p| p.key.to_string()).collect();
+        schema.sort();
+        listed.sort();
+        assert_eq!(schema, listed);
+    }
+
+    #[test]
+    fn live_rows_are_exactly_the_live_settings() {
+        let cfg = Config::default();
+        for p in PARAMS {
+            let live = LiveSetting::from_config(p.key, &cfg);
+            assert_eq!(live.is_some(), p.apply == Apply::Live, "{}", p.key);
+            if let Some(s) = live {
+                assert_eq!(s.key(), p.key);
+                assert_eq!(s.to_string(), value_text(&cfg, p.key));
+            }
+        }
+    }
+
+    #[test]
+    fn values_read_as_text() {
+        let cfg = Config::default();
+        assert_eq!(value_text(&cfg, "training.lr"), "0.001");
+        assert_eq!(value_text(&cfg, "training.schedule"), "constant");
+        assert_eq!(value_text(&cfg, "model.name"), "seed");
+        assert_eq!(value_text(&cfg, "data.dir"), "");
+        assert_eq!(value_text(&cfg, "ui.ascii_charts"), "false");
+        assert_eq!(value_text(&cfg, "ui.color"), "auto");
+        assert_eq!(LiveSetting::Lr(5e-4).to_string(), "0.0005");
+        assert_eq!(
+            LiveSetting::Schedule(Schedule::Cosine).to_string(),
+            "cosine"
+        );
+    }
+
+    #[test]
+    fn text_is_parsed_by_the_schema_and_validated() {
+        let cfg = Config::default();
+        let c = with_text(&cfg, "training.lr", " 5e-4 ").unwrap();
+        assert_eq!(c.training.lr, 5e-4);
+        assert_eq!(
+            Config {
+                training: Training {
+                    lr: cfg.training.lr,
+                    ..c.training.clone()
+                },
+                ..c.clone()
+            },
+            cfg,
+            "only the one key changes"
+        );
+        assert_eq!(
+            with_text(&cfg, "training.lr", "1").unwrap().training.lr,
+            1.0
+        );
+        assert_eq!(
+            with_text(&cfg, "training.schedule", "cosine")
+                .unwrap()
+                .training
+                .schedule,
+            Schedule::Cosine
+        );
+        assert_eq!(
+            with_text(&cfg, "ui.color", "256").unwrap().ui.color,
+            super::super::ColorSetting::Ansi256
+        );
+        assert!(
+            with_text(&cfg, "ui.ascii_charts", "true")
+                .unwrap()
+                .ui
+                .ascii_charts
+        );
+
+        let err = |key, text| with_text(&cfg, key, text).unwrap_err().0;
+        assert_eq!(
+            err("training.lr", "-1"),
+            "training.lr = -1 is out of range: allowed a finite number > 0 and ≤ 10"
+        );
+        assert!(err("training.lr", "nan").starts_with("training.lr = NaN is out of range"));
+        assert_eq!(
+            err("training.lr", "fast"),
+            "training.lr = \"fast\" is not a number (0.001, 1e-3, …)"
+        );
+        assert_eq!(
+            err("training.epochs", "2.5"),
+            "training.epochs = \"2.5\" is not a whole number (0, 1, 2, …)"
+        );
+        assert!(err("training.epochs", "0").starts_with("training.epochs = 0 is out of range"));
+        assert_eq!(
+            err("training.optimizer", "sdg"),
+            "training.optimizer = \"sdg\": unknown variant `sdg`, expected one of `adam`, \
+             `adamw`, `sgd` (did you mean `sgd`?)"
+        );
+        assert!(err("model.name", "resnet").starts_with("model.name = \"resnet\": unknown model"));
+        assert!(err("model.dropout", "1").starts_with("model.dropout = 1 is out of range"));
+        assert!(err("runtime.device", "tpu").starts_with("runtime.device = \"tpu\""));
+        assert_eq!(
+            err("ui.ascii_charts", "yes"),
+            "ui.ascii_charts = \"yes\" is not true or false"
+        );
+        assert!(err("training.seed", "-1").contains("training.seed"));
+        assert_eq!(
+            err("training.nope", "1"),
+            "unknown setting \"training.nope\""
+        );
+    }
+
+    #[test]
+    fn plans_split_live_and_next_run_changes() {
+        let running = Config::default();
+        let mut wanted = running.clone();
+        wanted.training.lr = 5e-4;
+        wanted.training.epochs = 3;
+        wanted.model.dropout = 0.3;
+        wanted.ui.fps = 10;
+        let p = plan(&running, &wanted, true);
+        assert_eq!(p.live, vec![LiveSetting::Lr(5e-4), LiveSetting::Epochs(3)]);
+        assert_eq!(
+            p.next_run,
+            vec![
+                ("model.dropout", "0.2".to_string(), "0.3".to_string()),
+                ("ui.fps", "20".to_string(), "10".to_string()),
+            ]
+        );
+        let p = plan(&running, &wanted, false);
+        assert!(p.live.is_empty());
+        assert_eq!(p.next_run.len(), 4);
+        assert_eq!(plan(&running, &running, true), Plan::default());
+    }
+}
