@@ -97,8 +97,8 @@ pub struct TrainArgs {
     #[arg(long, value_name = "N")]
     pub train_limit: Option<usize>,
     /// Continue a run from its last checkpoint (default: the latest run with one).
-    #[arg(long, value_name = "RUN_DIR", num_args = 0..=1, default_missing_value = "")]
-    pub resume: Option<PathBuf>,
+    #[arg(long, value_name = "RUN_DIR", num_args = 0..=1)]
+    pub resume: Option<Option<PathBuf>>,
     /// With --resume: allow changed next-run settings (model, batch size, seed, …).
     #[arg(long, requires = "resume")]
     pub force: bool,
@@ -206,9 +206,9 @@ mod tests {
     #[test]
     fn resume_takes_an_optional_run_dir() {
         let cli = Cli::try_parse_from(["fashion-tui", "--resume"]).unwrap();
-        assert_eq!(cli.train.resume, Some(PathBuf::new()));
+        assert_eq!(cli.train.resume, Some(None));
         let cli = Cli::try_parse_from(["fashion-tui", "--resume", "runs/x", "--force"]).unwrap();
-        assert_eq!(cli.train.resume, Some(PathBuf::from("runs/x")));
+        assert_eq!(cli.train.resume, Some(Some(PathBuf::from("runs/x"))));
         assert!(cli.train.force);
         assert!(Cli::try_parse_from(["fashion-tui", "--force"]).is_err());
     }

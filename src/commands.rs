@@ -1,7 +1,7 @@
 //! What each subcommand does: resolve the configuration, start the trainer thread and
 //! hand its events to the dashboard or the headless printer.
 
-use std::io::IsTerminal;
+use std::io::{IsTerminal, Write};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::atomic::{AtomicI32, Ordering};
@@ -90,8 +90,10 @@ fn watch_signals(flag: Arc<AtomicI32>, commands: flume::Sender<Command>) -> Resu
 
 /// The config and run directory for `--resume`: the run's own config, under the flags
 /// given now; refuses changed next-run settings unless `--force`.
-fn resume_config(args: &TrainArgs, dir: &Path) -> Result<Config> {
-    let dir = if dir.as_os_str().is_empty() {
+fn resume_config(args: &TrainArgs, dir: Option<&Path>) -> Result<Config> {
+    let dir = if let Some(dir) = dir {
+        dir.to_path_buf()
+    } else {
         let root = train::run_dir::default_runs_root()
             .context("cannot determine the user data directory for runs")?;
         train::run_dir::latest_with_checkpoint(&root).ok_or_else(|| {
@@ -100,8 +102,6 @@ fn resume_config(args: &TrainArgs, dir: &Path) -> Result<Config> {
                 root.display()
             ))
         })?
-    } else {
-        dir.to_path_buf()
     };
     let ckpt = dir.join(train::checkpoint::DIR);
     let sidecar = train::checkpoint::read_sidecar(&ckpt)?.ok_or_else(|| {
@@ -137,7 +137,7 @@ fn resume_config(args: &TrainArgs, dir: &Path) -> Result<Config> {
 pub fn train(args: &TrainArgs) -> Result<ExitCode> {
     // A resumed run takes its config from its checkpoint: no config file is watched.
     let (cfg, source, resume) = match &args.resume {
-        Some(dir) => (resume_config(args, dir)?, Source::Defaults, true),
+        Some(dir) => (resume_config(args, dir.as_deref())?, Source::Defaults, true),
         None => {
             let (cfg, source) = resolve_config_and_source(&args.common, |c| args.apply(c))?;
             (cfg, source, false)
@@ -178,7 +178,8 @@ pub fn train(args: &TrainArgs) -> Result<ExitCode> {
             Err(e) => return Err(e),
         };
         if let Some(line) = app.summary_line() {
-            println!("{line}");
+            // Not println!: it panics when the terminal has gone away.
+            let _ = writeln!(std::io::stdout(), "{line}");
         }
         match joined {
             Ok(Ok(_)) => ExitCode::SUCCESS,

@@ -6,7 +6,8 @@
 //! the file work the app asks for (saving settings), advance the clock, draw only if
 //! something changed.
 
-use std::io::{self, Stdout};
+use std::io::{self, Stdout, Write};
+use std::mem::ManuallyDrop;
 use std::sync::atomic::{AtomicBool, AtomicI32, Ordering};
 use std::sync::{Arc, Mutex, Once};
 use std::thread::ThreadId;
@@ -238,7 +239,9 @@ fn install_panic_hook() {
 
 /// Owns the terminal while the dashboard is up; dropping it restores the terminal.
 struct TerminalGuard {
-    terminal: Terminal<CrosstermBackend<Stdout>>,
+    /// Dropped by hand: when the terminal has gone away, ratatui's own `Drop` would try to
+    /// show the cursor and `eprintln!` the failure, which panics on a dead stderr.
+    terminal: ManuallyDrop<Terminal<CrosstermBackend<Stdout>>>,
 }
 
 impl TerminalGuard {
@@ -256,7 +259,9 @@ impl TerminalGuard {
             Ok(terminal)
         };
         match setup() {
-            Ok(terminal) => Ok(TerminalGuard { terminal }),
+            Ok(terminal) => Ok(TerminalGuard {
+                terminal: ManuallyDrop::new(terminal),
+            }),
             Err(e) => {
                 restore();
                 if let Ok(mut t) = UI_THREAD.lock() {
@@ -270,6 +275,10 @@ impl TerminalGuard {
 
 impl Drop for TerminalGuard {
     fn drop(&mut self) {
+        if self.terminal.show_cursor().is_ok() {
+            // SAFETY: dropped exactly once, here; the field is never used afterwards.
+            unsafe { ManuallyDrop::drop(&mut self.terminal) };
+        }
         restore();
         if let Ok(mut t) = UI_THREAD.lock() {
             *t = None;
@@ -316,7 +325,7 @@ pub fn run_terminal(
             Ok(None)
         };
         run_loop_with(
-            &mut guard.terminal,
+            &mut *guard.terminal,
             &mut app,
             &ch,
             &mut input,
@@ -325,7 +334,7 @@ pub fn run_terminal(
     };
     if let Ok(mut d) = DEFERRED_PANICS.lock() {
         for msg in d.drain(..) {
-            eprintln!("{msg}");
+            let _ = writeln!(io::stderr(), "{msg}");
         }
     }
     result.map(|()| app)
