@@ -691,6 +691,11 @@ impl App {
                 self.zoom = !self.zoom;
                 None
             }
+            KeyAction::Checkpoint if !self.finished() && self.info.is_some() => {
+                self.log(LogKind::Applied, "checkpoint requested");
+                Some(Command::Checkpoint)
+            }
+            KeyAction::Checkpoint => None,
             KeyAction::PrevSample => self.step_sample(-1),
             KeyAction::NextSample => self.step_sample(1),
             KeyAction::PrevLayer => {

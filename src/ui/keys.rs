@@ -18,6 +18,8 @@ pub enum KeyAction {
     /// Digits 1–6: the pane is chosen by the digit ([`crate::ui::app::Pane::from_digit`]).
     FocusPane,
     Zoom,
+    /// Save a checkpoint now.
+    Checkpoint,
     PrevSample,
     NextSample,
     PrevLayer,
@@ -132,6 +134,13 @@ pub const BINDINGS: &[Binding] = &[
         description: "go to a pane (tab) by its number in the tab bar",
         footer: None,
         action: KeyAction::FocusPane,
+    },
+    Binding {
+        keys: &[ch('s')],
+        label: "s",
+        description: "save a checkpoint now (training goes on)",
+        footer: None,
+        action: KeyAction::Checkpoint,
     },
     Binding {
         keys: &[ch('z')],

@@ -327,6 +327,19 @@ fn random_resize_storm_never_panics() {
 // ---------------------------------------------------------------- keys
 
 #[test]
+fn s_asks_for_a_checkpoint_while_training_only() {
+    let mut app = mid_run();
+    assert_eq!(app.on_key(ch('s')), Some(Command::Checkpoint));
+    assert!(text(&screen(&app, 160, 48)).contains("checkpoint requested"));
+    let mut loading = App::new(crate::ui::UiOptions::default());
+    assert_eq!(
+        loading.on_key(ch('s')),
+        None,
+        "nothing to save before Started"
+    );
+}
+
+#[test]
 fn pause_and_resume_send_commands_and_show_at_once() {
     let mut app = mid_run();
     assert_eq!(app.on_key(ch('p')), Some(Command::Pause));
