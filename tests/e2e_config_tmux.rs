@@ -5,57 +5,12 @@
 mod common;
 
 use std::path::Path;
-use std::process::Command;
 use std::time::{Duration, Instant};
 
-/// A private tmux server, killed on drop.
-struct Tmux {
-    socket: String,
-}
+use common::tmux::{sh_quote, Tmux};
 
-impl Tmux {
-    fn cmd(&self, args: &[&str]) -> String {
-        let out = Command::new("tmux")
-            .args(["-L", &self.socket])
-            .args(args)
-            .output()
-            .expect("tmux is needed for this test: `make setup` installs it");
-        String::from_utf8_lossy(&out.stdout).into_owned()
-    }
-
-    fn keys(&self, keys: &[&str]) {
-        let mut args = vec!["send-keys", "-t", "ft"];
-        args.extend(keys);
-        self.cmd(&args);
-    }
-
-    /// Wait until the screen satisfies `pred`; panic with the screen after two minutes.
-    fn wait(&self, what: &str, pred: impl Fn(&str) -> bool) -> String {
-        let start = Instant::now();
-        loop {
-            let s = self.cmd(&["capture-pane", "-p", "-t", "ft"]);
-            if pred(&s) {
-                return s;
-            }
-            if start.elapsed() > Duration::from_secs(120) {
-                panic!("timed out waiting for {what}; screen:\n{s}");
-            }
-            std::thread::sleep(Duration::from_millis(100));
-        }
-    }
-}
-
-impl Drop for Tmux {
-    fn drop(&mut self) {
-        let _ = Command::new("tmux")
-            .args(["-L", &self.socket, "kill-server"])
-            .output();
-    }
-}
-
-fn sh_quote(p: &Path) -> String {
-    format!("'{}'", p.display().to_string().replace('\'', r"'\''"))
-}
+/// How long any one step may take.
+const LONG: Duration = Duration::from_secs(120);
 
 #[test]
 fn the_editor_and_hot_reload_steer_a_real_run() {
@@ -93,45 +48,49 @@ fn the_editor_and_hot_reload_steer_a_real_run() {
         "40",
         &shell,
     ]);
-    tmux.wait("training", |s| {
+    tmux.wait("training", LONG, |s| {
         s.contains("TRAINING") && s.contains("lr 1e-3")
     });
 
     // The editor: a live learning-rate change, then saved.
     tmux.keys(&["e"]);
-    tmux.wait("the editor", |s| {
+    tmux.wait("the editor", LONG, |s| {
         s.contains("Settings") && s.contains("training.lr")
     });
     tmux.keys(&["Enter", "C-u", "-", "1"]);
-    tmux.wait("the reason", |s| {
+    tmux.wait("the reason", LONG, |s| {
         s.contains("✗ training.lr = -1 is out of range")
     });
     tmux.keys(&["C-u", "0", ".", "0", "0", "0", "5", "Enter"]);
-    tmux.wait("the trainer's answer", |s| {
+    tmux.wait("the trainer's answer", LONG, |s| {
         s.contains("0.0005") && !s.contains("applying (run:")
     });
     tmux.keys(&["s"]);
-    tmux.wait("the save", |s| s.contains("saved 1 setting to"));
+    tmux.wait("the save", LONG, |s| s.contains("saved 1 setting to"));
     let saved = std::fs::read_to_string(&cfg).unwrap();
     assert_eq!(saved, original.replace("lr = 0.001 #", "lr = 0.0005 #"));
     tmux.keys(&["Escape"]);
-    tmux.wait("the new rate in the header", |s| s.contains("lr 5e-4"));
+    tmux.wait("the new rate in the header", LONG, |s| {
+        s.contains("lr 5e-4")
+    });
 
     // Hot reload: a live change and a pending one; then an invalid file.
     let edited = saved
         .replace("lr = 0.0005", "lr = 0.002")
         .replace("[runtime]", "[model]\ndropout = 0.5\n\n[runtime]");
     std::fs::write(&cfg, edited).unwrap();
-    tmux.wait("the reload", |s| {
+    tmux.wait("the reload", LONG, |s| {
         s.contains("lr 2e-3") && s.contains("pending for the next run")
     });
     std::fs::write(&cfg, "[training]\nlr = -1.0\n").unwrap();
-    tmux.wait("the refusal", |s| s.contains("config file not applied"));
-    let s = tmux.wait("the rate kept", |s| s.contains("lr 2e-3"));
+    tmux.wait("the refusal", LONG, |s| {
+        s.contains("config file not applied")
+    });
+    let s = tmux.wait("the rate kept", LONG, |s| s.contains("lr 2e-3"));
     assert!(!s.contains("PAUSED"), "{s}");
 
     tmux.keys(&["q"]);
-    tmux.wait("the quit confirmation", |s| s.contains("y/n"));
+    tmux.wait("the quit confirmation", LONG, |s| s.contains("y/n"));
     tmux.keys(&["y"]);
     let start = Instant::now();
     while !exit_file.exists() {

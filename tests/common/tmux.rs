@@ -19,6 +19,13 @@ impl Tmux {
         String::from_utf8_lossy(&out.stdout).into_owned()
     }
 
+    /// Type `keys` (tmux key names) into the session's pane.
+    pub fn keys(&self, keys: &[&str]) {
+        let mut args = vec!["send-keys", "-t", "ft"];
+        args.extend(keys);
+        self.cmd(&args);
+    }
+
     pub fn screen(&self) -> String {
         self.cmd(&["capture-pane", "-p", "-t", "ft"])
     }
