@@ -153,7 +153,7 @@ pub fn train(args: &TrainArgs) -> Result<ExitCode> {
     watch_signals(signal.clone(), cmd_tx.clone())?;
     let opts = train::RunOptions {
         resume,
-        pause_on_save_error: interactive,
+        pause_on_fault: interactive,
     };
     let trainer = train::spawn(cfg.clone(), opts, cmd_rx, sink);
     let code = if interactive {

@@ -140,6 +140,37 @@ fn nan_loss_fails_and_keeps_the_last_good_checkpoint() {
         std::fs::read(run.path().join("model.safetensors")).unwrap(),
         bytes_before
     );
+
+    // Watched (the dashboard): it pauses at that batch with the reason, nothing saved;
+    // resuming skips the batch and the run finishes.
+    std::env::set_var("FASHION_TUI_FAULT", format!("nan@{}", before.step + 3));
+    let (sink, rx) = ChannelSink::new();
+    let (tx, control) = flume::unbounded();
+    let opts = RunOptions {
+        resume: true,
+        pause_on_fault: true,
+    };
+    let handle = train::spawn(
+        common::quick_config(data.path(), run.path(), 2),
+        opts,
+        control,
+        sink,
+    );
+    let mut reason = None;
+    loop {
+        match rx.events.recv_timeout(Duration::from_secs(120)).unwrap() {
+            TrainEvent::Message(m) if m.contains("became NaN") => reason = Some(m),
+            TrainEvent::Phase(Phase::Paused) => break,
+            TrainEvent::Failed(f) => panic!("failed: {f}"),
+            _ => {}
+        }
+    }
+    std::env::remove_var("FASHION_TUI_FAULT");
+    assert!(reason.unwrap().contains("paused at this batch"));
+    assert_eq!(sidecar(run.path()), before, "nothing saved while paused");
+    tx.send(Command::Resume).unwrap();
+    let summary = handle.join().unwrap().unwrap();
+    assert_eq!(summary.epochs_completed, 2);
 }
 
 #[test]
@@ -173,7 +204,7 @@ fn a_failed_save_pauses_when_watched_and_keeps_the_previous_checkpoint() {
     let (tx, control) = flume::unbounded();
     let opts = RunOptions {
         resume: true,
-        pause_on_save_error: true,
+        pause_on_fault: true,
     };
     let handle = train::spawn(cfg, opts, control, sink);
     let mut reason = None;

@@ -45,9 +45,10 @@ const EVAL_BATCH: i64 = 1000;
 pub struct RunOptions {
     /// Continue from the checkpoint in `cfg.runtime.run_dir`.
     pub resume: bool,
-    /// When a checkpoint cannot be written (disk full, unwritable directory), pause and wait
-    /// for Resume (retry) or Stop instead of failing: someone is watching (the dashboard).
-    pub pause_on_save_error: bool,
+    /// Someone is watching (the dashboard): when a checkpoint cannot be written (disk full,
+    /// unwritable directory) or the loss is not finite, pause and wait for Resume or Stop
+    /// instead of failing.
+    pub pause_on_fault: bool,
 }
 
 /// Why a run failed, and whether the user's settings were to blame (exit code 2).
@@ -196,7 +197,7 @@ pub fn run_with(
     let committed = checkpoint::read_sidecar(&ckpt_dir).ok().flatten();
     checkpoint::clean(&ckpt_dir, committed.map(|s| s.generation));
     let mut t = Trainer::new(cfg, &ds, resolved.device, run_dir.clone())?;
-    t.pause_on_save_error = opts.pause_on_save_error;
+    t.pause_on_fault = opts.pause_on_fault;
     if opts.resume {
         t.restore(sink)?;
     }
@@ -305,7 +306,7 @@ struct Trainer<'a> {
     /// Fractional epoch reached so far (batches done / batches per epoch).
     position: f64,
     cur: EpochState,
-    pause_on_save_error: bool,
+    pause_on_fault: bool,
     faults: Faults,
     saves: u32,
 }
@@ -374,7 +375,7 @@ impl<'a> Trainer<'a> {
             lr: tc.lr,
             position: 0.0,
             cur: EpochState::new(0, device),
-            pause_on_save_error: false,
+            pause_on_fault: false,
             faults: Faults::from_env(),
             saves: 0,
         })
@@ -583,12 +584,32 @@ impl<'a> Trainer<'a> {
                 let logits = self.net.forward_t(&xs, true);
                 let loss = logits.cross_entropy_for_logits(&ys);
                 let loss = if self.faults.nan_at == Some(self.opt.step_count()) {
+                    // Once: a skipped batch does not advance the step count.
+                    self.faults.nan_at = None;
                     loss * f64::NAN
                 } else {
                     loss
                 };
                 let loss_value = loss.detach();
-                self.check_finite(&loss_value)?;
+                if let Err(e) = self.check_finite(&loss_value) {
+                    if !self.pause_on_fault {
+                        return Err(e);
+                    }
+                    // The step was not taken: the weights are still those before this
+                    // batch and nothing was saved. Pause here; resuming skips the batch.
+                    sink.send(TrainEvent::Message(format!(
+                        "{e:#}. Training is paused at this batch with the weights from before \
+                         it: lower the learning rate (e) and resume (p) to go on without this \
+                         batch, or quit"
+                    )));
+                    sink.send(TrainEvent::Phase(Phase::Paused));
+                    if !self.wait_for_resume(control, sink) {
+                        return Err(e);
+                    }
+                    self.cur.batch = b + 1;
+                    self.position = epoch as f64 + (b + 1) as f64 / batches as f64;
+                    continue;
+                }
                 self.opt.backward_step(&loss);
                 self.cur.loss_sum += &loss_value * len as f64;
                 self.cur.correct += logits.argmax(-1, false).eq_tensor(&ys).sum(Kind::Int64);
@@ -707,7 +728,7 @@ impl<'a> Trainer<'a> {
         loop {
             let err = match self.save(sink) {
                 Ok(()) => return Ok(None),
-                Err(e) if self.pause_on_save_error => e,
+                Err(e) if self.pause_on_fault => e,
                 Err(e) => return Err(e.context("the previous checkpoint is intact")),
             };
             sink.send(TrainEvent::Message(format!(
@@ -715,21 +736,27 @@ impl<'a> Trainer<'a> {
                  space (or fix the run directory) and resume to retry, or quit"
             )));
             sink.send(TrainEvent::Phase(Phase::Paused));
-            loop {
-                match control.recv() {
-                    Ok(Command::Resume) => {
-                        sink.send(TrainEvent::Phase(Phase::Training));
-                        break;
-                    }
-                    Ok(Command::Stop) | Err(_) => {
-                        return Err(err.context(
-                            "stopped after a failed save; the previous checkpoint is intact",
-                        ));
-                    }
-                    Ok(cmd) => {
-                        let mut paused = true;
-                        self.handle(cmd, &mut paused, sink);
-                    }
+            if !self.wait_for_resume(control, sink) {
+                return Err(
+                    err.context("stopped after a failed save; the previous checkpoint is intact")
+                );
+            }
+        }
+    }
+
+    /// Paused by the trainer itself: block until Resume (`true`) or Stop or a vanished
+    /// consumer (`false`), answering other commands meanwhile.
+    fn wait_for_resume(&mut self, control: &Receiver<Command>, sink: &mut dyn Sink) -> bool {
+        loop {
+            match control.recv() {
+                Ok(Command::Resume) => {
+                    sink.send(TrainEvent::Phase(Phase::Training));
+                    return true;
+                }
+                Ok(Command::Stop) | Err(_) => return false,
+                Ok(cmd) => {
+                    let mut paused = true;
+                    self.handle(cmd, &mut paused, sink);
                 }
             }
         }
