@@ -23,26 +23,32 @@ fi
 
 run_dir=$(mktemp -d)
 trap 'rm -rf "$run_dir"' EXIT
-rss() { grep 'Maximum resident set size' "$1" | awk '{print $NF}'; }
 
-echo "bench: fashion-tui (release), $threads thread(s)" >&2
-/usr/bin/time -v -o "$run_dir/ft.time" "$root/target/release/fashion-tui" train --json --device cpu \
-  --threads "$threads" --epochs 1 --train-limit "$limit" --test-limit 1000 --data-dir "$data" \
-  --run-dir "$run_dir/run" > "$run_dir/ft.json"
-ft=$(head -n 1 "$run_dir/ft.json")
+# Interleaved rounds (this kind of machine is noisy): the median of each side is reported.
+rounds=${BENCH_ROUNDS:-3}
+for r in $(seq "$rounds"); do
+  echo "bench: round $r/$rounds: fashion-tui (release), then PyTorch eager, $threads thread(s)" >&2
+  /usr/bin/time -v -o "$run_dir/ft$r.time" "$root/target/release/fashion-tui" train --json --device cpu \
+    --threads "$threads" --epochs 1 --train-limit "$limit" --test-limit 1000 --data-dir "$data" \
+    --run-dir "$run_dir/run$r" 2>/dev/null | head -n 1 > "$run_dir/ft$r.json"
+  PYTHONPATH="$py" /usr/bin/time -v -o "$run_dir/pt$r.time" python3 "$root/scripts/bench_pytorch.py" \
+    "$data" "$threads" "$limit" > "$run_dir/pt$r.json"
+done
 
-echo "bench: PyTorch eager, $threads thread(s)" >&2
-PYTHONPATH="$py" /usr/bin/time -v -o "$run_dir/pt.time" python3 "$root/scripts/bench_pytorch.py" "$data" "$threads" "$limit" > "$run_dir/pt.json"
-pt=$(cat "$run_dir/pt.json")
-
-python3 - "$ft" "$pt" "$(rss "$run_dir/ft.time")" "$(rss "$run_dir/pt.time")" <<'PY'
-import json, sys
-ft, pt = json.loads(sys.argv[1]), json.loads(sys.argv[2])
-ft_rss, pt_rss = int(sys.argv[3]) / 1024, int(sys.argv[4]) / 1024
-print(f"{'':14}{'s/epoch':>9}{'images/s':>10}{'peak RSS':>11}")
-print(f"{'fashion-tui':14}{ft['seconds']:>9.1f}{ft['images_per_sec']:>10.0f}{ft_rss:>8.0f} MB")
-print(f"{'PyTorch eager':14}{pt['seconds']:>9.1f}{pt['images_per_sec']:>10.0f}{pt_rss:>8.0f} MB")
-print(f"speed-up {pt['seconds'] / ft['seconds']:.2f}x, memory {ft_rss / pt_rss:.2f}x of PyTorch's")
+python3 - "$run_dir" "$rounds" <<'PY'
+import json, re, statistics, sys
+d, n = sys.argv[1], int(sys.argv[2])
+def rss(p):
+    return int(re.search(r"Maximum resident set size \(kbytes\): (\d+)", open(p).read()).group(1)) / 1024
+ft = [json.load(open(f"{d}/ft{r}.json")) for r in range(1, n + 1)]
+pt = [json.load(open(f"{d}/pt{r}.json")) for r in range(1, n + 1)]
+fs, ps = [x["seconds"] for x in ft], [x["seconds"] for x in pt]
+fm, pm = max(rss(f"{d}/ft{r}.time") for r in range(1, n + 1)), max(rss(f"{d}/pt{r}.time") for r in range(1, n + 1))
+imgs = ft[0]["images_per_sec"] * ft[0]["seconds"]
+print(f"{'':14}{'s/epoch (median)':>18}{'all rounds':>26}{'peak RSS':>11}")
+print(f"{'fashion-tui':14}{statistics.median(fs):>18.1f}{' '.join(f'{x:.1f}' for x in fs):>26}{fm:>8.0f} MB")
+print(f"{'PyTorch eager':14}{statistics.median(ps):>18.1f}{' '.join(f'{x:.1f}' for x in ps):>26}{pm:>8.0f} MB")
+print(f"{round(imgs)} images per epoch; fashion-tui takes {statistics.median(fs) / statistics.median(ps):.2f}x PyTorch's time and {fm / pm:.2f}x its peak memory")
 PY
 
 echo "bench: dashboard (tmux 160x48) vs headless, 2 epochs each" >&2
@@ -50,12 +56,12 @@ sock="ft-bench-$$"
 tmux -L "$sock" -f /dev/null new-session -d -s b -x 160 -y 48 \
   "$root/target/release/fashion-tui --device cpu --threads $threads --epochs 2 --train-limit $limit --test-limit 1000 --data-dir $data --run-dir $run_dir/ui; sleep 600"
 for _ in $(seq 1200); do
-  [ "$(wc -l < "$run_dir/ui/metrics.jsonl" 2>/dev/null || echo 0)" -ge 2 ] && break
+  [ -f "$run_dir/ui/metrics.jsonl" ] && [ "$(wc -l < "$run_dir/ui/metrics.jsonl")" -ge 2 ] && break
   sleep 1
 done
 tmux -L "$sock" kill-server 2>/dev/null || true
 "$root/target/release/fashion-tui" train --json --device cpu --threads "$threads" --epochs 2 \
-  --train-limit "$limit" --test-limit 1000 --data-dir "$data" --run-dir "$run_dir/hl" > /dev/null
+  --train-limit "$limit" --test-limit 1000 --data-dir "$data" --run-dir "$run_dir/hl" > /dev/null 2>&1
 python3 - "$run_dir/ui/metrics.jsonl" "$run_dir/hl/metrics.jsonl" <<'PY'
 import json, sys
 ips = lambda p: sum(json.loads(l)["images_per_sec"] for l in open(p)) / 2

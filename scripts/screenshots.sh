@@ -41,8 +41,10 @@ shot() {
   done
   [ -n "$win" ] || { echo "screenshots: no xterm window" >&2; exit 1; }
   sleep "$wait"
+  # xterm ignores synthetic (SendEvent) keys: focus it and type through XTEST instead.
+  xdotool windowfocus --sync "$win" 2>/dev/null || true
   for k in "$@"; do
-    xdotool key --window "$win" "$k"
+    xdotool key "$k"
     sleep 1
   done
   import -window "$win" "$out/$name.png"

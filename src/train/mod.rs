@@ -803,9 +803,8 @@ impl<'a> Trainer<'a> {
             }
         })?;
         sink.send(TrainEvent::Message(format!(
-            "checkpoint saved at epoch {:.2} in {}",
-            self.position,
-            dir.display()
+            "checkpoint saved at epoch {:.2}",
+            self.position
         )));
         Ok(())
     }
