@@ -3,6 +3,8 @@
 SHELL := /bin/bash
 CARGO ?= cargo
 ARGS ?=
+# Where cargo puts its output (respects CARGO_TARGET_DIR).
+BIN := $(or $(CARGO_TARGET_DIR),target)/release/fashion-tui
 
 .PHONY: setup build run test lint bench screenshots clean
 
@@ -14,7 +16,7 @@ build: setup
 
 ## Train with the dashboard (headless when stdout is not a terminal). Extra flags: ARGS="--epochs 3"
 run: build
-	./target/release/fashion-tui $(ARGS)
+	$(BIN) $(ARGS)
 
 ## The whole test suite, as CI runs it.
 test: setup
