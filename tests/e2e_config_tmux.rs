@@ -31,23 +31,7 @@ fn the_editor_and_hot_reload_steer_a_real_run() {
         sh_quote(&run.path().join("run")),
         sh_quote(&exit_file),
     );
-    let tmux = Tmux {
-        socket: format!("fashion-tui-config-test-{}", std::process::id()),
-    };
-    let shell = format!("sh -c '{}'", script.replace('\'', r"'\''"));
-    tmux.cmd(&[
-        "-f",
-        "/dev/null",
-        "new-session",
-        "-d",
-        "-s",
-        "ft",
-        "-x",
-        "140",
-        "-y",
-        "40",
-        &shell,
-    ]);
+    let tmux = Tmux::start("config", &script, 140, 40);
     tmux.wait("training", LONG, |s| {
         s.contains("TRAINING") && s.contains("lr 1e-3")
     });

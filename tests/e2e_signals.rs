@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use common::tmux::{sh_quote, shell_word, Tmux};
+use common::tmux::{sh_quote, Tmux};
 
 struct Session {
     tmux: Tmux,
@@ -32,23 +32,7 @@ fn start(name: &str) -> Session {
         sh_quote(&run),
         sh_quote(&exit_file),
     );
-    let tmux = Tmux {
-        socket: format!("fashion-tui-{name}-{}", std::process::id()),
-    };
-    let shell = format!("sh -c {}", shell_word(&script));
-    tmux.cmd(&[
-        "-f",
-        "/dev/null",
-        "new-session",
-        "-d",
-        "-s",
-        "ft",
-        "-x",
-        "120",
-        "-y",
-        "36",
-        &shell,
-    ]);
+    let tmux = Tmux::start(name, &script, 120, 36);
     tmux.wait("training", Duration::from_secs(120), |s| {
         s.contains("TRAINING")
     });

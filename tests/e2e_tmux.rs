@@ -4,7 +4,7 @@
 
 mod common;
 
-use common::tmux::{sh_quote, shell_word, Tmux};
+use common::tmux::{sh_quote, Tmux};
 
 use std::path::Path;
 use std::time::{Duration, Instant};
@@ -24,23 +24,7 @@ fn dashboard_pause_resume_quit_in_a_real_terminal() {
         sh_quote(&run.path().join("run")),
         sh_quote(&exit_file),
     );
-    let tmux = Tmux {
-        socket: format!("fashion-tui-test-{}", std::process::id()),
-    };
-    let shell = format!("sh -c {}", shell_word(&script));
-    tmux.cmd(&[
-        "-f",
-        "/dev/null",
-        "new-session",
-        "-d",
-        "-s",
-        "ft",
-        "-x",
-        "140",
-        "-y",
-        "40",
-        &shell,
-    ]);
+    let tmux = Tmux::start("dashboard", &script, 140, 40);
 
     let long = Duration::from_secs(120);
     let screen = tmux.wait("the dashboard", long, |s| {

@@ -66,6 +66,51 @@ fn sidecar(run: &Path) -> Sidecar {
         .expect("a checkpoint")
 }
 
+/// A resumed run as the dashboard starts it, with `fault` injected, waited on until the
+/// trainer pauses itself; `reason` is its message that contains `expect`.
+struct Watched {
+    handle: std::thread::JoinHandle<Result<fashion_tui::train::events::RunSummary, train::Failure>>,
+    tx: flume::Sender<Command>,
+    /// Kept open: a trainer whose consumer has gone stops.
+    _rx: fashion_tui::train::Receivers,
+    reason: String,
+}
+
+impl Watched {
+    /// Resume training and wait for the end of the run.
+    fn resume(self) -> fashion_tui::train::events::RunSummary {
+        self.tx.send(Command::Resume).unwrap();
+        self.handle.join().unwrap().unwrap()
+    }
+}
+
+fn resume_watched(cfg: &Config, fault: &str, expect: &str) -> Watched {
+    std::env::set_var("FASHION_TUI_FAULT", fault);
+    let (sink, rx) = ChannelSink::new();
+    let (tx, control) = flume::unbounded();
+    let opts = RunOptions {
+        resume: true,
+        pause_on_fault: true,
+    };
+    let handle = train::spawn(cfg.clone(), opts, control, sink);
+    let mut reason = None;
+    loop {
+        match rx.events.recv_timeout(Duration::from_secs(120)).unwrap() {
+            TrainEvent::Message(m) if m.contains(expect) => reason = Some(m),
+            TrainEvent::Phase(Phase::Paused) => break,
+            TrainEvent::Failed(f) => panic!("failed: {f}"),
+            _ => {}
+        }
+    }
+    std::env::remove_var("FASHION_TUI_FAULT");
+    Watched {
+        handle,
+        tx,
+        _rx: rx,
+        reason: reason.expect("the reason before the pause"),
+    }
+}
+
 #[test]
 fn resumed_runs_repeat_an_uninterrupted_run_exactly() {
     let _lock = RNG.lock().unwrap_or_else(|e| e.into_inner());
@@ -143,34 +188,12 @@ fn nan_loss_fails_and_keeps_the_last_good_checkpoint() {
 
     // Watched (the dashboard): it pauses at that batch with the reason, nothing saved;
     // resuming skips the batch and the run finishes.
-    std::env::set_var("FASHION_TUI_FAULT", format!("nan@{}", before.step + 3));
-    let (sink, rx) = ChannelSink::new();
-    let (tx, control) = flume::unbounded();
-    let opts = RunOptions {
-        resume: true,
-        pause_on_fault: true,
-    };
-    let handle = train::spawn(
-        common::quick_config(data.path(), run.path(), 2),
-        opts,
-        control,
-        sink,
-    );
-    let mut reason = None;
-    loop {
-        match rx.events.recv_timeout(Duration::from_secs(120)).unwrap() {
-            TrainEvent::Message(m) if m.contains("became NaN") => reason = Some(m),
-            TrainEvent::Phase(Phase::Paused) => break,
-            TrainEvent::Failed(f) => panic!("failed: {f}"),
-            _ => {}
-        }
-    }
-    std::env::remove_var("FASHION_TUI_FAULT");
-    assert!(reason.unwrap().contains("paused at this batch"));
+    let cfg = common::quick_config(data.path(), run.path(), 2);
+    let watched = resume_watched(&cfg, &format!("nan@{}", before.step + 3), "became NaN");
+    let reason = watched.reason.clone();
+    assert!(reason.contains("paused at this batch"), "{reason}");
     assert_eq!(sidecar(run.path()), before, "nothing saved while paused");
-    tx.send(Command::Resume).unwrap();
-    let summary = handle.join().unwrap().unwrap();
-    assert_eq!(summary.epochs_completed, 2);
+    assert_eq!(watched.resume().epochs_completed, 2);
 }
 
 #[test]
@@ -198,34 +221,16 @@ fn a_failed_save_pauses_when_watched_and_keeps_the_previous_checkpoint() {
 
     // Watched: it pauses with the reason; Resume retries (and succeeds this time).
     // The injected fault counts the saves of one run: the first one fails.
-    std::env::set_var("FASHION_TUI_FAULT", "save@1");
     let cfg = common::quick_config(data.path(), run.path(), 2);
-    let (sink, rx) = ChannelSink::new();
-    let (tx, control) = flume::unbounded();
-    let opts = RunOptions {
-        resume: true,
-        pause_on_fault: true,
-    };
-    let handle = train::spawn(cfg, opts, control, sink);
-    let mut reason = None;
-    loop {
-        match rx.events.recv_timeout(Duration::from_secs(120)).unwrap() {
-            TrainEvent::Message(m) if m.contains("No space left") => reason = Some(m),
-            TrainEvent::Phase(Phase::Paused) => break,
-            TrainEvent::Failed(f) => panic!("failed: {f}"),
-            _ => {}
-        }
-    }
-    std::env::remove_var("FASHION_TUI_FAULT");
-    assert!(reason.unwrap().contains("previous checkpoint is intact"));
+    let watched = resume_watched(&cfg, "save@1", "No space left");
+    let reason = watched.reason.clone();
+    assert!(reason.contains("previous checkpoint is intact"), "{reason}");
     assert_eq!(
         sidecar(run.path()),
         before,
         "nothing overwritten while paused"
     );
-    tx.send(Command::Resume).unwrap();
-    let summary = handle.join().unwrap().unwrap();
-    assert_eq!(summary.epochs_completed, 2);
+    assert_eq!(watched.resume().epochs_completed, 2);
     assert_eq!(sidecar(run.path()).epoch, 2);
 }
 

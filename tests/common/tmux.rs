@@ -10,6 +10,30 @@ pub struct Tmux {
 }
 
 impl Tmux {
+    /// A new private server (named after `name` and this process) whose one window, of
+    /// `cols`×`rows`, runs `script` under `sh -c`.
+    pub fn start(name: &str, script: &str, cols: u16, rows: u16) -> Tmux {
+        let tmux = Tmux {
+            socket: format!("fashion-tui-{name}-{}", std::process::id()),
+        };
+        let shell = format!("sh -c {}", shell_word(script));
+        let (x, y) = (cols.to_string(), rows.to_string());
+        tmux.cmd(&[
+            "-f",
+            "/dev/null",
+            "new-session",
+            "-d",
+            "-s",
+            "ft",
+            "-x",
+            &x,
+            "-y",
+            &y,
+            &shell,
+        ]);
+        tmux
+    }
+
     pub fn cmd(&self, args: &[&str]) -> String {
         let out = Command::new("tmux")
             .args(["-L", &self.socket])
