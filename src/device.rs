@@ -106,6 +106,10 @@ fn load_cuda_backend() -> &'static Result<(), String> {
 
 /// Why CUDA device `n` cannot be used, or `None` when it can.
 fn cuda_unusable(n: usize) -> Option<String> {
+    // Without the NVIDIA driver's control device there is nothing to load the backend for.
+    if !std::path::Path::new("/dev/nvidiactl").exists() {
+        return Some("this machine has no NVIDIA GPU driver (no /dev/nvidiactl)".into());
+    }
     if let Err(reason) = load_cuda_backend() {
         return Some(reason.clone());
     }
