@@ -54,9 +54,16 @@ impl Widget for LossChart<'_> {
             }
         };
         let x_max = charts.x_max();
+        // The first half epoch's steep fall would flatten everything after it: once more
+        // than an epoch is plotted, the y axis fits what came after (earlier points are
+        // clipped at the top).
+        let from = if x_max > 1.0 { 0.5 } else { f64::NEG_INFINITY };
+        let after = |pts: &[(f64, f64)]| -> Vec<(f64, f64)> {
+            pts.iter().copied().filter(|p| p.0 >= from).collect()
+        };
         let hi = [
-            charts.loss_raw.y_range(),
-            charts.loss_ema.y_range(),
+            y_range(&after(charts.loss_raw.points())),
+            y_range(&after(charts.loss_ema.points())),
             y_range(&charts.test_loss),
         ]
         .into_iter()
