@@ -9,7 +9,7 @@ use ratatui::widgets::{Axis, Chart, Dataset, GraphType, LegendPosition, Widget};
 use crate::ui::app::{App, Pane, REFERENCE_ACC};
 use crate::ui::history::y_range;
 use crate::ui::widgets::{
-    axis_labels, marker, marker_glyph, pane_block, waiting, with_info, SeriesRole,
+    axis_labels, empty_pane, marker, pane_block, series_name, with_info, SeriesRole,
 };
 
 pub struct AccuracyChart<'a> {
@@ -33,21 +33,12 @@ impl Widget for AccuracyChart<'_> {
         let info = [stats.join(" · "), stats.last().cloned().unwrap_or_default()];
         block = with_info(block, Pane::Accuracy, area.width, &info, theme.dim());
         if charts.train_acc.is_empty() && charts.test_acc.is_empty() {
-            let inner = block.inner(area);
-            block.render(area, buf);
-            waiting("waiting for the first batch…", inner, buf, theme);
+            empty_pane(block, "waiting for the first batch…", area, buf, theme);
             return;
         }
 
         let plain = app.opts.ascii_charts || !theme.has_color();
-        let name = |text: &str, role| {
-            let g = marker_glyph(marker(plain, role));
-            if plain && !g.is_empty() {
-                format!("{g} {text}")
-            } else {
-                text.to_string()
-            }
-        };
+        let name = |text: &str, role| series_name(plain, text, role);
         let x_max = charts.x_max();
         let lo = [charts.train_acc.y_range(), y_range(&charts.test_acc)]
             .into_iter()

@@ -3,6 +3,7 @@
 //! precision (row), and the worst confusion in words. In small areas it abbreviates names,
 //! narrows cells and drops precision, then recall.
 
+use crate::ui::widgets::empty_pane;
 use ratatui::buffer::Buffer;
 use ratatui::layout::Rect;
 use ratatui::style::{Modifier, Style};
@@ -10,7 +11,7 @@ use ratatui::widgets::Widget;
 
 use crate::train::events::{Confusion, NUM_CLASSES};
 use crate::ui::app::{App, Pane};
-use crate::ui::widgets::{class_name, pane_block, put, short_name, waiting, with_info};
+use crate::ui::widgets::{class_name, pane_block, put, short_name, with_info};
 
 pub struct ConfusionMatrix<'a> {
     pub app: &'a App,
@@ -161,9 +162,7 @@ impl Widget for ConfusionMatrix<'_> {
         let theme = &app.theme;
         let mut block = pane_block(Pane::Confusion, self.focused, theme);
         let Some(epoch) = &app.last_epoch else {
-            let inner = block.inner(area);
-            block.render(area, buf);
-            waiting("waiting for the first epoch…", inner, buf, theme);
+            empty_pane(block, "waiting for the first epoch…", area, buf, theme);
             return;
         };
         let acc = format!("acc {:.1}%", epoch.test_acc * 100.0);

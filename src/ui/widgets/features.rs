@@ -2,6 +2,7 @@
 //! selected conv layer as small heatmaps, with a caption and a colour scale for the layer's
 //! min and max. ←/→ pick the sample, ↑/↓ the layer (see [`crate::ui::keys`]).
 
+use crate::ui::widgets::empty_pane;
 use ratatui::buffer::Buffer;
 use ratatui::layout::Rect;
 use ratatui::style::{Modifier, Style};
@@ -12,7 +13,7 @@ use crate::train::events::{FeatureMaps, LayerMaps};
 use crate::ui::app::{App, Pane};
 use crate::ui::theme::{Palette, Theme};
 use crate::ui::widgets::pixels::{activation, image, scale_bar};
-use crate::ui::widgets::{class_name, pane_block, put, short_name, waiting, with_info};
+use crate::ui::widgets::{class_name, pane_block, put, short_name, with_info};
 
 pub struct FeatureMapsView<'a> {
     pub app: &'a App,
@@ -75,9 +76,13 @@ impl Widget for FeatureMapsView<'_> {
         let theme = &app.theme;
         let mut block = pane_block(Pane::Features, self.focused, theme);
         let Some(fm) = &app.features else {
-            let inner = block.inner(area);
-            block.render(area, buf);
-            waiting("waiting for the first feature maps…", inner, buf, theme);
+            empty_pane(
+                block,
+                "waiting for the first feature maps…",
+                area,
+                buf,
+                theme,
+            );
             return;
         };
         let info = [

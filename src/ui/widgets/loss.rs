@@ -11,7 +11,7 @@ use ratatui::widgets::{Axis, Chart, Dataset, GraphType, LegendPosition, Widget};
 use crate::ui::app::{App, Pane};
 use crate::ui::history::y_range;
 use crate::ui::widgets::{
-    axis_labels, marker, marker_glyph, pane_block, waiting, with_info, SeriesRole,
+    axis_labels, empty_pane, marker, pane_block, series_name, with_info, SeriesRole,
 };
 
 pub struct LossChart<'a> {
@@ -38,21 +38,12 @@ impl Widget for LossChart<'_> {
         ];
         block = with_info(block, Pane::Loss, area.width, &info, theme.dim());
         if charts.loss_raw.is_empty() && charts.test_loss.is_empty() {
-            let inner = block.inner(area);
-            block.render(area, buf);
-            waiting("waiting for the first batch…", inner, buf, theme);
+            empty_pane(block, "waiting for the first batch…", area, buf, theme);
             return;
         }
 
         let plain = app.opts.ascii_charts || !theme.has_color();
-        let name = |text: &str, role| {
-            let g = marker_glyph(marker(plain, role));
-            if plain && !g.is_empty() {
-                format!("{g} {text}")
-            } else {
-                text.to_string()
-            }
-        };
+        let name = |text: &str, role| series_name(plain, text, role);
         let x_max = charts.x_max();
         // The first half epoch's steep fall would flatten everything after it: once more
         // than an epoch is plotted, the y axis fits what came after (earlier points are

@@ -77,6 +77,24 @@ pub fn with_info<'a>(
     }
 }
 
+/// Draw `block` with nothing in it but `text` (what the pane waits for).
+pub fn empty_pane(block: Block<'_>, text: &str, area: Rect, buf: &mut Buffer, theme: &Theme) {
+    let inner = block.inner(area);
+    block.render(area, buf);
+    waiting(text, inner, buf, theme);
+}
+
+/// A chart series' legend entry: with plain markers (no colour, or `ascii_charts`) it
+/// starts with the series' glyph, since colour cannot tell the series apart.
+pub fn series_name(plain: bool, text: &str, role: SeriesRole) -> String {
+    let g = marker_glyph(marker(plain, role));
+    if plain && !g.is_empty() {
+        format!("{g} {text}")
+    } else {
+        text.to_string()
+    }
+}
+
 /// What an empty pane says while it waits for data, centred.
 pub fn waiting(text: &str, area: Rect, buf: &mut Buffer, theme: &Theme) {
     if area.is_empty() {

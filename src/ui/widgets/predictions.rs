@@ -2,6 +2,7 @@
 //! mistakes in red. `m` switches between the fixed random sample and the most confident
 //! mistakes. Images are full size (28×14 cells) when enough fit, else halved (14×7).
 
+use crate::ui::widgets::empty_pane;
 use ratatui::buffer::Buffer;
 use ratatui::layout::Rect;
 use ratatui::text::Line;
@@ -77,9 +78,7 @@ impl Widget for PredictionsGrid<'_> {
         let mode = app.predictions_mode;
         let mut block = pane_block(Pane::Predictions, self.focused, theme);
         let Some(preds) = &app.predictions else {
-            let inner = block.inner(area);
-            block.render(area, buf);
-            waiting("waiting for the first epoch…", inner, buf, theme);
+            empty_pane(block, "waiting for the first epoch…", area, buf, theme);
             return;
         };
         let (list, what, other) = match mode {
