@@ -171,13 +171,13 @@ pub fn train(args: &TrainArgs) -> Result<ExitCode> {
         // checkpoints before the process exits.
         let _ = cmd_tx.send(Command::Stop);
         let joined = trainer.join();
-        let app = match ui {
-            Ok(app) => app,
+        let summary = match ui {
+            Ok(app) => app.summary_line(),
             // The terminal went away with the signal (an SSH drop): just exit as signalled.
-            Err(_) if signal.load(Ordering::SeqCst) != 0 => ui::App::new(ui_options(&cfg)),
+            Err(_) if signal.load(Ordering::SeqCst) != 0 => None,
             Err(e) => return Err(e),
         };
-        if let Some(line) = app.summary_line() {
+        if let Some(line) = summary {
             // Not println!: it panics when the terminal has gone away.
             let _ = writeln!(std::io::stdout(), "{line}");
         }

@@ -88,16 +88,20 @@ fn progress_line(p: &Progress, epochs: usize) -> String {
     )
 }
 
+/// Erase the live progress line, if one is showing, before other output.
+fn clear_live(err: &mut dyn Write, live_line: &mut bool) {
+    if std::mem::take(live_line) {
+        let _ = write!(err, "\r\x1b[2K");
+    }
+}
+
 /// Print events until the trainer finishes; returns how it ended.
 pub fn print(rx: &Receivers, out: &mut dyn Write, err: &mut dyn Write, opts: Options) -> Ending {
     let mut epochs = 0;
     let mut eta = f64::NAN;
     let mut live_line = false;
     let human = |err: &mut dyn Write, out: &mut dyn Write, text: &str, live_line: &mut bool| {
-        if *live_line {
-            let _ = write!(err, "\r\x1b[2K");
-            *live_line = false;
-        }
+        clear_live(err, live_line);
         let w: &mut dyn Write = if opts.json { err } else { out };
         let _ = writeln!(w, "{text}");
         let _ = w.flush();
@@ -134,10 +138,7 @@ pub fn print(rx: &Receivers, out: &mut dyn Write, err: &mut dyn Write, opts: Opt
                     remaining * (s.seconds + s.eval_seconds)
                 };
                 if opts.json {
-                    if live_line {
-                        let _ = write!(err, "\r\x1b[2K");
-                        live_line = false;
-                    }
+                    clear_live(err, &mut live_line);
                     let _ = writeln!(out, "{}", epoch_json(&s));
                     let _ = out.flush();
                 } else {
@@ -145,9 +146,7 @@ pub fn print(rx: &Receivers, out: &mut dyn Write, err: &mut dyn Write, opts: Opt
                 }
             }
             TrainEvent::Failed(reason) => {
-                if live_line {
-                    let _ = write!(err, "\r\x1b[2K");
-                }
+                clear_live(err, &mut live_line);
                 return Ending::Failed(reason);
             }
             TrainEvent::Done(summary) => {
@@ -159,9 +158,7 @@ pub fn print(rx: &Receivers, out: &mut dyn Write, err: &mut dyn Write, opts: Opt
                     .as_ref()
                     .map_or("(none)".into(), |p| p.display().to_string());
                 if opts.json {
-                    if live_line {
-                        let _ = write!(err, "\r\x1b[2K");
-                    }
+                    clear_live(err, &mut live_line);
                     let line = json!({
                         "event": "done",
                         "epochs_completed": summary.epochs_completed,

@@ -218,7 +218,7 @@ pub fn run_with(
     })));
     let outcome = t.train(control, sink)?;
     let summary = RunSummary {
-        epochs_completed: t.epochs_done,
+        epochs_completed: t.cur.epoch,
         test_acc: t.last_test_acc,
         model_path: t.model_path.clone(),
         run_dir,
@@ -299,12 +299,9 @@ struct Trainer<'a> {
     sample: Vec<usize>,
     /// Test index whose feature maps the consumer last asked for.
     feature_index: usize,
-    epochs_done: usize,
     last_test_acc: Option<f64>,
     model_path: Option<PathBuf>,
-    lr: f64,
-    /// Fractional epoch reached so far (batches done / batches per epoch).
-    position: f64,
+    /// The epoch in progress (its number is also the count of epochs completed).
     cur: EpochState,
     pause_on_fault: bool,
     faults: Faults,
@@ -369,11 +366,8 @@ impl<'a> Trainer<'a> {
             run_dir,
             sample: all,
             feature_index: 0,
-            epochs_done: 0,
             last_test_acc: None,
             model_path: None,
-            lr: tc.lr,
-            position: 0.0,
             cur: EpochState::new(0, device),
             pause_on_fault: false,
             faults: Faults::from_env(),
@@ -389,6 +383,11 @@ impl<'a> Trainer<'a> {
             .sum()
     }
 
+    /// Fractional epoch reached so far (batches done / batches per epoch).
+    fn position(&self) -> f64 {
+        self.cur.epoch as f64 + self.cur.batch as f64 / self.batches_per_epoch() as f64
+    }
+
     fn batches_per_epoch(&self) -> usize {
         self.ds.train.len().div_ceil(self.cfg.training.batch_size)
     }
@@ -401,14 +400,14 @@ impl<'a> Trainer<'a> {
                 sink.send(TrainEvent::Phase(Phase::Paused));
                 sink.send(TrainEvent::Applied(format!(
                     "paused at epoch {:.2}",
-                    self.position
+                    self.position()
                 )));
             }
             Command::Resume if *paused => {
                 *paused = false;
                 sink.send(TrainEvent::Applied(format!(
                     "resumed at epoch {:.2}",
-                    self.position
+                    self.position()
                 )));
                 sink.send(TrainEvent::Phase(Phase::Training));
             }
@@ -416,7 +415,7 @@ impl<'a> Trainer<'a> {
             Command::Stop => return Some(Outcome::Stopped),
             Command::FeatureMaps { index } => {
                 self.feature_index = index.min(self.ds.test.len().saturating_sub(1));
-                let fm = self.feature_maps(self.feature_index, self.position);
+                let fm = self.feature_maps(self.feature_index, self.position());
                 sink.send(TrainEvent::FeatureMaps(Box::new(fm)));
             }
             Command::Checkpoint => {
@@ -447,7 +446,7 @@ impl<'a> Trainer<'a> {
             return;
         }
         self.training = probe.training;
-        let at = self.position;
+        let at = self.position();
         let mut note = String::new();
         match setting {
             LiveSetting::WeightDecay(wd) => self.opt.hyper.weight_decay = wd,
@@ -475,7 +474,7 @@ impl<'a> Trainer<'a> {
         }
         // The schedule (also for the rest) is re-read at every batch.
         let lr_now = self.scheduled_lr(at.floor() as usize, at);
-        if lr_now != self.lr && !matches!(setting, LiveSetting::Lr(v) if v == lr_now) {
+        if lr_now != self.opt.hyper.lr && !matches!(setting, LiveSetting::Lr(v) if v == lr_now) {
             note.push_str(&format!(" (rate now {lr_now:.3e})"));
         }
         sink.send(TrainEvent::Applied(format!(
@@ -573,8 +572,7 @@ impl<'a> Trainer<'a> {
                 let start = b * bs;
                 let len = bs.min(n - start);
                 let frac = epoch as f64 + (b as f64 / batches as f64);
-                self.lr = self.scheduled_lr(epoch, frac);
-                self.opt.hyper.lr = self.lr;
+                self.opt.hyper.lr = self.scheduled_lr(epoch, frac);
                 // Dropout draws from libtorch's RNG, reseeded from (seed, step) each batch so
                 // a resumed run repeats exactly what an uninterrupted one would have done.
                 tch::manual_seed(step_seed(cfg.training.seed, self.opt.step_count()));
@@ -607,7 +605,6 @@ impl<'a> Trainer<'a> {
                         return Err(e);
                     }
                     self.cur.batch = b + 1;
-                    self.position = epoch as f64 + (b + 1) as f64 / batches as f64;
                     continue;
                 }
                 self.opt.backward_step(&loss);
@@ -615,8 +612,7 @@ impl<'a> Trainer<'a> {
                 self.cur.correct += logits.argmax(-1, false).eq_tensor(&ys).sum(Kind::Int64);
                 self.cur.batch = b + 1;
                 seen_here += len;
-                self.position = epoch as f64 + (b + 1) as f64 / batches as f64;
-                pending.push((self.position, loss_value));
+                pending.push((self.position(), loss_value));
                 let last = b + 1 == batches;
                 if last_sent.elapsed() >= PROGRESS_EVERY || last {
                     last_sent = Instant::now();
@@ -640,7 +636,7 @@ impl<'a> Trainer<'a> {
                         train_acc: self.cur.correct.int64_value(&[]) as f64 / seen as f64,
                         images_per_sec: ips,
                         eta_secs: remaining as f64 / ips,
-                        lr: self.lr,
+                        lr: self.opt.hyper.lr,
                     }));
                     if !ok {
                         return self.finish_early(Outcome::Stopped, sink);
@@ -660,13 +656,12 @@ impl<'a> Trainer<'a> {
                 train_acc,
                 test_loss: eval.loss,
                 test_acc: eval.accuracy,
-                lr: self.lr,
+                lr: self.opt.hyper.lr,
                 seconds,
                 eval_seconds: eval_start.elapsed().as_secs_f64(),
                 images_per_sec: seen_here as f64 / seconds.max(1e-9),
                 confusion: eval.confusion,
             };
-            self.epochs_done = epoch + 1;
             self.last_test_acc = Some(eval.accuracy);
             self.cur = EpochState::new(epoch + 1, self.device);
             run_dir::append_metrics(&self.run_dir, &summary).with_context(|| {
@@ -698,7 +693,7 @@ impl<'a> Trainer<'a> {
         if v.is_finite() {
             Ok(())
         } else {
-            Err(self.divergence(v, self.position))
+            Err(self.divergence(v, self.position()))
         }
     }
 
@@ -713,7 +708,7 @@ impl<'a> Trainer<'a> {
     fn finish_early(&mut self, outcome: Outcome, sink: &mut dyn Sink) -> Result<Outcome> {
         sink.send(TrainEvent::Applied(format!(
             "stopping at epoch {:.2}: saving a checkpoint",
-            self.position
+            self.position()
         )));
         self.save(sink)?;
         Ok(outcome)
@@ -804,7 +799,7 @@ impl<'a> Trainer<'a> {
         })?;
         sink.send(TrainEvent::Message(format!(
             "checkpoint saved at epoch {:.2}",
-            self.position
+            self.position()
         )));
         Ok(())
     }
@@ -822,14 +817,12 @@ impl<'a> Trainer<'a> {
             loss_sum: Tensor::from(sc.epoch_loss_sum as f32).to_device(self.device),
             correct: Tensor::from(sc.epoch_correct).to_device(self.device),
         };
-        self.epochs_done = sc.epoch;
-        let batches = self.batches_per_epoch();
-        self.position = sc.epoch as f64 + sc.batch as f64 / batches as f64;
         run_dir::truncate_metrics(&self.run_dir, sc.epoch)?;
         self.last_test_acc = run_dir::last_test_acc(&self.run_dir);
         sink.send(TrainEvent::Message(format!(
             "resumed from the checkpoint at epoch {:.2} (step {})",
-            self.position, sc.step
+            self.position(),
+            sc.step
         )));
         Ok(())
     }
@@ -863,7 +856,7 @@ impl<'a> Trainer<'a> {
         wrong.sort_by(|&a, &b| eval.confidence[b].total_cmp(&eval.confidence[a]));
         wrong.truncate(self.sample.len());
         Predictions {
-            epoch: self.epochs_done,
+            epoch: self.cur.epoch,
             sample: self.sample.iter().map(|&i| make(i)).collect(),
             mistakes: wrong.into_iter().map(make).collect(),
         }
