@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use common::tmux::{sh_quote, Tmux};
+use common::tmux::{dashboard_script, Tmux};
 
 struct Session {
     tmux: Tmux,
@@ -23,15 +23,7 @@ fn start(name: &str) -> Session {
     common::write_synthetic(data.path(), 2000, 100);
     let run = dirs.path().join("run");
     let exit_file = dirs.path().join("exit-code");
-    let bin = Path::new(env!("CARGO_BIN_EXE_fashion-tui"));
-    let script = format!(
-        "{} --device cpu --threads 1 --epochs 10000 --batch-size 16 --data-dir {} --run-dir {}; \
-         echo $? > {}; sleep 600",
-        sh_quote(bin),
-        sh_quote(data.path()),
-        sh_quote(&run),
-        sh_quote(&exit_file),
-    );
+    let script = dashboard_script(data.path(), &run, &exit_file, "");
     let tmux = Tmux::start(name, &script, 120, 36);
     tmux.wait("training", Duration::from_secs(120), |s| {
         s.contains("TRAINING")

@@ -4,9 +4,8 @@
 
 mod common;
 
-use common::tmux::{sh_quote, Tmux};
+use common::tmux::{dashboard_script, Tmux};
 
-use std::path::Path;
 use std::time::{Duration, Instant};
 
 #[test]
@@ -15,15 +14,7 @@ fn dashboard_pause_resume_quit_in_a_real_terminal() {
     let run = tempfile::tempdir().unwrap();
     common::write_synthetic(data.path(), 2000, 200);
     let exit_file = run.path().join("exit-code");
-    let bin = Path::new(env!("CARGO_BIN_EXE_fashion-tui"));
-    let script = format!(
-        "{} --device cpu --threads 1 --epochs 10000 --batch-size 16 --data-dir {} --run-dir {}; \
-         echo $? > {}; sleep 600",
-        sh_quote(bin),
-        sh_quote(data.path()),
-        sh_quote(&run.path().join("run")),
-        sh_quote(&exit_file),
-    );
+    let script = dashboard_script(data.path(), &run.path().join("run"), &exit_file, "");
     let tmux = Tmux::start("dashboard", &script, 140, 40);
 
     let long = Duration::from_secs(120);

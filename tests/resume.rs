@@ -60,6 +60,20 @@ fn run_to_end(cfg: &Config, resume: bool) {
     train::run_with(cfg, opts, &rx, &mut sink).unwrap();
 }
 
+/// The binary resuming `run` headless for 2 epochs in all, with `fault` injected if any;
+/// it runs in `run` so that a core dump from an injected crash stays out of the checkout.
+fn resume_headless(run: &Path, fault: Option<&str>) -> std::process::Output {
+    let mut cmd = Process::new(env!("CARGO_BIN_EXE_fashion-tui"));
+    if let Some(f) = fault {
+        cmd.env("FASHION_TUI_FAULT", f);
+    }
+    cmd.current_dir(run)
+        .args(["train", "--headless", "--epochs", "2", "--resume"])
+        .arg(run)
+        .output()
+        .unwrap()
+}
+
 fn sidecar(run: &Path) -> Sidecar {
     checkpoint::read_sidecar(&run.join(checkpoint::DIR))
         .unwrap()
@@ -170,12 +184,7 @@ fn nan_loss_fails_and_keeps_the_last_good_checkpoint() {
     let bytes_before = std::fs::read(run.path().join("model.safetensors")).unwrap();
 
     // The binary, headless, resumed with a NaN injected 3 steps later: exit 1, the reason.
-    let out = Process::new(env!("CARGO_BIN_EXE_fashion-tui"))
-        .env("FASHION_TUI_FAULT", format!("nan@{}", before.step + 3))
-        .args(["train", "--headless", "--epochs", "2", "--resume"])
-        .arg(run.path())
-        .output()
-        .unwrap();
+    let out = resume_headless(run.path(), Some(&format!("nan@{}", before.step + 3)));
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(1), "{stderr}");
     assert!(stderr.contains("the training loss became NaN"), "{stderr}");
@@ -207,12 +216,7 @@ fn a_failed_save_pauses_when_watched_and_keeps_the_previous_checkpoint() {
     let before = sidecar(run.path());
 
     // Headless (nobody to resume): the failed save is an error, the checkpoint intact.
-    let out = Process::new(env!("CARGO_BIN_EXE_fashion-tui"))
-        .env("FASHION_TUI_FAULT", "save@1")
-        .args(["train", "--headless", "--epochs", "2", "--resume"])
-        .arg(run.path())
-        .output()
-        .unwrap();
+    let out = resume_headless(run.path(), Some("save@1"));
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(1), "{stderr}");
     assert!(stderr.contains("No space left on device"), "{stderr}");
@@ -298,14 +302,7 @@ fn a_kill_between_write_and_commit_keeps_the_previous_checkpoint() {
     run_to_end(&cfg, false);
     let before = sidecar(run.path());
     // The resumed run dies inside its first save, tensors written, sidecar not yet renamed.
-    let out = Process::new(env!("CARGO_BIN_EXE_fashion-tui"))
-        .env("FASHION_TUI_FAULT", "crash@1")
-        // Any core dump lands in the temp dir, not the checkout.
-        .current_dir(run.path())
-        .args(["train", "--headless", "--epochs", "2", "--resume"])
-        .arg(run.path())
-        .output()
-        .unwrap();
+    let out = resume_headless(run.path(), Some("crash@1"));
     assert!(!out.status.success());
     assert_eq!(
         sidecar(run.path()),
@@ -321,11 +318,7 @@ fn a_kill_between_write_and_commit_keeps_the_previous_checkpoint() {
         "the crash came after the tensors were written"
     );
     // Resuming again works from the previous checkpoint, cleans the orphan and finishes.
-    let out = Process::new(env!("CARGO_BIN_EXE_fashion-tui"))
-        .args(["train", "--headless", "--epochs", "2", "--resume"])
-        .arg(run.path())
-        .output()
-        .unwrap();
+    let out = resume_headless(run.path(), None);
     assert_eq!(
         out.status.code(),
         Some(0),

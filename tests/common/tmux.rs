@@ -78,6 +78,20 @@ impl Drop for Tmux {
     }
 }
 
+/// The `sh` script the end-to-end tests run: the real binary training on `data` into
+/// `run` (CPU, one thread, batch 16, effectively endless) with `extra` flags, then its exit
+/// code written to `exit_file`, then a pause that keeps the pane open for inspection.
+pub fn dashboard_script(data: &Path, run: &Path, exit_file: &Path, extra: &str) -> String {
+    format!(
+        "{} --device cpu --threads 1 --epochs 10000 --batch-size 16 --data-dir {} --run-dir {} {extra}; \
+         echo $? > {}; sleep 600",
+        sh_quote(Path::new(env!("CARGO_BIN_EXE_fashion-tui"))),
+        sh_quote(data),
+        sh_quote(run),
+        sh_quote(exit_file),
+    )
+}
+
 /// Quote a path for `sh`.
 pub fn sh_quote(p: &Path) -> String {
     shell_word(&p.display().to_string())
