@@ -9,7 +9,6 @@ use ratatui::symbols::Marker;
 use ratatui::widgets::{Axis, Chart, Dataset, GraphType, LegendPosition, Widget};
 
 use crate::ui::app::{App, Pane};
-use crate::ui::history::y_range;
 use crate::ui::widgets::{
     axis_labels, empty_pane, marker, pane_block, series_name, with_info, SeriesRole,
 };
@@ -49,18 +48,13 @@ impl Widget for LossChart<'_> {
         // than an epoch is plotted, the y axis fits what came after (earlier points are
         // clipped at the top).
         let from = if x_max > 1.0 { 0.5 } else { f64::NEG_INFINITY };
-        let after = |pts: &[(f64, f64)]| -> Vec<(f64, f64)> {
-            pts.iter().copied().filter(|p| p.0 >= from).collect()
-        };
-        let hi = [
-            y_range(&after(charts.loss_raw.points())),
-            y_range(&after(charts.loss_ema.points())),
-            y_range(&charts.test_loss),
-        ]
-        .into_iter()
-        .flatten()
-        .map(|r| r.1)
-        .fold(0.0, f64::max);
+        let hi = [charts.loss_raw.points(), charts.loss_ema.points()]
+            .into_iter()
+            .flatten()
+            .filter(|p| p.0 >= from)
+            .chain(&charts.test_loss)
+            .map(|p| p.1)
+            .fold(0.0, f64::max);
         let y_max = if hi > 0.0 { hi * 1.05 } else { 1.0 };
 
         // One vertical line per setting change.
