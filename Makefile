@@ -27,8 +27,10 @@ lint: setup
 	$(CARGO) fmt --check
 	$(CARGO) clippy --all-targets -- -D warnings
 
-## Seconds per epoch and peak memory, fashion-tui vs PyTorch eager (CPU, same model, batch 32).
+## Seconds per epoch and peak memory, fashion-tui vs PyTorch eager (CPU, same model, batch 32),
+## then what the dashboard costs training (scripts/bench_dashboard.sh).
 bench: build
+	$(CARGO) build --release --example dashboard_cost
 	@bash scripts/bench.sh
 
 screenshots: build

@@ -2,8 +2,7 @@
 # Benchmark: one epoch of the seed model (batch 32) on the CPU, fashion-tui headless vs
 # PyTorch eager in Python, same machine, same thread count. Reports seconds per epoch,
 # images/s and peak resident memory (GNU time's max RSS). Not a test: figures go in the
-# README. Then the same epoch with the dashboard open (in tmux, 160x48) against headless:
-# the dashboard's cost in training throughput.
+# README. Then the dashboard's cost in training throughput (scripts/bench_dashboard.sh).
 # Usage: scripts/bench.sh [THREADS] [TRAIN_LIMIT]   (0 = all 60,000 images)
 set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -51,20 +50,5 @@ print(f"{'PyTorch eager':14}{statistics.median(ps):>18.1f}{' '.join(f'{x:.1f}' f
 print(f"{round(imgs)} images per epoch; fashion-tui takes {statistics.median(fs) / statistics.median(ps):.2f}x PyTorch's time and {fm / pm:.2f}x its peak memory")
 PY
 
-echo "bench: dashboard (tmux 160x48) vs headless, 2 epochs each" >&2
-sock="ft-bench-$$"
-tmux -L "$sock" -f /dev/null new-session -d -s b -x 160 -y 48 \
-  "$root/target/release/fashion-tui --device cpu --threads $threads --epochs 2 --train-limit $limit --test-limit 1000 --data-dir $data --run-dir $run_dir/ui; sleep 600"
-for _ in $(seq 1200); do
-  [ -f "$run_dir/ui/metrics.jsonl" ] && [ "$(wc -l < "$run_dir/ui/metrics.jsonl")" -ge 2 ] && break
-  sleep 1
-done
-tmux -L "$sock" kill-server 2>/dev/null || true
-"$root/target/release/fashion-tui" train --json --device cpu --threads "$threads" --epochs 2 \
-  --train-limit "$limit" --test-limit 1000 --data-dir "$data" --run-dir "$run_dir/hl" > /dev/null 2>&1
-python3 - "$run_dir/ui/metrics.jsonl" "$run_dir/hl/metrics.jsonl" <<'PY'
-import json, sys
-ips = lambda p: sum(json.loads(l)["images_per_sec"] for l in open(p)) / 2
-ui, hl = ips(sys.argv[1]), ips(sys.argv[2])
-print(f"dashboard {ui:.0f} img/s, headless {hl:.0f} img/s: the dashboard keeps {100 * ui / hl:.1f}% of headless throughput")
-PY
+# The dashboard's cost in training throughput.
+bash "$root/scripts/bench_dashboard.sh" "$threads"

@@ -68,7 +68,23 @@ pub fn run_loop_with<B: Backend>(
     app: &mut App,
     rx: &Channels,
     input: &mut dyn FnMut(Duration) -> io::Result<Option<Event>>,
+    files: Option<&mut Reloader>,
+) -> anyhow::Result<()>
+where
+    B::Error: Send + Sync + 'static,
+{
+    run_loop_until(terminal, app, rx, input, files, None)
+}
+
+/// [`run_loop_with`] that also returns once `until` has passed (the dashboard-cost
+/// benchmark runs the loop in timed windows).
+pub fn run_loop_until<B: Backend>(
+    terminal: &mut Terminal<B>,
+    app: &mut App,
+    rx: &Channels,
+    input: &mut dyn FnMut(Duration) -> io::Result<Option<Event>>,
     mut files: Option<&mut Reloader>,
+    until: Option<Instant>,
 ) -> anyhow::Result<()>
 where
     B::Error: Send + Sync + 'static,
@@ -94,13 +110,14 @@ where
                 .draw(|f| render(app, f))
                 .context("drawing the dashboard")?;
         }
-        if app.should_quit() {
+        if app.should_quit() || until.is_some_and(|u| now >= u) {
             return Ok(());
         }
         if next_frame <= now {
             next_frame = now + interval;
         }
-        let wait = next_frame.saturating_duration_since(now);
+        let wake = until.map_or(next_frame, |u| u.min(next_frame));
+        let wait = wake.saturating_duration_since(now);
         if let Some(ev) = input(wait).context("reading terminal input")? {
             match ev {
                 Event::Key(key) => {
@@ -161,6 +178,20 @@ pub fn drain(app: &mut App, rx: &Channels) {
             }
         }
     }
+}
+
+/// The real terminal's input: wait up to `timeout` for a key, resize or other event.
+///
+/// crossterm's own wait spins forever on a hung-up terminal (an SSH drop), so this waits on
+/// stdin itself and lets crossterm parse only what is ready; a hung-up terminal is an error.
+pub fn read_input(timeout: Duration) -> io::Result<Option<Event>> {
+    if event::poll(Duration::ZERO)? {
+        return event::read().map(Some);
+    }
+    if wait_for_stdin(timeout)? && event::poll(Duration::ZERO)? {
+        return event::read().map(Some);
+    }
+    Ok(None)
 }
 
 /// Wait up to `timeout` for input on stdin: `Ok(true)` when some is ready, an error when
@@ -314,15 +345,7 @@ pub fn run_terminal(
                 let ctrl_c = KeyEvent::new(KeyCode::Char('c'), KeyModifiers::CONTROL);
                 return Ok(Some(Event::Key(ctrl_c)));
             }
-            // crossterm's own wait spins forever on a hung-up terminal (an SSH drop), so
-            // wait on stdin here and let crossterm only parse what is ready.
-            if event::poll(Duration::ZERO)? {
-                return event::read().map(Some);
-            }
-            if wait_for_stdin(timeout)? && event::poll(Duration::ZERO)? {
-                return event::read().map(Some);
-            }
-            Ok(None)
+            read_input(timeout)
         };
         run_loop_with(
             &mut *guard.terminal,

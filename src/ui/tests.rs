@@ -16,7 +16,7 @@ use crate::ui::app::{App, Overlay, Pane, PredictionsMode, DISCONNECTED, SERIES_C
 use crate::ui::fixtures::{self, finished, mid_run, opts, Rng};
 use crate::ui::keys::BINDINGS;
 use crate::ui::render::{draw, pane};
-use crate::ui::run::{drain, run_loop, Channels};
+use crate::ui::run::{drain, run_loop, run_loop_until, Channels};
 use crate::ui::theme::ColorMode;
 
 fn screen(app: &App, w: u16, h: u16) -> Terminal<TestBackend> {
@@ -675,4 +675,31 @@ fn run_loop_shows_a_vanished_trainer_as_failed() {
     run_loop(&mut term, &mut app, &chans, &mut input).expect("loop");
     assert!(app.should_quit());
     assert!(text(&term).contains("FAILED"));
+}
+
+#[test]
+fn run_loop_until_returns_at_its_deadline_without_quitting() {
+    let (chans, ev_tx, _p_tx, _cmd_rx) = channels();
+    ev_tx
+        .send(TrainEvent::Started(Box::new(fixtures::run_info())))
+        .expect("send");
+    let mut term = Terminal::new(TestBackend::new(120, 36)).expect("terminal");
+    let mut app = App::new(opts(ColorMode::Ansi16));
+    // The loop is given the time it is waiting for; with a deadline it never waits past it.
+    let mut waits = Vec::new();
+    let mut input = |timeout: Duration| {
+        waits.push(timeout);
+        std::thread::sleep(timeout);
+        Ok(None)
+    };
+    let until = Instant::now() + Duration::from_millis(120);
+    run_loop_until(&mut term, &mut app, &chans, &mut input, None, Some(until)).expect("loop");
+    assert!(Instant::now() >= until);
+    assert!(!app.should_quit());
+    assert!(!waits.is_empty());
+    assert!(waits.iter().all(|w| *w <= app.options().frame_interval()));
+    assert!(
+        text(&term).contains("TRAINING"),
+        "the window drew the dashboard"
+    );
 }
