@@ -158,7 +158,7 @@ pub struct Ui {
 impl Default for Ui {
     fn default() -> Self {
         Ui {
-            fps: 20,
+            fps: 10,
             color: ColorSetting::Auto,
             predictions: 16,
             ascii_charts: false,

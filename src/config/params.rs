@@ -414,14 +414,14 @@ mod tests {
         wanted.training.lr = 5e-4;
         wanted.training.epochs = 3;
         wanted.model.dropout = 0.3;
-        wanted.ui.fps = 10;
+        wanted.ui.fps = 30;
         let p = plan(&running, &wanted, true);
         assert_eq!(p.live, vec![LiveSetting::Lr(5e-4), LiveSetting::Epochs(3)]);
         assert_eq!(
             p.next_run,
             vec![
                 ("model.dropout", "0.2".to_string(), "0.3".to_string()),
-                ("ui.fps", "20".to_string(), "10".to_string()),
+                ("ui.fps", "10".to_string(), "30".to_string()),
             ]
         );
         let p = plan(&running, &wanted, false);

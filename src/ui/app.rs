@@ -41,7 +41,7 @@ pub const DISCONNECTED: &str = "trainer thread ended unexpectedly";
 /// Dashboard options, usually from the command line.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct UiOptions {
-    /// Redraws per second at most (default 20).
+    /// Redraws per second at most (default 10; keys redraw at once, off the clock).
     pub fps: u32,
     /// Colour capability; `Auto` is resolved from the environment by
     /// [`crate::ui::run::run_terminal`] (as `Ansi16` if it reaches [`App::new`] unresolved).
@@ -55,7 +55,7 @@ pub struct UiOptions {
 impl Default for UiOptions {
     fn default() -> Self {
         UiOptions {
-            fps: 20,
+            fps: 10,
             color: ColorMode::Auto,
             predictions: 16,
             ascii_charts: false,
