@@ -35,9 +35,13 @@ pub fn resolve_config_and_source(
         &cwd,
         config::user_config_path().as_deref(),
     )?;
-    let mut cfg = Config::load(&source)?;
+    let (from_file, text) = Config::load_with_text(&source)?;
+    let mut cfg = from_file.clone();
     apply(&mut cfg);
-    cfg.validate()?;
+    match (&source, text) {
+        (Source::File(path), Some(text)) => cfg.validate_in_file(&text, path, &from_file)?,
+        _ => cfg.validate()?,
+    }
     Ok((cfg, source))
 }
 

@@ -225,15 +225,47 @@ impl Config {
     }
 
     pub fn load(source: &Source) -> Result<Config, ConfigError> {
+        Ok(Config::load_with_text(source)?.0)
+    }
+
+    /// [`Config::load`], also returning the file's text (for [`Config::validate_in_file`]).
+    pub fn load_with_text(source: &Source) -> Result<(Config, Option<String>), ConfigError> {
         match source {
-            Source::Defaults => Ok(Config::default()),
+            Source::Defaults => Ok((Config::default(), None)),
             Source::File(p) => {
                 let text = std::fs::read_to_string(p).map_err(|e| {
                     ConfigError(format!("cannot read config file {}: {e}", p.display()))
                 })?;
-                Config::from_toml(&text, p)
+                Ok((Config::from_toml(&text, p)?, Some(text)))
             }
         }
+    }
+
+    /// [`Config::validate`] for a config read from `text` (the file at `path`, which alone
+    /// gives `from_file`) with command-line overrides applied: a value out of range that
+    /// came from the file is reported at its place there (`path:line:col: key = …`), like
+    /// a syntax error; one that a flag set is reported as is.
+    pub fn validate_in_file(
+        &self,
+        text: &str,
+        path: &Path,
+        from_file: &Config,
+    ) -> Result<(), ConfigError> {
+        self.validate().map_err(|e| {
+            let Some((key, _)) = e.0.split_once(" = ") else {
+                return e;
+            };
+            if params::value_text(from_file, key) != params::value_text(self, key) {
+                return e;
+            }
+            match value_offset(text, key) {
+                Some(at) => {
+                    let (line, col) = line_col(text, at);
+                    ConfigError(format!("{}:{line}:{col}: {}", path.display(), e.0))
+                }
+                None => e,
+            }
+        })
     }
 
     pub fn to_toml(&self) -> String {
@@ -290,6 +322,15 @@ impl Config {
                 "training.weight_decay",
                 t.weight_decay.to_string(),
                 "0 to 1",
+            );
+        }
+        // TOML integers are signed 64-bit: a larger seed could not be written to the run's
+        // config.toml, and resuming needs it there.
+        if t.seed > i64::MAX as u64 {
+            return err(
+                "training.seed",
+                t.seed.to_string(),
+                "0 to 9223372036854775807 (2^63 - 1)",
             );
         }
         if t.step_epochs == 0 {
@@ -378,6 +419,17 @@ pub fn next_run_changes(saved: &Config, now: &Config) -> Vec<(&'static str, Stri
         now.data.train_limit.to_string(),
     );
     out
+}
+
+/// Where the value of `section.name` starts in a TOML text, if it is there.
+fn value_offset(text: &str, key: &str) -> Option<usize> {
+    let (section, name) = key.split_once('.')?;
+    let doc = toml_edit::Document::parse(text).ok()?;
+    doc.as_table()
+        .get(section)?
+        .get(name)?
+        .span()
+        .map(|s| s.start)
 }
 
 fn line_col(text: &str, offset: usize) -> (usize, usize) {
@@ -486,6 +538,50 @@ mod tests {
                 );
             }
         }
+    }
+
+    #[test]
+    fn out_of_range_values_from_a_file_name_their_place_and_flags_do_not() {
+        let text = "[training]\nepochs = 3\n\n[model]\n  dropout = 1.5\n";
+        let path = Path::new("c.toml");
+        let file = Config::from_toml(text, path).unwrap();
+        let e = file.validate_in_file(text, path, &file).unwrap_err();
+        assert_eq!(
+            e.0,
+            "c.toml:5:13: model.dropout = 1.5 is out of range: allowed 0 ≤ dropout < 1"
+        );
+        // A flag that set the bad value is to blame, not the file.
+        let mut flagged = file.clone();
+        flagged.model.dropout = 0.2;
+        flagged.training.lr = -1.0;
+        let e = flagged.validate_in_file(text, path, &file).unwrap_err();
+        assert!(e.0.starts_with("training.lr = -1 is out of range"), "{e}");
+        // Names that are not plain numbers are placed too, NaN included.
+        let text = "[runtime]\ndevice = \"tpu\"\n";
+        let file = Config::from_toml(text, path).unwrap();
+        let e = file.validate_in_file(text, path, &file).unwrap_err();
+        assert!(
+            e.0.starts_with("c.toml:2:10: runtime.device = \"tpu\""),
+            "{e}"
+        );
+        let text = "[training]\nlr = nan\n";
+        let file = Config::from_toml(text, path).unwrap();
+        let e = file.validate_in_file(text, path, &file).unwrap_err();
+        assert!(e.0.starts_with("c.toml:2:6: training.lr = NaN"), "{e}");
+    }
+
+    #[test]
+    fn seeds_beyond_what_toml_can_hold_are_refused() {
+        let mut c = Config::default();
+        c.training.seed = i64::MAX as u64;
+        c.validate().unwrap();
+        assert!(c.to_toml().contains("seed = 9223372036854775807"));
+        c.training.seed = u64::MAX;
+        let e = c.validate().unwrap_err();
+        assert!(
+            e.0.starts_with("training.seed = 18446744073709551615 is out of range"),
+            "{e}"
+        );
     }
 
     #[test]

@@ -44,6 +44,11 @@ fn bad_values_are_usage_errors_naming_key_value_and_range() {
             &["--device", "tpu"],
             "runtime.device = \"tpu\": unknown device 'tpu'",
         ),
+        (
+            &["--seed", "18446744073709551615"],
+            "training.seed = 18446744073709551615 is out of range: allowed 0 to \
+             9223372036854775807",
+        ),
     ];
     for (args, message) in cases {
         let o = run(&[&["--headless"], *args].concat());

@@ -123,7 +123,7 @@ fn invalid_fixtures_fail_the_same_way_in_process() {
     for file in fixtures("invalid") {
         let text = std::fs::read_to_string(&file).unwrap();
         let err = Config::from_toml(&text, &file)
-            .and_then(|c| c.validate())
+            .and_then(|c| c.validate_in_file(&text, &file, &c))
             .expect_err(&file.display().to_string());
         for line in expected_lines(&file) {
             assert!(

@@ -84,7 +84,10 @@ pub const PARAMS: &[Param] = &[
     live("training.gamma", "step schedule: the factor, 0 < gamma ≤ 1"),
     next("training.optimizer", "adam | adamw | sgd"),
     next("training.batch_size", "images per step: 1 to 60000"),
-    next("training.seed", "seeds weights, shuffling and dropout"),
+    next(
+        "training.seed",
+        "seeds weights, shuffling and dropout: 0 to 2^63 - 1",
+    ),
     next("model.name", "the network: seed"),
     next("model.dropout", "before each dense layer: 0 ≤ dropout < 1"),
     next(

@@ -19,9 +19,10 @@ pub fn layer(
     path: &Path,
     overrides: &dyn Fn(&mut Config),
 ) -> Result<Config, ConfigError> {
-    let mut cfg = Config::from_toml(text, path)?;
+    let from_file = Config::from_toml(text, path)?;
+    let mut cfg = from_file.clone();
     overrides(&mut cfg);
-    cfg.validate()?;
+    cfg.validate_in_file(text, path, &from_file)?;
     Ok(cfg)
 }
 
@@ -201,7 +202,8 @@ mod tests {
         let e = layer("[training]\nlr = -1.0\n", Path::new("c.toml"), &|c| {
             cli(None, Some(2)).apply(c)
         });
-        assert!(e.unwrap_err().0.starts_with("training.lr = -1"));
+        // From the file: reported at its place there.
+        assert!(e.unwrap_err().0.starts_with("c.toml:2:6: training.lr = -1"));
     }
 
     #[test]
@@ -228,7 +230,13 @@ mod tests {
         );
         std::fs::write(&path, "[training]\nlr = 0.0\n").unwrap();
         let e = r.check().unwrap().unwrap_err();
-        assert!(e.0.starts_with("training.lr = 0 is out of range"), "{e}");
+        assert!(
+            e.0.ends_with(
+                "config.toml:2:6: training.lr = 0 is out of range: allowed a finite \
+                           number > 0 and ≤ 10"
+            ),
+            "{e}"
+        );
 
         // Rewriting the same content is no change.
         std::fs::write(&path, "[training]\nlr = 0.0\n").unwrap();
