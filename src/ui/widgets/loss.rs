@@ -68,7 +68,7 @@ impl Widget for LossChart<'_> {
                 .name(name("batch", SeriesRole::Raw))
                 .marker(marker(plain, SeriesRole::Raw))
                 .graph_type(GraphType::Scatter)
-                .style(theme.fg(Color::Blue))
+                .style(theme.fg(Color::LightBlue))
                 .data(charts.loss_raw.points()),
             Dataset::default()
                 .name(name("smoothed", SeriesRole::Smooth))
