@@ -6,7 +6,9 @@ use std::time::Duration;
 
 use serde_json::json;
 
-use crate::train::events::{EpochSummary, Phase, Progress, RunInfo, RunSummary, TrainEvent};
+use crate::train::events::{
+    saved_text, EpochSummary, Phase, Progress, RunInfo, RunSummary, TrainEvent,
+};
 use crate::train::run_dir::epoch_json;
 use crate::train::Receivers;
 
@@ -100,6 +102,8 @@ pub fn print(rx: &Receivers, out: &mut dyn Write, err: &mut dyn Write, opts: Opt
     let mut epochs = 0;
     let mut eta = f64::NAN;
     let mut live_line = false;
+    // An epoch-end checkpoint is announced on that epoch's line, which comes next.
+    let mut saved_at_end = false;
     let human = |err: &mut dyn Write, out: &mut dyn Write, text: &str, live_line: &mut bool| {
         clear_live(err, live_line);
         let w: &mut dyn Write = if opts.json { err } else { out };
@@ -126,6 +130,10 @@ pub fn print(rx: &Receivers, out: &mut dyn Write, err: &mut dyn Write, opts: Opt
             TrainEvent::Message(m) | TrainEvent::Applied(m) => {
                 human(err, out, &m, &mut live_line);
             }
+            TrainEvent::Saved(at) if at.fract() == 0.0 => saved_at_end = true,
+            TrainEvent::Saved(at) => {
+                human(err, out, &saved_text(at), &mut live_line);
+            }
             TrainEvent::Started(info) => {
                 epochs = info.epochs;
                 human(err, out, &banner(&info), &mut live_line);
@@ -142,7 +150,11 @@ pub fn print(rx: &Receivers, out: &mut dyn Write, err: &mut dyn Write, opts: Opt
                     let _ = writeln!(out, "{}", epoch_json(&s));
                     let _ = out.flush();
                 } else {
-                    human(err, out, &epoch_line(&s, eta_now), &mut live_line);
+                    let mut line = epoch_line(&s, eta_now);
+                    if std::mem::take(&mut saved_at_end) {
+                        line.push_str(" - saved");
+                    }
+                    human(err, out, &line, &mut live_line);
                 }
             }
             TrainEvent::Failed(reason) => {
@@ -219,7 +231,9 @@ mod tests {
 
     fn script(sink: &mut ChannelSink) {
         sink.send(TrainEvent::Message("loading".into()));
+        sink.send(TrainEvent::Saved(1.0));
         sink.send(TrainEvent::EpochEnd(Box::new(summary(1))));
+        sink.send(TrainEvent::Saved(1.25));
         sink.send(TrainEvent::EpochEnd(Box::new(summary(2))));
         sink.send(TrainEvent::Done(Box::new(RunSummary {
             epochs_completed: 2,
@@ -278,7 +292,13 @@ mod tests {
         let (mut out, mut err) = (Vec::new(), Vec::new());
         print(&rx, &mut out, &mut err, Options::default());
         let out = String::from_utf8(out).unwrap();
-        assert!(out.contains("Epoch 1/2 - 10.0s - 6000 img/s - loss: 0.5000 - acc: 0.8000 - test_loss: 0.4000 - test_acc: 0.8500 - lr: 0.001 - ETA 11s"), "{out}");
+        assert!(out.contains("Epoch 1/2 - 10.0s - 6000 img/s - loss: 0.5000 - acc: 0.8000 - test_loss: 0.4000 - test_acc: 0.8500 - lr: 0.001 - ETA 11s - saved\n"), "{out}");
+        // A mid-epoch checkpoint has its own line; an epoch not saved at its end says nothing.
+        assert!(
+            out.contains("checkpoint saved at epoch 1.25\nEpoch 2/2 - "),
+            "{out}"
+        );
+        assert!(out.contains("test_acc: 0.8500 - lr: 0.001\n"), "{out}");
         assert!(out.contains(
             "Done: 2 epoch(s) in 22s, test accuracy 85.00%, model saved to /r/model.safetensors"
         ));

@@ -20,6 +20,7 @@ fn name(ev: &TrainEvent) -> &'static str {
         TrainEvent::FeatureMaps(_) => "FeatureMaps",
         TrainEvent::Applied(_) => "Applied",
         TrainEvent::Changed(_) => "Changed",
+        TrainEvent::Saved(_) => "Saved",
         TrainEvent::Failed(_) => "Failed",
         TrainEvent::Done(_) => "Done",
     }
@@ -45,7 +46,7 @@ fn a_short_run_emits_events_in_order_learns_and_writes_its_run_dir() {
         .map(name)
         .filter(|n| !matches!(*n, "Progress" | "Message" | "Phase"))
         .collect();
-    let per_epoch = ["EpochEnd", "Predictions", "FeatureMaps"];
+    let per_epoch = ["Saved", "EpochEnd", "Predictions", "FeatureMaps"];
     let mut expected = vec!["Started"];
     for _ in 0..3 {
         expected.extend(per_epoch);
@@ -158,10 +159,7 @@ fn pause_blocks_feature_maps_answer_while_paused_and_stop_is_honoured() {
 
     // A checkpoint on request, while paused, records the exact position.
     tx.send(Command::Checkpoint).unwrap();
-    wait_for(
-        &rx.events,
-        |e| matches!(e, TrainEvent::Message(m) if m.starts_with("checkpoint saved")),
-    );
+    wait_for(&rx.events, |e| matches!(e, TrainEvent::Saved(_)));
     let sidecar = fashion_tui::train::checkpoint::read_sidecar(&run.path().join("checkpoint"))
         .unwrap()
         .expect("checkpoint written");

@@ -217,9 +217,17 @@ pub enum TrainEvent {
     /// A live setting changed (after its `Applied` line), as data for the charts and the
     /// header.
     Changed(Change),
+    /// A checkpoint was saved at this position (fractional epochs). At an epoch's end it
+    /// comes just before that epoch's [`TrainEvent::EpochEnd`].
+    Saved(f64),
     /// The run failed; the string is the reason, ready to show.
     Failed(String),
     Done(Box<RunSummary>),
+}
+
+/// How a checkpoint saved mid-epoch (on request, or on the way out) is announced.
+pub fn saved_text(at_epoch: f64) -> String {
+    format!("checkpoint saved at epoch {at_epoch:.2}")
 }
 
 /// A live setting the trainer changed, and when.

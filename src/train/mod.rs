@@ -797,10 +797,7 @@ impl<'a> Trainer<'a> {
                 std::process::abort();
             }
         })?;
-        sink.send(TrainEvent::Message(format!(
-            "checkpoint saved at epoch {:.2}",
-            self.position()
-        )));
+        sink.send(TrainEvent::Saved(self.position()));
         Ok(())
     }
 

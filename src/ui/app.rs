@@ -13,8 +13,8 @@ use ratatui::crossterm::event::{KeyCode, KeyEvent, KeyEventKind, KeyModifiers};
 use crate::config::params::{self, LiveSetting};
 use crate::config::{Config, ConfigError};
 use crate::train::events::{
-    Change, Command, EpochSummary, FeatureMaps, Phase, Predictions, Progress, RunInfo, RunSummary,
-    TrainEvent,
+    saved_text, Change, Command, EpochSummary, FeatureMaps, Phase, Predictions, Progress, RunInfo,
+    RunSummary, TrainEvent,
 };
 use crate::ui::editor::{Action, Commit, ConfigInUse, Editor, Tone};
 use crate::ui::history::Series;
@@ -251,6 +251,8 @@ pub struct App {
     pub(crate) progress: Option<Progress>,
     pub(crate) charts: Charts,
     pub(crate) last_epoch: Option<Box<EpochSummary>>,
+    /// An epoch-end checkpoint, announced on that epoch's log line (which comes next).
+    saved_at_end: Option<f64>,
     pub(crate) predictions: Option<Box<Predictions>>,
     pub(crate) predictions_mode: PredictionsMode,
     pub(crate) features: Option<Box<FeatureMaps>>,
@@ -288,6 +290,7 @@ impl App {
             progress: None,
             charts: Charts::default(),
             last_epoch: None,
+            saved_at_end: None,
             predictions: None,
             predictions_mode: PredictionsMode::Sample,
             features: None,
@@ -524,6 +527,8 @@ impl App {
             }
             TrainEvent::Applied(what) => self.log(LogKind::Applied, what),
             TrainEvent::Changed(c) => self.on_changed(c),
+            TrainEvent::Saved(at) if at.fract() == 0.0 => self.saved_at_end = Some(at),
+            TrainEvent::Saved(at) => self.log(LogKind::Applied, saved_text(at)),
             TrainEvent::Failed(reason) => {
                 self.phase = Phase::Failed;
                 self.log(LogKind::Error, format!("FAILED: {reason}"));
@@ -573,10 +578,14 @@ impl App {
             Some(&(_, prev)) => format!(" ({:+.1})", acc - prev),
             None => String::new(),
         };
+        let saved = match self.saved_at_end.take() {
+            Some(at) if at == s.epoch as f64 => "  saved",
+            _ => "",
+        };
         self.log(
             LogKind::Epoch,
             format!(
-                "epoch {}/{}  test acc {acc:.1}%{delta}  loss {:.3}",
+                "epoch {}/{}  test acc {acc:.1}%{delta}  loss {:.3}{saved}",
                 s.epoch, s.epochs, s.test_loss
             ),
         );

@@ -316,6 +316,7 @@ pub fn script() -> Vec<(f64, TrainEvent)> {
         out.push((t, TrainEvent::Phase(Phase::Evaluating)));
         t += 2.1;
         let e = epoch + 1;
+        out.push((t, TrainEvent::Saved(e as f64)));
         out.push((t, TrainEvent::EpochEnd(Box::new(epoch_summary(e)))));
         out.push((t, TrainEvent::Predictions(Box::new(predictions(e)))));
         out.push((

@@ -556,6 +556,23 @@ fn log_records_epochs_with_accuracy_change() {
         .expect("epoch 2");
     assert!(second.contains("(+"), "{second}");
     assert!(second.contains("loss 0.290"), "{second}");
+    // Epoch-end checkpoints are told on the epoch's line, not a line of their own.
+    assert!(second.ends_with("  saved"), "{second}");
+    assert!(!lines.iter().any(|l| l.starts_with("checkpoint saved")));
+}
+
+#[test]
+fn mid_epoch_checkpoints_get_a_line_and_unsaved_epochs_no_mark() {
+    let mut app = mid_run();
+    app.on_event(TrainEvent::Saved(2.5));
+    let mut s = fixtures::epoch_summary(3);
+    s.epochs = 10;
+    app.on_event(TrainEvent::EpochEnd(Box::new(s)));
+    let lines: Vec<&str> = app.log_entries().map(|e| e.text.as_str()).collect();
+    let n = lines.len();
+    assert_eq!(lines[n - 2], "checkpoint saved at epoch 2.50");
+    assert!(lines[n - 1].starts_with("epoch 3/10"), "{}", lines[n - 1]);
+    assert!(!lines[n - 1].ends_with("saved"), "{}", lines[n - 1]);
 }
 
 #[test]
