@@ -16,12 +16,17 @@ if [ ${#need[@]} -gt 0 ]; then
 fi
 mkdir -p "$out"
 work=$(mktemp -d)
-display=:${SCREENSHOT_DISPLAY:-77}
-Xvfb "$display" -screen 0 2200x1400x24 -nolisten tcp >/dev/null 2>&1 &
+# A free display number, chosen by Xvfb itself, which writes it once it accepts clients
+# (a fixed number collides with a server still shutting down from a previous run).
+Xvfb -displayfd 3 -screen 0 2200x1400x24 -nolisten tcp 3>"$work/display" >/dev/null 2>&1 &
 xvfb=$!
 trap 'kill $xvfb 2>/dev/null; pkill -f "xterm -class ftshot" 2>/dev/null; rm -rf "$work"' EXIT
-export DISPLAY=$display
-sleep 1
+for _ in $(seq 100); do
+  [ -s "$work/display" ] && break
+  sleep 0.1
+done
+[ -s "$work/display" ] || { echo "screenshots: Xvfb did not start" >&2; exit 1; }
+export DISPLAY=:$(head -n 1 "$work/display")
 
 # shot NAME COLSxROWS SECONDS [KEYS...]: run the dashboard in a new xterm, wait, press
 # KEYS (xdotool key names), grab the window.
