@@ -251,8 +251,8 @@ pub struct App {
     pub(crate) progress: Option<Progress>,
     pub(crate) charts: Charts,
     pub(crate) last_epoch: Option<Box<EpochSummary>>,
-    /// An epoch-end checkpoint, announced on that epoch's log line (which comes next).
-    saved_at_end: Option<f64>,
+    /// Where the latest checkpoint was saved (fractional epochs), shown in the Log's title.
+    pub(crate) last_saved: Option<f64>,
     pub(crate) predictions: Option<Box<Predictions>>,
     pub(crate) predictions_mode: PredictionsMode,
     pub(crate) features: Option<Box<FeatureMaps>>,
@@ -290,7 +290,7 @@ impl App {
             progress: None,
             charts: Charts::default(),
             last_epoch: None,
-            saved_at_end: None,
+            last_saved: None,
             predictions: None,
             predictions_mode: PredictionsMode::Sample,
             features: None,
@@ -527,8 +527,14 @@ impl App {
             }
             TrainEvent::Applied(what) => self.log(LogKind::Applied, what),
             TrainEvent::Changed(c) => self.on_changed(c),
-            TrainEvent::Saved(at) if at.fract() == 0.0 => self.saved_at_end = Some(at),
-            TrainEvent::Saved(at) => self.log(LogKind::Applied, saved_text(at)),
+            TrainEvent::Saved(at) => {
+                // Every epoch ends with one: only those in between (asked for, or on the
+                // way out) are worth a line; the Log's title shows the latest.
+                if at.fract() != 0.0 {
+                    self.log(LogKind::Applied, saved_text(at));
+                }
+                self.last_saved = Some(at);
+            }
             TrainEvent::Failed(reason) => {
                 self.phase = Phase::Failed;
                 self.log(LogKind::Error, format!("FAILED: {reason}"));
@@ -578,14 +584,10 @@ impl App {
             Some(&(_, prev)) => format!(" ({:+.1})", acc - prev),
             None => String::new(),
         };
-        let saved = match self.saved_at_end.take() {
-            Some(at) if at == s.epoch as f64 => "  saved",
-            _ => "",
-        };
         self.log(
             LogKind::Epoch,
             format!(
-                "epoch {}/{}  test acc {acc:.1}%{delta}  loss {:.3}{saved}",
+                "epoch {}/{}  test acc {acc:.1}%{delta}  loss {:.3}",
                 s.epoch, s.epochs, s.test_loss
             ),
         );

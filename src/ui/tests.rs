@@ -556,13 +556,14 @@ fn log_records_epochs_with_accuracy_change() {
         .expect("epoch 2");
     assert!(second.contains("(+"), "{second}");
     assert!(second.contains("loss 0.290"), "{second}");
-    // Epoch-end checkpoints are told on the epoch's line, not a line of their own.
-    assert!(second.ends_with("  saved"), "{second}");
-    assert!(!lines.iter().any(|l| l.starts_with("checkpoint saved")));
+    // Epoch-end checkpoints get no line of their own: the title names the latest.
+    assert!(!lines.iter().any(|l| l.contains("saved")));
+    let log = text(&pane_screen(&app, Pane::Log, 60, 10));
+    assert!(log.contains("checkpoint @ epoch 2 "), "{log}");
 }
 
 #[test]
-fn mid_epoch_checkpoints_get_a_line_and_unsaved_epochs_no_mark() {
+fn mid_epoch_checkpoints_get_a_line_and_the_title_names_the_latest() {
     let mut app = mid_run();
     app.on_event(TrainEvent::Saved(2.5));
     let mut s = fixtures::epoch_summary(3);
@@ -572,7 +573,8 @@ fn mid_epoch_checkpoints_get_a_line_and_unsaved_epochs_no_mark() {
     let n = lines.len();
     assert_eq!(lines[n - 2], "checkpoint saved at epoch 2.50");
     assert!(lines[n - 1].starts_with("epoch 3/10"), "{}", lines[n - 1]);
-    assert!(!lines[n - 1].ends_with("saved"), "{}", lines[n - 1]);
+    let log = text(&pane_screen(&app, Pane::Log, 60, 10));
+    assert!(log.contains("checkpoint @ epoch 2.50 "), "{log}");
 }
 
 #[test]

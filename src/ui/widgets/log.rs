@@ -1,5 +1,5 @@
 //! The "Log" pane: timestamped events (time since the dashboard started), newest at the
-//! bottom, long lines wrapped under their text.
+//! bottom, long lines wrapped under their text; the title names the latest checkpoint.
 
 use ratatui::buffer::Buffer;
 use ratatui::layout::Rect;
@@ -8,7 +8,7 @@ use ratatui::widgets::Widget;
 
 use crate::ui::app::{fmt_hms, App, LogKind, Pane};
 use crate::ui::theme::Theme;
-use crate::ui::widgets::{pane_block, put, waiting};
+use crate::ui::widgets::{pane_block, put, waiting, with_info};
 
 pub struct LogView<'a> {
     pub app: &'a App,
@@ -67,7 +67,16 @@ impl Widget for LogView<'_> {
     fn render(self, area: Rect, buf: &mut Buffer) {
         let app = self.app;
         let theme = &app.theme;
-        let block = pane_block(Pane::Log, self.focused, theme);
+        let mut block = pane_block(Pane::Log, self.focused, theme);
+        if let Some(at) = app.last_saved {
+            let at = if at.fract() == 0.0 {
+                format!("{at:.0}")
+            } else {
+                format!("{at:.2}")
+            };
+            let info = [format!("checkpoint @ epoch {at}"), format!("saved @ {at}")];
+            block = with_info(block, Pane::Log, area.width, &info, theme.dim());
+        }
         let inner = block.inner(area);
         block.render(area, buf);
         if inner.is_empty() {
