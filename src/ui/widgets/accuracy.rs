@@ -2,14 +2,14 @@
 //! per epoch, and the Keras tutorial's 90 % as a reference line.
 
 use ratatui::buffer::Buffer;
-use ratatui::layout::{Constraint, Rect};
+use ratatui::layout::Rect;
 use ratatui::style::Color;
-use ratatui::widgets::{Axis, Chart, Dataset, GraphType, LegendPosition, Widget};
+use ratatui::widgets::{Axis, GraphType, LegendPosition, Widget};
 
 use crate::ui::app::{App, Pane, REFERENCE_ACC};
 use crate::ui::history::y_range;
 use crate::ui::widgets::{
-    axis_labels, empty_pane, marker, pane_block, series_name, with_info, SeriesRole,
+    axis_labels, empty_pane, epoch_chart, pane_block, series, with_info, SeriesRole,
 };
 
 pub struct AccuracyChart<'a> {
@@ -38,7 +38,6 @@ impl Widget for AccuracyChart<'_> {
         }
 
         let plain = app.opts.ascii_charts || !theme.has_color();
-        let name = |text: &str, role| series_name(plain, text, role);
         let x_max = charts.x_max();
         let lo = [charts.train_acc.y_range(), y_range(&charts.test_acc)]
             .into_iter()
@@ -49,43 +48,45 @@ impl Widget for AccuracyChart<'_> {
         let y_min = ((lo - 2.0) / 10.0).floor().clamp(0.0, 9.0) * 10.0;
         let reference = [(0.0, REFERENCE_ACC), (x_max, REFERENCE_ACC)];
 
+        let line = GraphType::Line;
         let datasets = vec![
-            Dataset::default()
-                .name(name("Keras tutorial 90%", SeriesRole::Reference))
-                .marker(marker(plain, SeriesRole::Reference))
-                .graph_type(GraphType::Line)
-                .style(theme.fg(Color::DarkGray))
-                .data(&reference),
-            Dataset::default()
-                .name(name("train (running)", SeriesRole::Smooth))
-                .marker(marker(plain, SeriesRole::Smooth))
-                .graph_type(GraphType::Line)
-                .style(theme.fg(Color::Cyan))
-                .data(charts.train_acc.points()),
-            Dataset::default()
-                .name(name("test", SeriesRole::Epoch))
-                .marker(marker(plain, SeriesRole::Epoch))
-                .graph_type(GraphType::Line)
-                .style(theme.fg(Color::LightGreen))
-                .data(&charts.test_acc),
+            series(
+                plain,
+                "Keras tutorial 90%",
+                SeriesRole::Reference,
+                line,
+                theme.fg(Color::DarkGray),
+                &reference,
+            ),
+            series(
+                plain,
+                "train (running)",
+                SeriesRole::Smooth,
+                line,
+                theme.fg(Color::Cyan),
+                charts.train_acc.points(),
+            ),
+            series(
+                plain,
+                "test",
+                SeriesRole::Epoch,
+                line,
+                theme.fg(Color::LightGreen),
+                &charts.test_acc,
+            ),
         ];
-        Chart::new(datasets)
-            .block(block)
-            .x_axis(
-                Axis::default()
-                    .title("epoch")
-                    .style(theme.dim())
-                    .bounds([0.0, x_max])
-                    .labels(axis_labels(0.0, x_max, |v| format!("{v:.0}"))),
-            )
-            .y_axis(
-                Axis::default()
-                    .style(theme.dim())
-                    .bounds([y_min, 100.0])
-                    .labels(axis_labels(y_min, 100.0, |v| format!("{v:.0}%"))),
-            )
-            .legend_position(Some(LegendPosition::BottomRight))
-            .hidden_legend_constraints((Constraint::Ratio(2, 3), Constraint::Ratio(2, 3)))
-            .render(area, buf);
+        let y_axis =
+            Axis::default()
+                .bounds([y_min, 100.0])
+                .labels(axis_labels(y_min, 100.0, |v| format!("{v:.0}%")));
+        epoch_chart(
+            datasets,
+            block,
+            theme,
+            x_max,
+            y_axis,
+            LegendPosition::BottomRight,
+        )
+        .render(area, buf);
     }
 }

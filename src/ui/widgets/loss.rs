@@ -3,14 +3,14 @@
 //! vertical lines, the newest named in the legend.
 
 use ratatui::buffer::Buffer;
-use ratatui::layout::{Constraint, Rect};
-use ratatui::style::{Color, Style};
+use ratatui::layout::Rect;
+use ratatui::style::Color;
 use ratatui::symbols::Marker;
-use ratatui::widgets::{Axis, Chart, Dataset, GraphType, LegendPosition, Widget};
+use ratatui::widgets::{Axis, Dataset, GraphType, LegendPosition, Widget};
 
 use crate::ui::app::{App, Pane};
 use crate::ui::widgets::{
-    axis_labels, empty_pane, marker, pane_block, series_name, with_info, SeriesRole,
+    axis_labels, empty_pane, epoch_chart, pane_block, series, series_name, with_info, SeriesRole,
 };
 
 pub struct LossChart<'a> {
@@ -64,24 +64,30 @@ impl Widget for LossChart<'_> {
             .map(|&(x, _)| [(x, 0.0), (x, y_max)])
             .collect();
         let mut datasets = vec![
-            Dataset::default()
-                .name(name("batch", SeriesRole::Raw))
-                .marker(marker(plain, SeriesRole::Raw))
-                .graph_type(GraphType::Scatter)
-                .style(theme.fg(Color::LightBlue))
-                .data(charts.loss_raw.points()),
-            Dataset::default()
-                .name(name("smoothed", SeriesRole::Smooth))
-                .marker(marker(plain, SeriesRole::Smooth))
-                .graph_type(GraphType::Line)
-                .style(theme.fg(Color::Yellow))
-                .data(charts.loss_ema.points()),
-            Dataset::default()
-                .name(name("test", SeriesRole::Epoch))
-                .marker(marker(plain, SeriesRole::Epoch))
-                .graph_type(GraphType::Line)
-                .style(theme.fg(Color::LightRed))
-                .data(&charts.test_loss),
+            series(
+                plain,
+                "batch",
+                SeriesRole::Raw,
+                GraphType::Scatter,
+                theme.fg(Color::LightBlue),
+                charts.loss_raw.points(),
+            ),
+            series(
+                plain,
+                "smoothed",
+                SeriesRole::Smooth,
+                GraphType::Line,
+                theme.fg(Color::Yellow),
+                charts.loss_ema.points(),
+            ),
+            series(
+                plain,
+                "test",
+                SeriesRole::Epoch,
+                GraphType::Line,
+                theme.fg(Color::LightRed),
+                &charts.test_loss,
+            ),
         ];
         let newest = charts.changes.len().saturating_sub(1);
         for (i, (points, (_, label))) in lines.iter().zip(&charts.changes).enumerate() {
@@ -99,24 +105,17 @@ impl Widget for LossChart<'_> {
             }
             datasets.push(line);
         }
-        Chart::new(datasets)
-            .block(block)
-            .x_axis(
-                Axis::default()
-                    .title("epoch")
-                    .style(theme.dim())
-                    .bounds([0.0, x_max])
-                    .labels(axis_labels(0.0, x_max, |v| format!("{v:.0}"))),
-            )
-            .y_axis(
-                Axis::default()
-                    .style(theme.dim())
-                    .bounds([0.0, y_max])
-                    .labels(axis_labels(0.0, y_max, |v| format!("{v:.2}"))),
-            )
-            .legend_position(Some(LegendPosition::TopRight))
-            .hidden_legend_constraints((Constraint::Ratio(2, 3), Constraint::Ratio(2, 3)))
-            .style(Style::new())
-            .render(area, buf);
+        let y_axis = Axis::default()
+            .bounds([0.0, y_max])
+            .labels(axis_labels(0.0, y_max, |v| format!("{v:.2}")));
+        epoch_chart(
+            datasets,
+            block,
+            theme,
+            x_max,
+            y_axis,
+            LegendPosition::TopRight,
+        )
+        .render(area, buf);
     }
 }

@@ -15,11 +15,13 @@ pub mod pixels;
 pub mod predictions;
 
 use ratatui::buffer::Buffer;
-use ratatui::layout::Rect;
+use ratatui::layout::{Constraint, Rect};
 use ratatui::style::Style;
 use ratatui::symbols::Marker;
 use ratatui::text::Line;
-use ratatui::widgets::{Block, BorderType, Paragraph, Widget, Wrap};
+use ratatui::widgets::{
+    Axis, Block, BorderType, Chart, Dataset, GraphType, LegendPosition, Paragraph, Widget, Wrap,
+};
 
 use crate::train::events::NUM_CLASSES;
 use crate::ui::app::Pane;
@@ -150,6 +152,49 @@ pub fn marker_glyph(m: Marker) -> &'static str {
         Marker::Block => "█",
         _ => "",
     }
+}
+
+/// A chart series named and marked for its `role` (glyphs in the legend when `plain`).
+pub fn series<'a>(
+    plain: bool,
+    text: &str,
+    role: SeriesRole,
+    graph: GraphType,
+    style: Style,
+    data: &'a [(f64, f64)],
+) -> Dataset<'a> {
+    Dataset::default()
+        .name(series_name(plain, text, role))
+        .marker(marker(plain, role))
+        .graph_type(graph)
+        .style(style)
+        .data(data)
+}
+
+/// The charts' shared frame: `datasets` in `block`, x in fractional epochs from 0 to
+/// `x_max`, the given y axis, the legend in `corner` unless it would cover more than two
+/// thirds of the plot.
+pub fn epoch_chart<'a>(
+    datasets: Vec<Dataset<'a>>,
+    block: Block<'a>,
+    theme: &Theme,
+    x_max: f64,
+    y_axis: Axis<'a>,
+    corner: LegendPosition,
+) -> Chart<'a> {
+    Chart::new(datasets)
+        .block(block)
+        .x_axis(
+            Axis::default()
+                .title("epoch")
+                .style(theme.dim())
+                .bounds([0.0, x_max])
+                .labels(axis_labels(0.0, x_max, |v| format!("{v:.0}"))),
+        )
+        .y_axis(y_axis.style(theme.dim()))
+        .legend_position(Some(corner))
+        .hidden_legend_constraints((Constraint::Ratio(2, 3), Constraint::Ratio(2, 3)))
+        .style(Style::new())
 }
 
 /// Axis labels for `lo..hi`: low, middle and high.
