@@ -71,19 +71,6 @@ impl Series {
     pub fn is_empty(&self) -> bool {
         self.points.is_empty()
     }
-
-    /// Smallest and largest y, if any.
-    pub fn y_range(&self) -> Option<(f64, f64)> {
-        y_range(&self.points)
-    }
-}
-
-/// Smallest and largest y of some points, if any.
-pub fn y_range(points: &[(f64, f64)]) -> Option<(f64, f64)> {
-    points.iter().fold(None, |acc, &(_, y)| match acc {
-        None => Some((y, y)),
-        Some((lo, hi)) => Some((lo.min(y), hi.max(y))),
-    })
 }
 
 #[cfg(test)]
@@ -111,6 +98,5 @@ mod tests {
         s.push(f64::INFINITY, 1.0);
         s.push(1.0, 1.0);
         assert_eq!(s.points(), &[(1.0, 1.0)]);
-        assert_eq!(s.y_range(), Some((1.0, 1.0)));
     }
 }

@@ -1,5 +1,6 @@
 //! The "Accuracy" pane: running training accuracy over fractional epochs, test accuracy
-//! per epoch, and the Keras tutorial's 90 % as a reference line.
+//! per epoch, and the Keras tutorial's 90 % as a reference line; the y axis starts at a
+//! multiple of 10 below what matters (after the first half epoch).
 
 use ratatui::buffer::Buffer;
 use ratatui::layout::Rect;
@@ -7,7 +8,6 @@ use ratatui::style::Color;
 use ratatui::widgets::{Axis, GraphType, LegendPosition, Widget};
 
 use crate::ui::app::{App, Pane, REFERENCE_ACC};
-use crate::ui::history::y_range;
 use crate::ui::widgets::{
     axis_labels, empty_pane, epoch_chart, pane_block, series, with_info, SeriesRole,
 };
@@ -39,10 +39,17 @@ impl Widget for AccuracyChart<'_> {
 
         let plain = app.opts.ascii_charts || !theme.has_color();
         let x_max = charts.x_max();
-        let lo = [charts.train_acc.y_range(), y_range(&charts.test_acc)]
-            .into_iter()
-            .flatten()
-            .map(|r| r.0)
+        // As in the Loss pane: the first half epoch's steep climb would squeeze everything
+        // after it into the top of the chart, so once more than an epoch is plotted the y
+        // axis fits what came after (earlier points are clipped at the bottom).
+        let from = if x_max > 1.0 { 0.5 } else { f64::NEG_INFINITY };
+        let lo = charts
+            .train_acc
+            .points()
+            .iter()
+            .chain(&charts.test_acc)
+            .filter(|p| p.0 >= from)
+            .map(|p| p.1)
             .fold(REFERENCE_ACC, f64::min);
         // Round down to a multiple of 10 with some room below the lowest point.
         let y_min = ((lo - 2.0) / 10.0).floor().clamp(0.0, 9.0) * 10.0;
