@@ -7,7 +7,7 @@ use std::time::Duration;
 use serde_json::json;
 
 use crate::train::events::{
-    saved_text, EpochSummary, Phase, Progress, RunInfo, RunSummary, TrainEvent,
+    saved_text, EpochSummary, Phase, Progress, RunInfo, RunSummary, SaveReason, TrainEvent,
 };
 use crate::train::run_dir::epoch_json;
 use crate::train::Receivers;
@@ -130,8 +130,12 @@ pub fn print(rx: &Receivers, out: &mut dyn Write, err: &mut dyn Write, opts: Opt
             TrainEvent::Message(m) | TrainEvent::Applied(m) => {
                 human(err, out, &m, &mut live_line);
             }
-            TrainEvent::Saved(at) if at.fract() == 0.0 => saved_at_end = true,
-            TrainEvent::Saved(at) => {
+            // Without a human epoch line (JSON mode) an epoch-end save gets its own line too.
+            TrainEvent::Saved {
+                why: SaveReason::EpochEnd,
+                ..
+            } if !opts.json => saved_at_end = true,
+            TrainEvent::Saved { at, .. } => {
                 human(err, out, &saved_text(at), &mut live_line);
             }
             TrainEvent::Started(info) => {
@@ -231,9 +235,15 @@ mod tests {
 
     fn script(sink: &mut ChannelSink) {
         sink.send(TrainEvent::Message("loading".into()));
-        sink.send(TrainEvent::Saved(1.0));
+        sink.send(TrainEvent::Saved {
+            at: 1.0,
+            why: SaveReason::EpochEnd,
+        });
         sink.send(TrainEvent::EpochEnd(Box::new(summary(1))));
-        sink.send(TrainEvent::Saved(1.25));
+        sink.send(TrainEvent::Saved {
+            at: 1.25,
+            why: SaveReason::Requested,
+        });
         sink.send(TrainEvent::EpochEnd(Box::new(summary(2))));
         sink.send(TrainEvent::Done(Box::new(RunSummary {
             epochs_completed: 2,
@@ -282,7 +292,11 @@ mod tests {
         assert_eq!(lines[2]["event"], "done");
         assert_eq!(lines[2]["test_acc"], 0.85);
         assert_eq!(lines[2]["model"], "/r/model.safetensors");
-        assert!(String::from_utf8(err).unwrap().contains("loading"));
+        let err = String::from_utf8(err).unwrap();
+        assert!(err.contains("loading"));
+        // No human epoch line to mark: every save has its own line on stderr.
+        assert!(err.contains("checkpoint saved at epoch 1.00\n"), "{err}");
+        assert!(err.contains("checkpoint saved at epoch 1.25\n"), "{err}");
     }
 
     #[test]

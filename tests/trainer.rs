@@ -6,7 +6,9 @@ mod common;
 use std::time::Duration;
 
 use fashion_tui::config::{Config, Schedule};
-use fashion_tui::train::events::{Change, Command, LiveSetting, Phase, RunSummary, TrainEvent};
+use fashion_tui::train::events::{
+    Change, Command, LiveSetting, Phase, RunSummary, SaveReason, TrainEvent,
+};
 use fashion_tui::train::{self, run_dir, ChannelSink};
 
 fn name(ev: &TrainEvent) -> &'static str {
@@ -20,7 +22,7 @@ fn name(ev: &TrainEvent) -> &'static str {
         TrainEvent::FeatureMaps(_) => "FeatureMaps",
         TrainEvent::Applied(_) => "Applied",
         TrainEvent::Changed(_) => "Changed",
-        TrainEvent::Saved(_) => "Saved",
+        TrainEvent::Saved { .. } => "Saved",
         TrainEvent::Failed(_) => "Failed",
         TrainEvent::Done(_) => "Done",
     }
@@ -159,7 +161,15 @@ fn pause_blocks_feature_maps_answer_while_paused_and_stop_is_honoured() {
 
     // A checkpoint on request, while paused, records the exact position.
     tx.send(Command::Checkpoint).unwrap();
-    wait_for(&rx.events, |e| matches!(e, TrainEvent::Saved(_)));
+    wait_for(&rx.events, |e| {
+        matches!(
+            e,
+            TrainEvent::Saved {
+                why: SaveReason::Requested,
+                ..
+            }
+        )
+    });
     let sidecar = fashion_tui::train::checkpoint::read_sidecar(&run.path().join("checkpoint"))
         .unwrap()
         .expect("checkpoint written");

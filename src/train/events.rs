@@ -217,15 +217,29 @@ pub enum TrainEvent {
     /// A live setting changed (after its `Applied` line), as data for the charts and the
     /// header.
     Changed(Change),
-    /// A checkpoint was saved at this position (fractional epochs). At an epoch's end it
-    /// comes just before that epoch's [`TrainEvent::EpochEnd`].
-    Saved(f64),
+    /// A checkpoint was saved at `at` (fractional epochs). At an epoch's end it comes just
+    /// before that epoch's [`TrainEvent::EpochEnd`].
+    Saved {
+        at: f64,
+        why: SaveReason,
+    },
     /// The run failed; the string is the reason, ready to show.
     Failed(String),
     Done(Box<RunSummary>),
 }
 
-/// How a checkpoint saved mid-epoch (on request, or on the way out) is announced.
+/// Why a checkpoint was saved.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SaveReason {
+    /// Every epoch ends with one.
+    EpochEnd,
+    /// Asked for (`s` in the dashboard).
+    Requested,
+    /// Training is stopping early (quit, a signal, a vanished consumer).
+    Stopping,
+}
+
+/// How a checkpoint is announced in a log line.
 pub fn saved_text(at_epoch: f64) -> String {
     format!("checkpoint saved at epoch {at_epoch:.2}")
 }

@@ -30,7 +30,8 @@ use crate::data::{self, Dataset, Split};
 use crate::model::{self, Network};
 use events::{
     Change, Command, Confusion, EpochSummary, FeatureMaps, LayerMaps, Phase, Prediction,
-    Predictions, Progress, RunInfo, RunSummary, TrainEvent, IMAGE_PIXELS, IMAGE_SIDE, NUM_CLASSES,
+    Predictions, Progress, RunInfo, RunSummary, SaveReason, TrainEvent, IMAGE_PIXELS, IMAGE_SIDE,
+    NUM_CLASSES,
 };
 use optim::Optim;
 pub use sink::{ChannelSink, Receivers, Sink};
@@ -419,7 +420,7 @@ impl<'a> Trainer<'a> {
                 sink.send(TrainEvent::FeatureMaps(Box::new(fm)));
             }
             Command::Checkpoint => {
-                if let Err(e) = self.save(sink) {
+                if let Err(e) = self.save(sink, SaveReason::Requested) {
                     sink.send(TrainEvent::Message(format!(
                         "{e:#}; the previous checkpoint is intact"
                     )));
@@ -710,7 +711,7 @@ impl<'a> Trainer<'a> {
             "stopping at epoch {:.2}: saving a checkpoint",
             self.position()
         )));
-        self.save(sink)?;
+        self.save(sink, SaveReason::Stopping)?;
         Ok(outcome)
     }
 
@@ -721,7 +722,7 @@ impl<'a> Trainer<'a> {
         sink: &mut dyn Sink,
     ) -> Result<Option<Outcome>> {
         loop {
-            let err = match self.save(sink) {
+            let err = match self.save(sink, SaveReason::EpochEnd) {
                 Ok(()) => return Ok(None),
                 Err(e) if self.pause_on_fault => e,
                 Err(e) => return Err(e.context("the previous checkpoint is intact")),
@@ -758,7 +759,7 @@ impl<'a> Trainer<'a> {
     }
 
     /// Save the model and a checkpoint of the exact position.
-    fn save(&mut self, sink: &mut dyn Sink) -> Result<()> {
+    fn save(&mut self, sink: &mut dyn Sink, why: SaveReason) -> Result<()> {
         self.saves += 1;
         if self.faults.save_fails_at == Some(self.saves) {
             return Err(
@@ -797,7 +798,10 @@ impl<'a> Trainer<'a> {
                 std::process::abort();
             }
         })?;
-        sink.send(TrainEvent::Saved(self.position()));
+        sink.send(TrainEvent::Saved {
+            at: self.position(),
+            why,
+        });
         Ok(())
     }
 

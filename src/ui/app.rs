@@ -14,7 +14,7 @@ use crate::config::params::{self, LiveSetting};
 use crate::config::{Config, ConfigError};
 use crate::train::events::{
     saved_text, Change, Command, EpochSummary, FeatureMaps, Phase, Predictions, Progress, RunInfo,
-    RunSummary, TrainEvent,
+    RunSummary, SaveReason, TrainEvent,
 };
 use crate::ui::editor::{Action, Commit, ConfigInUse, Editor, Tone};
 use crate::ui::history::Series;
@@ -527,10 +527,10 @@ impl App {
             }
             TrainEvent::Applied(what) => self.log(LogKind::Applied, what),
             TrainEvent::Changed(c) => self.on_changed(c),
-            TrainEvent::Saved(at) => {
-                // Every epoch ends with one: only those in between (asked for, or on the
-                // way out) are worth a line; the Log's title shows the latest.
-                if at.fract() != 0.0 {
+            TrainEvent::Saved { at, why } => {
+                // Every epoch ends with one: only the others (asked for, or on the way out)
+                // are worth a line; the Log's title shows the latest.
+                if why != SaveReason::EpochEnd {
                     self.log(LogKind::Applied, saved_text(at));
                 }
                 self.last_saved = Some(at);

@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 
 use crate::train::events::{
     Confusion, EpochSummary, FeatureMaps, LayerMaps, Phase, Prediction, Predictions, Progress,
-    RunInfo, RunSummary, TrainEvent, IMAGE_PIXELS, IMAGE_SIDE, NUM_CLASSES,
+    RunInfo, RunSummary, SaveReason, TrainEvent, IMAGE_PIXELS, IMAGE_SIDE, NUM_CLASSES,
 };
 use crate::ui::app::{App, UiOptions};
 use crate::ui::theme::ColorMode;
@@ -316,7 +316,13 @@ pub fn script() -> Vec<(f64, TrainEvent)> {
         out.push((t, TrainEvent::Phase(Phase::Evaluating)));
         t += 2.1;
         let e = epoch + 1;
-        out.push((t, TrainEvent::Saved(e as f64)));
+        out.push((
+            t,
+            TrainEvent::Saved {
+                at: e as f64,
+                why: SaveReason::EpochEnd,
+            },
+        ));
         out.push((t, TrainEvent::EpochEnd(Box::new(epoch_summary(e)))));
         out.push((t, TrainEvent::Predictions(Box::new(predictions(e)))));
         out.push((

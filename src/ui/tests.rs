@@ -11,7 +11,7 @@ use ratatui::layout::Rect;
 use ratatui::style::{Color, Modifier};
 use ratatui::Terminal;
 
-use crate::train::events::{Command, Phase, Progress, TrainEvent};
+use crate::train::events::{Command, Phase, Progress, SaveReason, TrainEvent};
 use crate::ui::app::{App, Overlay, Pane, PredictionsMode, DISCONNECTED, SERIES_CAP};
 use crate::ui::fixtures::{self, finished, mid_run, opts, Rng};
 use crate::ui::keys::BINDINGS;
@@ -565,7 +565,10 @@ fn log_records_epochs_with_accuracy_change() {
 #[test]
 fn mid_epoch_checkpoints_get_a_line_and_the_title_names_the_latest() {
     let mut app = mid_run();
-    app.on_event(TrainEvent::Saved(2.5));
+    app.on_event(TrainEvent::Saved {
+        at: 2.5,
+        why: SaveReason::Requested,
+    });
     let mut s = fixtures::epoch_summary(3);
     s.epochs = 10;
     app.on_event(TrainEvent::EpochEnd(Box::new(s)));
@@ -575,6 +578,13 @@ fn mid_epoch_checkpoints_get_a_line_and_the_title_names_the_latest() {
     assert!(lines[n - 1].starts_with("epoch 3/10"), "{}", lines[n - 1]);
     let log = text(&pane_screen(&app, Pane::Log, 60, 10));
     assert!(log.contains("checkpoint @ epoch 2.50 "), "{log}");
+    // A stop saves at a whole epoch too (quit during evaluation): still confirmed.
+    app.on_event(TrainEvent::Saved {
+        at: 3.0,
+        why: SaveReason::Stopping,
+    });
+    let last = app.log_entries().last().map(|e| e.text.clone());
+    assert_eq!(last.as_deref(), Some("checkpoint saved at epoch 3.00"));
 }
 
 #[test]
