@@ -244,7 +244,8 @@ impl Config {
     /// [`Config::validate`] for a config read from `text` (the file at `path`, which alone
     /// gives `from_file`) with command-line overrides applied: a value out of range that
     /// came from the file is reported at its place there (`path:line:col: key = …`), like
-    /// a syntax error; one that a flag set is reported as is.
+    /// a syntax error; one that a flag changed is reported without a place. (A flag that
+    /// repeats the file's bad value is indistinguishable and gets the file's place.)
     pub fn validate_in_file(
         &self,
         text: &str,
@@ -293,6 +294,16 @@ impl Config {
                 "{key} = {val} is out of range: allowed {range}"
             )))
         };
+        // First: TOML integers are signed 64-bit, so a larger seed could not be written to
+        // the run's config.toml (resuming needs it there), nor could any other value be
+        // compared as TOML by `validate_in_file`.
+        if t.seed > i64::MAX as u64 {
+            return err(
+                "training.seed",
+                t.seed.to_string(),
+                "0 to 9223372036854775807 (2^63 - 1)",
+            );
+        }
         if t.epochs == 0 || t.epochs > 10_000 {
             return err("training.epochs", t.epochs.to_string(), "1 to 10000");
         }
@@ -322,15 +333,6 @@ impl Config {
                 "training.weight_decay",
                 t.weight_decay.to_string(),
                 "0 to 1",
-            );
-        }
-        // TOML integers are signed 64-bit: a larger seed could not be written to the run's
-        // config.toml, and resuming needs it there.
-        if t.seed > i64::MAX as u64 {
-            return err(
-                "training.seed",
-                t.seed.to_string(),
-                "0 to 9223372036854775807 (2^63 - 1)",
             );
         }
         if t.step_epochs == 0 {
