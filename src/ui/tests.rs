@@ -732,3 +732,24 @@ fn run_loop_until_returns_at_its_deadline_without_quitting() {
         "the window drew the dashboard"
     );
 }
+
+#[test]
+fn accuracy_axis_ignores_the_first_half_epoch_and_each_epochs_first_batches() {
+    let mut app = App::new(opts(ColorMode::Ansi16));
+    app.on_event(TrainEvent::Started(Box::new(fixtures::run_info())));
+    // Epoch 0 climbs from 10%; epoch 1 restarts its running accuracy with a noisy 35%.
+    for i in 0..100 {
+        let x = i as f64 / 100.0;
+        app.charts.train_acc.push(x, 10.0 + 80.0 * x);
+    }
+    app.charts.train_acc.push(1.01, 35.0);
+    for i in 5..100 {
+        app.charts.train_acc.push(1.0 + i as f64 / 100.0, 88.0);
+    }
+    app.charts.test_acc.push((1.0, 84.0));
+    app.charts.test_acc.push((2.0, 86.0));
+    let pane = text(&pane_screen(&app, Pane::Accuracy, 60, 18));
+    // Lowest settled point: 50% at x = 0.5; room below it rounds down to 40%.
+    assert!(pane.contains("│40% │"), "{pane}");
+    assert!(!pane.contains("│0%"), "{pane}");
+}

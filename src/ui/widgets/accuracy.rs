@@ -41,14 +41,15 @@ impl Widget for AccuracyChart<'_> {
         let x_max = charts.x_max();
         // As in the Loss pane: the first half epoch's steep climb would squeeze everything
         // after it into the top of the chart, so once more than an epoch is plotted the y
-        // axis fits what came after (earlier points are clipped at the bottom).
-        let from = if x_max > 1.0 { 0.5 } else { f64::NEG_INFINITY };
+        // axis fits what came after (earlier points are clipped at the bottom). The running
+        // accuracy restarts each epoch, so its first few batches are noise: left out too.
+        let settled = |x: f64| x_max <= 1.0 || (x >= 0.5 && x.fract() >= 0.05);
         let lo = charts
             .train_acc
             .points()
             .iter()
+            .filter(|p| settled(p.0))
             .chain(&charts.test_acc)
-            .filter(|p| p.0 >= from)
             .map(|p| p.1)
             .fold(REFERENCE_ACC, f64::min);
         // Round down to a multiple of 10 with some room below the lowest point.
