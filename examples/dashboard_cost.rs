@@ -7,8 +7,9 @@
 //! ```
 //!
 //! The real trainer trains while the real dashboard loop ([`run_loop_until`]) alternates,
-//! in windows of `--window-ms`, between drawing into this terminal and sleeping (what the
-//! headless printer does between epochs: nothing). Windows come in ABBA order and each
+//! in windows of `--window-ms`, between drawing into this terminal and sleeping (nothing
+//! reads the trainer's snapshots then, so this is the cost against no consumer at all; a
+//! headless run in a terminal also redraws one progress line). Windows come in ABBA order and each
 //! adjacent pair gives one ratio of training throughput with and without the dashboard.
 //! Pairs a second apart see the same machine, so a shared VM whose speed wanders by ±25%
 //! over minutes still yields a tight figure; separate headless and dashboard runs cannot.

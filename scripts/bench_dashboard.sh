@@ -3,9 +3,10 @@
 # the README. Two measurements, both in a real terminal (tmux at 160x48):
 #
 # 1. In one process (examples/dashboard_cost.rs): the real trainer trains while the real
-#    dashboard loop alternates, in 1 s windows, between drawing and sleeping (as headless
-#    does). Adjacent windows see the same machine, so the median of the per-pair ratios is
-#    tight even on a shared VM whose speed wanders by ±25% over minutes.
+#    dashboard loop alternates, in 1 s windows, between drawing and sleeping (nothing reads
+#    the trainer's snapshots then: the cost against no consumer at all). Adjacent windows
+#    see the same machine, so the median of the per-pair ratios is tight even on a shared
+#    VM whose speed wanders by ±25% over minutes.
 # 2. End to end, the real binary: paired rounds of one epoch on TRAIN_LIMIT images, headless
 #    and with the dashboard, in alternating order (ABBA) so drift cancels; the median of
 #    the per-round ratios with a bootstrap 95% interval. Wider, as separate runs are.
@@ -37,30 +38,48 @@ flags=(--device cpu --threads "$threads" --epochs 1 --train-limit "$limit" --tes
 
 cpu_ns() { cut -d' ' -f1 "$1" 2>/dev/null || echo 0; }
 
-# One epoch in a fresh tmux session, headless (--json) or with the dashboard: both arms get
-# the same terminal, the same tmux server and the same slow poller, so the dashboard is
-# the only difference. Prints the tmux server's CPU (ns) and the seconds it ran.
+# One epoch in a fresh tmux session, headless (--json: its JSON goes to a file, its live
+# progress line to the terminal) or with the dashboard: both arms get the same terminal,
+# the same tmux server and the same slow poller, so the dashboard is the only difference.
+# Prints the tmux server's CPU (ns) and the seconds it ran.
 epoch() { # $1: run dir, $2: headless|dashboard
-  local dir=$1 mode=() server t0 t1 m0 m1
-  [ "$2" = headless ] && mode=(train --json)
+  local dir=$1 mode=() out=() server t0 t1 m0 m1 screen
+  if [ "$2" = headless ]; then mode=(train --json) out=("> $(printf '%q' "$dir.json")"); fi
+  # The pane stays after its program exits, so a failure can be shown.
   tmux -L "$sock" -f /dev/null new-session -d -s b -x "${size%x*}" -y "${size#*x}" \
-    "exec $(printf '%q ' "$bin" "${mode[@]}" "${flags[@]}" --run-dir "$dir") > /dev/null"
+    "exec $(printf '%q ' "$bin" "${mode[@]}" "${flags[@]}" --run-dir "$dir") ${out[*]}" \; \
+    set-option -w remain-on-exit on
   server=$(tmux -L "$sock" display -p '#{pid}')
   t0=$(date +%s.%N) m0=$(cpu_ns "/proc/$server/schedstat")
   for _ in $(seq 2400); do
     [ -s "$dir/metrics.jsonl" ] && break
+    [ "$(tmux -L "$sock" display -p '#{pane_dead}')" = 1 ] && break
     sleep 0.25
   done
   t1=$(date +%s.%N) m1=$(cpu_ns "/proc/$server/schedstat")
+  screen=$(tmux -L "$sock" capture-pane -p)
   tmux -L "$sock" kill-server 2>/dev/null || true
-  while pgrep -f -- "--run-dir $dir" > /dev/null; do sleep 0.1; done
+  while pgrep -f -- "--run-dir $dir\$" > /dev/null; do sleep 0.1; done
+  if [ ! -s "$dir/metrics.jsonl" ]; then
+    printf 'bench: the %s run ended without an epoch; its terminal showed:\n%s\n' "$2" "$screen" >&2
+    exit 1
+  fi
+  # Check that each arm is what it claims (a dashboard needs stdout to be the terminal).
+  if [ "$2" = dashboard ] && ! grep -q '┌ fashion-tui' <<<"$screen"; then
+    printf 'bench: the dashboard did not come up; its terminal showed:\n%s\n' "$screen" >&2
+    exit 1
+  fi
+  if [ "$2" = headless ] && grep -q '┌ fashion-tui' <<<"$screen"; then
+    echo "bench: the headless run drew the dashboard" >&2
+    exit 1
+  fi
   echo "$((m1 - m0)) $(awk "BEGIN { print $t1 - $t0 }")"
 }
 
 echo "== in one process: the dashboard drawing or not, in alternate 1 s windows"
 echo "bench: dashboard on and off in one process, $pairs pairs of 1 s windows (about $((2 * pairs / 60 + 1)) min)" >&2
 tmux -L "$sock" -f /dev/null new-session -d -s b -x "${size%x*}" -y "${size#*x}" \
-  "$(printf '%q ' "$example" --threads "$threads" --pairs "$pairs" --data-dir "$data" --report "$work/cost.txt") 2> $work/cost.err"
+  "$(printf '%q ' "$example" --threads "$threads" --pairs "$pairs" --data-dir "$data" --report "$work/cost.txt") 2> $(printf '%q' "$work/cost.err")"
 while tmux -L "$sock" has-session 2>/dev/null; do sleep 1; done
 if [ -s "$work/cost.txt" ]; then cat "$work/cost.txt"; else cat "$work/cost.err" >&2; exit 1; fi
 
