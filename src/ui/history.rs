@@ -3,6 +3,8 @@
 //! averaging neighbours pairwise whenever it fills up (and averaging later arrivals in
 //! buckets of the same size), so memory and render cost stay constant however long the run.
 
+use std::borrow::Cow;
+
 /// A bounded, downsampled `(x, y)` series that a [`ratatui::widgets::Dataset`] can borrow.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Series {
@@ -73,9 +75,43 @@ impl Series {
     }
 }
 
+/// At most `max` points for drawing a line: consecutive points averaged in equal runs, so
+/// a line wider in points than the chart is in dots costs no more than what can be seen.
+/// Short enough series are borrowed as they are.
+pub fn thin(points: &[(f64, f64)], max: usize) -> Cow<'_, [(f64, f64)]> {
+    let max = max.max(2);
+    if points.len() <= max {
+        return Cow::Borrowed(points);
+    }
+    let run = points.len().div_ceil(max);
+    Cow::Owned(
+        points
+            .chunks(run)
+            .map(|c| {
+                let n = c.len() as f64;
+                let x = c.iter().map(|p| p.0).sum::<f64>() / n;
+                let y = c.iter().map(|p| p.1).sum::<f64>() / n;
+                (x, y)
+            })
+            .collect(),
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn thinning_bounds_a_line_and_keeps_its_shape() {
+        let line: Vec<(f64, f64)> = (0..2000).map(|i| (i as f64, 2.0 * i as f64)).collect();
+        assert!(matches!(thin(&line, 4000), Cow::Borrowed(_)));
+        let t = thin(&line, 180);
+        assert!(t.len() <= 180 && t.len() >= 90, "{}", t.len());
+        // Averages of a straight line stay on it, in order, spanning nearly all of it.
+        assert!(t.iter().all(|&(x, y)| (y - 2.0 * x).abs() < 1e-9));
+        assert!(t.windows(2).all(|w| w[0].0 < w[1].0));
+        assert!(t[0].0 < 12.0 && t[t.len() - 1].0 > 1988.0);
+    }
 
     #[test]
     fn stays_bounded_after_100k_points() {

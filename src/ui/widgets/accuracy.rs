@@ -8,6 +8,7 @@ use ratatui::style::Color;
 use ratatui::widgets::{Axis, GraphType, LegendPosition, Widget};
 
 use crate::ui::app::{App, Pane, REFERENCE_ACC};
+use crate::ui::history::thin;
 use crate::ui::widgets::{
     axis_labels, empty_pane, epoch_chart, pane_block, series, with_info, SeriesRole,
 };
@@ -56,6 +57,8 @@ impl Widget for AccuracyChart<'_> {
         let y_min = ((lo - 2.0) / 10.0).floor().clamp(0.0, 9.0) * 10.0;
         let reference = [(0.0, REFERENCE_ACC), (x_max, REFERENCE_ACC)];
 
+        // A line of more points than the chart has dots only costs drawing time.
+        let train = thin(charts.train_acc.points(), 4 * usize::from(area.width));
         let line = GraphType::Line;
         let datasets = vec![
             series(
@@ -72,7 +75,7 @@ impl Widget for AccuracyChart<'_> {
                 SeriesRole::Smooth,
                 line,
                 theme.fg(Color::Cyan),
-                charts.train_acc.points(),
+                &train,
             ),
             series(
                 plain,

@@ -9,6 +9,7 @@ use ratatui::symbols::Marker;
 use ratatui::widgets::{Axis, Dataset, GraphType, LegendPosition, Widget};
 
 use crate::ui::app::{App, Pane};
+use crate::ui::history::thin;
 use crate::ui::widgets::{
     axis_labels, empty_pane, epoch_chart, pane_block, series, series_name, with_info, SeriesRole,
 };
@@ -63,6 +64,8 @@ impl Widget for LossChart<'_> {
             .iter()
             .map(|&(x, _)| [(x, 0.0), (x, y_max)])
             .collect();
+        // A line of more points than the chart has dots only costs drawing time.
+        let ema = thin(charts.loss_ema.points(), 4 * usize::from(area.width));
         let mut datasets = vec![
             series(
                 plain,
@@ -78,7 +81,7 @@ impl Widget for LossChart<'_> {
                 SeriesRole::Smooth,
                 GraphType::Line,
                 theme.fg(Color::Yellow),
-                charts.loss_ema.points(),
+                &ema,
             ),
             series(
                 plain,
