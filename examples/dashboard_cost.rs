@@ -120,6 +120,16 @@ fn mark(app: &mut App, ch: &Channels) -> anyhow::Result<Mark> {
     Ok(m)
 }
 
+/// The real dashboard loop, drawing into the terminal and reading keys, until `until`.
+fn draw_until(
+    terminal: &mut Terminal<CrosstermBackend<Counting>>,
+    app: &mut App,
+    ch: &Channels,
+    until: Instant,
+) -> anyhow::Result<()> {
+    run_loop_until(terminal, app, ch, &mut read_input, None, Some(until))
+}
+
 /// Batches per second between two marks, if both are in the same epoch.
 fn rate(a: Mark, b: Mark) -> Option<f64> {
     (a.epoch == b.epoch && b.batch > a.batch)
@@ -217,16 +227,9 @@ fn main() -> anyhow::Result<()> {
         }))?;
         terminal.clear()?;
         // Warm up: the data is loaded and the first epoch is under way.
+        let first = mark(&mut app, &ch)?;
+        draw_until(&mut terminal, &mut app, &ch, first.at + window)?;
         let mut prev = mark(&mut app, &ch)?;
-        run_loop_until(
-            &mut terminal,
-            &mut app,
-            &ch,
-            &mut read_input,
-            None,
-            Some(Instant::now() + window),
-        )?;
-        prev = mark(&mut app, &ch).unwrap_or(prev);
         let mut windows = Vec::new();
         for i in 0..2 * args.pairs {
             // ABBA: drawing first in even pairs, second in odd ones.
@@ -234,14 +237,7 @@ fn main() -> anyhow::Result<()> {
             let cpu0 = thread_cpu_ns();
             let bytes0 = bytes.load(Ordering::Relaxed);
             if drawing {
-                run_loop_until(
-                    &mut terminal,
-                    &mut app,
-                    &ch,
-                    &mut read_input,
-                    None,
-                    Some(prev.at + window),
-                )?;
+                draw_until(&mut terminal, &mut app, &ch, prev.at + window)?;
             } else {
                 std::thread::sleep((prev.at + window).saturating_duration_since(Instant::now()));
             }
