@@ -6,7 +6,7 @@
 //! cargo run --release --example dashboard_cost -- --data-dir /usr/share/datasets/fashion-mnist
 //! ```
 //!
-//! The real trainer trains while the real dashboard loop ([`run_loop_until`]) alternates,
+//! The real trainer trains while the real dashboard loop ([`run_loop`]) alternates,
 //! in windows of `--window-ms`, between drawing into this terminal and sleeping (nothing
 //! reads the trainer's snapshots then, so this is the cost against no consumer at all; a
 //! headless run in a terminal also redraws one progress line). Windows come in ABBA order and each
@@ -34,7 +34,7 @@ use fashion_tui::commands::ui_options;
 use fashion_tui::config::Config;
 use fashion_tui::train::events::{Command, TrainEvent};
 use fashion_tui::train::{self, ChannelSink, RunOptions};
-use fashion_tui::ui::run::{drain, read_input, run_loop_until};
+use fashion_tui::ui::run::{drain, read_input, run_loop};
 use fashion_tui::ui::{App, Channels};
 
 #[derive(Parser)]
@@ -127,7 +127,7 @@ fn draw_until(
     ch: &Channels,
     until: Instant,
 ) -> anyhow::Result<()> {
-    run_loop_until(terminal, app, ch, &mut read_input, None, Some(until))
+    run_loop(terminal, app, ch, &mut read_input, None, Some(until))
 }
 
 /// Batches per second between two marks, if both are in the same epoch.

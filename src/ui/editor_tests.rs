@@ -16,7 +16,7 @@ use crate::train::events::{Change, Command, TrainEvent};
 use crate::ui::app::{App, LogKind, Overlay, Pane};
 use crate::ui::editor::{Action, ConfigInUse};
 use crate::ui::fixtures::{finished, mid_run};
-use crate::ui::run::{run_loop_with, Channels};
+use crate::ui::run::{run_loop, Channels};
 
 const FILE: &str = "/home/me/fashion/config.toml";
 
@@ -376,7 +376,15 @@ fn the_run_loop_saves_through_the_reloader_and_sends_live_changes() {
         }
     };
     let mut term = Terminal::new(TestBackend::new(100, 30)).expect("terminal");
-    run_loop_with(&mut term, &mut app, &chans, &mut input, Some(&mut files)).expect("loop");
+    run_loop(
+        &mut term,
+        &mut app,
+        &chans,
+        &mut input,
+        Some(&mut files),
+        None,
+    )
+    .expect("loop");
     assert_eq!(
         trainer.join().expect("trainer"),
         vec![Command::Set(LiveSetting::Lr(0.002)), Command::Stop]

@@ -21,5 +21,5 @@ mod tests;
 pub use app::{App, Pane, UiOptions};
 pub use editor::{Action, ConfigInUse};
 pub use render::render;
-pub use run::{run_loop, run_loop_with, run_terminal, Channels};
+pub use run::{run_loop, run_terminal, Channels};
 pub use theme::ColorMode;

@@ -45,40 +45,14 @@ pub struct Channels {
     pub commands: Sender<Command>,
 }
 
-/// Run the dashboard on `terminal` until the app wants to quit.
+/// Run the dashboard on `terminal` until the app wants to quit, or until `until` has
+/// passed if given (the dashboard-cost benchmark runs the loop in timed windows).
 ///
-/// `input` waits up to the given time for a terminal event (crossterm's `poll` + `read` in
-/// [`run_terminal`], a script in tests).
+/// `input` waits up to the given time for a terminal event ([`read_input`] in
+/// [`run_terminal`], a script in tests). `files`, the config file in use, is polled every
+/// [`RELOAD_EVERY`] and does the app's saves; without it nothing is reloaded and saving is
+/// refused.
 pub fn run_loop<B: Backend>(
-    terminal: &mut Terminal<B>,
-    app: &mut App,
-    rx: &Channels,
-    input: &mut dyn FnMut(Duration) -> io::Result<Option<Event>>,
-) -> anyhow::Result<()>
-where
-    B::Error: Send + Sync + 'static,
-{
-    run_loop_with(terminal, app, rx, input, None)
-}
-
-/// [`run_loop`] with the config file: `files` is polled every [`RELOAD_EVERY`] and does
-/// the app's saves. Without it, nothing is reloaded and saving is refused.
-pub fn run_loop_with<B: Backend>(
-    terminal: &mut Terminal<B>,
-    app: &mut App,
-    rx: &Channels,
-    input: &mut dyn FnMut(Duration) -> io::Result<Option<Event>>,
-    files: Option<&mut Reloader>,
-) -> anyhow::Result<()>
-where
-    B::Error: Send + Sync + 'static,
-{
-    run_loop_until(terminal, app, rx, input, files, None)
-}
-
-/// [`run_loop_with`] that also returns once `until` has passed (the dashboard-cost
-/// benchmark runs the loop in timed windows).
-pub fn run_loop_until<B: Backend>(
     terminal: &mut Terminal<B>,
     app: &mut App,
     rx: &Channels,
@@ -347,12 +321,13 @@ pub fn run_terminal(
             }
             read_input(timeout)
         };
-        run_loop_with(
+        run_loop(
             &mut *guard.terminal,
             &mut app,
             &ch,
             &mut input,
             Some(&mut files),
+            None,
         )
     };
     if let Ok(mut d) = DEFERRED_PANICS.lock() {

@@ -16,7 +16,7 @@ use crate::ui::app::{App, Overlay, Pane, PredictionsMode, DISCONNECTED, SERIES_C
 use crate::ui::fixtures::{self, finished, mid_run, opts, Rng};
 use crate::ui::keys::BINDINGS;
 use crate::ui::render::{draw, pane};
-use crate::ui::run::{drain, run_loop, run_loop_until, Channels};
+use crate::ui::run::{drain, run_loop, Channels};
 use crate::ui::theme::ColorMode;
 
 fn screen(app: &App, w: u16, h: u16) -> Terminal<TestBackend> {
@@ -678,7 +678,7 @@ fn run_loop_stops_the_trainer_and_waits_for_done() {
     let mut term = Terminal::new(TestBackend::new(120, 36)).expect("terminal");
     let mut app = App::new(opts(ColorMode::Ansi16));
     let mut input = scripted(vec![ch('p'), ch('q'), ch('y')]);
-    run_loop(&mut term, &mut app, &chans, &mut input).expect("loop");
+    run_loop(&mut term, &mut app, &chans, &mut input, None, None).expect("loop");
     let seen = trainer.join().expect("trainer");
     assert_eq!(seen, vec![Command::Pause, Command::Stop]);
     assert!(app.should_quit());
@@ -701,13 +701,13 @@ fn run_loop_shows_a_vanished_trainer_as_failed() {
     assert_eq!(app.display_phase(), Phase::Failed);
     let mut term = Terminal::new(TestBackend::new(80, 24)).expect("terminal");
     let mut input = scripted(vec![ch('q')]);
-    run_loop(&mut term, &mut app, &chans, &mut input).expect("loop");
+    run_loop(&mut term, &mut app, &chans, &mut input, None, None).expect("loop");
     assert!(app.should_quit());
     assert!(text(&term).contains("FAILED"));
 }
 
 #[test]
-fn run_loop_until_returns_at_its_deadline_without_quitting() {
+fn run_loop_returns_at_its_deadline_without_quitting() {
     let (chans, ev_tx, _p_tx, _cmd_rx) = channels();
     ev_tx
         .send(TrainEvent::Started(Box::new(fixtures::run_info())))
@@ -722,7 +722,7 @@ fn run_loop_until_returns_at_its_deadline_without_quitting() {
         Ok(None)
     };
     let until = Instant::now() + Duration::from_millis(120);
-    run_loop_until(&mut term, &mut app, &chans, &mut input, None, Some(until)).expect("loop");
+    run_loop(&mut term, &mut app, &chans, &mut input, None, Some(until)).expect("loop");
     assert!(Instant::now() >= until);
     assert!(!app.should_quit());
     assert!(!waits.is_empty());
