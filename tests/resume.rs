@@ -9,13 +9,14 @@ mod common;
 
 use std::path::Path;
 use std::process::Command as Process;
-use std::sync::Mutex;
+use std::sync::{Mutex, MutexGuard};
 use std::time::Duration;
 
 use fashion_tui::config::Config;
 use fashion_tui::train::checkpoint::{self, Sidecar};
 use fashion_tui::train::events::{Command, Phase, TrainEvent};
 use fashion_tui::train::{self, ChannelSink, RunOptions};
+use tempfile::TempDir;
 
 static RNG: Mutex<()> = Mutex::new(());
 
@@ -125,6 +126,29 @@ fn resume_watched(cfg: &Config, fault: &str, expect: &str) -> Watched {
     }
 }
 
+/// A finished one-epoch run on small synthetic data, its checkpoint, and the RNG lock.
+struct Trained {
+    _lock: MutexGuard<'static, ()>,
+    data: TempDir,
+    run: TempDir,
+    before: Sidecar,
+}
+
+fn trained_one_epoch() -> Trained {
+    let lock = RNG.lock().unwrap_or_else(|e| e.into_inner());
+    let data = tempfile::tempdir().unwrap();
+    let run = tempfile::tempdir().unwrap();
+    common::write_synthetic(data.path(), 160, 40);
+    run_to_end(&common::quick_config(data.path(), run.path(), 1), false);
+    let before = sidecar(run.path());
+    Trained {
+        _lock: lock,
+        data,
+        run,
+        before,
+    }
+}
+
 #[test]
 fn resumed_runs_repeat_an_uninterrupted_run_exactly() {
     let _lock = RNG.lock().unwrap_or_else(|e| e.into_inner());
@@ -174,13 +198,12 @@ fn resumed_runs_repeat_an_uninterrupted_run_exactly() {
 
 #[test]
 fn nan_loss_fails_and_keeps_the_last_good_checkpoint() {
-    let _lock = RNG.lock().unwrap_or_else(|e| e.into_inner());
-    let data = tempfile::tempdir().unwrap();
-    let run = tempfile::tempdir().unwrap();
-    common::write_synthetic(data.path(), 160, 40);
-    let cfg = common::quick_config(data.path(), run.path(), 1);
-    run_to_end(&cfg, false);
-    let before = sidecar(run.path());
+    let Trained {
+        _lock,
+        data,
+        run,
+        before,
+    } = trained_one_epoch();
     let bytes_before = std::fs::read(run.path().join("model.safetensors")).unwrap();
 
     // The binary, headless, resumed with a NaN injected 3 steps later: exit 1, the reason.
@@ -207,13 +230,12 @@ fn nan_loss_fails_and_keeps_the_last_good_checkpoint() {
 
 #[test]
 fn a_failed_save_pauses_when_watched_and_keeps_the_previous_checkpoint() {
-    let _lock = RNG.lock().unwrap_or_else(|e| e.into_inner());
-    let data = tempfile::tempdir().unwrap();
-    let run = tempfile::tempdir().unwrap();
-    common::write_synthetic(data.path(), 160, 40);
-    let cfg = common::quick_config(data.path(), run.path(), 1);
-    run_to_end(&cfg, false);
-    let before = sidecar(run.path());
+    let Trained {
+        _lock,
+        data,
+        run,
+        before,
+    } = trained_one_epoch();
 
     // Headless (nobody to resume): the failed save is an error, the checkpoint intact.
     let out = resume_headless(run.path(), Some("save@1"));
@@ -294,13 +316,12 @@ fn resume_refuses_changed_next_run_settings_unless_forced() {
 
 #[test]
 fn a_kill_between_write_and_commit_keeps_the_previous_checkpoint() {
-    let _lock = RNG.lock().unwrap_or_else(|e| e.into_inner());
-    let data = tempfile::tempdir().unwrap();
-    let run = tempfile::tempdir().unwrap();
-    common::write_synthetic(data.path(), 160, 40);
-    let cfg = common::quick_config(data.path(), run.path(), 1);
-    run_to_end(&cfg, false);
-    let before = sidecar(run.path());
+    let Trained {
+        _lock,
+        data: _data,
+        run,
+        before,
+    } = trained_one_epoch();
     // The resumed run dies inside its first save, tensors written, sidecar not yet renamed.
     let out = resume_headless(run.path(), Some("crash@1"));
     assert!(!out.status.success());
