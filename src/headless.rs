@@ -276,19 +276,10 @@ mod tests {
             .map(|l| serde_json::from_str(l).unwrap())
             .collect();
         assert_eq!(lines.len(), 3);
-        for key in [
-            "epoch",
-            "epochs",
-            "train_loss",
-            "train_acc",
-            "test_loss",
-            "test_acc",
-            "lr",
-            "seconds",
-            "images_per_sec",
-        ] {
-            assert!(lines[0].get(key).is_some(), "missing {key}");
-        }
+        // The epoch lines are the run directory's metrics lines (their keys are the CLI
+        // contract, tested in tests/cli.rs).
+        assert_eq!(lines[0], epoch_json(&summary(1)));
+        assert_eq!(lines[1], epoch_json(&summary(2)));
         assert_eq!(lines[2]["event"], "done");
         assert_eq!(lines[2]["test_acc"], 0.85);
         assert_eq!(lines[2]["model"], "/r/model.safetensors");
