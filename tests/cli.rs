@@ -19,6 +19,18 @@ fn run(args: &[&str]) -> Output {
     bin().args(args).output().expect("running fashion-tui")
 }
 
+/// `flags` (space-separated) with `--data-dir DATA --run-dir RUN` after them.
+fn run_in(data: &Path, run_dir: &Path, flags: &str) -> Output {
+    bin()
+        .args(flags.split_whitespace())
+        .arg("--data-dir")
+        .arg(data)
+        .arg("--run-dir")
+        .arg(run_dir)
+        .output()
+        .expect("running fashion-tui")
+}
+
 fn stderr(o: &Output) -> String {
     String::from_utf8_lossy(&o.stderr).into_owned()
 }
@@ -130,19 +142,11 @@ fn cuda_without_a_usable_gpu_is_a_usage_error_with_the_reason() {
     let dir = tempfile::tempdir().unwrap();
     let run_dir = tempfile::tempdir().unwrap();
     common::write_synthetic(dir.path(), 50, 20);
-    let o = run(&[
-        "--headless",
-        "--device",
-        "cuda",
-        "--epochs",
-        "1",
-        "--batch-size",
-        "10",
-        "--data-dir",
-        dir.path().to_str().unwrap(),
-        "--run-dir",
-        run_dir.path().to_str().unwrap(),
-    ]);
+    let o = run_in(
+        dir.path(),
+        run_dir.path(),
+        "--headless --device cuda --epochs 1 --batch-size 10",
+    );
     if Path::new("/dev/nvidiactl").exists() {
         // A GPU machine (setup installed the CUDA libraries there): CUDA must really work.
         assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
@@ -163,24 +167,11 @@ fn json_run_then_eval() {
     let data = tempfile::tempdir().unwrap();
     let run_dir = tempfile::tempdir().unwrap();
     common::write_synthetic(data.path(), 300, 100);
-    let o = run(&[
-        "train",
-        "--json",
-        "--device",
-        "cpu",
-        "--threads",
-        "1",
-        "--epochs",
-        "2",
-        "--batch-size",
-        "16",
-        "--seed",
-        "3",
-        "--data-dir",
-        data.path().to_str().unwrap(),
-        "--run-dir",
-        run_dir.path().to_str().unwrap(),
-    ]);
+    let o = run_in(
+        data.path(),
+        run_dir.path(),
+        "train --json --device cpu --threads 1 --epochs 2 --batch-size 16 --seed 3",
+    );
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
     let stdout = String::from_utf8(o.stdout).unwrap();
     let lines: Vec<serde_json::Value> = stdout
@@ -253,20 +244,11 @@ fn headless_text_output_when_stdout_is_not_a_terminal() {
     let run_dir = tempfile::tempdir().unwrap();
     common::write_synthetic(data.path(), 100, 30);
     // No --headless: stdout is a pipe here, so it must not try to open the dashboard.
-    let o = run(&[
-        "--device",
-        "cpu",
-        "--threads",
-        "1",
-        "--epochs",
-        "1",
-        "--batch-size",
-        "10",
-        "--data-dir",
-        data.path().to_str().unwrap(),
-        "--run-dir",
-        run_dir.path().to_str().unwrap(),
-    ]);
+    let o = run_in(
+        data.path(),
+        run_dir.path(),
+        "--device cpu --threads 1 --epochs 1 --batch-size 10",
+    );
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
     let out = String::from_utf8(o.stdout).unwrap();
     assert!(out.contains("Epoch 1/1 - "), "{out}");
