@@ -252,10 +252,7 @@ impl Config {
         path: &Path,
         from_file: &Config,
     ) -> Result<(), ConfigError> {
-        self.validate().map_err(|e| {
-            let Some((key, _)) = e.0.split_once(" = ") else {
-                return e;
-            };
+        self.check().map_err(|(key, e)| {
             if params::value_text(from_file, key) != params::value_text(self, key) {
                 return e;
             }
@@ -288,11 +285,17 @@ impl Config {
 
     /// Check every value against its allowed range.
     pub fn validate(&self) -> Result<(), ConfigError> {
+        self.check().map_err(|(_, e)| e)
+    }
+
+    /// [`Config::validate`], also naming the key at fault.
+    fn check(&self) -> Result<(), (&'static str, ConfigError)> {
         let t = &self.training;
-        let err = |key: &str, val: String, range: &str| {
-            Err(ConfigError(format!(
-                "{key} = {val} is out of range: allowed {range}"
-            )))
+        let err = |key: &'static str, val: String, range: &str| {
+            Err((
+                key,
+                ConfigError(format!("{key} = {val} is out of range: allowed {range}")),
+            ))
         };
         // First: TOML integers are signed 64-bit, so a larger seed could not be written to
         // the run's config.toml (resuming needs it there), nor could any other value be
@@ -345,8 +348,8 @@ impl Config {
         if !(d.is_finite() && (0.0..1.0).contains(&d)) {
             return err("model.dropout", d.to_string(), "0 ≤ dropout < 1");
         }
-        self.model_kind()?;
-        self.device_choice()?;
+        self.model_kind().map_err(|e| ("model.name", e))?;
+        self.device_choice().map_err(|e| ("runtime.device", e))?;
         if self.runtime.threads > 1024 {
             return err(
                 "runtime.threads",
