@@ -48,16 +48,7 @@ impl Series {
     }
 
     fn halve(&mut self) {
-        self.points = self
-            .points
-            .chunks(2)
-            .map(|c| {
-                let n = c.len() as f64;
-                let x = c.iter().map(|p| p.0).sum::<f64>() / n;
-                let y = c.iter().map(|p| p.1).sum::<f64>() / n;
-                (x, y)
-            })
-            .collect();
+        self.points = average_runs(&self.points, 2);
         self.stride = self.stride.saturating_mul(2);
     }
 
@@ -83,18 +74,20 @@ pub fn thin(points: &[(f64, f64)], max: usize) -> Cow<'_, [(f64, f64)]> {
     if points.len() <= max {
         return Cow::Borrowed(points);
     }
-    let run = points.len().div_ceil(max);
-    Cow::Owned(
-        points
-            .chunks(run)
-            .map(|c| {
-                let n = c.len() as f64;
-                let x = c.iter().map(|p| p.0).sum::<f64>() / n;
-                let y = c.iter().map(|p| p.1).sum::<f64>() / n;
-                (x, y)
-            })
-            .collect(),
-    )
+    Cow::Owned(average_runs(points, points.len().div_ceil(max)))
+}
+
+/// Each run of `run` consecutive points (the last may be shorter) replaced by its mean.
+fn average_runs(points: &[(f64, f64)], run: usize) -> Vec<(f64, f64)> {
+    points
+        .chunks(run.max(1))
+        .map(|c| {
+            let n = c.len() as f64;
+            let x = c.iter().map(|p| p.0).sum::<f64>() / n;
+            let y = c.iter().map(|p| p.1).sum::<f64>() / n;
+            (x, y)
+        })
+        .collect()
 }
 
 #[cfg(test)]
