@@ -130,10 +130,10 @@ fn draw_until(
     run_loop(terminal, app, ch, &mut read_input, None, Some(until))
 }
 
-/// Batches per second between two marks, if both are in the same epoch.
-fn rate(a: Mark, b: Mark) -> Option<f64> {
-    (a.epoch == b.epoch && b.batch > a.batch)
-        .then(|| (b.batch - a.batch) as f64 / (b.at - a.at).as_secs_f64())
+/// Batches trained between two marks, if both are in the same epoch (a window across an
+/// epoch's end includes the evaluation and is left out).
+fn batches(a: Mark, b: Mark) -> Option<usize> {
+    (a.epoch == b.epoch && b.batch > a.batch).then(|| b.batch - a.batch)
 }
 
 /// This thread's CPU time so far (ns), from the scheduler's own accounting.
@@ -178,10 +178,27 @@ fn bootstrap(v: &[f64]) -> (f64, f64) {
 
 struct Window {
     drawing: bool,
-    rate: Option<f64>,
+    batches: Option<usize>,
     seconds: f64,
     cpu_ns: u64,
     bytes: u64,
+}
+
+impl Window {
+    /// Batches per second, if usable.
+    fn rate(&self) -> Option<f64> {
+        self.batches.map(|b| b as f64 / self.seconds)
+    }
+}
+
+/// Images per second over the usable windows that were (or were not) drawing.
+fn throughput(windows: &[Window], drawing: bool, batch_size: usize) -> f64 {
+    let (batches, seconds) = windows
+        .iter()
+        .filter(|w| w.drawing == drawing)
+        .filter_map(|w| Some((w.batches?, w.seconds)))
+        .fold((0, 0.0), |(b, s), (wb, ws)| (b + wb, s + ws));
+    (batches * batch_size) as f64 / seconds
 }
 
 fn main() -> anyhow::Result<()> {
@@ -246,7 +263,7 @@ fn main() -> anyhow::Result<()> {
             let now = mark(&mut app, &ch)?;
             windows.push(Window {
                 drawing,
-                rate: rate(prev, now),
+                batches: batches(prev, now),
                 seconds: (now.at - prev.at).as_secs_f64(),
                 cpu_ns: cpu,
                 bytes: written,
@@ -265,7 +282,7 @@ fn main() -> anyhow::Result<()> {
     for pair in windows.chunks(2) {
         if let [a, b] = pair {
             let (on, off) = if a.drawing { (a, b) } else { (b, a) };
-            if let (Some(on), Some(off)) = (on.rate, off.rate) {
+            if let (Some(on), Some(off)) = (on.rate(), off.rate()) {
                 ratios.push(100.0 * on / off);
             }
         }
@@ -276,18 +293,8 @@ fn main() -> anyhow::Result<()> {
             ratios.len()
         );
     }
-    let sum = |drawing: bool, f: &dyn Fn(&Window) -> f64| -> f64 {
-        windows
-            .iter()
-            .filter(|w| w.drawing == drawing && w.rate.is_some())
-            .map(f)
-            .sum()
-    };
-    let bs = cfg.training.batch_size as f64;
-    let on_rate =
-        bs * sum(true, &|w| w.rate.unwrap_or(0.0) * w.seconds) / sum(true, &|w| w.seconds);
-    let off_rate =
-        bs * sum(false, &|w| w.rate.unwrap_or(0.0) * w.seconds) / sum(false, &|w| w.seconds);
+    let on_rate = throughput(&windows, true, cfg.training.batch_size);
+    let off_rate = throughput(&windows, false, cfg.training.batch_size);
     let drawing_secs: f64 = windows
         .iter()
         .filter(|w| w.drawing)
