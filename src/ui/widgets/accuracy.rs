@@ -9,9 +9,7 @@ use ratatui::widgets::{Axis, GraphType, LegendPosition, Widget};
 
 use crate::ui::app::{App, Pane, REFERENCE_ACC};
 use crate::ui::history::thin;
-use crate::ui::widgets::{
-    axis_labels, empty_pane, epoch_chart, pane_block, series, with_info, SeriesRole,
-};
+use crate::ui::widgets::{axis_labels, chart_block, empty_pane, epoch_chart, series, SeriesRole};
 
 pub struct AccuracyChart<'a> {
     pub app: &'a App,
@@ -23,16 +21,25 @@ impl Widget for AccuracyChart<'_> {
         let app = self.app;
         let theme = &app.theme;
         let charts = &app.charts;
-        let mut block = pane_block(Pane::Accuracy, self.focused, theme);
-        let mut stats = Vec::new();
-        if let Some(&(_, y)) = charts.train_acc.points().last() {
-            stats.push(format!("train {y:.1}%"));
-        }
-        if let Some(&(_, y)) = charts.test_acc.last() {
-            stats.push(format!("test {y:.1}%"));
-        }
-        let info = [stats.join(" · "), stats.last().cloned().unwrap_or_default()];
-        block = with_info(block, Pane::Accuracy, area.width, &info, theme.dim());
+        let stats: Vec<String> = [
+            charts
+                .train_acc
+                .points()
+                .last()
+                .map(|p| format!("train {:.1}%", p.1)),
+            charts.test_acc.last().map(|p| format!("test {:.1}%", p.1)),
+        ]
+        .into_iter()
+        .flatten()
+        .collect();
+        let block = chart_block(
+            Pane::Accuracy,
+            self.focused,
+            theme,
+            area.width,
+            &stats,
+            stats.last(),
+        );
         if charts.train_acc.is_empty() && charts.test_acc.is_empty() {
             empty_pane(block, "waiting for the first batch…", area, buf, theme);
             return;

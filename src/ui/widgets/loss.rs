@@ -11,7 +11,7 @@ use ratatui::widgets::{Axis, Dataset, GraphType, LegendPosition, Widget};
 use crate::ui::app::{App, Pane};
 use crate::ui::history::thin;
 use crate::ui::widgets::{
-    axis_labels, empty_pane, epoch_chart, pane_block, series, series_name, with_info, SeriesRole,
+    axis_labels, chart_block, empty_pane, epoch_chart, series, series_name, SeriesRole,
 };
 
 pub struct LossChart<'a> {
@@ -24,19 +24,25 @@ impl Widget for LossChart<'_> {
         let app = self.app;
         let theme = &app.theme;
         let charts = &app.charts;
-        let mut block = pane_block(Pane::Loss, self.focused, theme);
-        let mut stats = Vec::new();
-        if let Some(&(_, y)) = charts.loss_ema.points().last() {
-            stats.push(format!("ema {y:.3}"));
-        }
-        if let Some(&(_, y)) = charts.test_loss.last() {
-            stats.push(format!("test {y:.3}"));
-        }
-        let info = [
-            stats.join(" · "),
-            stats.first().cloned().unwrap_or_default(),
-        ];
-        block = with_info(block, Pane::Loss, area.width, &info, theme.dim());
+        let stats: Vec<String> = [
+            charts
+                .loss_ema
+                .points()
+                .last()
+                .map(|p| format!("ema {:.3}", p.1)),
+            charts.test_loss.last().map(|p| format!("test {:.3}", p.1)),
+        ]
+        .into_iter()
+        .flatten()
+        .collect();
+        let block = chart_block(
+            Pane::Loss,
+            self.focused,
+            theme,
+            area.width,
+            &stats,
+            stats.first(),
+        );
         if charts.loss_raw.is_empty() && charts.test_loss.is_empty() {
             empty_pane(block, "waiting for the first batch…", area, buf, theme);
             return;

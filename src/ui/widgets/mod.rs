@@ -154,6 +154,26 @@ pub fn marker_glyph(m: Marker) -> &'static str {
     }
 }
 
+/// A chart pane's block with the latest values in its title: all of `stats` where they fit,
+/// else `short`.
+pub fn chart_block<'a>(
+    pane: Pane,
+    focused: bool,
+    theme: &Theme,
+    width: u16,
+    stats: &[String],
+    short: Option<&String>,
+) -> Block<'a> {
+    let info = [stats.join(" · "), short.cloned().unwrap_or_default()];
+    with_info(
+        pane_block(pane, focused, theme),
+        pane,
+        width,
+        &info,
+        theme.dim(),
+    )
+}
+
 /// A chart series named and marked for its `role` (glyphs in the legend when `plain`).
 pub fn series<'a>(
     plain: bool,
