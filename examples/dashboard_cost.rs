@@ -30,7 +30,7 @@ use ratatui::crossterm::terminal::{
 use ratatui::crossterm::{cursor, execute};
 use ratatui::Terminal;
 
-use fashion_tui::commands::ui_options;
+use fashion_tui::commands::train::ui_options;
 use fashion_tui::config::Config;
 use fashion_tui::train::events::{Command, TrainEvent};
 use fashion_tui::train::{self, ChannelSink, RunOptions};
@@ -213,7 +213,7 @@ fn main() -> anyhow::Result<()> {
     let mut cfg = Config::default();
     cfg.data.dir = args.data_dir.to_string_lossy().into_owned();
     cfg.data.test_limit = 1000;
-    cfg.runtime.device = "cpu".into();
+    cfg.runtime.device = fashion_tui::config::DeviceChoice::Cpu;
     cfg.runtime.threads = args.threads;
     cfg.runtime.run_dir = run_dir.path().to_string_lossy().into_owned();
     cfg.training.epochs = 1000;

@@ -4,7 +4,7 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
 
-use crate::config::Config;
+use crate::config::{Config, DeviceChoice, ModelKind};
 
 #[derive(Debug, Parser)]
 #[command(
@@ -54,11 +54,11 @@ pub struct Overrides {
     #[arg(long, value_name = "PATH")]
     pub config: Option<PathBuf>,
     /// Network to train or evaluate.
-    #[arg(long, value_name = "NAME")]
-    pub model: Option<String>,
+    #[arg(long, value_name = "NAME", value_parser = setting::<ModelKind>("model.name"))]
+    pub model: Option<ModelKind>,
     /// auto, cpu, cuda or cuda:N.
-    #[arg(long, value_name = "D")]
-    pub device: Option<String>,
+    #[arg(long, value_name = "D", value_parser = setting::<DeviceChoice>("runtime.device"))]
+    pub device: Option<DeviceChoice>,
     /// CPU threads (default: one per core).
     #[arg(long, value_name = "N")]
     pub threads: Option<usize>,
@@ -116,6 +116,14 @@ pub struct EvalArgs {
     pub json: bool,
 }
 
+/// A flag's value parsed as the config file's `key` is, with the same message.
+fn setting<T>(key: &'static str) -> impl Fn(&str) -> Result<T, String> + Clone
+where
+    T: std::str::FromStr<Err = String>,
+{
+    move |text| text.parse().map_err(|e| format!("{key} = {text:?}: {e}"))
+}
+
 fn path_string(p: &std::path::Path) -> String {
     p.to_string_lossy().into_owned()
 }
@@ -123,11 +131,11 @@ fn path_string(p: &std::path::Path) -> String {
 impl Overrides {
     /// Apply these flags over `cfg` (flag over file over default).
     pub fn apply(&self, cfg: &mut Config) {
-        if let Some(v) = &self.model {
-            cfg.model.name = v.clone();
+        if let Some(v) = self.model {
+            cfg.model.name = v;
         }
-        if let Some(v) = &self.device {
-            cfg.runtime.device = v.clone();
+        if let Some(v) = self.device {
+            cfg.runtime.device = v;
         }
         if let Some(v) = self.threads {
             cfg.runtime.threads = v;
@@ -199,7 +207,7 @@ mod tests {
         args.apply(&mut cfg);
         assert_eq!(cfg.training.lr, 0.01);
         assert_eq!(cfg.training.epochs, 4);
-        assert_eq!(cfg.runtime.device, "cpu");
+        assert_eq!(cfg.runtime.device, DeviceChoice::Cpu);
         assert_eq!(cfg.data.train_limit, 100);
     }
 

@@ -5,15 +5,15 @@ use std::process::ExitCode;
 
 use clap::Parser;
 use fashion_tui::cli::{Cli, Command};
-use fashion_tui::{commands, eval};
+use fashion_tui::commands;
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match &cli.command {
-        None => commands::train(&cli.train),
-        Some(Command::Train(args)) => commands::train(args),
-        Some(Command::Eval(args)) => eval::eval(args),
-        Some(Command::Config(cmd)) => commands::config(cmd),
+        None => commands::train::run(&cli.train),
+        Some(Command::Train(args)) => commands::train::run(args),
+        Some(Command::Eval(args)) => commands::eval::run(args),
+        Some(Command::Config(cmd)) => commands::config::run(cmd),
     };
     match result {
         Ok(code) => code,

@@ -9,7 +9,7 @@ fn seed_model_one_epoch_on_real_data() {
     let run = tempfile::tempdir().unwrap();
     let mut cfg = Config::default();
     cfg.training.epochs = 1;
-    cfg.runtime.device = "cpu".into();
+    cfg.runtime.device = fashion_tui::config::DeviceChoice::Cpu;
     cfg.runtime.run_dir = run.path().to_string_lossy().into_owned();
     let (_tx, rx) = flume::unbounded();
     let mut epoch = None;

@@ -61,7 +61,7 @@ pub fn save(path: &Path, cfg: &Config, keys: &[&str]) -> Result<Vec<u8>, ConfigE
     let base = match std::fs::read_to_string(path) {
         Ok(text) => text,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-            crate::commands::DEFAULT_CONFIG.to_string()
+            crate::config::DEFAULT_CONFIG.to_string()
         }
         Err(e) => return Err(ConfigError(format!("cannot read {shown}: {e}"))),
     };
@@ -87,7 +87,7 @@ pub fn save(path: &Path, cfg: &Config, keys: &[&str]) -> Result<Vec<u8>, ConfigE
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::commands::DEFAULT_CONFIG;
+    use crate::config::DEFAULT_CONFIG;
 
     fn changed_lines<'a>(a: &'a str, b: &'a str) -> Vec<(&'a str, &'a str)> {
         assert_eq!(a.lines().count(), b.lines().count(), "{b}");
@@ -146,8 +146,8 @@ mod tests {
         let base = "[training]\n# how long\nepochs = 3\n\n[ui]\nfps = 10\n";
         let mut cfg = Config::from_toml(base, Path::new("c.toml")).unwrap();
         cfg.training.lr = 0.01;
-        cfg.model.name = "seed".into();
-        cfg.runtime.device = "cpu".into();
+        cfg.model.name = crate::config::ModelKind::Seed;
+        cfg.runtime.device = crate::config::DeviceChoice::Cpu;
         let out = render(base, &cfg, &["training.lr", "runtime.device"]).unwrap();
         assert!(
             out.starts_with("[training]\n# how long\nepochs = 3\nlr = 0.01\n\n[ui]\nfps = 10\n"),

@@ -1,6 +1,10 @@
-//! Every setting as the `section.key` the dashboard's editor and the hot reload work with:
-//! its value as text, a new value from text, and whether a change reaches the running
-//! trainer ([`Apply::Live`], as a [`LiveSetting`]) or waits for the next run.
+//! The one table of settings: every `section.key` with when a change applies, its help
+//! line, its allowed range and the check of it. Validation, the editor, the help, the
+//! "did you mean" hints and the resume check all read this table.
+//!
+//! Also the settings as the editor and the hot reload work with them: a value as text, a
+//! new value from text, and whether a change reaches the running trainer
+//! ([`Apply::Live`], as a [`LiveSetting`]) or waits for the next run.
 //!
 //! A value typed in the editor is parsed by the same serde schema as the file and checked
 //! by [`Config::validate`] on a copy of the whole configuration, so files, flags, the
@@ -8,7 +12,7 @@
 
 use std::fmt;
 
-use crate::config::{unknown_key_hint, Config, ConfigError, Schedule, Training};
+use crate::config::{hint::unknown_key_hint, Config, ConfigError, Schedule, Training};
 
 /// When a change to a setting takes effect.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -29,28 +33,77 @@ impl Apply {
 }
 
 /// One row of [`PARAMS`].
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy)]
 pub struct Param {
     /// `section.key`, as in the file.
     pub key: &'static str,
     pub apply: Apply,
+    /// Shapes a run from its first step: a resumed run that changes it would not continue
+    /// as it began (`--resume` refuses it without `--force`).
+    pub shapes_run: bool,
     /// What it is and what is allowed, in a few words.
     pub help: &'static str,
+    /// The allowed values as an out-of-range message words them ("1 to 10000").
+    pub allowed: &'static str,
+    /// The value as the message shows it, when it is out of range; `None` when allowed.
+    /// Keys whose every parsed value is allowed (names, paths, flags) accept all.
+    pub out_of_range: fn(&Config) -> Option<String>,
 }
 
-const fn live(key: &'static str, help: &'static str) -> Param {
-    Param {
-        key,
-        apply: Apply::Live,
-        help,
+impl PartialEq for Param {
+    fn eq(&self, other: &Self) -> bool {
+        self.key == other.key
     }
 }
 
-const fn next(key: &'static str, help: &'static str) -> Param {
+impl Eq for Param {}
+
+/// Any value the schema parses is allowed.
+fn any(_: &Config) -> Option<String> {
+    None
+}
+
+/// `v` shown, unless it is finite and `ok`.
+fn float(v: f64, ok: bool) -> Option<String> {
+    (!(v.is_finite() && ok)).then(|| v.to_string())
+}
+
+/// `v` shown, unless it lies in `range`.
+fn whole<T: PartialOrd + ToString>(v: T, range: std::ops::RangeInclusive<T>) -> Option<String> {
+    (!range.contains(&v)).then(|| v.to_string())
+}
+
+const fn row(key: &'static str, apply: Apply, help: &'static str) -> Param {
     Param {
         key,
-        apply: Apply::NextRun,
+        apply,
+        shapes_run: false,
         help,
+        allowed: "",
+        out_of_range: any,
+    }
+}
+
+const fn live(key: &'static str, help: &'static str) -> Param {
+    row(key, Apply::Live, help)
+}
+
+const fn next(key: &'static str, help: &'static str) -> Param {
+    row(key, Apply::NextRun, help)
+}
+
+impl Param {
+    /// With a range: `allowed` in words and the check that finds a value outside it.
+    const fn range(mut self, allowed: &'static str, out: fn(&Config) -> Option<String>) -> Self {
+        self.allowed = allowed;
+        self.out_of_range = out;
+        self
+    }
+
+    /// Marks a setting that shapes the run from its first step.
+    const fn shapes_run(mut self) -> Self {
+        self.shapes_run = true;
+        self
     }
 }
 
@@ -60,19 +113,31 @@ pub const PARAMS: &[Param] = &[
     live(
         "training.lr",
         "learning rate, the schedule's base: > 0 and ≤ 10",
-    ),
+    )
+    .range("a finite number > 0 and ≤ 10", |c| {
+        float(c.training.lr, c.training.lr > 0.0 && c.training.lr <= 10.0)
+    }),
     live(
         "training.epochs",
         "run length, 1 to 10000 (below the current epoch: ends after it)",
-    ),
+    )
+    .range("1 to 10000", |c| whole(c.training.epochs, 1..=10_000)),
     live(
         "training.weight_decay",
         "L2 penalty (adam, sgd) or decoupled decay (adamw): 0 to 1",
-    ),
+    )
+    .range("0 to 1", |c| {
+        let v = c.training.weight_decay;
+        float(v, (0.0..=1.0).contains(&v))
+    }),
     live(
         "training.momentum",
         "sgd momentum (adam's beta1 stays 0.9): 0 ≤ momentum < 1",
-    ),
+    )
+    .range("0 ≤ momentum < 1", |c| {
+        let v = c.training.momentum;
+        float(v, (0.0..1.0).contains(&v))
+    }),
     live(
         "training.schedule",
         "constant | step | cosine (decays to 0)",
@@ -80,16 +145,40 @@ pub const PARAMS: &[Param] = &[
     live(
         "training.step_epochs",
         "step schedule: epochs between decays, 1 or more",
+    )
+    .range("1 or more", |c| {
+        whole(c.training.step_epochs, 1..=usize::MAX)
+    }),
+    live("training.gamma", "step schedule: the factor, 0 < gamma ≤ 1").range(
+        "0 < gamma ≤ 1",
+        |c| {
+            float(
+                c.training.gamma,
+                c.training.gamma > 0.0 && c.training.gamma <= 1.0,
+            )
+        },
     ),
-    live("training.gamma", "step schedule: the factor, 0 < gamma ≤ 1"),
-    next("training.optimizer", "adam | adamw | sgd"),
-    next("training.batch_size", "images per step: 1 to 60000"),
+    next("training.optimizer", "adam | adamw | sgd").shapes_run(),
+    next("training.batch_size", "images per step: 1 to 60000")
+        .range("1 to 60000", |c| whole(c.training.batch_size, 1..=60_000))
+        .shapes_run(),
     next(
         "training.seed",
         "seeds weights, shuffling and dropout: 0 to 2^63 - 1",
-    ),
-    next("model.name", "the network: seed"),
-    next("model.dropout", "before each dense layer: 0 ≤ dropout < 1"),
+    )
+    // TOML integers are signed 64-bit: a larger seed could not be written to the run's
+    // config.toml, which resuming reads.
+    .range("0 to 9223372036854775807 (2^63 - 1)", |c| {
+        whole(c.training.seed, 0..=i64::MAX as u64)
+    })
+    .shapes_run(),
+    next("model.name", "the network: seed").shapes_run(),
+    next("model.dropout", "before each dense layer: 0 ≤ dropout < 1")
+        .range("0 ≤ dropout < 1", |c| {
+            let v = c.model.dropout;
+            float(v, (0.0..1.0).contains(&v))
+        })
+        .shapes_run(),
     next(
         "data.dir",
         "with the four .gz files (empty: search, download)",
@@ -97,20 +186,26 @@ pub const PARAMS: &[Param] = &[
     next(
         "data.train_limit",
         "use the first N training images (0 = all)",
-    ),
+    )
+    .shapes_run(),
     next("data.test_limit", "use the first N test images (0 = all)"),
     next("runtime.device", "auto | cpu | cuda | cuda:N"),
-    next("runtime.threads", "CPU threads: 0 (one per core) to 1024"),
+    next("runtime.threads", "CPU threads: 0 (one per core) to 1024")
+        .range("0 (all cores) to 1024", |c| {
+            whole(c.runtime.threads, 0..=1024)
+        }),
     next(
         "runtime.run_dir",
         "where the run is written (empty: user data dir)",
     ),
-    next("ui.fps", "dashboard redraws per second: 1 to 60"),
+    next("ui.fps", "dashboard redraws per second: 1 to 60")
+        .range("1 to 60", |c| whole(c.ui.fps, 1..=60)),
     next("ui.color", "auto | 16 | 256 | truecolor | none"),
     next(
         "ui.predictions",
         "test images in the Predictions pane: 1 to 64",
-    ),
+    )
+    .range("1 to 64", |c| whole(c.ui.predictions, 1..=64)),
     next(
         "ui.ascii_charts",
         "plain characters instead of Braille: true | false",
@@ -254,6 +349,10 @@ pub fn with_text(cfg: &Config, key: &str, text: &str) -> Result<Config, ConfigEr
     };
     let new: Config = t.try_into().map_err(|e: toml::de::Error| {
         let msg = e.message().trim_end().to_string();
+        if msg.starts_with(&format!("{key} = ")) {
+            // A parsed name (model, device) whose message already quotes key and value.
+            return ConfigError(msg);
+        }
         let hint = unknown_key_hint(&msg);
         ConfigError(format!("{key} = {trimmed:?}: {msg}{hint}"))
     })?;
@@ -367,7 +466,7 @@ mod tests {
         );
         assert_eq!(
             with_text(&cfg, "ui.color", "256").unwrap().ui.color,
-            super::super::ColorSetting::Ansi256
+            super::super::ColorMode::Ansi256
         );
         assert!(
             with_text(&cfg, "ui.ascii_charts", "true")

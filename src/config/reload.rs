@@ -1,8 +1,8 @@
 //! Hot reload of the config file in use: [`Watch`] notices when its content changes
 //! (polled by the dashboard's loop about once a second: modification time and length,
 //! then a hash of the content, so a touch or our own save is not a change), and
-//! [`layer`] turns the new text into the effective configuration with the command-line
-//! flags re-applied on top, validated. What then applies live and what waits for the
+//! [`layer`], the same layering as at start-up, turns the new text into the effective
+//! configuration with the command-line flags re-applied on top, validated. What then applies live and what waits for the
 //! next run is [`crate::config::params::plan`]'s business.
 
 use std::collections::hash_map::DefaultHasher;
@@ -10,21 +10,8 @@ use std::hash::{Hash, Hasher};
 use std::path::{Path, PathBuf};
 use std::time::SystemTime;
 
+use crate::config::layer::layer;
 use crate::config::{Config, ConfigError};
-
-/// The effective configuration for a file's `text`: the file over the defaults, the
-/// command-line `overrides` over the file, validated.
-pub fn layer(
-    text: &str,
-    path: &Path,
-    overrides: &dyn Fn(&mut Config),
-) -> Result<Config, ConfigError> {
-    let from_file = Config::from_toml(text, path)?;
-    let mut cfg = from_file.clone();
-    overrides(&mut cfg);
-    cfg.validate_in_file(text, path, &from_file)?;
-    Ok(cfg)
-}
 
 fn hash(bytes: &[u8]) -> u64 {
     let mut h = DefaultHasher::new();

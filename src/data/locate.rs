@@ -63,8 +63,7 @@ pub fn env_dir() -> Option<PathBuf> {
 
 /// The per-user cache directory for the dataset, e.g. `~/.cache/fashion-tui/fashion-mnist`.
 pub fn default_cache_dir() -> Option<PathBuf> {
-    directories::ProjectDirs::from("", "", "fashion-tui")
-        .map(|dirs| dirs.cache_dir().join("fashion-mnist"))
+    crate::paths::cache_dir().map(|d| d.join("fashion-mnist"))
 }
 
 /// The first candidate that holds all four files (compressed or not).

@@ -164,8 +164,8 @@ pub fn run_with(
     cfg.validate()?;
     let threads = cfg.threads();
     tch::set_num_threads(threads as i32);
-    let resolved = crate::device::resolve(cfg.device_choice()?, threads)
-        .map_err(crate::config::ConfigError)?;
+    let resolved =
+        crate::device::resolve(cfg.runtime.device, threads).map_err(crate::config::ConfigError)?;
     if let Some(why) = &resolved.fallback_reason {
         sink.send(TrainEvent::Message(format!("using the CPU: {why}")));
     }
@@ -183,7 +183,7 @@ pub fn run_with(
         "" => {
             let root = run_dir::default_runs_root()
                 .context("cannot determine the user data directory for runs; set --run-dir")?;
-            run_dir::create_under(&root, &cfg.model.name)?
+            run_dir::create_under(&root, cfg.model.name.name())?
         }
         dir => run_dir::use_dir(Path::new(dir))?,
     };
@@ -203,7 +203,7 @@ pub fn run_with(
         t.restore(sink)?;
     }
     sink.send(TrainEvent::Started(Box::new(RunInfo {
-        model: cfg.model.name.clone(),
+        model: cfg.model.name.to_string(),
         device: resolved.description.clone(),
         parameters: t.parameters(),
         epochs: cfg.training.epochs,
@@ -344,7 +344,7 @@ impl<'a> Trainer<'a> {
         let tc = &cfg.training;
         tch::manual_seed(tc.seed as i64);
         let vs = nn::VarStore::new(device);
-        let net = model::build(cfg.model_kind()?, &vs.root(), cfg.model.dropout);
+        let net = model::build(cfg.model.name, &vs.root(), cfg.model.dropout);
         let opt = Optim::new(tc, &vs);
         let (train_x, train_y) = split_tensors(&ds.train, device);
         let (test_x, test_y) = split_tensors(&ds.test, device);
@@ -774,7 +774,7 @@ impl<'a> Trainer<'a> {
             format_version: checkpoint::FORMAT_VERSION,
             generation: 0,
             tensors_sha256: String::new(),
-            model: self.cfg.model.name.clone(),
+            model: self.cfg.model.name.to_string(),
             epoch: self.cur.epoch,
             batch: self.cur.batch,
             step: self.opt.step_count(),

@@ -18,7 +18,7 @@ pub const MODEL_FILE: &str = "model.safetensors";
 
 /// `<user data dir>/runs`, where runs go by default.
 pub fn default_runs_root() -> Option<PathBuf> {
-    directories::ProjectDirs::from("", "", "fashion-tui").map(|d| d.data_dir().join("runs"))
+    crate::paths::data_dir().map(|d| d.join("runs"))
 }
 
 /// A new directory `<root>/<YYYYmmdd-HHMMSS>-<model>` (with `-2`, `-3`… if taken).

@@ -4,27 +4,10 @@
 //! Everything here is pure; the only environment access is [`ColorMode::from_env`], a thin
 //! wrapper over [`ColorMode::resolve`] so the rule itself can be tested.
 
-use std::str::FromStr;
-
 use ratatui::style::{Color, Modifier, Style};
 
+pub use crate::config::ColorMode;
 use crate::train::events::Phase;
-
-/// How much colour the terminal can show.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum ColorMode {
-    /// Decide from the environment (`COLORTERM`, `NO_COLOR`); see [`ColorMode::resolve`].
-    #[default]
-    Auto,
-    /// The 16 named colours: safe everywhere.
-    Ansi16,
-    /// The xterm 256-colour palette.
-    Ansi256,
-    /// 24-bit RGB.
-    TrueColor,
-    /// No colour at all: shading characters and reverse video.
-    None,
-}
 
 impl ColorMode {
     /// Resolve `Auto` from the values of `COLORTERM` and `NO_COLOR` (passed in, so this stays
@@ -48,24 +31,6 @@ impl ColorMode {
         let colorterm = std::env::var("COLORTERM").ok();
         let no_color = std::env::var("NO_COLOR").ok();
         self.resolve(colorterm.as_deref(), no_color.as_deref())
-    }
-}
-
-impl FromStr for ColorMode {
-    type Err = String;
-
-    /// Accepts `auto`, `16`/`ansi16`, `256`/`ansi256`, `truecolor`/`24bit`, `none`/`never`.
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        match s.trim().to_ascii_lowercase().as_str() {
-            "auto" => Ok(ColorMode::Auto),
-            "16" | "ansi16" => Ok(ColorMode::Ansi16),
-            "256" | "ansi256" => Ok(ColorMode::Ansi256),
-            "truecolor" | "24bit" | "rgb" => Ok(ColorMode::TrueColor),
-            "none" | "never" | "off" => Ok(ColorMode::None),
-            other => Err(format!(
-                "unknown colour mode {other:?} (expected auto, 16, 256, truecolor or none)"
-            )),
-        }
     }
 }
 
@@ -365,14 +330,6 @@ mod tests {
             ColorMode::Ansi256.resolve(Some("truecolor"), Some("1")),
             ColorMode::Ansi256
         );
-    }
-
-    #[test]
-    fn parses_mode_names() {
-        assert_eq!("256".parse::<ColorMode>(), Ok(ColorMode::Ansi256));
-        assert_eq!("TrueColor".parse::<ColorMode>(), Ok(ColorMode::TrueColor));
-        assert_eq!("none".parse::<ColorMode>(), Ok(ColorMode::None));
-        assert!("purple".parse::<ColorMode>().is_err());
     }
 
     #[test]

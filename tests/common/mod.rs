@@ -43,7 +43,7 @@ pub fn quick_config(data: &Path, run: &Path, epochs: usize) -> Config {
     let mut cfg = Config::default();
     cfg.data.dir = data.to_string_lossy().into_owned();
     cfg.runtime.run_dir = run.to_string_lossy().into_owned();
-    cfg.runtime.device = "cpu".into();
+    cfg.runtime.device = fashion_tui::config::DeviceChoice::Cpu;
     cfg.runtime.threads = 1;
     cfg.training.epochs = epochs;
     cfg.training.batch_size = 16;

@@ -9,7 +9,6 @@ use anyhow::{Context, Result};
 use serde_json::json;
 
 use crate::cli::EvalArgs;
-use crate::commands::resolve_config;
 use crate::config::{Config, ConfigError};
 use crate::train::events::{Confusion, CLASS_NAMES, NUM_CLASSES};
 use crate::train::{self, run_dir};
@@ -91,22 +90,22 @@ fn locate_model(path: &Path) -> Result<(PathBuf, Option<Config>), ConfigError> {
     Ok((file, run_cfg))
 }
 
-pub fn eval(args: &EvalArgs) -> Result<ExitCode> {
+pub fn run(args: &EvalArgs) -> Result<ExitCode> {
     let (weights, run_cfg) = locate_model(&args.model_path)?;
-    let mut cfg = resolve_config(&args.common, |c| {
+    let (mut cfg, _) = crate::config::resolve(args.common.config.as_deref(), &|c| {
         // The run's own model name unless --model says otherwise.
         if let Some(rc) = &run_cfg {
-            c.model.name = rc.model.name.clone();
+            c.model.name = rc.model.name;
         }
         args.common.apply(c);
     })?;
     cfg.data.train_limit = 0;
     let threads = cfg.threads();
     tch::set_num_threads(threads as i32);
-    let device = crate::device::resolve(cfg.device_choice()?, threads).map_err(ConfigError)?;
+    let device = crate::device::resolve(cfg.runtime.device, threads).map_err(ConfigError)?;
     let mut quiet = |_ev: train::events::TrainEvent| true;
     let ds = train::load_data(&cfg, &mut quiet)?;
-    let e = train::evaluate_saved(cfg.model_kind()?, &weights, &ds.test, device.device)
+    let e = train::evaluate_saved(cfg.model.name, &weights, &ds.test, device.device)
         .with_context(|| format!("evaluating {}", weights.display()))?;
     if args.json {
         let pr = precision_recall(&e.confusion);

@@ -1,0 +1,176 @@
+//! `fashion-tui [train]`: resolve the configuration (or a resumed run's), start the
+//! trainer thread and hand its events to the dashboard or the headless printer.
+
+use std::io::{IsTerminal, Write};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::sync::atomic::{AtomicI32, Ordering};
+use std::sync::Arc;
+
+use anyhow::{Context, Result};
+
+use super::exit_code;
+use super::signals::watch_signals;
+use crate::cli::TrainArgs;
+use crate::config::reload::Reloader;
+use crate::config::{self, Config, ConfigError, Source};
+use crate::headless::{self, Ending};
+use crate::train::events::Command;
+use crate::train::{self, ChannelSink};
+use crate::ui;
+
+/// The config and run directory for `--resume`: the run's own config, under the flags
+/// given now; refuses changed next-run settings unless `--force`.
+fn resume_config(args: &TrainArgs, dir: Option<&Path>) -> Result<Config> {
+    let dir = if let Some(dir) = dir {
+        dir.to_path_buf()
+    } else {
+        let root = train::run_dir::default_runs_root()
+            .context("cannot determine the user data directory for runs")?;
+        train::run_dir::latest_with_checkpoint(&root).ok_or_else(|| {
+            ConfigError(format!(
+                "--resume: no run with a checkpoint under {}; name the run directory",
+                root.display()
+            ))
+        })?
+    };
+    let ckpt = dir.join(train::checkpoint::DIR);
+    let sidecar = train::checkpoint::read_sidecar(&ckpt)?.ok_or_else(|| {
+        ConfigError(format!(
+            "--resume: {} has no checkpoint ({} is missing)",
+            dir.display(),
+            ckpt.join(train::checkpoint::SIDECAR).display()
+        ))
+    })?;
+    let saved = Config::from_toml(&sidecar.config, &ckpt.join(train::checkpoint::SIDECAR))?;
+    let mut cfg = saved.clone();
+    args.apply(&mut cfg);
+    cfg.runtime.run_dir = dir.to_string_lossy().into_owned();
+    cfg.validate()?;
+    let changes = config::next_run_changes(&saved, &cfg);
+    if !changes.is_empty() && !args.force {
+        let list: Vec<String> = changes
+            .iter()
+            .map(|(k, a, b)| format!("{k} {a} → {b}"))
+            .collect();
+        return Err(ConfigError(format!(
+            "cannot resume {} with changed settings ({}): the run would not continue as it \
+             began; use --force to resume anyway",
+            dir.display(),
+            list.join(", ")
+        ))
+        .into());
+    }
+    Ok(cfg)
+}
+
+/// `fashion-tui [train]`.
+pub fn run(args: &TrainArgs) -> Result<ExitCode> {
+    // A resumed run takes its config from its checkpoint: no config file is watched.
+    let (cfg, source, resume) = match &args.resume {
+        Some(dir) => (resume_config(args, dir.as_deref())?, Source::Defaults, true),
+        None => {
+            let (cfg, source) = config::resolve(args.common.config.as_deref(), &|c| args.apply(c))?;
+            (cfg, source, false)
+        }
+    };
+    let interactive = !args.headless
+        && !args.json
+        && std::io::stdout().is_terminal()
+        && std::io::stdin().is_terminal();
+    let (sink, rx) = ChannelSink::new();
+    let (cmd_tx, cmd_rx) = flume::unbounded();
+    let signal = Arc::new(AtomicI32::new(0));
+    watch_signals(signal.clone(), cmd_tx.clone())?;
+    let opts = train::RunOptions {
+        resume,
+        pause_on_fault: interactive,
+    };
+    let trainer = train::spawn(cfg.clone(), opts, cmd_rx, sink);
+    let code = if interactive {
+        let channels = ui::Channels {
+            events: rx.events,
+            progress: rx.progress,
+            commands: cmd_tx.clone(),
+        };
+        let in_use = config_in_use(&cfg, &source);
+        // Every new version of the file gets the same flags on top.
+        let flags = args.clone();
+        let files = Reloader::new(in_use.path.as_deref(), move |c| flags.apply(c));
+        let ui = ui::run_terminal(ui_options(&cfg), channels, in_use, files, signal.clone());
+        // Whatever ended the dashboard (quit, a lost terminal), the trainer stops and
+        // checkpoints before the process exits.
+        let _ = cmd_tx.send(Command::Stop);
+        let joined = trainer.join();
+        let summary = match ui {
+            Ok(app) => app.summary_line(),
+            // The terminal went away with the signal (an SSH drop): just exit as signalled.
+            Err(_) if signal.load(Ordering::SeqCst) != 0 => None,
+            Err(e) => return Err(e),
+        };
+        if let Some(line) = summary {
+            // Not println!: it panics when the terminal has gone away.
+            let _ = writeln!(std::io::stdout(), "{line}");
+        }
+        match joined {
+            Ok(Ok(_)) => ExitCode::SUCCESS,
+            // The summary line above already carries the reason.
+            Ok(Err(failure)) => exit_code(failure.usage),
+            Err(_) => ExitCode::FAILURE,
+        }
+    } else {
+        let opts = headless::Options {
+            json: args.json,
+            live: std::io::stderr().is_terminal(),
+        };
+        let ending = headless::print_std(&rx, opts);
+        drop(cmd_tx);
+        match (ending, trainer.join()) {
+            (Ending::Done(_), _) => ExitCode::SUCCESS,
+            (_, Ok(Err(failure))) => {
+                eprintln!("fashion-tui: {}", failure.reason);
+                exit_code(failure.usage)
+            }
+            (Ending::Failed(reason), _) => {
+                eprintln!("fashion-tui: {reason}");
+                ExitCode::FAILURE
+            }
+        }
+    };
+    // A run ended by a signal exits as the shell expects: 128 + the signal's number.
+    match signal.load(Ordering::SeqCst) {
+        0 => Ok(code),
+        sig => Ok(ExitCode::from((128 + sig) as u8)),
+    }
+}
+
+/// The dashboard's view of the config: the file in use (absolute, so saving and
+/// watching survive a change of directory) and where the editor saves. Without a file,
+/// a save creates the user config file (like `config init`, from the documented
+/// defaults), else `./config.toml` when there is no user config directory.
+pub fn config_in_use(cfg: &Config, source: &Source) -> ui::ConfigInUse {
+    let absolute = |p: &Path| std::path::absolute(p).unwrap_or_else(|_| p.to_path_buf());
+    let path = match source {
+        Source::File(p) => Some(absolute(p)),
+        Source::Defaults => None,
+    };
+    let save_path = path
+        .clone()
+        .or_else(config::user_config_path)
+        .unwrap_or_else(|| absolute(&PathBuf::from(config::FILE_NAME)));
+    ui::ConfigInUse {
+        path,
+        save_path,
+        config: cfg.clone(),
+    }
+}
+
+/// The dashboard's settings from the `[ui]` section.
+pub fn ui_options(cfg: &Config) -> ui::UiOptions {
+    ui::UiOptions {
+        fps: cfg.ui.fps,
+        color: cfg.ui.color,
+        predictions: cfg.ui.predictions,
+        ascii_charts: cfg.ui.ascii_charts,
+    }
+}

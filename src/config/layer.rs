@@ -1,0 +1,92 @@
+//! Where the settings come from: which file is read (`--config`, else `./config.toml`,
+//! else the user's), and the one layering rule, flags over the file over the defaults,
+//! used at start-up and by every hot reload.
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result};
+
+use crate::config::{Config, ConfigError, FILE_NAME};
+
+/// Where the settings came from, for `config path` and messages.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Source {
+    File(PathBuf),
+    Defaults,
+}
+
+impl fmt::Display for Source {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Source::File(p) => write!(f, "{}", p.display()),
+            Source::Defaults => f.write_str("built-in defaults (no config file found)"),
+        }
+    }
+}
+
+/// The user config file: `<config dir>/fashion-tui/config.toml`.
+pub fn user_config_path() -> Option<PathBuf> {
+    crate::paths::config_dir().map(|d| d.join(FILE_NAME))
+}
+
+/// Which file to read: `explicit` (must exist), else `./config.toml`, else the user's.
+pub fn locate(
+    explicit: Option<&Path>,
+    cwd: &Path,
+    user: Option<&Path>,
+) -> Result<Source, ConfigError> {
+    if let Some(p) = explicit {
+        return if p.is_file() {
+            Ok(Source::File(p.to_path_buf()))
+        } else {
+            Err(ConfigError(format!(
+                "config file {} does not exist (given with --config)",
+                p.display()
+            )))
+        };
+    }
+    let local = cwd.join(FILE_NAME);
+    if local.is_file() {
+        return Ok(Source::File(local));
+    }
+    match user {
+        Some(u) if u.is_file() => Ok(Source::File(u.to_path_buf())),
+        _ => Ok(Source::Defaults),
+    }
+}
+
+/// The effective configuration for a file's `text`: the file over the defaults, the
+/// command-line `overrides` over the file, validated (a bad value from the file is
+/// reported at its place there).
+pub fn layer(
+    text: &str,
+    path: &Path,
+    overrides: &dyn Fn(&mut Config),
+) -> Result<Config, ConfigError> {
+    let from_file = Config::from_toml(text, path)?;
+    let mut cfg = from_file.clone();
+    overrides(&mut cfg);
+    cfg.validate_in_file(text, path, &from_file)?;
+    Ok(cfg)
+}
+
+/// The configuration the files and `overrides` describe, validated, and which file it
+/// came from: `explicit` (`--config`), else the usual lookup.
+pub fn resolve(
+    explicit: Option<&Path>,
+    overrides: &dyn Fn(&mut Config),
+) -> Result<(Config, Source)> {
+    let cwd = std::env::current_dir().context("cannot read the current directory")?;
+    let source = locate(explicit, &cwd, user_config_path().as_deref())?;
+    let cfg = match &source {
+        Source::File(path) => layer(&Config::read_text(path)?, path, overrides)?,
+        Source::Defaults => {
+            let mut cfg = Config::default();
+            overrides(&mut cfg);
+            cfg.validate()?;
+            cfg
+        }
+    };
+    Ok((cfg, source))
+}
