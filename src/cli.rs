@@ -91,7 +91,7 @@ pub struct TrainArgs {
     #[arg(long, value_name = "N")]
     pub seed: Option<u64>,
     /// Directory for this run's config, metrics and model.
-    #[arg(long, value_name = "PATH")]
+    #[arg(long, value_name = "PATH", conflicts_with = "resume")]
     pub run_dir: Option<PathBuf>,
     /// Use only the first N training images.
     #[arg(long, value_name = "N")]

@@ -24,6 +24,13 @@ pub use validate::next_run_changes;
 /// The file name looked up in the working directory and the user config dir.
 pub const FILE_NAME: &str = "config.toml";
 
+/// The largest config file read: far above any real one (the documented file is 2 KiB),
+/// far below what would strain memory.
+pub const MAX_FILE_BYTES: u64 = 1024 * 1024;
+
+/// The longest value quoted whole in a message; longer ones are cut (see [`quoted`]).
+const MAX_QUOTED_CHARS: usize = 60;
+
 /// The documented default config, as shipped in the repository: what `config init`
 /// writes and what a save from the dashboard starts from when there is no file yet.
 pub const DEFAULT_CONFIG: &str = include_str!("../config.toml");
@@ -190,6 +197,36 @@ impl Default for Ui {
     }
 }
 
+/// What a path that is not a regular file is, for messages: "a directory", "a FIFO"…
+pub fn file_kind(meta: &std::fs::Metadata) -> &'static str {
+    use std::os::unix::fs::FileTypeExt;
+    let t = meta.file_type();
+    if t.is_dir() {
+        "a directory"
+    } else if t.is_fifo() {
+        "a FIFO (named pipe)"
+    } else if t.is_char_device() {
+        "a character device"
+    } else if t.is_block_device() {
+        "a block device"
+    } else if t.is_socket() {
+        "a socket"
+    } else if t.is_file() {
+        "a regular file"
+    } else {
+        "not a regular file"
+    }
+}
+
+/// `text` quoted for a message, cut to its first characters when it is long, so that a
+/// huge value in a file or flag cannot flood the terminal.
+pub fn quoted(text: &str) -> String {
+    match text.char_indices().nth(MAX_QUOTED_CHARS) {
+        None => format!("{text:?}"),
+        Some((cut, _)) => format!("{:?}… ({} bytes in all)", &text[..cut], text.len()),
+    }
+}
+
 fn as_text<T: fmt::Display, S: Serializer>(v: &T, s: S) -> Result<S::Ok, S::Error> {
     s.collect_str(v)
 }
@@ -202,7 +239,7 @@ where
 {
     let text = String::deserialize(d)?;
     text.parse()
-        .map_err(|e| serde::de::Error::custom(format!("{key} = {text:?}: {e}")))
+        .map_err(|e| serde::de::Error::custom(format!("{key} = {}: {e}", quoted(&text))))
 }
 
 fn model_name<'de, D: Deserializer<'de>>(d: D) -> Result<ModelKind, D::Error> {
@@ -234,10 +271,34 @@ impl Config {
         }
     }
 
-    /// The text of the config file at `path`.
+    /// The text of the config file at `path`: a regular file of at most [`MAX_FILE_BYTES`]
+    /// in UTF-8, read through a bounded reader (a file that grows while it is read, or a
+    /// link to `/dev/zero`, cannot make it allocate more).
     pub fn read_text(path: &Path) -> Result<String, ConfigError> {
-        std::fs::read_to_string(path)
-            .map_err(|e| ConfigError(format!("cannot read config file {}: {e}", path.display())))
+        use std::io::Read;
+        let shown = path.display();
+        let cannot =
+            |e: std::io::Error| ConfigError(format!("cannot read config file {shown}: {e}"));
+        let meta = std::fs::metadata(path).map_err(cannot)?;
+        if !meta.is_file() {
+            return Err(ConfigError(format!(
+                "config file {shown} is {}, not a regular file",
+                file_kind(&meta)
+            )));
+        }
+        let mut bytes = Vec::new();
+        std::fs::File::open(path)
+            .and_then(|f| f.take(MAX_FILE_BYTES + 1).read_to_end(&mut bytes))
+            .map_err(cannot)?;
+        if bytes.len() as u64 > MAX_FILE_BYTES {
+            return Err(ConfigError(format!(
+                "config file {shown} is larger than {} KiB; a config file holds a few \
+                 settings (is this the right file?)",
+                MAX_FILE_BYTES / 1024
+            )));
+        }
+        String::from_utf8(bytes)
+            .map_err(|_| ConfigError(format!("config file {shown} is not UTF-8 text")))
     }
 
     pub fn to_toml(&self) -> String {
@@ -412,5 +473,31 @@ mod tests {
         let missing = dir.path().join("nope.toml");
         let e = locate(Some(&missing), dir.path(), Some(&user)).unwrap_err();
         assert!(e.0.contains("does not exist"), "{e}");
+    }
+
+    #[test]
+    fn long_values_are_cut_in_messages() {
+        assert_eq!(quoted("seed"), "\"seed\"");
+        let long = "x".repeat(10_000);
+        let q = quoted(&long);
+        assert!(
+            q.len() < 100 && q.ends_with("… (10000 bytes in all)"),
+            "{q}"
+        );
+        let e = Config::from_toml(
+            &format!("[model]\nname = \"{long}\"\n"),
+            Path::new("c.toml"),
+        )
+        .unwrap_err();
+        assert!(e.0.len() < 200, "{e}");
+    }
+
+    #[test]
+    fn what_is_not_a_regular_file_is_named() {
+        let dir = tempfile::tempdir().unwrap();
+        let e = Config::read_text(dir.path()).unwrap_err();
+        assert!(e.0.ends_with("is a directory, not a regular file"), "{e}");
+        let e = locate(Some(dir.path()), dir.path(), None).unwrap_err();
+        assert!(e.0.contains("(given with --config) is a directory"), "{e}");
     }
 }

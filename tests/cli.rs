@@ -295,3 +295,36 @@ fn config_path_and_init() {
         .ends_with("config.toml"));
     assert!(String::from_utf8_lossy(&o.stdout).contains(&cwd.path().display().to_string()));
 }
+
+#[test]
+fn config_files_that_are_not_small_regular_files_are_refused_by_what_they_are() {
+    let dir = tempfile::tempdir().unwrap();
+    let o = run(&["--headless", "--config", dir.path().to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("(given with --config) is a directory, not a regular file"),
+        "{}",
+        stderr(&o)
+    );
+    // A sparse 1 GiB file: refused by its size before it is read.
+    let big = dir.path().join("config.toml");
+    std::fs::File::create(&big)
+        .unwrap()
+        .set_len(1 << 30)
+        .unwrap();
+    let o = run(&["--headless", "--config", big.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("is larger than 1024 KiB"),
+        "{}",
+        stderr(&o)
+    );
+    assert!(stderr(&o).lines().count() <= 2, "{}", stderr(&o));
+}
+
+#[test]
+fn resume_with_another_run_dir_is_a_usage_error() {
+    let o = run(&["--resume", "runs/a", "--run-dir", "runs/b"]);
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert!(stderr(&o).contains("--run-dir"), "{}", stderr(&o));
+}

@@ -74,8 +74,11 @@ pub fn run(args: &TrainArgs) -> Result<ExitCode> {
             (cfg, source, false)
         }
     };
+    // A dumb terminal (Emacs shell, some CI consoles) cannot show a full-screen dashboard.
+    let dumb = std::env::var_os("TERM").is_some_and(|t| t == "dumb");
     let interactive = !args.headless
         && !args.json
+        && !dumb
         && std::io::stdout().is_terminal()
         && std::io::stdin().is_terminal();
     let (sink, rx) = ChannelSink::new();

@@ -37,13 +37,21 @@ pub fn locate(
     user: Option<&Path>,
 ) -> Result<Source, ConfigError> {
     if let Some(p) = explicit {
-        return if p.is_file() {
-            Ok(Source::File(p.to_path_buf()))
-        } else {
-            Err(ConfigError(format!(
+        return match std::fs::metadata(p) {
+            Ok(m) if m.is_file() => Ok(Source::File(p.to_path_buf())),
+            Ok(m) => Err(ConfigError(format!(
+                "config file {} (given with --config) is {}, not a regular file",
+                p.display(),
+                crate::config::file_kind(&m)
+            ))),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Err(ConfigError(format!(
                 "config file {} does not exist (given with --config)",
                 p.display()
-            )))
+            ))),
+            Err(e) => Err(ConfigError(format!(
+                "cannot read config file {} (given with --config): {e}",
+                p.display()
+            ))),
         };
     }
     let local = cwd.join(FILE_NAME);

@@ -328,7 +328,8 @@ pub fn with_text(cfg: &Config, key: &str, text: &str) -> Result<Config, ConfigEr
         .and_then(|s| s.get_mut(name))
         .ok_or_else(|| ConfigError(format!("unknown setting {key:?}")))?;
     let trimmed = text.trim();
-    let bad = |what: &str| ConfigError(format!("{key} = {trimmed:?} is not {what}"));
+    let shown = crate::config::quoted(trimmed);
+    let bad = |what: &str| ConfigError(format!("{key} = {shown} is not {what}"));
     *slot = match slot {
         toml::Value::Integer(_) => toml::Value::Integer(
             trimmed
@@ -354,7 +355,7 @@ pub fn with_text(cfg: &Config, key: &str, text: &str) -> Result<Config, ConfigEr
             return ConfigError(msg);
         }
         let hint = unknown_key_hint(&msg);
-        ConfigError(format!("{key} = {trimmed:?}: {msg}{hint}"))
+        ConfigError(format!("{key} = {shown}: {msg}{hint}"))
     })?;
     new.validate()?;
     Ok(new)

@@ -1,14 +1,13 @@
 //! Hot reload of the config file in use: [`Watch`] notices when its content changes
-//! (polled by the dashboard's loop about once a second: modification time and length,
-//! then a hash of the content, so a touch or our own save is not a change), and
-//! [`layer`], the same layering as at start-up, turns the new text into the effective
-//! configuration with the command-line flags re-applied on top, validated. What then applies live and what waits for the
-//! next run is [`crate::config::params::plan`]'s business.
+//! (polled by the dashboard's loop about once a second, by a hash of the content, so a
+//! touch or our own save is not a change), and [`layer`], the same layering as at
+//! start-up, turns the new text into the effective configuration with the command-line
+//! flags re-applied on top, validated. What then applies live and what waits for the next
+//! run is [`crate::config::params::plan`]'s business.
 
 use std::collections::hash_map::DefaultHasher;
 use std::hash::{Hash, Hasher};
 use std::path::{Path, PathBuf};
-use std::time::SystemTime;
 
 use crate::config::layer::layer;
 use crate::config::{Config, ConfigError};
@@ -19,18 +18,10 @@ fn hash(bytes: &[u8]) -> u64 {
     h.finish()
 }
 
-/// What a file looked like when last seen.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-struct Stamp {
-    modified: Option<SystemTime>,
-    len: u64,
-}
-
 /// Watches one file for changes of content.
 #[derive(Debug)]
 pub struct Watch {
     path: PathBuf,
-    stamp: Option<Stamp>,
     /// Hash of the content last seen (or written by us).
     content: Option<u64>,
     /// A read failure was reported and the file has not been readable since.
@@ -42,12 +33,11 @@ impl Watch {
     pub fn new(path: &Path) -> Watch {
         let mut w = Watch {
             path: path.to_path_buf(),
-            stamp: None,
             content: None,
             failing: false,
         };
-        if let Ok(bytes) = std::fs::read(path) {
-            w.remember(&bytes);
+        if let Ok(text) = Config::read_text(path) {
+            w.remember(text.as_bytes());
         }
         w
     }
@@ -60,50 +50,30 @@ impl Watch {
     /// the next [`Watch::poll`] does not report our own write as a change.
     pub fn remember(&mut self, bytes: &[u8]) {
         self.content = Some(hash(bytes));
-        self.stamp = self.stat();
         self.failing = false;
-    }
-
-    fn stat(&self) -> Option<Stamp> {
-        std::fs::metadata(&self.path).ok().map(|m| Stamp {
-            modified: m.modified().ok(),
-            len: m.len(),
-        })
     }
 
     /// The file's text if its content changed since last seen; an error (once, until it
     /// is readable again) if it can no longer be read; `None` otherwise.
+    ///
+    /// Changes are found by content, never by timestamps: on kernels before 6.13 two
+    /// writes within a clock tick get the same modification time, and an edit that keeps
+    /// the length would go unseen. A config file is small (and [`Config::read_text`]
+    /// refuses a large one or anything but a regular file), so reading it once a second
+    /// costs nothing.
     pub fn poll(&mut self) -> Option<Result<String, ConfigError>> {
-        let stamp = self.stat();
-        if stamp.is_some() && stamp == self.stamp && !self.failing {
-            return None;
-        }
-        let read = std::fs::read(&self.path).map_err(|e| {
-            ConfigError(format!(
-                "cannot read config file {}: {e}",
-                self.path.display()
-            ))
-        });
-        let bytes = match read {
-            Ok(b) => b,
-            Err(e) => {
-                self.stamp = None;
-                return (!std::mem::replace(&mut self.failing, true)).then_some(Err(e));
+        match Config::read_text(&self.path) {
+            Err(e) => (!std::mem::replace(&mut self.failing, true)).then_some(Err(e)),
+            Ok(text) => {
+                self.failing = false;
+                let h = hash(text.as_bytes());
+                if self.content == Some(h) {
+                    return None;
+                }
+                self.content = Some(h);
+                Some(Ok(text))
             }
-        };
-        self.stamp = stamp;
-        self.failing = false;
-        let h = hash(&bytes);
-        if self.content == Some(h) {
-            return None;
         }
-        self.content = Some(h);
-        Some(String::from_utf8(bytes).map_err(|_| {
-            ConfigError(format!(
-                "config file {} is not UTF-8 text",
-                self.path.display()
-            ))
-        }))
     }
 }
 
@@ -260,5 +230,52 @@ mod tests {
         assert_eq!(r.check(), None);
         std::fs::write(&path, "[model]\ndropout = 0.1\n").unwrap();
         assert_eq!(r.check().unwrap().unwrap().model.dropout, 0.1);
+    }
+
+    #[test]
+    fn an_edit_with_the_same_length_and_modification_time_is_seen() {
+        // Kernels before 6.13 give two writes within a clock tick the same mtime.
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("config.toml");
+        std::fs::write(&path, "[training]\nlr = 0.001\n").unwrap();
+        let mtime = std::fs::metadata(&path).unwrap().modified().unwrap();
+        let mut r = Reloader::new(Some(&path), |_| {});
+        std::fs::write(&path, "[training]\nlr = 0.002\n").unwrap();
+        std::fs::File::options()
+            .write(true)
+            .open(&path)
+            .unwrap()
+            .set_modified(mtime)
+            .unwrap();
+        assert_eq!(std::fs::metadata(&path).unwrap().modified().unwrap(), mtime);
+        assert_eq!(r.check().unwrap().unwrap().training.lr, 0.002);
+    }
+
+    #[test]
+    fn a_config_that_turns_into_something_huge_or_odd_is_refused_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("config.toml");
+        std::fs::write(&path, "[training]\nlr = 0.001\n").unwrap();
+        let mut r = Reloader::new(Some(&path), |_| {});
+        // A link to an endless device: refused before reading.
+        std::fs::remove_file(&path).unwrap();
+        std::os::unix::fs::symlink("/dev/zero", &path).unwrap();
+        let e = r.check().unwrap().unwrap_err();
+        assert!(
+            e.0.contains("is a character device, not a regular file"),
+            "{e}"
+        );
+        assert_eq!(r.check(), None, "reported once");
+        // A sparse 2 GiB file: refused by size, without reading it all.
+        std::fs::remove_file(&path).unwrap();
+        std::fs::File::create(&path)
+            .unwrap()
+            .set_len(2 << 30)
+            .unwrap();
+        let e = Config::read_text(&path).unwrap_err();
+        assert!(e.0.contains("is larger than 1024 KiB"), "{e}");
+        // Fixed: seen again.
+        std::fs::write(&path, "[training]\nlr = 0.004\n").unwrap();
+        assert_eq!(r.check().unwrap().unwrap().training.lr, 0.004);
     }
 }
