@@ -9,7 +9,7 @@ use ratatui::layout::Rect;
 use ratatui::style::{Modifier, Style};
 use ratatui::widgets::Widget;
 
-use crate::train::events::{Confusion, NUM_CLASSES};
+use crate::train::events::{Confusion, ConfusionStats, NUM_CLASSES};
 use crate::ui::app::{App, Pane};
 use crate::ui::widgets::{class_name, pane_block, put, short_name, with_info};
 
@@ -151,8 +151,9 @@ pub fn worst_confusion(m: &Confusion) -> Option<(usize, usize, u32)> {
     worst
 }
 
-/// Whole percent, rounded half up like the percent cells; `None` for an empty row/column.
-fn pct(num: u32, den: u32) -> Option<u32> {
+/// Whole percent of `(hits, of)`, rounded half up like the percent cells; `None` for an
+/// empty row/column.
+fn pct((num, den): (u32, u32)) -> Option<u32> {
     (den > 0).then(|| (f64::from(num) * 100.0 / f64::from(den)).round() as u32)
 }
 
@@ -176,9 +177,6 @@ impl Widget for ConfusionMatrix<'_> {
         let m = &epoch.confusion;
         let v = Variant::pick(inner.width);
         let row_tot: Vec<u32> = m.iter().map(|r| r.iter().sum()).collect();
-        let col_tot: Vec<u32> = (0..NUM_CLASSES)
-            .map(|p| m.iter().map(|r| r[p]).sum())
-            .collect();
 
         // Rows to show, most important first: matrix, header, worst line, precision.
         let h = inner.height;
@@ -243,7 +241,7 @@ impl Widget for ConfusionMatrix<'_> {
                 x = put(buf, inner, x, y, &text, theme.matrix_cell(frac, t == p));
             }
             if v.recall {
-                let r = pct(row[t], row_tot[t]).map_or("-".to_string(), |r| format!("{r}%"));
+                let r = pct(m.recall_counts(t)).map_or("-".to_string(), |r| format!("{r}%"));
                 put(
                     buf,
                     inner,
@@ -259,7 +257,7 @@ impl Widget for ConfusionMatrix<'_> {
             let mut x = put(buf, inner, inner.x, y, "prec", theme.dim());
             x = x.max(inner.x.saturating_add(v.name_w));
             for p in 0..NUM_CLASSES {
-                let s = pct(m[p][p], col_tot[p]).map_or("-".to_string(), |r| format!("{r}%"));
+                let s = pct(m.precision_counts(p)).map_or("-".to_string(), |r| format!("{r}%"));
                 x = put(buf, inner, x, y, &format!("{s:>cw$}"), Style::new());
             }
             y = y.saturating_add(1);
