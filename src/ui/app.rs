@@ -12,6 +12,7 @@ use ratatui::crossterm::event::{KeyCode, KeyEvent, KeyEventKind, KeyModifiers};
 
 use crate::config::params::{self, LiveSetting};
 use crate::config::{Config, ConfigError};
+use crate::duration;
 use crate::train::events::{
     saved_text, Change, Command, EpochSummary, FeatureMaps, Phase, Predictions, Progress, RunInfo,
     RunSummary, SaveReason, TrainEvent,
@@ -900,7 +901,7 @@ fn done_text(s: &RunSummary) -> String {
         if s.stopped_early { "stopped" } else { "done" },
         s.epochs_completed,
         if s.epochs_completed == 1 { "" } else { "s" },
-        fmt_hms(Duration::from_secs_f64(s.seconds.max(0.0))),
+        duration::clock(Duration::from_secs_f64(s.seconds.max(0.0))),
     );
     if let Some(acc) = s.test_acc {
         t.push_str(&format!(", test acc {:.1}%", acc * 100.0));
@@ -910,25 +911,6 @@ fn done_text(s: &RunSummary) -> String {
         None => t.push_str(", no model saved"),
     }
     t
-}
-
-/// `00:03:12`.
-pub fn fmt_hms(d: Duration) -> String {
-    let s = d.as_secs();
-    format!("{:02}:{:02}:{:02}", s / 3600, (s / 60) % 60, s % 60)
-}
-
-/// `3:12` under an hour, `1:02:03` above; `--:--` for nonsense.
-pub fn fmt_eta(secs: f64) -> String {
-    if !(0.0..=360_000.0).contains(&secs) {
-        return "--:--".to_string();
-    }
-    let s = secs.round() as u64;
-    if s >= 3600 {
-        format!("{}:{:02}:{:02}", s / 3600, (s / 60) % 60, s % 60)
-    } else {
-        format!("{}:{:02}", s / 60, s % 60)
-    }
 }
 
 /// `1e-3`, `2.5e-4`, `0.1`.
@@ -962,11 +944,6 @@ mod tests {
 
     #[test]
     fn formats() {
-        assert_eq!(fmt_hms(Duration::from_secs(192)), "00:03:12");
-        assert_eq!(fmt_hms(Duration::from_secs(3 * 3600 + 5)), "03:00:05");
-        assert_eq!(fmt_eta(83.4), "1:23");
-        assert_eq!(fmt_eta(3723.0), "1:02:03");
-        assert_eq!(fmt_eta(f64::NAN), "--:--");
         assert_eq!(fmt_lr(1e-3), "1e-3");
         assert_eq!(fmt_lr(2.5e-4), "2.5e-4");
         assert_eq!(fmt_lr(0.01), "0.01");

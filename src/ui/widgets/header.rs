@@ -8,8 +8,9 @@ use ratatui::style::{Modifier, Style};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Widget};
 
+use crate::duration;
 use crate::train::events::Phase;
-use crate::ui::app::{fmt_eta, fmt_hms, fmt_lr, App};
+use crate::ui::app::{fmt_lr, App};
 
 /// Width of the batch gauge's bar on wide and narrow screens.
 const GAUGE_WIDE: usize = 24;
@@ -44,7 +45,7 @@ impl Widget for Header<'_> {
                     Style::new().add_modifier(Modifier::BOLD),
                 ))
                 .title_top(
-                    Line::styled(format!(" {} ", fmt_hms(app.elapsed)), theme.dim())
+                    Line::styled(format!(" {} ", duration::clock(app.elapsed)), theme.dim())
                         .right_aligned(),
                 );
             let inner = block.inner(area);
@@ -139,9 +140,9 @@ fn pieces(app: &App, wide: bool) -> Vec<Piece<'static>> {
         }
         push(
             3,
-            vec![Span::raw(fmt_hms(std::time::Duration::from_secs_f64(
-                done.seconds.max(0.0),
-            )))],
+            vec![Span::raw(duration::clock(
+                std::time::Duration::from_secs_f64(done.seconds.max(0.0)),
+            ))],
         );
         let saved = match &done.model_path {
             Some(p) => format!("model saved to {}", p.display()),
@@ -194,7 +195,10 @@ fn pieces(app: &App, wide: bool) -> Vec<Piece<'static>> {
     );
     if let Some(p) = p {
         push(4, vec![Span::raw(format!("{:.0} img/s", p.images_per_sec))]);
-        push(3, vec![Span::raw(format!("ETA {}", fmt_eta(p.eta_secs)))]);
+        push(
+            3,
+            vec![Span::raw(format!("ETA {}", duration::eta(p.eta_secs)))],
+        );
         push(6, vec![Span::raw(format!("lr {}", fmt_lr(p.lr)))]);
     } else {
         push(6, vec![Span::raw(format!("lr {}", fmt_lr(info.lr)))]);

@@ -6,7 +6,8 @@ use ratatui::layout::Rect;
 use ratatui::style::{Modifier, Style};
 use ratatui::widgets::Widget;
 
-use crate::ui::app::{fmt_hms, App, LogKind, Pane};
+use crate::duration;
+use crate::ui::app::{App, LogKind, Pane};
 use crate::ui::theme::Theme;
 use crate::ui::widgets::{pane_block, put, waiting, with_info};
 
@@ -99,7 +100,7 @@ impl Widget for LogView<'_> {
             let lines = wrap(&e.text, text_w);
             let s = style(e.kind, theme);
             for (i, l) in lines.into_iter().enumerate().rev() {
-                let stamp = (i == 0 && stamps).then(|| fmt_hms(e.at));
+                let stamp = (i == 0 && stamps).then(|| duration::clock(e.at));
                 rows.push((stamp, l, s));
             }
             if rows.len() >= height {
