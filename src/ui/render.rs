@@ -65,8 +65,9 @@ pub fn draw(app: &App, area: Rect, buf: &mut Buffer) {
         Constraint::Length(1),
     ])
     .areas(area);
-    Header { app }.render(header, buf);
-    Footer { app }.render(footer, buf);
+    let (status, theme) = (&app.status, &app.theme);
+    Header { status, theme }.render(header, buf);
+    Footer { status, theme }.render(footer, buf);
 
     let big = area.width >= BIG.0 && area.height >= BIG.1;
     if big && !app.zoom {
@@ -87,7 +88,7 @@ pub fn draw(app: &App, area: Rect, buf: &mut Buffer) {
         Overlay::Editor => EditorView {
             editor: &app.editor,
             theme: &app.theme,
-            trainer_running: !app.finished() && !app.stopping(),
+            trainer_running: app.status.trainer_running(),
         }
         .render(area, buf),
     }
@@ -121,13 +122,48 @@ fn big_layout(app: &App, body: Rect, buf: &mut Buffer) {
 
 /// Draw one pane.
 pub fn pane(app: &App, pane: Pane, area: Rect, buf: &mut Buffer, focused: bool) {
+    let theme = &app.theme;
+    let charts = &app.charts;
+    let plain = app.opts.ascii_charts || !theme.has_color();
     match pane {
-        Pane::Loss => LossChart { app, focused }.render(area, buf),
-        Pane::Accuracy => AccuracyChart { app, focused }.render(area, buf),
-        Pane::Confusion => ConfusionMatrix { app, focused }.render(area, buf),
-        Pane::Features => FeatureMapsView { app, focused }.render(area, buf),
-        Pane::Predictions => PredictionsGrid { app, focused }.render(area, buf),
-        Pane::Log => LogView { app, focused }.render(area, buf),
+        Pane::Loss => LossChart {
+            charts,
+            theme,
+            plain,
+            focused,
+        }
+        .render(area, buf),
+        Pane::Accuracy => AccuracyChart {
+            charts,
+            theme,
+            plain,
+            focused,
+        }
+        .render(area, buf),
+        Pane::Confusion => ConfusionMatrix {
+            epoch: app.status.last_epoch.as_deref(),
+            theme,
+            focused,
+        }
+        .render(area, buf),
+        Pane::Features => FeatureMapsView {
+            features: &app.features,
+            theme,
+            focused,
+        }
+        .render(area, buf),
+        Pane::Predictions => PredictionsGrid {
+            predictions: &app.predictions,
+            theme,
+            focused,
+        }
+        .render(area, buf),
+        Pane::Log => LogView {
+            log: &app.log,
+            theme,
+            focused,
+        }
+        .render(area, buf),
     }
 }
 

@@ -9,12 +9,15 @@ use ratatui::layout::Rect;
 use ratatui::style::{Modifier, Style};
 use ratatui::widgets::Widget;
 
-use crate::train::events::{Confusion, ConfusionStats, NUM_CLASSES};
-use crate::ui::app::{App, Pane};
+use crate::train::events::{Confusion, ConfusionStats, EpochSummary, NUM_CLASSES};
+use crate::ui::app::Pane;
+use crate::ui::theme::Theme;
 use crate::ui::widgets::{class_name, pane_block, put, short_name, with_info};
 
 pub struct ConfusionMatrix<'a> {
-    pub app: &'a App,
+    /// The latest finished epoch, whose matrix is shown.
+    pub epoch: Option<&'a EpochSummary>,
+    pub theme: &'a Theme,
     pub focused: bool,
 }
 
@@ -159,10 +162,9 @@ fn pct((num, den): (u32, u32)) -> Option<u32> {
 
 impl Widget for ConfusionMatrix<'_> {
     fn render(self, area: Rect, buf: &mut Buffer) {
-        let app = self.app;
-        let theme = &app.theme;
+        let theme = self.theme;
         let mut block = pane_block(Pane::Confusion, self.focused, theme);
-        let Some(epoch) = &app.last_epoch else {
+        let Some(epoch) = self.epoch else {
             empty_pane(block, "waiting for the first epoch…", area, buf, theme);
             return;
         };
