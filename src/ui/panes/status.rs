@@ -103,51 +103,71 @@ impl RunStatus {
             return Some(format!("fashion-tui: training failed: {reason}"));
         }
         if let Some(s) = &self.done {
-            let mut line = format!(
-                "fashion-tui: {} epoch{}",
-                s.epochs_completed,
-                if s.epochs_completed == 1 { "" } else { "s" }
-            );
-            if s.stopped_early {
-                line.push_str(" (stopped early)");
-            }
-            if let Some(acc) = s.test_acc {
-                line.push_str(&format!(", test accuracy {:.1}%", acc * 100.0));
-            }
-            match &s.model_path {
-                Some(p) => line.push_str(&format!(", model saved to {}", p.display())),
-                None => line.push_str(", no model saved"),
-            }
-            return Some(line);
+            return Some(format!(
+                "fashion-tui: {}{}",
+                completed(s),
+                outcome(s, "test accuracy")
+            ));
         }
         self.last_epoch.as_ref().map(|e| {
             format!(
-                "fashion-tui: quit after {} epoch{}, test accuracy {:.1}% (the trainer did not confirm saving)",
-                e.epoch,
-                if e.epoch == 1 { "" } else { "s" },
+                "fashion-tui: quit after {}, test accuracy {:.1}% (the trainer did not confirm saving)",
+                epochs(e.epoch),
                 e.test_acc * 100.0
             )
         })
     }
 }
 
+// The end of a run is told three times: in the log ([`done_text`]), in the header and in
+// the summary line; these pieces keep them in agreement.
+
+/// `1 epoch`, `2 epochs`.
+fn epochs(n: usize) -> String {
+    format!("{n} epoch{}", if n == 1 { "" } else { "s" })
+}
+
+/// `2 epochs (stopped early)`.
+pub fn completed(s: &RunSummary) -> String {
+    let early = if s.stopped_early {
+        " (stopped early)"
+    } else {
+        ""
+    };
+    format!("{}{early}", epochs(s.epochs_completed))
+}
+
+/// `model saved to /runs/x/model.safetensors` or `no model saved`.
+pub fn model_text(s: &RunSummary) -> String {
+    match &s.model_path {
+        Some(p) => format!("model saved to {}", p.display()),
+        None => "no model saved".to_string(),
+    }
+}
+
+/// How long the run took, `00:03:12`.
+pub fn run_time(s: &RunSummary) -> String {
+    duration::clock(Duration::from_secs_f64(s.seconds.max(0.0)))
+}
+
+/// `, test acc 88.9%, model saved to /m.safetensors`, naming the accuracy `acc`.
+fn outcome(s: &RunSummary, acc: &str) -> String {
+    let acc = s
+        .test_acc
+        .map(|a| format!(", {acc} {:.1}%", a * 100.0))
+        .unwrap_or_default();
+    format!("{acc}, {}", model_text(s))
+}
+
 /// The log's line for the end of the run.
 pub fn done_text(s: &RunSummary) -> String {
-    let mut t = format!(
-        "{} after {} epoch{} in {}",
+    format!(
+        "{} after {} in {}{}",
         if s.stopped_early { "stopped" } else { "done" },
-        s.epochs_completed,
-        if s.epochs_completed == 1 { "" } else { "s" },
-        duration::clock(Duration::from_secs_f64(s.seconds.max(0.0))),
-    );
-    if let Some(acc) = s.test_acc {
-        t.push_str(&format!(", test acc {:.1}%", acc * 100.0));
-    }
-    match &s.model_path {
-        Some(p) => t.push_str(&format!(", model saved to {}", p.display())),
-        None => t.push_str(", no model saved"),
-    }
-    t
+        epochs(s.epochs_completed),
+        run_time(s),
+        outcome(s, "test acc")
+    )
 }
 
 /// The log's line for the start of the run.
@@ -206,5 +226,29 @@ mod tests {
         assert_eq!(fmt_lr(0.01), "0.01");
         assert_eq!(group_thousands(1234567), "1,234,567");
         assert_eq!(group_thousands(999), "999");
+    }
+
+    #[test]
+    fn the_end_reads_alike_in_the_log_and_the_summary_line() {
+        let s = RunSummary {
+            epochs_completed: 1,
+            test_acc: None,
+            model_path: None,
+            run_dir: "/r".into(),
+            stopped_early: false,
+            seconds: 75.0,
+        };
+        assert_eq!(
+            done_text(&s),
+            "done after 1 epoch in 00:01:15, no model saved"
+        );
+        let status = RunStatus {
+            done: Some(Box::new(s)),
+            ..RunStatus::default()
+        };
+        assert_eq!(
+            status.summary_line().as_deref(),
+            Some("fashion-tui: 1 epoch, no model saved")
+        );
     }
 }

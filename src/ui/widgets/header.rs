@@ -10,7 +10,7 @@ use ratatui::widgets::{Block, Widget};
 
 use crate::duration;
 use crate::train::events::Phase;
-use crate::ui::panes::status::fmt_lr;
+use crate::ui::panes::status::{completed, fmt_lr, model_text, run_time};
 use crate::ui::panes::RunStatus;
 use crate::ui::theme::Theme;
 
@@ -120,19 +120,7 @@ fn pieces(status: &RunStatus, theme: &Theme, wide: bool) -> Vec<Piece<'static>> 
         return out;
     }
     if let Some(done) = &status.done {
-        push(
-            1,
-            vec![Span::raw(format!(
-                "{} epoch{}{}",
-                done.epochs_completed,
-                if done.epochs_completed == 1 { "" } else { "s" },
-                if done.stopped_early {
-                    " (stopped early)"
-                } else {
-                    ""
-                }
-            ))],
-        );
+        push(1, vec![Span::raw(completed(done))]);
         if let Some(acc) = done.test_acc {
             push(
                 1,
@@ -142,17 +130,8 @@ fn pieces(status: &RunStatus, theme: &Theme, wide: bool) -> Vec<Piece<'static>> 
                 )],
             );
         }
-        push(
-            3,
-            vec![Span::raw(duration::clock(
-                std::time::Duration::from_secs_f64(done.seconds.max(0.0)),
-            ))],
-        );
-        let saved = match &done.model_path {
-            Some(p) => format!("model saved to {}", p.display()),
-            None => "no model saved".to_string(),
-        };
-        push(2, vec![Span::raw(saved)]);
+        push(3, vec![Span::raw(run_time(done))]);
+        push(2, vec![Span::raw(model_text(done))]);
         push(4, vec![Span::styled("q to quit", theme.dim())]);
         return out;
     }
