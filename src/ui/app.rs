@@ -18,7 +18,8 @@ use crate::train::events::{
 };
 use crate::ui::editor::{Action, Commit, ConfigInUse, Editor, Tone};
 use crate::ui::keys::{
-    self, KeyAction, BINDINGS, CONFIRM_BINDINGS, EDITOR_BINDINGS, FIELD_BINDINGS,
+    self, ConfirmAction, EditorAction, FieldAction, GlobalAction, BINDINGS, CONFIRM_BINDINGS,
+    EDITOR_BINDINGS, FIELD_BINDINGS,
 };
 use crate::ui::panes::status::{done_text, started_text, DISCONNECTED};
 use crate::ui::panes::{Charts, Features, Log, LogEntry, LogKind, PredictionsPane, RunStatus};
@@ -442,26 +443,21 @@ impl App {
             return None;
         }
         self.dirty = true;
-        let global = keys::lookup(BINDINGS, &key).map(|b| b.action);
-        if global == Some(KeyAction::Interrupt) {
+        let global = keys::action(BINDINGS, &key);
+        if global == Some(GlobalAction::Interrupt) {
             return self.interrupt();
         }
         match self.overlay {
             Overlay::ConfirmQuit => {
-                return match keys::lookup(CONFIRM_BINDINGS, &key).map(|b| b.action) {
-                    Some(KeyAction::ConfirmYes) => {
-                        self.overlay = Overlay::None;
-                        self.interrupt()
-                    }
-                    Some(KeyAction::ConfirmNo) => {
-                        self.overlay = Overlay::None;
-                        None
-                    }
-                    _ => None,
+                let answer = keys::action(CONFIRM_BINDINGS, &key)?;
+                self.overlay = Overlay::None;
+                return match answer {
+                    ConfirmAction::Yes => self.interrupt(),
+                    ConfirmAction::No => None,
                 };
             }
             Overlay::Help => {
-                if matches!(global, Some(KeyAction::Help | KeyAction::Quit)) {
+                if matches!(global, Some(GlobalAction::Help | GlobalAction::Quit)) {
                     self.overlay = Overlay::None;
                 }
                 return None;
@@ -470,76 +466,32 @@ impl App {
             Overlay::None => {}
         }
         match global? {
-            KeyAction::TogglePause => self.toggle_pause(),
-            KeyAction::Quit => {
-                if self.finished() || self.stopping() {
-                    self.quit = true;
-                } else {
-                    self.overlay = Overlay::ConfirmQuit;
-                }
-                None
-            }
-            KeyAction::Interrupt => self.interrupt(),
-            KeyAction::Help => {
-                self.overlay = Overlay::Help;
-                None
-            }
-            KeyAction::NextPane => {
-                self.focus = self.focus.next();
-                None
-            }
-            KeyAction::PrevPane => {
-                self.focus = self.focus.prev();
-                None
-            }
-            KeyAction::FocusPane => {
+            GlobalAction::TogglePause => return self.toggle_pause(),
+            GlobalAction::Quit if self.finished() || self.stopping() => self.quit = true,
+            GlobalAction::Quit => self.overlay = Overlay::ConfirmQuit,
+            GlobalAction::Interrupt => return self.interrupt(),
+            GlobalAction::Help => self.overlay = Overlay::Help,
+            GlobalAction::NextPane => self.focus = self.focus.next(),
+            GlobalAction::PrevPane => self.focus = self.focus.prev(),
+            GlobalAction::FocusPane => {
                 if let KeyCode::Char(c) = key.code {
-                    if let Some(p) = Pane::from_digit(c) {
-                        self.focus = p;
-                    }
+                    self.focus = Pane::from_digit(c).unwrap_or(self.focus);
                 }
-                None
             }
-            KeyAction::Zoom => {
-                self.zoom = !self.zoom;
-                None
-            }
-            KeyAction::Checkpoint if !self.finished() && self.status.info.is_some() => {
+            GlobalAction::Zoom => self.zoom = !self.zoom,
+            GlobalAction::Checkpoint if !self.finished() && self.status.info.is_some() => {
                 self.log(LogKind::Applied, "checkpoint requested");
-                Some(Command::Checkpoint)
+                return Some(Command::Checkpoint);
             }
-            KeyAction::Checkpoint => None,
-            KeyAction::PrevSample => self.step_sample(-1),
-            KeyAction::NextSample => self.step_sample(1),
-            KeyAction::PrevLayer => {
-                self.features.step_layer(-1);
-                None
-            }
-            KeyAction::NextLayer => {
-                self.features.step_layer(1);
-                None
-            }
-            KeyAction::TogglePredictions => {
-                self.predictions.toggle_mode();
-                None
-            }
-            KeyAction::Edit => {
-                self.overlay = Overlay::Editor;
-                None
-            }
-            // Keys of the other tables.
-            KeyAction::ConfirmYes
-            | KeyAction::ConfirmNo
-            | KeyAction::EditorUp
-            | KeyAction::EditorDown
-            | KeyAction::EditorEdit
-            | KeyAction::EditorSave
-            | KeyAction::EditorClose
-            | KeyAction::FieldApply
-            | KeyAction::FieldCancel
-            | KeyAction::FieldDelete
-            | KeyAction::FieldClear => None,
+            GlobalAction::Checkpoint => {}
+            GlobalAction::PrevSample => return self.step_sample(-1),
+            GlobalAction::NextSample => return self.step_sample(1),
+            GlobalAction::PrevLayer => self.features.step_layer(-1),
+            GlobalAction::NextLayer => self.features.step_layer(1),
+            GlobalAction::TogglePredictions => self.predictions.toggle_mode(),
+            GlobalAction::Edit => self.overlay = Overlay::Editor,
         }
+        None
     }
 
     /// A key while the editor is open: to its text field when one is open, else to its
@@ -547,12 +499,12 @@ impl App {
     fn editor_key(&mut self, key: KeyEvent) -> Option<Command> {
         let ed = &mut self.editor;
         if ed.field.is_some() {
-            match keys::lookup(FIELD_BINDINGS, &key).map(|b| b.action) {
-                Some(KeyAction::FieldApply) => return self.commit_field(),
-                Some(KeyAction::FieldCancel) => ed.cancel(),
-                Some(KeyAction::FieldDelete) => ed.delete(),
-                Some(KeyAction::FieldClear) => ed.clear(),
-                _ => {
+            match keys::action(FIELD_BINDINGS, &key) {
+                Some(FieldAction::Apply) => return self.commit_field(),
+                Some(FieldAction::Cancel) => ed.cancel(),
+                Some(FieldAction::Delete) => ed.delete(),
+                Some(FieldAction::Clear) => ed.clear(),
+                None => {
                     let plain = !key
                         .modifiers
                         .intersects(KeyModifiers::CONTROL | KeyModifiers::ALT);
@@ -563,17 +515,16 @@ impl App {
             }
             return None;
         }
-        match keys::lookup(EDITOR_BINDINGS, &key).map(|b| b.action) {
-            Some(KeyAction::EditorUp) => ed.move_by(-1),
-            Some(KeyAction::EditorDown) => ed.move_by(1),
-            Some(KeyAction::EditorEdit) => ed.begin(),
-            Some(KeyAction::EditorSave) => {
+        match keys::action(EDITOR_BINDINGS, &key)? {
+            EditorAction::Up => ed.move_by(-1),
+            EditorAction::Down => ed.move_by(1),
+            EditorAction::Edit => ed.begin(),
+            EditorAction::Save => {
                 if let Some(action) = ed.save() {
                     self.actions.push_back(action);
                 }
             }
-            Some(KeyAction::EditorClose) => self.overlay = Overlay::None,
-            _ => {}
+            EditorAction::Close => self.overlay = Overlay::None,
         }
         None
     }

@@ -6,7 +6,7 @@ use ratatui::layout::Rect;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::Widget;
 
-use crate::ui::keys::{KeyAction, BINDINGS};
+use crate::ui::keys::{GlobalAction, BINDINGS};
 use crate::ui::panes::RunStatus;
 use crate::ui::theme::Theme;
 
@@ -37,7 +37,7 @@ impl Widget for Footer<'_> {
             let mut used: usize = spans.iter().map(Span::width).sum();
             let finished = status.finished();
             let useful = BINDINGS.iter().filter(|b| {
-                !(finished && matches!(b.action, KeyAction::TogglePause | KeyAction::Quit))
+                !(finished && matches!(b.action, GlobalAction::TogglePause | GlobalAction::Quit))
             });
             for hint in useful.filter_map(|b| b.footer) {
                 let (key, what) = hint.split_once(' ').unwrap_or((hint, ""));
