@@ -22,7 +22,9 @@ use crate::ui::keys::{
     EDITOR_BINDINGS, FIELD_BINDINGS,
 };
 use crate::ui::panes::status::{done_text, started_text, DISCONNECTED};
-use crate::ui::panes::{Charts, Features, Log, LogEntry, LogKind, PredictionsPane, RunStatus};
+use crate::ui::panes::{
+    Charts, Features, Log, LogEntry, LogKind, Pane, PredictionsPane, RunStatus,
+};
 use crate::ui::theme::{ColorMode, Theme};
 
 /// How long to wait for `Done` after sending `Stop` before quitting anyway.
@@ -57,70 +59,6 @@ impl UiOptions {
     /// Time between frames.
     pub fn frame_interval(&self) -> Duration {
         Duration::from_millis(1000 / u64::from(self.fps.clamp(1, 1000)))
-    }
-}
-
-/// The panes, in number-key and tab order.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Pane {
-    Loss,
-    Accuracy,
-    Confusion,
-    Features,
-    Predictions,
-    Log,
-}
-
-impl Pane {
-    pub const ALL: [Pane; 6] = [
-        Pane::Loss,
-        Pane::Accuracy,
-        Pane::Confusion,
-        Pane::Features,
-        Pane::Predictions,
-        Pane::Log,
-    ];
-
-    /// The pane's title, exactly as users and tests know it.
-    pub fn title(self) -> &'static str {
-        match self {
-            Pane::Loss => "Loss",
-            Pane::Accuracy => "Accuracy",
-            Pane::Confusion => "Confusion matrix",
-            Pane::Features => "Feature maps",
-            Pane::Predictions => "Predictions",
-            Pane::Log => "Log",
-        }
-    }
-
-    /// A short name for narrow tab bars.
-    pub fn short_title(self) -> &'static str {
-        match self {
-            Pane::Loss => "Loss",
-            Pane::Accuracy => "Acc",
-            Pane::Confusion => "Conf",
-            Pane::Features => "Feat",
-            Pane::Predictions => "Pred",
-            Pane::Log => "Log",
-        }
-    }
-
-    pub fn index(self) -> usize {
-        Pane::ALL.iter().position(|&p| p == self).unwrap_or(0)
-    }
-
-    pub fn next(self) -> Pane {
-        Pane::ALL[(self.index() + 1) % Pane::ALL.len()]
-    }
-
-    pub fn prev(self) -> Pane {
-        Pane::ALL[(self.index() + Pane::ALL.len() - 1) % Pane::ALL.len()]
-    }
-
-    /// `'1'` → Loss … `'6'` → Log.
-    pub fn from_digit(c: char) -> Option<Pane> {
-        let d = c.to_digit(10)? as usize;
-        Pane::ALL.get(d.checked_sub(1)?).copied()
     }
 }
 
@@ -601,20 +539,5 @@ impl App {
     /// See [`RunStatus::summary_line`].
     pub fn summary_line(&self) -> Option<String> {
         self.status.summary_line()
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn pane_digits_and_cycling() {
-        assert_eq!(Pane::from_digit('1'), Some(Pane::Loss));
-        assert_eq!(Pane::from_digit('6'), Some(Pane::Log));
-        assert_eq!(Pane::from_digit('0'), None);
-        assert_eq!(Pane::from_digit('7'), None);
-        assert_eq!(Pane::Log.next(), Pane::Loss);
-        assert_eq!(Pane::Loss.prev(), Pane::Log);
     }
 }

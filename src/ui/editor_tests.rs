@@ -13,10 +13,10 @@ use crate::config::params::{LiveSetting, PARAMS};
 use crate::config::reload::Reloader;
 use crate::config::{Config, ConfigError};
 use crate::train::events::{Change, Command, TrainEvent};
-use crate::ui::app::{App, Overlay, Pane};
+use crate::ui::app::{App, Overlay};
 use crate::ui::editor::{Action, ConfigInUse};
 use crate::ui::fixtures::{finished, mid_run};
-use crate::ui::panes::LogKind;
+use crate::ui::panes::{LogKind, Pane};
 use crate::ui::run::{run_loop, Channels};
 
 const FILE: &str = "/home/me/fashion/config.toml";

@@ -18,7 +18,7 @@ pub enum GlobalAction {
     Help,
     NextPane,
     PrevPane,
-    /// Digits 1–6: the pane is chosen by the digit ([`crate::ui::app::Pane::from_digit`]).
+    /// Digits 1–6: the pane is chosen by the digit ([`crate::ui::panes::Pane::from_digit`]).
     FocusPane,
     Zoom,
     /// Save a checkpoint now.

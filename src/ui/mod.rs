@@ -19,8 +19,9 @@ mod fixtures;
 #[cfg(test)]
 mod tests;
 
-pub use app::{App, Pane, UiOptions};
+pub use app::{App, UiOptions};
 pub use editor::{Action, ConfigInUse};
+pub use panes::Pane;
 pub use render::render;
 pub use run::{run_loop, run_terminal, Channels};
 pub use theme::ColorMode;

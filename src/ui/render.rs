@@ -7,7 +7,8 @@ use ratatui::text::Line;
 use ratatui::widgets::{Paragraph, Tabs, Widget, Wrap};
 use ratatui::Frame;
 
-use crate::ui::app::{App, Overlay, Pane};
+use crate::ui::app::{App, Overlay};
+use crate::ui::panes::Pane;
 use crate::ui::widgets::accuracy::AccuracyChart;
 use crate::ui::widgets::confirm::Confirm;
 use crate::ui::widgets::confusion::{self, ConfusionMatrix};

@@ -12,12 +12,12 @@ use ratatui::style::{Color, Modifier};
 use ratatui::Terminal;
 
 use crate::train::events::{Command, Phase, Progress, SaveReason, TrainEvent};
-use crate::ui::app::{App, Overlay, Pane};
+use crate::ui::app::{App, Overlay};
 use crate::ui::fixtures::{self, finished, mid_run, opts, Rng};
 use crate::ui::keys::BINDINGS;
 use crate::ui::panes::charts::SERIES_CAP;
 use crate::ui::panes::status::DISCONNECTED;
-use crate::ui::panes::PredictionsMode;
+use crate::ui::panes::{Pane, PredictionsMode};
 use crate::ui::render::{draw, pane};
 use crate::ui::run::{drain, run_loop, Channels};
 use crate::ui::theme::ColorMode;

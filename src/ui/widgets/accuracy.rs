@@ -7,10 +7,10 @@ use ratatui::layout::Rect;
 use ratatui::style::Color;
 use ratatui::widgets::{Axis, GraphType, LegendPosition, Widget};
 
-use crate::ui::app::Pane;
 use crate::ui::history::thin;
 use crate::ui::panes::charts::REFERENCE_ACC;
 use crate::ui::panes::Charts;
+use crate::ui::panes::Pane;
 use crate::ui::theme::Theme;
 use crate::ui::widgets::{axis_labels, chart_block, empty_pane, epoch_chart, series, SeriesRole};
 

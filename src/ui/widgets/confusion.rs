@@ -10,7 +10,7 @@ use ratatui::style::{Modifier, Style};
 use ratatui::widgets::Widget;
 
 use crate::train::events::{Confusion, ConfusionStats, EpochSummary, NUM_CLASSES};
-use crate::ui::app::Pane;
+use crate::ui::panes::Pane;
 use crate::ui::theme::Theme;
 use crate::ui::widgets::{class_name, pane_block, put, short_name, with_info};
 

@@ -10,8 +10,8 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::Widget;
 
 use crate::train::events::{FeatureMaps, LayerMaps};
-use crate::ui::app::Pane;
 use crate::ui::panes::Features;
+use crate::ui::panes::Pane;
 use crate::ui::theme::{Palette, Theme};
 use crate::ui::widgets::pixels::{activation, image, scale_bar};
 use crate::ui::widgets::{class_name, pane_block, put, short_name, with_info};

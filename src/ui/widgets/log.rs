@@ -7,7 +7,7 @@ use ratatui::style::{Modifier, Style};
 use ratatui::widgets::Widget;
 
 use crate::duration;
-use crate::ui::app::Pane;
+use crate::ui::panes::Pane;
 use crate::ui::panes::{Log, LogKind};
 use crate::ui::theme::Theme;
 use crate::ui::widgets::{pane_block, put, waiting, with_info};

@@ -8,9 +8,9 @@ use ratatui::style::Color;
 use ratatui::symbols::Marker;
 use ratatui::widgets::{Axis, Dataset, GraphType, LegendPosition, Widget};
 
-use crate::ui::app::Pane;
 use crate::ui::history::thin;
 use crate::ui::panes::Charts;
+use crate::ui::panes::Pane;
 use crate::ui::theme::Theme;
 use crate::ui::widgets::{
     axis_labels, chart_block, empty_pane, epoch_chart, series, series_name, SeriesRole,

@@ -25,7 +25,7 @@ use ratatui::widgets::{
 };
 
 use crate::train::events::NUM_CLASSES;
-use crate::ui::app::Pane;
+use crate::ui::panes::Pane;
 use crate::ui::theme::Theme;
 
 /// Class names of at most 4 characters, for tight spots.

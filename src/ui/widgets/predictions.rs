@@ -9,7 +9,7 @@ use ratatui::text::Line;
 use ratatui::widgets::Widget;
 
 use crate::train::events::Prediction;
-use crate::ui::app::Pane;
+use crate::ui::panes::Pane;
 use crate::ui::panes::{PredictionsMode, PredictionsPane};
 use crate::ui::theme::{Palette, Theme};
 use crate::ui::widgets::pixels::image;
