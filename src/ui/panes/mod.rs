@@ -1,7 +1,8 @@
-//! The panes ([`Pane`]) and one state per pane, each folded from trainer events by [`crate::ui::app::App`] and
-//! drawn by its widget in [`crate::ui::widgets`], which borrows nothing else: the charts'
-//! histories, the feature-map sample, the predictions grid, the log, and the run's status
-//! for the header and footer (with the latest epoch for the confusion matrix).
+//! The panes ([`Pane`]) and one state per pane, each folded from trainer events by
+//! [`crate::ui::app::App`] and drawn by its widget in [`crate::ui::widgets`], which borrows
+//! nothing else: the charts' histories, the feature-map sample, the predictions grid, the
+//! log, and the run's status for the header and footer (with the latest epoch for the
+//! confusion matrix).
 
 pub mod charts;
 pub mod features;
