@@ -2,8 +2,8 @@
 //! events go in through [`App::on_event`], keys through [`App::on_key`] (which answers
 //! with the [`Command`] to send, if any), time through [`App::on_tick`] and new versions
 //! of the config file through [`App::on_config_file`]; file work it wants done comes out
-//! of [`App::take_action`]. It is a router: each pane's state lives in [`crate::ui::panes`],
-//! and each widget borrows only its own.
+//! of [`App::take_action`]. It is a router: each pane's state lives in
+//! [`crate::ui::panes`], and each widget borrows only its own.
 
 use std::collections::VecDeque;
 use std::path::Path;
