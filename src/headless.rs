@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use serde_json::json;
 
+use crate::duration;
 use crate::train::events::{
     saved_text, EpochSummary, Phase, Progress, RunInfo, RunSummary, SaveReason, TrainEvent,
 };
@@ -27,23 +28,10 @@ pub enum Ending {
     Failed(String),
 }
 
-/// Format seconds as `1h02m`, `3m07s` or `42s`.
-pub fn duration(secs: f64) -> String {
-    if !secs.is_finite() || secs < 0.0 {
-        return "?".into();
-    }
-    let s = secs.round() as u64;
-    match s {
-        0..=59 => format!("{s}s"),
-        60..=3599 => format!("{}m{:02}s", s / 60, s % 60),
-        _ => format!("{}h{:02}m", s / 3600, s % 3600 / 60),
-    }
-}
-
 /// The per-epoch line, Keras style.
 pub fn epoch_line(s: &EpochSummary, eta_secs: f64) -> String {
     let eta = if s.epoch < s.epochs {
-        format!(" - ETA {}", duration(eta_secs))
+        format!(" - ETA {}", duration::short(eta_secs))
     } else {
         String::new()
     };
@@ -86,7 +74,7 @@ fn progress_line(p: &Progress, epochs: usize) -> String {
         p.batches,
         p.images_per_sec,
         p.train_acc,
-        duration(p.eta_secs)
+        duration::short(p.eta_secs)
     )
 }
 
@@ -190,7 +178,7 @@ pub fn print(rx: &Receivers, out: &mut dyn Write, err: &mut dyn Write, opts: Opt
                     let text = format!(
                         "Done: {} epoch(s) in {}, test accuracy {acc}, model saved to {model}",
                         summary.epochs_completed,
-                        duration(summary.seconds)
+                        duration::short(summary.seconds)
                     );
                     human(err, out, &text, &mut live_line);
                 }
@@ -315,13 +303,5 @@ mod tests {
         sink.send(TrainEvent::Failed("boom".into()));
         let end = print(&rx, &mut Vec::new(), &mut Vec::new(), Options::default());
         assert_eq!(end, Ending::Failed("boom".into()));
-    }
-
-    #[test]
-    fn durations_read_well() {
-        assert_eq!(duration(42.4), "42s");
-        assert_eq!(duration(187.0), "3m07s");
-        assert_eq!(duration(3720.0), "1h02m");
-        assert_eq!(duration(f64::NAN), "?");
     }
 }

@@ -6,6 +6,7 @@ pub mod commands;
 pub mod config;
 pub mod data;
 pub mod device;
+pub mod duration;
 pub mod headless;
 pub mod model;
 pub mod paths;

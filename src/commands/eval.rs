@@ -10,20 +10,12 @@ use serde_json::json;
 
 use crate::cli::EvalArgs;
 use crate::config::{Config, ConfigError};
-use crate::train::events::{Confusion, CLASS_NAMES, NUM_CLASSES};
+use crate::train::events::{Confusion, ConfusionStats, CLASS_NAMES, NUM_CLASSES};
 use crate::train::{self, run_dir};
 
 /// Per-class precision and recall from a confusion matrix (`[true][predicted]`).
 pub fn precision_recall(c: &Confusion) -> [(f64, f64); NUM_CLASSES] {
-    let mut out = [(0.0, 0.0); NUM_CLASSES];
-    for (k, slot) in out.iter_mut().enumerate() {
-        let tp = f64::from(c[k][k]);
-        let predicted: u32 = (0..NUM_CLASSES).map(|t| c[t][k]).sum();
-        let actual: u32 = c[k].iter().sum();
-        let ratio = |d: u32| if d == 0 { 0.0 } else { tp / f64::from(d) };
-        *slot = (ratio(predicted), ratio(actual));
-    }
-    out
+    std::array::from_fn(|k| (c.precision(k).unwrap_or(0.0), c.recall(k).unwrap_or(0.0)))
 }
 
 /// The report as aligned text.

@@ -272,3 +272,37 @@ pub enum Command {
     /// with `Applied` (and `Changed` when it took it) and owns the value from then on.
     Set(LiveSetting),
 }
+
+/// Per-class precision and recall of a [`Confusion`] matrix, the one definition that the
+/// `eval` report and the dashboard's matrix share. `Confusion` is an array, so these are
+/// methods of a trait; `k` is a class label below [`NUM_CLASSES`].
+pub trait ConfusionStats {
+    /// Correct predictions of class `k`, and how many images were predicted `k`.
+    fn precision_counts(&self, k: usize) -> (u32, u32);
+    /// Correct predictions of class `k`, and how many images truly are `k`.
+    fn recall_counts(&self, k: usize) -> (u32, u32);
+
+    /// Share of the images predicted `k` that are `k`; `None` when none was predicted `k`.
+    fn precision(&self, k: usize) -> Option<f64> {
+        ratio(self.precision_counts(k))
+    }
+
+    /// Share of the images of class `k` predicted `k`; `None` when there are none.
+    fn recall(&self, k: usize) -> Option<f64> {
+        ratio(self.recall_counts(k))
+    }
+}
+
+impl ConfusionStats for Confusion {
+    fn precision_counts(&self, k: usize) -> (u32, u32) {
+        (self[k][k], self.iter().map(|row| row[k]).sum())
+    }
+
+    fn recall_counts(&self, k: usize) -> (u32, u32) {
+        (self[k][k], self[k].iter().sum())
+    }
+}
+
+fn ratio((hits, of): (u32, u32)) -> Option<f64> {
+    (of > 0).then(|| f64::from(hits) / f64::from(of))
+}

@@ -13,9 +13,10 @@ use crate::config::params::{LiveSetting, PARAMS};
 use crate::config::reload::Reloader;
 use crate::config::{Config, ConfigError};
 use crate::train::events::{Change, Command, TrainEvent};
-use crate::ui::app::{App, LogKind, Overlay, Pane};
+use crate::ui::app::{App, Overlay};
 use crate::ui::editor::{Action, ConfigInUse};
 use crate::ui::fixtures::{finished, mid_run};
+use crate::ui::panes::{LogKind, Pane};
 use crate::ui::run::{run_loop, Channels};
 
 const FILE: &str = "/home/me/fashion/config.toml";
@@ -260,7 +261,7 @@ fn a_reload_applies_live_changes_lists_the_rest_and_keeps_values_when_invalid() 
             at_epoch: 2.5,
         }));
     }
-    assert_eq!(app.info.as_ref().map(|i| i.epochs), Some(12));
+    assert_eq!(app.status.info.as_ref().map(|i| i.epochs), Some(12));
 
     // An invalid version: shown in the log and the editor, nothing changes.
     let reason = "/home/me/fashion/config.toml:2:6: invalid type: string \"fast\", expected f64";

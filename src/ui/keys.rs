@@ -1,12 +1,15 @@
-//! The key table. [`BINDINGS`] is the single source of truth: the handler in
-//! [`crate::ui::app::App::on_key`] looks keys up here, and the help overlay and the footer
-//! are rendered from it, so they can never disagree.
+//! The key tables, one per mode, each with its own action type: [`BINDINGS`] for the
+//! dashboard, [`CONFIRM_BINDINGS`] for the quit question, [`EDITOR_BINDINGS`] and
+//! [`FIELD_BINDINGS`] for the settings editor. Each table is the single source of truth for
+//! its mode: the handler in [`crate::ui::app::App::on_key`] looks keys up in it, and the
+//! help overlay, the footer, the question and the editor's hint lines are rendered from
+//! it, so they can never disagree.
 
 use ratatui::crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 
-/// What a key asks the dashboard to do.
+/// What a key of the dashboard ([`BINDINGS`]) asks it to do.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum KeyAction {
+pub enum GlobalAction {
     TogglePause,
     /// Quit; asks to confirm while training. Also closes overlays.
     Quit,
@@ -15,7 +18,7 @@ pub enum KeyAction {
     Help,
     NextPane,
     PrevPane,
-    /// Digits 1–6: the pane is chosen by the digit ([`crate::ui::app::Pane::from_digit`]).
+    /// Digits 1–6: the pane is chosen by the digit ([`crate::ui::panes::Pane::from_digit`]).
     FocusPane,
     Zoom,
     /// Save a checkpoint now.
@@ -25,26 +28,38 @@ pub enum KeyAction {
     PrevLayer,
     NextLayer,
     TogglePredictions,
-    /// In the quit confirmation: yes.
-    ConfirmYes,
-    /// In the quit confirmation: no.
-    ConfirmNo,
     /// Open the settings editor.
     Edit,
-    /// Editor: select the previous / next setting.
-    EditorUp,
-    EditorDown,
-    /// Editor: start editing the selected setting.
-    EditorEdit,
-    /// Editor: write the edits to the config file.
-    EditorSave,
-    /// Editor: close it.
-    EditorClose,
-    /// Editor's text field: apply the value / cancel / delete a character / clear.
-    FieldApply,
-    FieldCancel,
-    FieldDelete,
-    FieldClear,
+}
+
+/// The answer to the quit confirmation ([`CONFIRM_BINDINGS`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ConfirmAction {
+    Yes,
+    No,
+}
+
+/// A key of the settings editor while a row is selected ([`EDITOR_BINDINGS`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EditorAction {
+    /// Select the previous / next setting.
+    Up,
+    Down,
+    /// Start editing the selected setting.
+    Edit,
+    /// Write the edits to the config file.
+    Save,
+    Close,
+}
+
+/// A key of the editor's text field ([`FIELD_BINDINGS`]); other characters are typed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FieldAction {
+    /// Apply the value / cancel / delete a character / clear.
+    Apply,
+    Cancel,
+    Delete,
+    Clear,
 }
 
 /// One key: a code, and whether Ctrl must be held.
@@ -72,218 +87,218 @@ const fn ctrl(c: char) -> Key {
     }
 }
 
-/// A row of the key table.
+/// A row of a key table, whose action is of the table's own type.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Binding {
+pub struct Binding<A> {
     pub keys: &'static [Key],
     /// The keys as the help shows them.
     pub label: &'static str,
     pub description: &'static str,
     /// Short hint for the footer line, if this binding is worth one.
     pub footer: Option<&'static str>,
-    pub action: KeyAction,
+    pub action: A,
 }
 
 /// Every global key binding, in the order the help lists them.
-pub const BINDINGS: &[Binding] = &[
+pub const BINDINGS: &[Binding<GlobalAction>] = &[
     Binding {
         keys: &[ch('p'), ch(' ')],
         label: "p  Space",
         description: "pause / resume training",
         footer: Some("p pause"),
-        action: KeyAction::TogglePause,
+        action: GlobalAction::TogglePause,
     },
     Binding {
         keys: &[ch('q'), code(KeyCode::Esc)],
         label: "q  Esc",
         description: "quit (asks first while training); Esc closes overlays",
         footer: Some("q quit"),
-        action: KeyAction::Quit,
+        action: GlobalAction::Quit,
     },
     Binding {
         keys: &[ctrl('c')],
         label: "Ctrl-C",
         description: "stop training and quit without asking",
         footer: None,
-        action: KeyAction::Interrupt,
+        action: GlobalAction::Interrupt,
     },
     Binding {
         keys: &[ch('?')],
         label: "?",
         description: "show / hide this help",
         footer: Some("? help"),
-        action: KeyAction::Help,
+        action: GlobalAction::Help,
     },
     Binding {
         keys: &[code(KeyCode::Tab)],
         label: "Tab",
         description: "next pane (next tab on small screens)",
         footer: Some("Tab/1-6 pane"),
-        action: KeyAction::NextPane,
+        action: GlobalAction::NextPane,
     },
     Binding {
         keys: &[code(KeyCode::BackTab)],
         label: "Shift-Tab",
         description: "previous pane",
         footer: None,
-        action: KeyAction::PrevPane,
+        action: GlobalAction::PrevPane,
     },
     Binding {
         keys: &[ch('1'), ch('2'), ch('3'), ch('4'), ch('5'), ch('6')],
         label: "1-6",
         description: "go to a pane (tab) by its number in the tab bar",
         footer: None,
-        action: KeyAction::FocusPane,
+        action: GlobalAction::FocusPane,
     },
     Binding {
         keys: &[ch('s')],
         label: "s",
         description: "save a checkpoint now (training goes on)",
         footer: None,
-        action: KeyAction::Checkpoint,
+        action: GlobalAction::Checkpoint,
     },
     Binding {
         keys: &[ch('z')],
         label: "z",
         description: "zoom the focused pane to the whole screen, and back",
         footer: Some("z zoom"),
-        action: KeyAction::Zoom,
+        action: GlobalAction::Zoom,
     },
     Binding {
         keys: &[code(KeyCode::Left), ch('[')],
         label: "←  [",
         description: "feature maps: previous test image",
         footer: Some("←→ image"),
-        action: KeyAction::PrevSample,
+        action: GlobalAction::PrevSample,
     },
     Binding {
         keys: &[code(KeyCode::Right), ch(']')],
         label: "→  ]",
         description: "feature maps: next test image",
         footer: None,
-        action: KeyAction::NextSample,
+        action: GlobalAction::NextSample,
     },
     Binding {
         keys: &[code(KeyCode::Up), ch(',')],
         label: "↑  ,",
         description: "feature maps: previous layer",
         footer: Some("↑↓ layer"),
-        action: KeyAction::PrevLayer,
+        action: GlobalAction::PrevLayer,
     },
     Binding {
         keys: &[code(KeyCode::Down), ch('.')],
         label: "↓  .",
         description: "feature maps: next layer",
         footer: None,
-        action: KeyAction::NextLayer,
+        action: GlobalAction::NextLayer,
     },
     Binding {
         keys: &[ch('m')],
         label: "m",
         description: "predictions: random sample / most confident mistakes",
         footer: Some("m mistakes"),
-        action: KeyAction::TogglePredictions,
+        action: GlobalAction::TogglePredictions,
     },
     Binding {
         keys: &[ch('e')],
         label: "e",
         description: "edit settings: live (lr, epochs, …) or for the next run",
         footer: Some("e edit"),
-        action: KeyAction::Edit,
+        action: GlobalAction::Edit,
     },
 ];
 
 /// The keys of the "Stop training and quit?" question.
-pub const CONFIRM_BINDINGS: &[Binding] = &[
+pub const CONFIRM_BINDINGS: &[Binding<ConfirmAction>] = &[
     Binding {
         keys: &[ch('y'), code(KeyCode::Enter)],
         label: "y",
         description: "stop training, save and quit",
         footer: None,
-        action: KeyAction::ConfirmYes,
+        action: ConfirmAction::Yes,
     },
     Binding {
         keys: &[ch('n'), ch('q'), code(KeyCode::Esc)],
         label: "n",
         description: "keep training",
         footer: None,
-        action: KeyAction::ConfirmNo,
+        action: ConfirmAction::No,
     },
 ];
 
 /// The settings editor's keys while a row is selected; `footer` is its hint line.
-pub const EDITOR_BINDINGS: &[Binding] = &[
+pub const EDITOR_BINDINGS: &[Binding<EditorAction>] = &[
     Binding {
         keys: &[code(KeyCode::Up), ch('k')],
         label: "↑",
         description: "previous setting",
         footer: Some("↑↓ select"),
-        action: KeyAction::EditorUp,
+        action: EditorAction::Up,
     },
     Binding {
         keys: &[code(KeyCode::Down), ch('j')],
         label: "↓",
         description: "next setting",
         footer: None,
-        action: KeyAction::EditorDown,
+        action: EditorAction::Down,
     },
     Binding {
         keys: &[code(KeyCode::Enter)],
         label: "Enter",
         description: "edit the value",
         footer: Some("Enter edit"),
-        action: KeyAction::EditorEdit,
+        action: EditorAction::Edit,
     },
     Binding {
         keys: &[ch('s')],
         label: "s",
         description: "save the edits to the config file",
         footer: Some("s save"),
-        action: KeyAction::EditorSave,
+        action: EditorAction::Save,
     },
     Binding {
         keys: &[code(KeyCode::Esc), ch('e'), ch('q')],
         label: "Esc",
         description: "close",
         footer: Some("Esc close"),
-        action: KeyAction::EditorClose,
+        action: EditorAction::Close,
     },
 ];
 
 /// The keys of the editor's text field (other characters are typed into it).
-pub const FIELD_BINDINGS: &[Binding] = &[
+pub const FIELD_BINDINGS: &[Binding<FieldAction>] = &[
     Binding {
         keys: &[code(KeyCode::Enter)],
         label: "Enter",
         description: "apply the value",
         footer: Some("Enter apply"),
-        action: KeyAction::FieldApply,
+        action: FieldAction::Apply,
     },
     Binding {
         keys: &[code(KeyCode::Esc)],
         label: "Esc",
         description: "cancel, keep the old value",
         footer: Some("Esc cancel"),
-        action: KeyAction::FieldCancel,
+        action: FieldAction::Cancel,
     },
     Binding {
         keys: &[code(KeyCode::Backspace)],
         label: "Backspace",
         description: "delete a character",
         footer: Some("⌫ delete"),
-        action: KeyAction::FieldDelete,
+        action: FieldAction::Delete,
     },
     Binding {
         keys: &[ctrl('u')],
         label: "Ctrl-U",
         description: "clear",
         footer: Some("Ctrl-U clear"),
-        action: KeyAction::FieldClear,
+        action: FieldAction::Clear,
     },
 ];
 
 /// The hint line for a table: its `footer` texts, joined.
-pub fn hint_line(table: &[Binding]) -> String {
+pub fn hint_line<A>(table: &[Binding<A>]) -> String {
     table
         .iter()
         .filter_map(|b| b.footer)
@@ -307,8 +322,13 @@ impl Key {
 }
 
 /// The binding a key event triggers in a table, if any.
-pub fn lookup(table: &'static [Binding], ev: &KeyEvent) -> Option<&'static Binding> {
+pub fn lookup<A>(table: &'static [Binding<A>], ev: &KeyEvent) -> Option<&'static Binding<A>> {
     table.iter().find(|b| b.keys.iter().any(|k| k.matches(ev)))
+}
+
+/// The action a key event triggers in a table, if any.
+pub fn action<A: Copy>(table: &'static [Binding<A>], ev: &KeyEvent) -> Option<A> {
+    lookup(table, ev).map(|b| b.action)
 }
 
 #[cfg(test)]
@@ -316,10 +336,18 @@ mod tests {
     use super::*;
     use ratatui::crossterm::event::KeyEvent;
 
+    fn keys_of<A>(table: &[Binding<A>]) -> Vec<Key> {
+        table.iter().flat_map(|b| b.keys.iter().copied()).collect()
+    }
+
     #[test]
     fn no_key_is_bound_twice() {
-        for table in [BINDINGS, CONFIRM_BINDINGS, EDITOR_BINDINGS, FIELD_BINDINGS] {
-            let keys: Vec<Key> = table.iter().flat_map(|b| b.keys.iter().copied()).collect();
+        for keys in [
+            keys_of(BINDINGS),
+            keys_of(CONFIRM_BINDINGS),
+            keys_of(EDITOR_BINDINGS),
+            keys_of(FIELD_BINDINGS),
+        ] {
             for (i, a) in keys.iter().enumerate() {
                 for b in &keys[i + 1..] {
                     assert_ne!(a, b, "bound twice");
@@ -333,24 +361,24 @@ mod tests {
         let c = KeyEvent::new(KeyCode::Char('c'), KeyModifiers::CONTROL);
         assert_eq!(
             lookup(BINDINGS, &c).map(|b| b.action),
-            Some(KeyAction::Interrupt)
+            Some(GlobalAction::Interrupt)
         );
         let p = KeyEvent::new(KeyCode::Char('p'), KeyModifiers::CONTROL);
         assert_eq!(lookup(BINDINGS, &p), None);
         let q = KeyEvent::new(KeyCode::Char('Q'), KeyModifiers::SHIFT);
         assert_eq!(
             lookup(BINDINGS, &q).map(|b| b.action),
-            Some(KeyAction::Quit)
+            Some(GlobalAction::Quit)
         );
         let help = KeyEvent::new(KeyCode::Char('?'), KeyModifiers::SHIFT);
         assert_eq!(
             lookup(BINDINGS, &help).map(|b| b.action),
-            Some(KeyAction::Help)
+            Some(GlobalAction::Help)
         );
         let back = KeyEvent::new(KeyCode::BackTab, KeyModifiers::SHIFT);
         assert_eq!(
             lookup(BINDINGS, &back).map(|b| b.action),
-            Some(KeyAction::PrevPane)
+            Some(GlobalAction::PrevPane)
         );
     }
 }

@@ -1,11 +1,12 @@
-//! The live terminal dashboard: [`app::App`] holds pure state, [`render::render`] draws it
-//! with the panes in [`widgets`], and [`run`] drives both from the trainer's channels and
-//! the keyboard.
+//! The live terminal dashboard: [`app::App`] routes events and keys to one state per pane
+//! ([`panes`]), [`render::render`] draws each with its widget in [`widgets`], and [`run`]
+//! drives both from the trainer's channels and the keyboard.
 
 pub mod app;
 pub mod editor;
 pub mod history;
 pub mod keys;
+pub mod panes;
 pub mod render;
 pub mod run;
 pub mod theme;
@@ -18,8 +19,9 @@ mod fixtures;
 #[cfg(test)]
 mod tests;
 
-pub use app::{App, Pane, UiOptions};
+pub use app::{App, UiOptions};
 pub use editor::{Action, ConfigInUse};
+pub use panes::Pane;
 pub use render::render;
 pub use run::{run_loop, run_terminal, Channels};
 pub use theme::ColorMode;

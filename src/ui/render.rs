@@ -7,7 +7,8 @@ use ratatui::text::Line;
 use ratatui::widgets::{Paragraph, Tabs, Widget, Wrap};
 use ratatui::Frame;
 
-use crate::ui::app::{App, Overlay, Pane};
+use crate::ui::app::{App, Overlay};
+use crate::ui::panes::Pane;
 use crate::ui::widgets::accuracy::AccuracyChart;
 use crate::ui::widgets::confirm::Confirm;
 use crate::ui::widgets::confusion::{self, ConfusionMatrix};
@@ -27,25 +28,37 @@ pub const MIN: (u16, u16) = (40, 12);
 
 /// Draw the whole dashboard into the frame.
 ///
-/// At ≥ 120×36 every pane is on one screen (`z` zooms the focused one):
+/// At ≥ 120×36 every pane is on one screen (`z` zooms the focused one, drawn thick):
 ///
 /// ```text
-/// ┌ fashion-tui ─────────────────────────────────────────────────────────── 00:03:12 ┐
-/// │ TRAINING │ model │ device │ epoch 3/10 ━━━━━━━━───── 45% │ ETA 1:23 │ img/s │ lr │  header 3
-/// └──────────────────────────────────────────────────────────────────────────────────┘
-/// ┌ Loss ──────────────┐┌ Confusion matrix ───────────┐┌ Feature maps ──────────────┐
-/// │                    ││ counts, recall, precision,  ││ input │ channels of layer  │
-/// │                    ││ worst confusion             ││ caption · colour scale     │
-/// └────────────────────┘└─────────────────────────────┘└────────────────────────────┘
-/// ┌ Accuracy ──────────┐┌ Log ────────────────────────┐┌ Predictions ───────────────┐
-/// │                    ││ 00:03:12 epoch 3/10 …       ││ image grid, true → pred    │
-/// └────────────────────┘└─────────────────────────────┘└────────────────────────────┘
-///  p pause  q quit  ? help  Tab/1-6 pane  z zoom  ←→ image  ↑↓ layer  m mistakes   footer 1
+/// ┌ fashion-tui ────────────────────────────────────────────────────────────────── 00:03:12 ┐
+/// │ TRAINING │ model │ device │ epoch 3/10 │ ━━━━━━━───── 45% │ img/s │ ETA 1:23 │ lr       │
+/// └─────────────────────────────────────────────────────────────────────────────────────────┘
+/// ┌ Loss ──────── ema · test ┐┌ Confusion matrix ─ epoch · acc ┐┌ Feature maps ──── @ epoch ┐
+/// │ batch, smoothed and      ││ counts by true × predicted,    ││ #0 Dress → Dress  conv1 … │
+/// │ test loss; a line        ││ recall, precision, worst       ││ input │ channel tiles     │
+/// │ per setting change       ││ (15 rows)                      ││ caption · colour scale    │
+/// └──────────────────────────┘└────────────────────────────────┘└───────────────────────────┘
+/// ┌ Accuracy ── train · test ┐┌ Log ─────── checkpoint @ epoch ┐┌ Predictions ────── sample ┐
+/// │ train, test and          ││ 00:03:12 epoch 3/10 test acc … ││ image grid,               │
+/// │ Keras' 90 %              ││                                ││ true → predicted (conf.)  │
+/// └──────────────────────────┘└────────────────────────────────┘└───────────────────────────┘
+///  p pause  q quit  ? help  Tab/1-6 pane  z zoom  ←→ image  ↑↓ layer  m mistakes  e edit
 /// ```
+///
+/// The middle column is as wide as the matrix needs ([`confusion::preferred_width`]); the
+/// left one takes 45 % of what remains, the right one the rest. Loss and Accuracy split
+/// their column in half, the matrix has 15 rows and the Log the rest, Feature maps 45 %
+/// and Predictions the rest. The header has 3 rows, the footer 1.
 ///
 /// Smaller, down to 40×12: header, a tab bar `1 Loss │ 2 Accuracy │ … │ 6 Log`, the focused
 /// pane, footer (the header shrinks to one line under 20 rows). Below 40×12: a notice.
 /// Overlays (help, quit confirmation, settings editor) are drawn last, over everything.
+///
+/// Each pane draws one state of [`crate::ui::panes`]: Loss and Accuracy the
+/// [`Charts`](crate::ui::panes::Charts), the matrix the latest epoch of the
+/// [`RunStatus`](crate::ui::panes::RunStatus), which the header and footer draw too;
+/// Feature maps, Predictions and Log their own.
 pub fn render(app: &App, frame: &mut Frame) {
     let area = frame.area();
     draw(app, area, frame.buffer_mut());
@@ -65,8 +78,9 @@ pub fn draw(app: &App, area: Rect, buf: &mut Buffer) {
         Constraint::Length(1),
     ])
     .areas(area);
-    Header { app }.render(header, buf);
-    Footer { app }.render(footer, buf);
+    let (status, theme) = (&app.status, &app.theme);
+    Header { status, theme }.render(header, buf);
+    Footer { status, theme }.render(footer, buf);
 
     let big = area.width >= BIG.0 && area.height >= BIG.1;
     if big && !app.zoom {
@@ -87,7 +101,7 @@ pub fn draw(app: &App, area: Rect, buf: &mut Buffer) {
         Overlay::Editor => EditorView {
             editor: &app.editor,
             theme: &app.theme,
-            trainer_running: !app.finished() && !app.stopping(),
+            trainer_running: app.status.trainer_running(),
         }
         .render(area, buf),
     }
@@ -121,13 +135,48 @@ fn big_layout(app: &App, body: Rect, buf: &mut Buffer) {
 
 /// Draw one pane.
 pub fn pane(app: &App, pane: Pane, area: Rect, buf: &mut Buffer, focused: bool) {
+    let theme = &app.theme;
+    let charts = &app.charts;
+    let plain = app.opts.ascii_charts || !theme.has_color();
     match pane {
-        Pane::Loss => LossChart { app, focused }.render(area, buf),
-        Pane::Accuracy => AccuracyChart { app, focused }.render(area, buf),
-        Pane::Confusion => ConfusionMatrix { app, focused }.render(area, buf),
-        Pane::Features => FeatureMapsView { app, focused }.render(area, buf),
-        Pane::Predictions => PredictionsGrid { app, focused }.render(area, buf),
-        Pane::Log => LogView { app, focused }.render(area, buf),
+        Pane::Loss => LossChart {
+            charts,
+            theme,
+            plain,
+            focused,
+        }
+        .render(area, buf),
+        Pane::Accuracy => AccuracyChart {
+            charts,
+            theme,
+            plain,
+            focused,
+        }
+        .render(area, buf),
+        Pane::Confusion => ConfusionMatrix {
+            epoch: app.status.last_epoch.as_deref(),
+            theme,
+            focused,
+        }
+        .render(area, buf),
+        Pane::Features => FeatureMapsView {
+            features: &app.features,
+            theme,
+            focused,
+        }
+        .render(area, buf),
+        Pane::Predictions => PredictionsGrid {
+            predictions: &app.predictions,
+            theme,
+            focused,
+        }
+        .render(area, buf),
+        Pane::Log => LogView {
+            log: &app.log,
+            theme,
+            focused,
+        }
+        .render(area, buf),
     }
 }
 

@@ -12,9 +12,12 @@ use ratatui::style::{Color, Modifier};
 use ratatui::Terminal;
 
 use crate::train::events::{Command, Phase, Progress, SaveReason, TrainEvent};
-use crate::ui::app::{App, Overlay, Pane, PredictionsMode, DISCONNECTED, SERIES_CAP};
+use crate::ui::app::{App, Overlay};
 use crate::ui::fixtures::{self, finished, mid_run, opts, Rng};
 use crate::ui::keys::BINDINGS;
+use crate::ui::panes::charts::SERIES_CAP;
+use crate::ui::panes::status::DISCONNECTED;
+use crate::ui::panes::{Pane, PredictionsMode};
 use crate::ui::render::{draw, pane};
 use crate::ui::run::{drain, run_loop, Channels};
 use crate::ui::theme::ColorMode;
@@ -221,7 +224,7 @@ fn wrong_predictions_are_red_and_modes_switch() {
     let pos = find(buf, "Sneaker → Shirt (").expect("caption");
     assert_eq!(buf[pos].fg, Color::Red);
     app.on_key(ch('m'));
-    assert_eq!(app.predictions_mode, PredictionsMode::Mistakes);
+    assert_eq!(app.predictions.mode, PredictionsMode::Mistakes);
     let s = text(&pane_screen(&app, Pane::Predictions, 64, 34));
     assert!(s.contains("most confident mistakes"));
     assert!(s.contains("Shirt → T-shirt (99%)"), "{s}");
@@ -347,7 +350,7 @@ fn pause_and_resume_send_commands_and_show_at_once() {
     assert!(text(&screen(&app, 160, 48)).contains(" PAUSED "));
     app.on_event(TrainEvent::Phase(Phase::Paused));
     app.on_event(TrainEvent::Applied("paused".into()));
-    assert_eq!(app.pause_request, None);
+    assert_eq!(app.status.pause_request, None);
     assert_eq!(app.on_key(ch(' ')), Some(Command::Resume));
     assert_eq!(app.display_phase(), Phase::Training);
     app.on_event(TrainEvent::Phase(Phase::Training));
@@ -390,7 +393,7 @@ fn sample_keys_request_feature_maps_and_wrap() {
     app.on_event(TrainEvent::FeatureMaps(Box::new(fixtures::feature_maps(
         9999, 2.3,
     ))));
-    assert_eq!(app.requested_sample, None);
+    assert_eq!(app.features.requested, None);
     let s = text(&pane_screen(&app, Pane::Features, 80, 20));
     assert!(s.contains("#9999") && !s.contains("loading"), "{s}");
     assert_eq!(app.on_key(ch(']')), Some(Command::FeatureMaps { index: 0 }));
@@ -539,7 +542,11 @@ fn progress_history_stays_bounded() {
     assert!(app.charts.loss_raw.len() <= SERIES_CAP);
     assert!(app.charts.loss_ema.len() <= SERIES_CAP);
     assert!(app.charts.train_acc.len() <= SERIES_CAP);
-    assert!(app.progress.as_ref().is_some_and(|p| p.losses.is_empty()));
+    assert!(app
+        .status
+        .progress
+        .as_ref()
+        .is_some_and(|p| p.losses.is_empty()));
     screen(&app, 160, 48);
 }
 
@@ -682,7 +689,7 @@ fn run_loop_stops_the_trainer_and_waits_for_done() {
     let seen = trainer.join().expect("trainer");
     assert_eq!(seen, vec![Command::Pause, Command::Stop]);
     assert!(app.should_quit());
-    assert!(app.done.is_some());
+    assert!(app.status.done.is_some());
     assert!(!app.charts.loss_raw.is_empty(), "progress was drained");
 }
 

@@ -7,20 +7,24 @@ use ratatui::layout::Rect;
 use ratatui::style::Color;
 use ratatui::widgets::{Axis, GraphType, LegendPosition, Widget};
 
-use crate::ui::app::{App, Pane, REFERENCE_ACC};
 use crate::ui::history::thin;
+use crate::ui::panes::charts::REFERENCE_ACC;
+use crate::ui::panes::Charts;
+use crate::ui::panes::Pane;
+use crate::ui::theme::Theme;
 use crate::ui::widgets::{axis_labels, chart_block, empty_pane, epoch_chart, series, SeriesRole};
 
 pub struct AccuracyChart<'a> {
-    pub app: &'a App,
+    pub charts: &'a Charts,
+    pub theme: &'a Theme,
+    /// Plain-character markers (no colour, or `ascii_charts`).
+    pub plain: bool,
     pub focused: bool,
 }
 
 impl Widget for AccuracyChart<'_> {
     fn render(self, area: Rect, buf: &mut Buffer) {
-        let app = self.app;
-        let theme = &app.theme;
-        let charts = &app.charts;
+        let (charts, theme, plain) = (self.charts, self.theme, self.plain);
         let stats: Vec<String> = [
             charts
                 .train_acc
@@ -45,7 +49,6 @@ impl Widget for AccuracyChart<'_> {
             return;
         }
 
-        let plain = app.opts.ascii_charts || !theme.has_color();
         let x_max = charts.x_max();
         // As in the Loss pane: the first half epoch's steep climb would squeeze everything
         // after it into the top of the chart, so once more than an epoch is plotted the y

@@ -9,12 +9,15 @@ use ratatui::layout::Rect;
 use ratatui::style::{Modifier, Style};
 use ratatui::widgets::Widget;
 
-use crate::train::events::{Confusion, NUM_CLASSES};
-use crate::ui::app::{App, Pane};
+use crate::train::events::{Confusion, ConfusionStats, EpochSummary, NUM_CLASSES};
+use crate::ui::panes::Pane;
+use crate::ui::theme::Theme;
 use crate::ui::widgets::{class_name, pane_block, put, short_name, with_info};
 
 pub struct ConfusionMatrix<'a> {
-    pub app: &'a App,
+    /// The latest finished epoch, whose matrix is shown.
+    pub epoch: Option<&'a EpochSummary>,
+    pub theme: &'a Theme,
     pub focused: bool,
 }
 
@@ -151,17 +154,17 @@ pub fn worst_confusion(m: &Confusion) -> Option<(usize, usize, u32)> {
     worst
 }
 
-/// Whole percent, rounded half up like the percent cells; `None` for an empty row/column.
-fn pct(num: u32, den: u32) -> Option<u32> {
+/// Whole percent of `(hits, of)`, rounded half up like the percent cells; `None` for an
+/// empty row/column.
+fn pct((num, den): (u32, u32)) -> Option<u32> {
     (den > 0).then(|| (f64::from(num) * 100.0 / f64::from(den)).round() as u32)
 }
 
 impl Widget for ConfusionMatrix<'_> {
     fn render(self, area: Rect, buf: &mut Buffer) {
-        let app = self.app;
-        let theme = &app.theme;
+        let theme = self.theme;
         let mut block = pane_block(Pane::Confusion, self.focused, theme);
-        let Some(epoch) = &app.last_epoch else {
+        let Some(epoch) = self.epoch else {
             empty_pane(block, "waiting for the first epoch…", area, buf, theme);
             return;
         };
@@ -176,9 +179,6 @@ impl Widget for ConfusionMatrix<'_> {
         let m = &epoch.confusion;
         let v = Variant::pick(inner.width);
         let row_tot: Vec<u32> = m.iter().map(|r| r.iter().sum()).collect();
-        let col_tot: Vec<u32> = (0..NUM_CLASSES)
-            .map(|p| m.iter().map(|r| r[p]).sum())
-            .collect();
 
         // Rows to show, most important first: matrix, header, worst line, precision.
         let h = inner.height;
@@ -243,7 +243,7 @@ impl Widget for ConfusionMatrix<'_> {
                 x = put(buf, inner, x, y, &text, theme.matrix_cell(frac, t == p));
             }
             if v.recall {
-                let r = pct(row[t], row_tot[t]).map_or("-".to_string(), |r| format!("{r}%"));
+                let r = pct(m.recall_counts(t)).map_or("-".to_string(), |r| format!("{r}%"));
                 put(
                     buf,
                     inner,
@@ -259,7 +259,7 @@ impl Widget for ConfusionMatrix<'_> {
             let mut x = put(buf, inner, inner.x, y, "prec", theme.dim());
             x = x.max(inner.x.saturating_add(v.name_w));
             for p in 0..NUM_CLASSES {
-                let s = pct(m[p][p], col_tot[p]).map_or("-".to_string(), |r| format!("{r}%"));
+                let s = pct(m.precision_counts(p)).map_or("-".to_string(), |r| format!("{r}%"));
                 x = put(buf, inner, x, y, &format!("{s:>cw$}"), Style::new());
             }
             y = y.saturating_add(1);

@@ -10,13 +10,15 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::Widget;
 
 use crate::train::events::{FeatureMaps, LayerMaps};
-use crate::ui::app::{App, Pane};
+use crate::ui::panes::Features;
+use crate::ui::panes::Pane;
 use crate::ui::theme::{Palette, Theme};
 use crate::ui::widgets::pixels::{activation, image, scale_bar};
 use crate::ui::widgets::{class_name, pane_block, put, short_name, with_info};
 
 pub struct FeatureMapsView<'a> {
-    pub app: &'a App,
+    pub features: &'a Features,
+    pub theme: &'a Theme,
     pub focused: bool,
 }
 
@@ -72,10 +74,9 @@ impl Tiling {
 
 impl Widget for FeatureMapsView<'_> {
     fn render(self, area: Rect, buf: &mut Buffer) {
-        let app = self.app;
-        let theme = &app.theme;
+        let (features, theme) = (self.features, self.theme);
         let mut block = pane_block(Pane::Features, self.focused, theme);
-        let Some(fm) = &app.features else {
+        let Some(fm) = &features.maps else {
             empty_pane(
                 block,
                 "waiting for the first feature maps…",
@@ -95,13 +96,13 @@ impl Widget for FeatureMapsView<'_> {
         if inner.is_empty() {
             return;
         }
-        let layer_idx = app.layer.min(fm.layers.len().saturating_sub(1));
+        let layer_idx = features.layer.min(fm.layers.len().saturating_sub(1));
         let layer = fm.layers.get(layer_idx);
 
         // Row 0: sample and layer selector, with short class names if it is tight.
-        let mut line = selector_line(app, fm, layer_idx, theme, false);
+        let mut line = selector_line(features.requested, fm, layer_idx, theme, false);
         if line.width() > usize::from(inner.width) {
-            line = selector_line(app, fm, layer_idx, theme, true);
+            line = selector_line(features.requested, fm, layer_idx, theme, true);
         }
         line.render(Rect { height: 1, ..inner }, buf);
 
@@ -198,7 +199,7 @@ impl Widget for FeatureMapsView<'_> {
 
 /// `#1234 Coat → Shirt  input ▸conv1◂ conv2 conv3`.
 fn selector_line<'a>(
-    app: &App,
+    requested: Option<usize>,
     fm: &FeatureMaps,
     layer_idx: usize,
     theme: &Theme,
@@ -219,7 +220,7 @@ fn selector_line<'a>(
         ),
         Span::styled(verdict_text, verdict),
     ];
-    if let Some(req) = app.requested_sample.filter(|&r| r != fm.index) {
+    if let Some(req) = requested.filter(|&r| r != fm.index) {
         let text = if tight {
             format!(" (#{req}…)")
         } else {

@@ -6,37 +6,38 @@ use ratatui::layout::Rect;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::Widget;
 
-use crate::ui::app::App;
-use crate::ui::keys::{KeyAction, BINDINGS};
+use crate::ui::keys::{GlobalAction, BINDINGS};
+use crate::ui::panes::RunStatus;
+use crate::ui::theme::Theme;
 
 pub struct Footer<'a> {
-    pub app: &'a App,
+    pub status: &'a RunStatus,
+    pub theme: &'a Theme,
 }
 
 impl Widget for Footer<'_> {
     fn render(self, area: Rect, buf: &mut Buffer) {
-        let app = self.app;
-        let theme = &app.theme;
+        let (status, theme) = (self.status, self.theme);
         if area.is_empty() {
             return;
         }
-        let line = if app.stopping() {
+        let line = if status.stopping() {
             Line::styled(
                 " stopping… waiting for the trainer to save the model (q again quits now)",
                 theme.warn(),
             )
         } else {
             let mut spans = Vec::new();
-            if app.finished() {
+            if status.finished() {
                 spans.push(Span::styled(
                     " training finished · q quits ",
                     theme.accent(),
                 ));
             }
             let mut used: usize = spans.iter().map(Span::width).sum();
-            let finished = app.finished();
+            let finished = status.finished();
             let useful = BINDINGS.iter().filter(|b| {
-                !(finished && matches!(b.action, KeyAction::TogglePause | KeyAction::Quit))
+                !(finished && matches!(b.action, GlobalAction::TogglePause | GlobalAction::Quit))
             });
             for hint in useful.filter_map(|b| b.footer) {
                 let (key, what) = hint.split_once(' ').unwrap_or((hint, ""));

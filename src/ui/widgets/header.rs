@@ -8,8 +8,11 @@ use ratatui::style::{Modifier, Style};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Widget};
 
+use crate::duration;
 use crate::train::events::Phase;
-use crate::ui::app::{fmt_eta, fmt_hms, fmt_lr, App};
+use crate::ui::panes::status::{completed, fmt_lr, model_text, run_time};
+use crate::ui::panes::RunStatus;
+use crate::ui::theme::Theme;
 
 /// Width of the batch gauge's bar on wide and narrow screens.
 const GAUGE_WIDE: usize = 24;
@@ -17,7 +20,8 @@ const GAUGE_NARROW: usize = 10;
 
 /// The header view. Three rows with a border when given three, else one bare line.
 pub struct Header<'a> {
-    pub app: &'a App,
+    pub status: &'a RunStatus,
+    pub theme: &'a Theme,
 }
 
 /// One piece of the header line; lower `priority` is kept longer.
@@ -34,8 +38,7 @@ impl Piece<'_> {
 
 impl Widget for Header<'_> {
     fn render(self, area: Rect, buf: &mut Buffer) {
-        let app = self.app;
-        let theme = &app.theme;
+        let (status, theme) = (self.status, self.theme);
         let line_area = if area.height >= 3 {
             let block = Block::bordered()
                 .border_style(theme.border(false))
@@ -44,8 +47,11 @@ impl Widget for Header<'_> {
                     Style::new().add_modifier(Modifier::BOLD),
                 ))
                 .title_top(
-                    Line::styled(format!(" {} ", fmt_hms(app.elapsed)), theme.dim())
-                        .right_aligned(),
+                    Line::styled(
+                        format!(" {} ", duration::clock(status.elapsed)),
+                        theme.dim(),
+                    )
+                    .right_aligned(),
                 );
             let inner = block.inner(area);
             block.render(area, buf);
@@ -57,7 +63,7 @@ impl Widget for Header<'_> {
             return;
         }
         let row = Rect::new(line_area.x, line_area.y, line_area.width, 1);
-        let pieces = pieces(app, usize::from(row.width) >= 100);
+        let pieces = pieces(status, theme, usize::from(row.width) >= 100);
         // One column of air before the border.
         let line = fit(
             pieces,
@@ -94,14 +100,13 @@ fn fit<'a>(pieces: Vec<Piece<'a>>, width: usize, sep: Span<'a>) -> Line<'a> {
     Line::from(spans)
 }
 
-fn pieces(app: &App, wide: bool) -> Vec<Piece<'static>> {
-    let theme = &app.theme;
-    let phase = app.display_phase();
+fn pieces(status: &RunStatus, theme: &Theme, wide: bool) -> Vec<Piece<'static>> {
+    let phase = status.display_phase();
     let mut chip = vec![Span::styled(
         format!(" {} ", phase.label()),
         theme.phase_chip(phase),
     )];
-    if app.stopping() {
+    if status.stopping() {
         chip.push(Span::styled(" stopping…", theme.warn()));
     }
     let mut out = vec![Piece {
@@ -110,24 +115,12 @@ fn pieces(app: &App, wide: bool) -> Vec<Piece<'static>> {
     }];
     let mut push = |priority: u8, spans: Vec<Span<'static>>| out.push(Piece { priority, spans });
 
-    if let Some(reason) = &app.failure {
+    if let Some(reason) = &status.failure {
         push(0, vec![Span::styled(reason.clone(), theme.bad())]);
         return out;
     }
-    if let Some(done) = &app.done {
-        push(
-            1,
-            vec![Span::raw(format!(
-                "{} epoch{}{}",
-                done.epochs_completed,
-                if done.epochs_completed == 1 { "" } else { "s" },
-                if done.stopped_early {
-                    " (stopped early)"
-                } else {
-                    ""
-                }
-            ))],
-        );
+    if let Some(done) = &status.done {
+        push(1, vec![Span::raw(completed(done))]);
         if let Some(acc) = done.test_acc {
             push(
                 1,
@@ -137,21 +130,12 @@ fn pieces(app: &App, wide: bool) -> Vec<Piece<'static>> {
                 )],
             );
         }
-        push(
-            3,
-            vec![Span::raw(fmt_hms(std::time::Duration::from_secs_f64(
-                done.seconds.max(0.0),
-            )))],
-        );
-        let saved = match &done.model_path {
-            Some(p) => format!("model saved to {}", p.display()),
-            None => "no model saved".to_string(),
-        };
-        push(2, vec![Span::raw(saved)]);
+        push(3, vec![Span::raw(run_time(done))]);
+        push(2, vec![Span::raw(model_text(done))]);
         push(4, vec![Span::styled("q to quit", theme.dim())]);
         return out;
     }
-    let Some(info) = &app.info else {
+    let Some(info) = &status.info else {
         push(1, vec![Span::styled("starting…", theme.dim())]);
         return out;
     };
@@ -164,7 +148,7 @@ fn pieces(app: &App, wide: bool) -> Vec<Piece<'static>> {
     );
     push(7, vec![Span::styled(info.device.clone(), theme.dim())]);
 
-    let p = app.progress.as_ref();
+    let p = status.progress.as_ref();
     let epoch0 = p.map_or(0, |p| p.epoch);
     let epoch = (epoch0 + 1).min(info.epochs.max(1));
     push(1, vec![Span::raw(format!("epoch {epoch}/{}", info.epochs))]);
@@ -194,7 +178,10 @@ fn pieces(app: &App, wide: bool) -> Vec<Piece<'static>> {
     );
     if let Some(p) = p {
         push(4, vec![Span::raw(format!("{:.0} img/s", p.images_per_sec))]);
-        push(3, vec![Span::raw(format!("ETA {}", fmt_eta(p.eta_secs)))]);
+        push(
+            3,
+            vec![Span::raw(format!("ETA {}", duration::eta(p.eta_secs)))],
+        );
         push(6, vec![Span::raw(format!("lr {}", fmt_lr(p.lr)))]);
     } else {
         push(6, vec![Span::raw(format!("lr {}", fmt_lr(info.lr)))]);

@@ -6,12 +6,15 @@ use ratatui::layout::Rect;
 use ratatui::style::{Modifier, Style};
 use ratatui::widgets::Widget;
 
-use crate::ui::app::{fmt_hms, App, LogKind, Pane};
+use crate::duration;
+use crate::ui::panes::Pane;
+use crate::ui::panes::{Log, LogKind};
 use crate::ui::theme::Theme;
 use crate::ui::widgets::{pane_block, put, waiting, with_info};
 
 pub struct LogView<'a> {
-    pub app: &'a App,
+    pub log: &'a Log,
+    pub theme: &'a Theme,
     pub focused: bool,
 }
 
@@ -65,10 +68,9 @@ pub fn wrap(text: &str, width: usize) -> Vec<String> {
 
 impl Widget for LogView<'_> {
     fn render(self, area: Rect, buf: &mut Buffer) {
-        let app = self.app;
-        let theme = &app.theme;
+        let (log, theme) = (self.log, self.theme);
         let mut block = pane_block(Pane::Log, self.focused, theme);
-        if let Some(at) = app.last_saved {
+        if let Some(at) = log.last_saved {
             let at = if at.fract() == 0.0 {
                 format!("{at:.0}")
             } else {
@@ -82,7 +84,7 @@ impl Widget for LogView<'_> {
         if inner.is_empty() {
             return;
         }
-        if app.log.is_empty() {
+        if log.entries.is_empty() {
             waiting("no events yet", inner, buf, theme);
             return;
         }
@@ -95,11 +97,11 @@ impl Widget for LogView<'_> {
         // Collect rows from the newest entry back until the pane is full.
         let height = usize::from(inner.height);
         let mut rows: Vec<(Option<String>, String, Style)> = Vec::with_capacity(height);
-        for e in app.log.iter().rev() {
+        for e in log.entries.iter().rev() {
             let lines = wrap(&e.text, text_w);
             let s = style(e.kind, theme);
             for (i, l) in lines.into_iter().enumerate().rev() {
-                let stamp = (i == 0 && stamps).then(|| fmt_hms(e.at));
+                let stamp = (i == 0 && stamps).then(|| duration::clock(e.at));
                 rows.push((stamp, l, s));
             }
             if rows.len() >= height {

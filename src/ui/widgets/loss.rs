@@ -8,22 +8,25 @@ use ratatui::style::Color;
 use ratatui::symbols::Marker;
 use ratatui::widgets::{Axis, Dataset, GraphType, LegendPosition, Widget};
 
-use crate::ui::app::{App, Pane};
 use crate::ui::history::thin;
+use crate::ui::panes::Charts;
+use crate::ui::panes::Pane;
+use crate::ui::theme::Theme;
 use crate::ui::widgets::{
     axis_labels, chart_block, empty_pane, epoch_chart, series, series_name, SeriesRole,
 };
 
 pub struct LossChart<'a> {
-    pub app: &'a App,
+    pub charts: &'a Charts,
+    pub theme: &'a Theme,
+    /// Plain-character markers (no colour, or `ascii_charts`).
+    pub plain: bool,
     pub focused: bool,
 }
 
 impl Widget for LossChart<'_> {
     fn render(self, area: Rect, buf: &mut Buffer) {
-        let app = self.app;
-        let theme = &app.theme;
-        let charts = &app.charts;
+        let (charts, theme, plain) = (self.charts, self.theme, self.plain);
         let stats: Vec<String> = [
             charts
                 .loss_ema
@@ -48,7 +51,6 @@ impl Widget for LossChart<'_> {
             return;
         }
 
-        let plain = app.opts.ascii_charts || !theme.has_color();
         let name = |text: &str, role| series_name(plain, text, role);
         let x_max = charts.x_max();
         // The first half epoch's steep fall would flatten everything after it: once more

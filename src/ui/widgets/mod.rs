@@ -1,5 +1,6 @@
-//! One file per pane, each a borrowed view of [`crate::ui::app::App`] that implements
-//! [`ratatui::widgets::Widget`], plus the helpers they share.
+//! One file per pane, each a view that borrows only its pane's state (from
+//! [`crate::ui::panes`]) and the theme and implements [`ratatui::widgets::Widget`], plus
+//! the helpers they share.
 
 pub mod accuracy;
 pub mod confirm;
@@ -24,7 +25,7 @@ use ratatui::widgets::{
 };
 
 use crate::train::events::NUM_CLASSES;
-use crate::ui::app::Pane;
+use crate::ui::panes::Pane;
 use crate::ui::theme::Theme;
 
 /// Class names of at most 4 characters, for tight spots.

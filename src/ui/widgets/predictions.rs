@@ -9,13 +9,15 @@ use ratatui::text::Line;
 use ratatui::widgets::Widget;
 
 use crate::train::events::Prediction;
-use crate::ui::app::{App, Pane, PredictionsMode};
-use crate::ui::theme::Palette;
+use crate::ui::panes::Pane;
+use crate::ui::panes::{PredictionsMode, PredictionsPane};
+use crate::ui::theme::{Palette, Theme};
 use crate::ui::widgets::pixels::image;
 use crate::ui::widgets::{class_name, pane_block, put, short_name, waiting, with_info};
 
 pub struct PredictionsGrid<'a> {
-    pub app: &'a App,
+    pub predictions: &'a PredictionsPane,
+    pub theme: &'a Theme,
     pub focused: bool,
 }
 
@@ -73,11 +75,10 @@ fn caption(p: &Prediction, half: bool) -> String {
 
 impl Widget for PredictionsGrid<'_> {
     fn render(self, area: Rect, buf: &mut Buffer) {
-        let app = self.app;
-        let theme = &app.theme;
-        let mode = app.predictions_mode;
+        let (pane, theme) = (self.predictions, self.theme);
+        let mode = pane.mode;
         let mut block = pane_block(Pane::Predictions, self.focused, theme);
-        let Some(preds) = &app.predictions else {
+        let Some(preds) = &pane.latest else {
             empty_pane(block, "waiting for the first epoch…", area, buf, theme);
             return;
         };
@@ -97,7 +98,7 @@ impl Widget for PredictionsGrid<'_> {
         ];
         block = with_info(block, Pane::Predictions, area.width, &info, theme.dim());
         let inner = block.inner(area);
-        let n = list.len().min(app.opts.predictions);
+        let n = list.len().min(pane.limit);
         let cap = |t: TileSize| {
             let (c, r) = t.capacity(inner);
             (c, usize::from(c) * usize::from(r))

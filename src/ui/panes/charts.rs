@@ -1,0 +1,96 @@
+//! The "Loss" and "Accuracy" panes' state: bounded histories of the training loss (raw and
+//! smoothed), running training accuracy, per-epoch test loss and accuracy, and the live
+//! setting changes marked on the loss chart.
+
+use crate::train::events::Progress;
+use crate::ui::history::Series;
+
+/// Points kept per chart series (see [`Series`]).
+pub const SERIES_CAP: usize = 2048;
+/// Weight of the newest loss in the smoothed (EMA) loss curve.
+pub const EMA_ALPHA: f64 = 0.02;
+/// Accuracy of the reference Keras tutorial, drawn as a line on the accuracy chart (%).
+pub const REFERENCE_ACC: f64 = 90.0;
+/// Setting changes marked on the loss chart, at most.
+pub const CHANGES_CAP: usize = 64;
+
+/// Chart histories, bounded.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Charts {
+    /// Per-batch training loss (downsampled).
+    pub loss_raw: Series,
+    /// Exponential moving average of the per-batch loss.
+    pub loss_ema: Series,
+    ema: Option<f64>,
+    /// Running training accuracy (%) over fractional epochs.
+    pub train_acc: Series,
+    /// (epoch, test loss) per finished epoch.
+    pub test_loss: Vec<(f64, f64)>,
+    /// (epoch, test accuracy %) per finished epoch.
+    pub test_acc: Vec<(f64, f64)>,
+    /// Live setting changes: (fractional epoch, e.g. `lr 0.0005`), the newest last.
+    pub changes: Vec<(f64, String)>,
+}
+
+impl Default for Charts {
+    fn default() -> Self {
+        Charts {
+            loss_raw: Series::new(SERIES_CAP),
+            loss_ema: Series::new(SERIES_CAP),
+            ema: None,
+            train_acc: Series::new(SERIES_CAP),
+            test_loss: Vec::new(),
+            test_acc: Vec::new(),
+            changes: Vec::new(),
+        }
+    }
+}
+
+impl Charts {
+    pub fn push_progress(&mut self, p: &Progress) {
+        for &(x, loss) in &p.losses {
+            let y = f64::from(loss);
+            if !y.is_finite() {
+                continue;
+            }
+            self.loss_raw.push(x, y);
+            let ema = match self.ema {
+                Some(e) => e + EMA_ALPHA * (y - e),
+                None => y,
+            };
+            self.ema = Some(ema);
+            self.loss_ema.push(x, ema);
+        }
+        if p.batches > 0 && p.batch > 0 {
+            let x = p.epoch as f64 + p.batch as f64 / p.batches as f64;
+            self.train_acc.push(x, p.train_acc * 100.0);
+        }
+    }
+
+    /// A finished epoch's test loss and accuracy (%).
+    pub fn push_epoch(&mut self, epoch: usize, test_loss: f64, test_acc: f64) {
+        let x = epoch as f64;
+        self.test_loss.push((x, test_loss));
+        self.test_acc.push((x, test_acc));
+    }
+
+    /// Mark a live setting change (`label`, e.g. `lr 0.0005`) at a fractional epoch.
+    pub fn push_change(&mut self, at_epoch: f64, label: String) {
+        if self.changes.len() >= CHANGES_CAP {
+            self.changes.remove(0);
+        }
+        self.changes.push((at_epoch, label));
+    }
+
+    /// The right end of the charts' x axis: the epoch in progress rounded up to a whole
+    /// epoch, so the curves use the width early on and the axis ends at the run's epochs.
+    pub fn x_max(&self) -> f64 {
+        let data = [
+            self.loss_raw.points().last().map(|p| p.0),
+            self.train_acc.points().last().map(|p| p.0),
+            self.test_loss.last().map(|p| p.0),
+        ];
+        let data_max = data.into_iter().flatten().fold(0.0, f64::max);
+        data_max.ceil().max(1.0)
+    }
+}

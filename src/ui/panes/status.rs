@@ -1,0 +1,254 @@
+//! The run's status, drawn by the header and the footer: the trainer's phase and any
+//! pause or resume on its way, what the run is, its latest progress and finished epoch
+//! (the confusion matrix shows that one), how it ended, the stop protocol's state and the
+//! dashboard clock. Also the texts that describe the run in one line.
+
+use std::time::Duration;
+
+use crate::duration;
+use crate::train::events::{EpochSummary, Phase, Progress, RunInfo, RunSummary};
+
+/// Shown when the trainer's channels close without `Done` or `Failed`.
+pub const DISCONNECTED: &str = "trainer thread ended unexpectedly";
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct RunStatus {
+    /// The phase the trainer last reported.
+    pub phase: Phase,
+    /// A pause (`true`) or resume (`false`) sent but not yet confirmed by a `Phase` event.
+    pub pause_request: Option<bool>,
+    pub info: Option<Box<RunInfo>>,
+    /// The latest progress scalars (its `losses` go to the charts).
+    pub progress: Option<Progress>,
+    pub last_epoch: Option<Box<EpochSummary>>,
+    pub done: Option<Box<RunSummary>>,
+    pub failure: Option<String>,
+    /// When `Stop` was sent (dashboard time).
+    pub stop_sent_at: Option<Duration>,
+    pub disconnected: bool,
+    /// Time since the dashboard's first tick.
+    pub elapsed: Duration,
+}
+
+impl Default for RunStatus {
+    fn default() -> Self {
+        RunStatus {
+            phase: Phase::Loading,
+            pause_request: None,
+            info: None,
+            progress: None,
+            last_epoch: None,
+            done: None,
+            failure: None,
+            stop_sent_at: None,
+            disconnected: false,
+            elapsed: Duration::ZERO,
+        }
+    }
+}
+
+impl RunStatus {
+    /// The trainer reports a phase; it confirms a pending pause or resume.
+    pub fn on_phase(&mut self, p: Phase) {
+        self.phase = p;
+        match (self.pause_request, p) {
+            (Some(true), Phase::Paused) => self.pause_request = None,
+            (Some(false), p) if p != Phase::Paused => self.pause_request = None,
+            _ => {}
+        }
+    }
+
+    /// The first batch or the `Started` event ends the loading phase.
+    pub fn leave_loading(&mut self) {
+        if self.phase == Phase::Loading {
+            self.phase = Phase::Training;
+        }
+    }
+
+    /// The phase to show: the trainer's, overridden at once by a pending pause/resume and
+    /// by a final outcome.
+    pub fn display_phase(&self) -> Phase {
+        if self.failure.is_some() {
+            return Phase::Failed;
+        }
+        if self.done.is_some() {
+            return Phase::Done;
+        }
+        match (self.pause_request, self.phase) {
+            (Some(true), _) => Phase::Paused,
+            (Some(false), Phase::Paused) => Phase::Training,
+            (_, p) => p,
+        }
+    }
+
+    /// Training is over (successfully or not), or the trainer is gone.
+    pub fn finished(&self) -> bool {
+        self.done.is_some() || self.failure.is_some() || self.disconnected
+    }
+
+    /// `Stop` was sent and `Done` has not arrived yet.
+    pub fn stopping(&self) -> bool {
+        self.stop_sent_at.is_some() && !self.finished()
+    }
+
+    /// A live setting can still reach the trainer.
+    pub fn trainer_running(&self) -> bool {
+        !self.finished() && !self.stopping()
+    }
+
+    /// One line for after the terminal is restored, e.g.
+    /// `fashion-tui: 10 epochs, test accuracy 90.8%, model saved to /runs/x/model.safetensors`.
+    pub fn summary_line(&self) -> Option<String> {
+        if let Some(reason) = &self.failure {
+            return Some(format!("fashion-tui: training failed: {reason}"));
+        }
+        if let Some(s) = &self.done {
+            return Some(format!(
+                "fashion-tui: {}{}",
+                completed(s),
+                outcome(s, "test accuracy")
+            ));
+        }
+        self.last_epoch.as_ref().map(|e| {
+            format!(
+                "fashion-tui: quit after {}, test accuracy {:.1}% (the trainer did not confirm saving)",
+                epochs(e.epoch),
+                e.test_acc * 100.0
+            )
+        })
+    }
+}
+
+// The end of a run is told three times: in the log ([`done_text`]), in the header and in
+// the summary line; these pieces keep them in agreement.
+
+/// `1 epoch`, `2 epochs`.
+fn epochs(n: usize) -> String {
+    format!("{n} epoch{}", if n == 1 { "" } else { "s" })
+}
+
+/// `2 epochs (stopped early)`.
+pub fn completed(s: &RunSummary) -> String {
+    let early = if s.stopped_early {
+        " (stopped early)"
+    } else {
+        ""
+    };
+    format!("{}{early}", epochs(s.epochs_completed))
+}
+
+/// `model saved to /runs/x/model.safetensors` or `no model saved`.
+pub fn model_text(s: &RunSummary) -> String {
+    match &s.model_path {
+        Some(p) => format!("model saved to {}", p.display()),
+        None => "no model saved".to_string(),
+    }
+}
+
+/// How long the run took, `00:03:12`.
+pub fn run_time(s: &RunSummary) -> String {
+    duration::clock(Duration::from_secs_f64(s.seconds.max(0.0)))
+}
+
+/// `, test acc 88.9%, model saved to /m.safetensors`, naming the accuracy `acc`.
+fn outcome(s: &RunSummary, acc: &str) -> String {
+    let acc = s
+        .test_acc
+        .map(|a| format!(", {acc} {:.1}%", a * 100.0))
+        .unwrap_or_default();
+    format!("{acc}, {}", model_text(s))
+}
+
+/// The log's line for the end of the run.
+pub fn done_text(s: &RunSummary) -> String {
+    format!(
+        "{} after {} in {}{}",
+        if s.stopped_early { "stopped" } else { "done" },
+        epochs(s.epochs_completed),
+        run_time(s),
+        outcome(s, "test acc")
+    )
+}
+
+/// The log's line for the start of the run.
+pub fn started_text(info: &RunInfo) -> String {
+    format!(
+        "started {} ({} parameters) on {}: {} epochs × {} batches of {}, \
+         {} train / {} test images from {} in {:.1}s, lr {}, seed {}",
+        info.model,
+        group_thousands(info.parameters as u64),
+        info.device,
+        info.epochs,
+        info.batches_per_epoch,
+        info.batch_size,
+        group_thousands(info.train_images as u64),
+        group_thousands(info.test_images as u64),
+        info.data_source,
+        info.data_load_secs,
+        fmt_lr(info.lr),
+        info.seed,
+    )
+}
+
+/// `1e-3`, `2.5e-4`, `0.1`.
+pub fn fmt_lr(lr: f64) -> String {
+    if lr == 0.0 || !lr.is_finite() {
+        return format!("{lr}");
+    }
+    if (1e-2..10.0).contains(&lr.abs()) {
+        return format!("{}", (lr * 1e4).round() / 1e4);
+    }
+    let s = format!("{lr:.1e}");
+    s.replace(".0e", "e")
+}
+
+/// `1,234,567`.
+pub fn group_thousands(n: u64) -> String {
+    let digits = n.to_string();
+    let mut out = String::with_capacity(digits.len() + digits.len() / 3);
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i) % 3 == 0 {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn formats() {
+        assert_eq!(fmt_lr(1e-3), "1e-3");
+        assert_eq!(fmt_lr(2.5e-4), "2.5e-4");
+        assert_eq!(fmt_lr(0.01), "0.01");
+        assert_eq!(group_thousands(1234567), "1,234,567");
+        assert_eq!(group_thousands(999), "999");
+    }
+
+    #[test]
+    fn the_end_reads_alike_in_the_log_and_the_summary_line() {
+        let s = RunSummary {
+            epochs_completed: 1,
+            test_acc: None,
+            model_path: None,
+            run_dir: "/r".into(),
+            stopped_early: false,
+            seconds: 75.0,
+        };
+        assert_eq!(
+            done_text(&s),
+            "done after 1 epoch in 00:01:15, no model saved"
+        );
+        let status = RunStatus {
+            done: Some(Box::new(s)),
+            ..RunStatus::default()
+        };
+        assert_eq!(
+            status.summary_line().as_deref(),
+            Some("fashion-tui: 1 epoch, no model saved")
+        );
+    }
+}
