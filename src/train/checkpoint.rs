@@ -18,7 +18,7 @@ use sha2::{Digest, Sha256};
 use tch::{nn, Tensor};
 
 use super::optim::Hyper;
-use super::run_dir::write_atomic;
+use crate::atomic;
 
 /// Bumped whenever the layout changes; older checkpoints are refused with a message.
 pub const FORMAT_VERSION: u32 = 1;
@@ -134,18 +134,14 @@ pub fn save_hooked(
     named.sort_by(|a, b| a.0.cmp(&b.0));
     let final_path = tensors_file(dir, sidecar.generation);
     let tmp = dir.join(format!(".ckpt-{}.tmp.safetensors", sidecar.generation));
-    let written = Tensor::write_safetensors(&named, &tmp)
-        .map_err(anyhow::Error::from)
-        .and_then(|()| Ok(fs::File::open(&tmp)?.sync_all()?))
-        .and_then(|()| Ok(fs::rename(&tmp, &final_path)?));
-    if let Err(e) = written {
-        let _ = fs::remove_file(&tmp);
-        return Err(e).with_context(|| format!("cannot write checkpoint {}", final_path.display()));
-    }
+    atomic::write_with(&final_path, &tmp, |tmp| {
+        Ok::<_, anyhow::Error>(Tensor::write_safetensors(&named, tmp)?)
+    })
+    .with_context(|| format!("cannot write checkpoint {}", final_path.display()))?;
     sidecar.tensors_sha256 = sha256_file(&final_path)?;
     before_commit();
     let json = serde_json::to_vec_pretty(&sidecar)?;
-    if let Err(e) = write_atomic(&dir.join(SIDECAR), &json) {
+    if let Err(e) = atomic::write(&dir.join(SIDECAR), &json) {
         let _ = fs::remove_file(&final_path);
         return Err(e).with_context(|| format!("cannot commit checkpoint in {}", dir.display()));
     }

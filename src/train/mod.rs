@@ -24,6 +24,7 @@ use flume::{Receiver, TryRecvError};
 use tch::nn;
 use tch::{Device, Kind, Tensor};
 
+use crate::atomic;
 use crate::config::params::LiveSetting;
 use crate::config::{params, Config, Optimizer, Training};
 use crate::data::{self, Dataset, Split};
@@ -187,7 +188,7 @@ pub fn run_with(
         }
         dir => run_dir::use_dir(Path::new(dir))?,
     };
-    run_dir::write_atomic(
+    atomic::write(
         &run_dir.join(run_dir::CONFIG_FILE),
         cfg.to_toml().as_bytes(),
     )
@@ -831,10 +832,10 @@ impl<'a> Trainer<'a> {
     fn save_model(&mut self) -> Result<()> {
         let path = self.run_dir.join(run_dir::MODEL_FILE);
         let tmp = self.run_dir.join(".model.tmp.safetensors");
-        self.vs
-            .save(&tmp)
-            .and_then(|()| Ok(std::fs::rename(&tmp, &path)?))
-            .with_context(|| format!("cannot save the model to {}", path.display()))?;
+        atomic::write_with(&path, &tmp, |tmp| {
+            Ok::<_, anyhow::Error>(self.vs.save(tmp)?)
+        })
+        .with_context(|| format!("cannot save the model to {}", path.display()))?;
         self.model_path = Some(path);
         Ok(())
     }

@@ -2,7 +2,7 @@
 //! model as `.safetensors`, each written so that a crash never leaves a half-written file
 //! under its final name.
 
-use std::fs::{self, File, OpenOptions};
+use std::fs::{self, OpenOptions};
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 use std::time::{SystemTime, UNIX_EPOCH};
@@ -11,6 +11,7 @@ use anyhow::{Context, Result};
 use serde_json::json;
 
 use super::events::EpochSummary;
+use crate::atomic;
 
 pub const CONFIG_FILE: &str = "config.toml";
 pub const METRICS_FILE: &str = "metrics.jsonl";
@@ -79,39 +80,6 @@ fn civil_from_days(z: i64) -> (i64, u32, u32) {
     (y, m, d)
 }
 
-/// Write `bytes` to `path` atomically: a temp file beside it, fsync, rename, fsync the dir.
-pub fn write_atomic(path: &Path, bytes: &[u8]) -> io::Result<()> {
-    // A bare file name's parent is "", which cannot be opened to sync: use ".".
-    let dir = path
-        .parent()
-        .filter(|d| !d.as_os_str().is_empty())
-        .unwrap_or(Path::new("."));
-    let tmp = temp_path(path);
-    let result = (|| {
-        let mut f = File::create(&tmp)?;
-        f.write_all(bytes)?;
-        f.sync_all()?;
-        fs::rename(&tmp, path)?;
-        sync_dir(dir)
-    })();
-    if result.is_err() {
-        let _ = fs::remove_file(&tmp);
-    }
-    result
-}
-
-/// The temp name used while writing `path`: `.<name>.tmp` beside it.
-pub fn temp_path(path: &Path) -> PathBuf {
-    let name = path
-        .file_name()
-        .map_or_else(Default::default, |n| n.to_string_lossy().into_owned());
-    path.with_file_name(format!(".{name}.tmp"))
-}
-
-fn sync_dir(dir: &Path) -> io::Result<()> {
-    File::open(dir)?.sync_all()
-}
-
 /// One epoch as the JSON object used by `metrics.jsonl` and `--json` output.
 pub fn epoch_json(s: &EpochSummary) -> serde_json::Value {
     json!({
@@ -158,7 +126,7 @@ pub fn truncate_metrics(dir: &Path, epochs: usize) -> io::Result<()> {
         })
         .map(|l| format!("{l}\n"))
         .collect();
-    write_atomic(&path, kept.as_bytes())
+    atomic::write(&path, kept.as_bytes())
 }
 
 /// The test accuracy of the last epoch in `metrics.jsonl`, if any.
@@ -222,17 +190,5 @@ mod tests {
             "{\"epoch\":1,\"test_acc\":0.1}\n{\"epoch\":2,\"test_acc\":0.2}\n"
         );
         assert_eq!(last_test_acc(dir.path()), Some(0.2));
-    }
-
-    #[test]
-    fn atomic_write_replaces_and_leaves_no_temp() {
-        let dir = tempfile::tempdir().unwrap();
-        let p = dir.path().join("x.bin");
-        write_atomic(&p, b"one").unwrap();
-        write_atomic(&p, b"two").unwrap();
-        assert_eq!(fs::read(&p).unwrap(), b"two");
-        assert!(!temp_path(&p).exists());
-        let bad = dir.path().join("missing-dir").join("x.bin");
-        assert!(write_atomic(&bad, b"x").is_err());
     }
 }
