@@ -17,7 +17,6 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use tch::{nn, Tensor};
 
-use super::optim::Hyper;
 use crate::atomic;
 
 /// Bumped whenever the layout changes; older checkpoints are refused with a message.
@@ -49,16 +48,6 @@ pub struct Sidecar {
     pub epoch_correct: i64,
     /// The resolved config of the run (TOML).
     pub config: String,
-}
-
-impl Sidecar {
-    pub fn hyper(&self) -> Hyper {
-        Hyper {
-            lr: self.lr,
-            weight_decay: self.weight_decay,
-            momentum: self.momentum,
-        }
-    }
 }
 
 fn tensors_file(dir: &Path, generation: u64) -> PathBuf {
@@ -100,6 +89,20 @@ pub fn read_sidecar(dir: &Path) -> Result<Option<Sidecar>> {
     let sidecar = serde_json::from_str(&text)
         .with_context(|| format!("{} is missing fields (corrupt checkpoint)", path.display()))?;
     Ok(Some(sidecar))
+}
+
+/// The most recently created run directory under `root` that holds a checkpoint (what
+/// `train --resume` without a directory continues).
+pub fn latest_run(root: &Path) -> Option<PathBuf> {
+    let mut runs: Vec<(std::time::SystemTime, PathBuf)> = fs::read_dir(root)
+        .ok()?
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| p.join(DIR).join(SIDECAR).is_file())
+        .filter_map(|p| Some((p.metadata().ok()?.modified().ok()?, p)))
+        .collect();
+    runs.sort();
+    runs.pop().map(|(_, p)| p)
 }
 
 /// Write a new checkpoint generation into `dir` and commit it.

@@ -136,23 +136,6 @@ pub fn last_test_acc(dir: &Path) -> Option<f64> {
     serde_json::from_str::<serde_json::Value>(last).ok()?["test_acc"].as_f64()
 }
 
-/// The most recently created run directory under `root` that holds a checkpoint.
-pub fn latest_with_checkpoint(root: &Path) -> Option<PathBuf> {
-    let mut runs: Vec<(std::time::SystemTime, PathBuf)> = fs::read_dir(root)
-        .ok()?
-        .flatten()
-        .map(|e| e.path())
-        .filter(|p| {
-            p.join(super::checkpoint::DIR)
-                .join(super::checkpoint::SIDECAR)
-                .is_file()
-        })
-        .filter_map(|p| Some((p.metadata().ok()?.modified().ok()?, p)))
-        .collect();
-    runs.sort();
-    runs.pop().map(|(_, p)| p)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
