@@ -8,8 +8,12 @@
 //! new epoch count moves the loop's end) and reports it as `Applied` and `Changed`.
 
 pub mod checkpoint;
+mod evaluate;
 pub mod events;
+mod fault;
+mod input;
 pub mod optim;
+mod rng;
 pub mod run_dir;
 pub mod schedule;
 pub mod sink;
@@ -27,20 +31,21 @@ use tch::{Device, Kind, Tensor};
 use crate::atomic;
 use crate::config::params::LiveSetting;
 use crate::config::{params, Config, Optimizer, Training};
-use crate::data::{self, Dataset, Split};
+use crate::data::{self, Dataset};
 use crate::model::{self, Network};
+pub use evaluate::{evaluate, evaluate_saved, Evaluation};
 use events::{
-    Change, Command, Confusion, EpochSummary, FeatureMaps, LayerMaps, Phase, Prediction,
-    Predictions, Progress, RunInfo, RunSummary, SaveReason, TrainEvent, IMAGE_PIXELS, IMAGE_SIDE,
-    NUM_CLASSES,
+    Change, Command, EpochSummary, FeatureMaps, Phase, Predictions, Progress, RunInfo, RunSummary,
+    SaveReason, TrainEvent,
 };
+use fault::Faults;
+use input::{scale, split_tensors};
 use optim::Optim;
+pub use rng::{step_seed, SplitMix64};
 pub use sink::{ChannelSink, Receivers, Sink};
 
 /// How often per-batch metrics are sent: ~30 times a second at most.
 const PROGRESS_EVERY: Duration = Duration::from_millis(33);
-/// Images per forward pass when evaluating.
-const EVAL_BATCH: i64 = 1000;
 
 /// How a run starts and reacts to failures, beyond its config.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -238,24 +243,6 @@ enum Outcome {
     Stopped,
 }
 
-/// The split's images as a `[N, 1, 28, 28]` u8 tensor and labels as `[N]` i64, on `device`.
-fn split_tensors(s: &Split, device: Device) -> (Tensor, Tensor) {
-    let n = s.len() as i64;
-    let side = IMAGE_SIDE as i64;
-    let images = Tensor::from_slice(&s.images)
-        .view([n, 1, side, side])
-        .to_device(device);
-    let labels = Tensor::from_slice(&s.labels)
-        .to_kind(Kind::Int64)
-        .to_device(device);
-    (images, labels)
-}
-
-/// u8 pixels to floats in [0, 1], the tutorial's input scaling.
-fn scale(images: &Tensor) -> Tensor {
-    images.to_kind(Kind::Float) / 255.0
-}
-
 /// Running sums of the epoch in progress (kept on the device, read when needed).
 struct EpochState {
     epoch: usize,
@@ -308,36 +295,6 @@ struct Trainer<'a> {
     pause_on_fault: bool,
     faults: Faults,
     saves: u32,
-}
-
-/// Faults injected for tests through `FASHION_TUI_FAULT` (comma-separated):
-/// `nan@STEP` turns the loss of optimiser step STEP into NaN; `save@N` makes the N-th
-/// checkpoint save of the run fail as a full disk does; `crash@N` kills the process in the
-/// N-th save, after its tensors are written and before it is committed.
-#[derive(Debug, Clone, Copy, Default)]
-struct Faults {
-    nan_at: Option<i64>,
-    save_fails_at: Option<u32>,
-    crash_in_save: Option<u32>,
-}
-
-impl Faults {
-    fn from_env() -> Faults {
-        let mut f = Faults::default();
-        let spec = std::env::var("FASHION_TUI_FAULT").unwrap_or_default();
-        for part in spec.split(',') {
-            if let Some(n) = part.strip_prefix("nan@").and_then(|n| n.parse().ok()) {
-                f.nan_at = Some(n);
-            }
-            if let Some(n) = part.strip_prefix("save@").and_then(|n| n.parse().ok()) {
-                f.save_fails_at = Some(n);
-            }
-            if let Some(n) = part.strip_prefix("crash@").and_then(|n| n.parse().ok()) {
-                f.crash_in_save = Some(n);
-            }
-        }
-        f
-    }
 }
 
 impl<'a> Trainer<'a> {
@@ -583,13 +540,7 @@ impl<'a> Trainer<'a> {
                 let ys = self.train_y.index_select(0, &idx);
                 let logits = self.net.forward_t(&xs, true);
                 let loss = logits.cross_entropy_for_logits(&ys);
-                let loss = if self.faults.nan_at == Some(self.opt.step_count()) {
-                    // Once: a skipped batch does not advance the step count.
-                    self.faults.nan_at = None;
-                    loss * f64::NAN
-                } else {
-                    loss
-                };
+                let loss = self.faults.poison(self.opt.step_count(), loss);
                 let loss_value = loss.detach();
                 if let Err(e) = self.check_finite(&loss_value) {
                     if !self.pause_on_fault {
@@ -762,7 +713,7 @@ impl<'a> Trainer<'a> {
     /// Save the model and a checkpoint of the exact position.
     fn save(&mut self, sink: &mut dyn Sink, why: SaveReason) -> Result<()> {
         self.saves += 1;
-        if self.faults.save_fails_at == Some(self.saves) {
+        if self.faults.save_fails(self.saves) {
             return Err(
                 anyhow::Error::from(std::io::Error::from_raw_os_error(libc::ENOSPC)).context(
                     format!("cannot write checkpoint in {}", self.run_dir.display()),
@@ -793,7 +744,7 @@ impl<'a> Trainer<'a> {
             .to_toml(),
         };
         let dir = self.run_dir.join(checkpoint::DIR);
-        let crash = self.faults.crash_in_save == Some(self.saves);
+        let crash = self.faults.crash_in(self.saves);
         checkpoint::save_hooked(&dir, &self.vs, self.opt.state(), sidecar, &mut || {
             if crash {
                 std::process::abort();
@@ -841,63 +792,21 @@ impl<'a> Trainer<'a> {
     }
 
     fn evaluate(&self) -> Result<Evaluation> {
-        evaluate(self.net.as_ref(), &self.test_x, &self.test_y)
+        evaluate::evaluate(self.net.as_ref(), &self.test_x, &self.test_y)
     }
 
     fn predictions(&self, eval: &Evaluation) -> Predictions {
-        let make = |i: usize| Prediction {
-            index: i,
-            pixels: pixels(&self.ds.test, i),
-            label: self.ds.test.labels[i],
-            predicted: eval.predicted[i],
-            confidence: eval.confidence[i],
-        };
-        let mut wrong: Vec<usize> = (0..self.ds.test.len())
-            .filter(|&i| eval.predicted[i] != self.ds.test.labels[i])
-            .collect();
-        wrong.sort_by(|&a, &b| eval.confidence[b].total_cmp(&eval.confidence[a]));
-        wrong.truncate(self.sample.len());
-        Predictions {
-            epoch: self.cur.epoch,
-            sample: self.sample.iter().map(|&i| make(i)).collect(),
-            mistakes: wrong.into_iter().map(make).collect(),
-        }
+        evaluate::predictions(eval, &self.ds.test, &self.sample, self.cur.epoch)
     }
 
     fn feature_maps(&self, index: usize, at_epoch: f64) -> FeatureMaps {
-        let _guard = tch::no_grad_guard();
-        let x = scale(&self.test_x.narrow(0, index as i64, 1));
-        let (logits, acts) = self.net.forward_with_activations(&x);
-        let layers = acts
-            .into_iter()
-            .map(|(name, t)| {
-                let size = t.size();
-                let values: Vec<f32> =
-                    Vec::try_from(t.flatten(0, -1).to_device(Device::Cpu)).unwrap_or_default();
-                let (min, max) = values
-                    .iter()
-                    .fold((f32::INFINITY, f32::NEG_INFINITY), |(lo, hi), &v| {
-                        (lo.min(v), hi.max(v))
-                    });
-                LayerMaps {
-                    name: name.to_string(),
-                    channels: size[1] as usize,
-                    height: size[2] as usize,
-                    width: size[3] as usize,
-                    values,
-                    min: if min.is_finite() { min } else { 0.0 },
-                    max: if max.is_finite() { max } else { 0.0 },
-                }
-            })
-            .collect();
-        FeatureMaps {
+        evaluate::feature_maps(
+            self.net.as_ref(),
+            &self.test_x,
+            &self.ds.test,
             index,
-            label: self.ds.test.labels[index],
-            predicted: logits.argmax(-1, false).int64_value(&[0]) as u8,
-            pixels: pixels(&self.ds.test, index),
-            layers,
             at_epoch,
-        }
+        )
     }
 }
 
@@ -911,143 +820,4 @@ fn read_losses(pending: &mut Vec<(f64, Tensor)>) -> Result<Vec<(f64, f32)>> {
     let out = pending.iter().map(|(x, _)| *x).zip(values).collect();
     pending.clear();
     Ok(out)
-}
-
-fn pixels(s: &Split, i: usize) -> Box<[u8; IMAGE_PIXELS]> {
-    let mut px = Box::new([0u8; IMAGE_PIXELS]);
-    px.copy_from_slice(s.image(i));
-    px
-}
-
-/// Test-set results of one evaluation.
-#[derive(Debug, Clone)]
-pub struct Evaluation {
-    pub loss: f64,
-    pub accuracy: f64,
-    pub confusion: Confusion,
-    pub predicted: Vec<u8>,
-    pub confidence: Vec<f32>,
-}
-
-/// Run `net` over a test set in evaluation mode (no dropout, no gradients).
-pub fn evaluate(net: &dyn Network, images: &Tensor, labels: &Tensor) -> Result<Evaluation> {
-    let _guard = tch::no_grad_guard();
-    let n = images.size()[0];
-    let mut loss_sum = 0.0;
-    let mut predicted = Vec::with_capacity(n as usize);
-    let mut confidence = Vec::with_capacity(n as usize);
-    let mut start = 0;
-    while start < n {
-        let len = EVAL_BATCH.min(n - start);
-        let xs = scale(&images.narrow(0, start, len));
-        let ys = labels.narrow(0, start, len);
-        let logits = net.forward_t(&xs, false);
-        loss_sum += logits
-            .log_softmax(-1, Kind::Float)
-            .nll_loss_nd::<Tensor>(&ys, None, tch::Reduction::Sum, -100)
-            .double_value(&[]);
-        let (conf, pred) = logits.softmax(-1, Kind::Float).max_dim(-1, false);
-        let pred: Vec<i64> = Vec::try_from(pred.to_device(Device::Cpu))?;
-        let conf: Vec<f32> = Vec::try_from(conf.to_device(Device::Cpu))?;
-        predicted.extend(pred.into_iter().map(|p| p as u8));
-        confidence.extend(conf);
-        start += len;
-    }
-    let truth: Vec<i64> = Vec::try_from(labels.to_device(Device::Cpu))?;
-    let mut confusion = [[0u32; NUM_CLASSES]; NUM_CLASSES];
-    let mut correct = 0usize;
-    for (&t, &p) in truth.iter().zip(&predicted) {
-        let (t, p) = (t as usize, p as usize);
-        if t < NUM_CLASSES && p < NUM_CLASSES {
-            confusion[t][p] += 1;
-        }
-        correct += usize::from(t == p);
-    }
-    Ok(Evaluation {
-        loss: loss_sum / n.max(1) as f64,
-        accuracy: correct as f64 / n.max(1) as f64,
-        confusion,
-        predicted,
-        confidence,
-    })
-}
-
-/// Load the test split of `ds` and a saved model, and evaluate it (for `eval`).
-pub fn evaluate_saved(
-    kind: model::ModelKind,
-    weights: &Path,
-    test: &Split,
-    device: Device,
-) -> Result<Evaluation> {
-    let mut vs = nn::VarStore::new(device);
-    let net = model::build(kind, &vs.root(), 0.0);
-    checkpoint::load_weights(&mut vs, weights)
-        .with_context(|| format!("cannot load model weights from {}", weights.display()))?;
-    let (x, y) = split_tensors(test, device);
-    evaluate(net.as_ref(), &x, &y)
-}
-
-/// The libtorch seed for optimiser step `step` of a run seeded with `seed`.
-pub fn step_seed(seed: u64, step: i64) -> i64 {
-    let mut mix = SplitMix64::new(seed ^ (step as u64).wrapping_mul(0xA076_1D64_78BD_642F));
-    (mix.next_u64() >> 1) as i64
-}
-
-/// A small, fast, seedable generator for shuffling (SplitMix64), so that the order of
-/// batches depends only on (seed, epoch) and not on libtorch's global RNG.
-#[derive(Debug, Clone)]
-pub struct SplitMix64(u64);
-
-impl SplitMix64 {
-    pub fn new(seed: u64) -> Self {
-        SplitMix64(seed)
-    }
-
-    pub fn next_u64(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
-
-    /// Uniform in `0..n` (n > 0), by rejection to avoid modulo bias.
-    pub fn below(&mut self, n: u64) -> u64 {
-        let zone = u64::MAX - u64::MAX % n;
-        loop {
-            let v = self.next_u64();
-            if v < zone {
-                return v % n;
-            }
-        }
-    }
-
-    /// Fisher–Yates shuffle.
-    pub fn shuffle<T>(&mut self, xs: &mut [T]) {
-        for i in (1..xs.len()).rev() {
-            let j = self.below(i as u64 + 1) as usize;
-            xs.swap(i, j);
-        }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn shuffle_is_a_seeded_permutation() {
-        let mut a: Vec<u32> = (0..1000).collect();
-        let mut b = a.clone();
-        SplitMix64::new(7).shuffle(&mut a);
-        SplitMix64::new(7).shuffle(&mut b);
-        assert_eq!(a, b);
-        let mut c = a.clone();
-        SplitMix64::new(8).shuffle(&mut c);
-        assert_ne!(a, c);
-        let mut sorted = a.clone();
-        sorted.sort();
-        assert_eq!(sorted, (0..1000).collect::<Vec<_>>());
-        assert_ne!(a, sorted);
-    }
 }
