@@ -18,6 +18,7 @@ pub mod run_dir;
 pub mod schedule;
 pub mod sink;
 
+use std::ops::ControlFlow;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::path::{Path, PathBuf};
 use std::thread::JoinHandle;
@@ -268,6 +269,42 @@ impl EpochState {
     }
 }
 
+/// The epoch in progress as this process runs it (none of it is checkpointed): its clock,
+/// the time spent paused, the images trained on, and the losses not yet reported.
+struct EpochMeter {
+    started: Instant,
+    paused: Duration,
+    images: usize,
+    pending: Vec<(f64, Tensor)>,
+    last_report: Instant,
+}
+
+impl EpochMeter {
+    fn start() -> Self {
+        let now = Instant::now();
+        EpochMeter {
+            started: now,
+            paused: Duration::ZERO,
+            images: 0,
+            pending: Vec::new(),
+            last_report: now,
+        }
+    }
+
+    /// Seconds spent training this epoch, pauses left out.
+    fn training_secs(&self) -> f64 {
+        (self.started.elapsed() - self.paused).as_secs_f64()
+    }
+}
+
+/// What became of one batch.
+#[derive(Debug, PartialEq, Eq)]
+enum Batch {
+    Trained,
+    /// Its loss was not finite and the user chose to go on without it.
+    Skipped,
+}
+
 /// State of one training run; lives and dies on the trainer thread.
 struct Trainer<'a> {
     /// The settings the run started with.
@@ -487,12 +524,12 @@ impl<'a> Trainer<'a> {
         }
     }
 
-    /// Where training (re)starts: `(epoch, batch)`, from the checkpoint when resuming.
+    /// Train from where `cur` stands (the start, or the checkpoint's position when
+    /// resuming) until the live epoch count is reached: each epoch is
+    /// [`train_epoch`](Self::train_epoch) then [`end_epoch`](Self::end_epoch). Commands are
+    /// obeyed between batches and between epochs; a Stop, or a consumer that went away,
+    /// saves a checkpoint and ends the run early.
     fn train(&mut self, control: &Receiver<Command>, sink: &mut dyn Sink) -> Result<Outcome> {
-        let cfg = self.cfg;
-        let bs = cfg.training.batch_size;
-        let n = self.ds.train.len();
-        let batches = self.batches_per_epoch();
         let mut epoch = self.cur.epoch;
         loop {
             // Commands that came during the evaluation may lengthen or shorten the run.
@@ -500,139 +537,220 @@ impl<'a> Trainer<'a> {
                 return self.finish_early(stop, sink);
             }
             if epoch >= self.training.epochs {
-                break;
+                return Ok(Outcome::Finished);
             }
-            sink.send(TrainEvent::Phase(Phase::Training));
-            let epoch_start = Instant::now();
-            let mut perm: Vec<i64> = (0..n as i64).collect();
-            SplitMix64::new(cfg.training.seed.wrapping_add(epoch as u64)).shuffle(&mut perm);
-            let perm = Tensor::from_slice(&perm).to_device(self.device);
-            let first_batch = if epoch == self.cur.epoch {
-                self.cur.batch
-            } else {
-                0
+            let meter = match self.train_epoch(epoch, control, sink)? {
+                ControlFlow::Continue(meter) => meter,
+                ControlFlow::Break(outcome) => return Ok(outcome),
             };
-            if epoch != self.cur.epoch {
-                self.cur = EpochState::new(epoch, self.device);
-            }
-            let mut pending: Vec<(f64, Tensor)> = Vec::new();
-            let mut last_sent = Instant::now();
-            let mut seen_here = 0usize;
-            let mut paused_time = Duration::ZERO;
-            for b in first_batch..batches {
-                let pause_start = Instant::now();
-                // Before the first batch, the loop's head has just obeyed.
-                if b > first_batch {
-                    if let Some(stop) = self.obey(control, sink) {
-                        return self.finish_early(stop, sink);
-                    }
-                }
-                paused_time += pause_start.elapsed();
-                let start = b * bs;
-                let len = bs.min(n - start);
-                let frac = epoch as f64 + (b as f64 / batches as f64);
-                self.opt.hyper.lr = self.scheduled_lr(epoch, frac);
-                // Dropout draws from libtorch's RNG, reseeded from (seed, step) each batch so
-                // a resumed run repeats exactly what an uninterrupted one would have done.
-                tch::manual_seed(step_seed(cfg.training.seed, self.opt.step_count()));
-                let idx = perm.narrow(0, start as i64, len as i64);
-                let xs = scale(&self.train_x.index_select(0, &idx));
-                let ys = self.train_y.index_select(0, &idx);
-                let logits = self.net.forward_t(&xs, true);
-                let loss = logits.cross_entropy_for_logits(&ys);
-                let loss = self.faults.poison(self.opt.step_count(), loss);
-                let loss_value = loss.detach();
-                if let Err(e) = self.check_finite(&loss_value) {
-                    if !self.pause_on_fault {
-                        return Err(e);
-                    }
-                    // The step was not taken: the weights are still those before this
-                    // batch and nothing was saved. Pause here; resuming skips the batch.
-                    sink.send(TrainEvent::Message(format!(
-                        "{e:#}. Training is paused at this batch with the weights from before \
-                         it: lower the learning rate (e) and resume (p) to go on without this \
-                         batch, or quit"
-                    )));
-                    sink.send(TrainEvent::Phase(Phase::Paused));
-                    if !self.wait_for_resume(control, sink) {
-                        return Err(e);
-                    }
-                    self.cur.batch = b + 1;
-                    continue;
-                }
-                self.opt.backward_step(&loss);
-                self.cur.loss_sum += &loss_value * len as f64;
-                self.cur.correct += logits.argmax(-1, false).eq_tensor(&ys).sum(Kind::Int64);
-                self.cur.batch = b + 1;
-                seen_here += len;
-                pending.push((self.position(), loss_value));
-                let last = b + 1 == batches;
-                if last_sent.elapsed() >= PROGRESS_EVERY || last {
-                    last_sent = Instant::now();
-                    let losses = read_losses(&mut pending)?;
-                    if let Some((at, bad)) = losses.iter().find(|(_, l)| !l.is_finite()) {
-                        return Err(self.divergence(f64::from(*bad), *at));
-                    }
-                    let elapsed = (epoch_start.elapsed() - paused_time)
-                        .as_secs_f64()
-                        .max(1e-9);
-                    let ips = seen_here as f64 / elapsed;
-                    let seen = self.cur.seen(bs, n);
-                    let remaining = (self.epochs_bound(epoch) - epoch)
-                        .saturating_mul(n)
-                        .saturating_sub(seen);
-                    let ok = sink.send(TrainEvent::Progress(Progress {
-                        epoch,
-                        batch: b + 1,
-                        batches,
-                        losses,
-                        train_acc: self.cur.correct.int64_value(&[]) as f64 / seen as f64,
-                        images_per_sec: ips,
-                        eta_secs: remaining as f64 / ips,
-                        lr: self.opt.hyper.lr,
-                    }));
-                    if !ok {
-                        return self.finish_early(Outcome::Stopped, sink);
-                    }
-                }
-            }
-            let seconds = (epoch_start.elapsed() - paused_time).as_secs_f64();
-            let train_loss = self.cur.loss_sum.double_value(&[]) / n as f64;
-            let train_acc = self.cur.correct.int64_value(&[]) as f64 / n as f64;
-            sink.send(TrainEvent::Phase(Phase::Evaluating));
-            let eval_start = Instant::now();
-            let eval = self.evaluate()?;
-            let summary = EpochSummary {
-                epoch: epoch + 1,
-                epochs: self.epochs_bound(epoch),
-                train_loss,
-                train_acc,
-                test_loss: eval.loss,
-                test_acc: eval.accuracy,
-                lr: self.opt.hyper.lr,
-                seconds,
-                eval_seconds: eval_start.elapsed().as_secs_f64(),
-                images_per_sec: seen_here as f64 / seconds.max(1e-9),
-                confusion: eval.confusion,
-            };
-            self.last_test_acc = Some(eval.accuracy);
-            self.cur = EpochState::new(epoch + 1, self.device);
-            run_dir::append_metrics(&self.run_dir, &summary).with_context(|| {
-                format!(
-                    "cannot append to {}",
-                    self.run_dir.join(run_dir::METRICS_FILE).display()
-                )
-            })?;
-            if let Some(stop) = self.save_or_pause(control, sink)? {
-                return Ok(stop);
-            }
-            sink.send(TrainEvent::EpochEnd(Box::new(summary)));
-            sink.send(TrainEvent::Predictions(Box::new(self.predictions(&eval))));
-            let fm = self.feature_maps(self.feature_index, (epoch + 1) as f64);
-            sink.send(TrainEvent::FeatureMaps(Box::new(fm)));
+            self.end_epoch(epoch, &meter, control, sink)?;
             epoch += 1;
         }
-        Ok(Outcome::Finished)
+    }
+
+    /// Train the batches of 0-based `epoch` that remain (all, or those after the
+    /// checkpoint's position when resuming), reporting progress as they go. `Break` when
+    /// the run ended early, its checkpoint saved.
+    fn train_epoch(
+        &mut self,
+        epoch: usize,
+        control: &Receiver<Command>,
+        sink: &mut dyn Sink,
+    ) -> Result<ControlFlow<Outcome, EpochMeter>> {
+        sink.send(TrainEvent::Phase(Phase::Training));
+        let mut meter = EpochMeter::start();
+        let order = self.batch_order(epoch);
+        let first_batch = if epoch == self.cur.epoch {
+            self.cur.batch
+        } else {
+            0
+        };
+        if epoch != self.cur.epoch {
+            self.cur = EpochState::new(epoch, self.device);
+        }
+        let batches = self.batches_per_epoch();
+        for b in first_batch..batches {
+            let pause_start = Instant::now();
+            // Before the first batch, the loop's head has just obeyed.
+            if b > first_batch {
+                if let Some(stop) = self.obey(control, sink) {
+                    return self.finish_early(stop, sink).map(ControlFlow::Break);
+                }
+            }
+            meter.paused += pause_start.elapsed();
+            if self.train_batch(epoch, b, &order, &mut meter, control, sink)? == Batch::Skipped {
+                continue;
+            }
+            let due = meter.last_report.elapsed() >= PROGRESS_EVERY || b + 1 == batches;
+            if due && !self.report_progress(epoch, &mut meter, sink)? {
+                return self
+                    .finish_early(Outcome::Stopped, sink)
+                    .map(ControlFlow::Break);
+            }
+        }
+        Ok(ControlFlow::Continue(meter))
+    }
+
+    /// The order of 0-based `epoch`'s images: a permutation that depends only on the seed
+    /// and the epoch, so that a resumed run sees the same batches.
+    fn batch_order(&self, epoch: usize) -> Tensor {
+        let mut perm: Vec<i64> = (0..self.ds.train.len() as i64).collect();
+        SplitMix64::new(self.cfg.training.seed.wrapping_add(epoch as u64)).shuffle(&mut perm);
+        Tensor::from_slice(&perm).to_device(self.device)
+    }
+
+    /// One optimiser step on batch `b` of `epoch`, taken in the epoch's `order`. A loss
+    /// that is not finite fails the run or, when watched, pauses it and skips the batch.
+    fn train_batch(
+        &mut self,
+        epoch: usize,
+        b: usize,
+        order: &Tensor,
+        meter: &mut EpochMeter,
+        control: &Receiver<Command>,
+        sink: &mut dyn Sink,
+    ) -> Result<Batch> {
+        let bs = self.cfg.training.batch_size;
+        let start = b * bs;
+        let len = bs.min(self.ds.train.len() - start);
+        let frac = epoch as f64 + (b as f64 / self.batches_per_epoch() as f64);
+        self.opt.hyper.lr = self.scheduled_lr(epoch, frac);
+        // Dropout draws from libtorch's RNG, reseeded from (seed, step) each batch so
+        // a resumed run repeats exactly what an uninterrupted one would have done.
+        tch::manual_seed(step_seed(self.cfg.training.seed, self.opt.step_count()));
+        let idx = order.narrow(0, start as i64, len as i64);
+        let xs = scale(&self.train_x.index_select(0, &idx));
+        let ys = self.train_y.index_select(0, &idx);
+        let logits = self.net.forward_t(&xs, true);
+        let loss = logits.cross_entropy_for_logits(&ys);
+        let loss = self.faults.poison(self.opt.step_count(), loss);
+        let loss_value = loss.detach();
+        if let Err(e) = self.check_finite(&loss_value) {
+            self.pause_or_fail(e, control, sink)?;
+            self.cur.batch = b + 1;
+            return Ok(Batch::Skipped);
+        }
+        self.opt.backward_step(&loss);
+        self.cur.loss_sum += &loss_value * len as f64;
+        self.cur.correct += logits.argmax(-1, false).eq_tensor(&ys).sum(Kind::Int64);
+        self.cur.batch = b + 1;
+        meter.images += len;
+        meter.pending.push((self.position(), loss_value));
+        Ok(Batch::Trained)
+    }
+
+    /// A loss that is not finite (`e`): fail, or when watched pause until the user resumes
+    /// (`Ok`: the batch is skipped) or stops (`Err(e)`).
+    fn pause_or_fail(
+        &mut self,
+        e: anyhow::Error,
+        control: &Receiver<Command>,
+        sink: &mut dyn Sink,
+    ) -> Result<()> {
+        if !self.pause_on_fault {
+            return Err(e);
+        }
+        // The step was not taken: the weights are still those before this
+        // batch and nothing was saved. Pause here; resuming skips the batch.
+        sink.send(TrainEvent::Message(format!(
+            "{e:#}. Training is paused at this batch with the weights from before \
+             it: lower the learning rate (e) and resume (p) to go on without this \
+             batch, or quit"
+        )));
+        sink.send(TrainEvent::Phase(Phase::Paused));
+        if !self.wait_for_resume(control, sink) {
+            return Err(e);
+        }
+        Ok(())
+    }
+
+    /// Send the losses not yet reported, with the epoch's accuracy, throughput and ETA.
+    /// `false` when the consumer is gone. The losses are checked here too, for devices
+    /// where [`check_finite`](Self::check_finite) does not read every batch's.
+    fn report_progress(
+        &self,
+        epoch: usize,
+        meter: &mut EpochMeter,
+        sink: &mut dyn Sink,
+    ) -> Result<bool> {
+        meter.last_report = Instant::now();
+        let losses = read_losses(&mut meter.pending)?;
+        if let Some((at, bad)) = losses.iter().find(|(_, l)| !l.is_finite()) {
+            return Err(self.divergence(f64::from(*bad), *at));
+        }
+        let n = self.ds.train.len();
+        let ips = meter.images as f64 / meter.training_secs().max(1e-9);
+        let seen = self.cur.seen(self.cfg.training.batch_size, n);
+        let remaining = (self.epochs_bound(epoch) - epoch)
+            .saturating_mul(n)
+            .saturating_sub(seen);
+        Ok(sink.send(TrainEvent::Progress(Progress {
+            epoch,
+            batch: self.cur.batch,
+            batches: self.batches_per_epoch(),
+            losses,
+            train_acc: self.cur.correct.int64_value(&[]) as f64 / seen as f64,
+            images_per_sec: ips,
+            eta_secs: remaining as f64 / ips,
+            lr: self.opt.hyper.lr,
+        })))
+    }
+
+    /// After the last batch of `epoch`: evaluate, append the epoch to `metrics.jsonl`,
+    /// checkpoint the boundary (see [`save_or_pause`](Self::save_or_pause)) and send the
+    /// epoch's results.
+    fn end_epoch(
+        &mut self,
+        epoch: usize,
+        meter: &EpochMeter,
+        control: &Receiver<Command>,
+        sink: &mut dyn Sink,
+    ) -> Result<()> {
+        let (summary, eval) = self.evaluate_epoch(epoch, meter, sink)?;
+        self.last_test_acc = Some(eval.accuracy);
+        self.cur = EpochState::new(epoch + 1, self.device);
+        run_dir::append_metrics(&self.run_dir, &summary).with_context(|| {
+            format!(
+                "cannot append to {}",
+                self.run_dir.join(run_dir::METRICS_FILE).display()
+            )
+        })?;
+        self.save_or_pause(control, sink)?;
+        sink.send(TrainEvent::EpochEnd(Box::new(summary)));
+        sink.send(TrainEvent::Predictions(Box::new(self.predictions(&eval))));
+        let fm = self.feature_maps(self.feature_index, (epoch + 1) as f64);
+        sink.send(TrainEvent::FeatureMaps(Box::new(fm)));
+        Ok(())
+    }
+
+    /// The epoch's training figures, and its evaluation on the test set.
+    fn evaluate_epoch(
+        &self,
+        epoch: usize,
+        meter: &EpochMeter,
+        sink: &mut dyn Sink,
+    ) -> Result<(EpochSummary, Evaluation)> {
+        let seconds = meter.training_secs();
+        let n = self.ds.train.len() as f64;
+        let train_loss = self.cur.loss_sum.double_value(&[]) / n;
+        let train_acc = self.cur.correct.int64_value(&[]) as f64 / n;
+        sink.send(TrainEvent::Phase(Phase::Evaluating));
+        let eval_start = Instant::now();
+        let eval = self.evaluate()?;
+        let summary = EpochSummary {
+            epoch: epoch + 1,
+            epochs: self.epochs_bound(epoch),
+            train_loss,
+            train_acc,
+            test_loss: eval.loss,
+            test_acc: eval.accuracy,
+            lr: self.opt.hyper.lr,
+            seconds,
+            eval_seconds: eval_start.elapsed().as_secs_f64(),
+            images_per_sec: meter.images as f64 / seconds.max(1e-9),
+            confusion: eval.confusion,
+        };
+        Ok((summary, eval))
     }
 
     /// Fail when the loss is not finite, before the step that would spread it into the
@@ -668,14 +786,10 @@ impl<'a> Trainer<'a> {
     }
 
     /// Save; on failure either fail, or pause until the user resumes (retry) or stops.
-    fn save_or_pause(
-        &mut self,
-        control: &Receiver<Command>,
-        sink: &mut dyn Sink,
-    ) -> Result<Option<Outcome>> {
+    fn save_or_pause(&mut self, control: &Receiver<Command>, sink: &mut dyn Sink) -> Result<()> {
         loop {
             let err = match self.save(sink, SaveReason::EpochEnd) {
-                Ok(()) => return Ok(None),
+                Ok(()) => return Ok(()),
                 Err(e) if self.pause_on_fault => e,
                 Err(e) => return Err(e.context("the previous checkpoint is intact")),
             };
