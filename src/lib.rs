@@ -1,6 +1,7 @@
 //! fashion-tui: train a CNN on Fashion-MNIST in a background thread and watch and steer
 //! it live in the terminal, or headless.
 
+pub mod atomic;
 pub mod cli;
 pub mod commands;
 pub mod config;

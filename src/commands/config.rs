@@ -46,7 +46,7 @@ fn init_at(path: &Path, force: bool) -> Result<()> {
     if let Some(dir) = path.parent() {
         std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
     }
-    crate::train::run_dir::write_atomic(path, DEFAULT_CONFIG.as_bytes())
+    crate::atomic::write(path, DEFAULT_CONFIG.as_bytes())
         .with_context(|| format!("cannot write {}", path.display()))
 }
 

@@ -27,7 +27,7 @@ fn resume_config(args: &TrainArgs, dir: Option<&Path>) -> Result<Config> {
     } else {
         let root = train::run_dir::default_runs_root()
             .context("cannot determine the user data directory for runs")?;
-        train::run_dir::latest_with_checkpoint(&root).ok_or_else(|| {
+        train::checkpoint::latest_run(&root).ok_or_else(|| {
             ConfigError(format!(
                 "--resume: no run with a checkpoint under {}; name the run directory",
                 root.display()

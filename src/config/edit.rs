@@ -79,7 +79,7 @@ pub fn save(path: &Path, cfg: &Config, keys: &[&str]) -> Result<Vec<u8>, ConfigE
         std::fs::create_dir_all(dir)
             .map_err(|e| ConfigError(format!("cannot create {}: {e}", dir.display())))?;
     }
-    crate::train::run_dir::write_atomic(path, text.as_bytes())
+    crate::atomic::write(path, text.as_bytes())
         .map_err(|e| ConfigError(format!("cannot write {shown}: {e:#}")))?;
     Ok(text.into_bytes())
 }

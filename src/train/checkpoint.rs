@@ -17,8 +17,7 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use tch::{nn, Tensor};
 
-use super::optim::Hyper;
-use super::run_dir::write_atomic;
+use crate::atomic;
 
 /// Bumped whenever the layout changes; older checkpoints are refused with a message.
 pub const FORMAT_VERSION: u32 = 1;
@@ -49,16 +48,6 @@ pub struct Sidecar {
     pub epoch_correct: i64,
     /// The resolved config of the run (TOML).
     pub config: String,
-}
-
-impl Sidecar {
-    pub fn hyper(&self) -> Hyper {
-        Hyper {
-            lr: self.lr,
-            weight_decay: self.weight_decay,
-            momentum: self.momentum,
-        }
-    }
 }
 
 fn tensors_file(dir: &Path, generation: u64) -> PathBuf {
@@ -102,6 +91,20 @@ pub fn read_sidecar(dir: &Path) -> Result<Option<Sidecar>> {
     Ok(Some(sidecar))
 }
 
+/// The most recently created run directory under `root` that holds a checkpoint (what
+/// `train --resume` without a directory continues).
+pub fn latest_run(root: &Path) -> Option<PathBuf> {
+    let mut runs: Vec<(std::time::SystemTime, PathBuf)> = fs::read_dir(root)
+        .ok()?
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| p.join(DIR).join(SIDECAR).is_file())
+        .filter_map(|p| Some((p.metadata().ok()?.modified().ok()?, p)))
+        .collect();
+    runs.sort();
+    runs.pop().map(|(_, p)| p)
+}
+
 /// Write a new checkpoint generation into `dir` and commit it.
 pub fn save(
     dir: &Path,
@@ -134,18 +137,14 @@ pub fn save_hooked(
     named.sort_by(|a, b| a.0.cmp(&b.0));
     let final_path = tensors_file(dir, sidecar.generation);
     let tmp = dir.join(format!(".ckpt-{}.tmp.safetensors", sidecar.generation));
-    let written = Tensor::write_safetensors(&named, &tmp)
-        .map_err(anyhow::Error::from)
-        .and_then(|()| Ok(fs::File::open(&tmp)?.sync_all()?))
-        .and_then(|()| Ok(fs::rename(&tmp, &final_path)?));
-    if let Err(e) = written {
-        let _ = fs::remove_file(&tmp);
-        return Err(e).with_context(|| format!("cannot write checkpoint {}", final_path.display()));
-    }
+    atomic::write_with(&final_path, &tmp, |tmp| {
+        Ok::<_, anyhow::Error>(Tensor::write_safetensors(&named, tmp)?)
+    })
+    .with_context(|| format!("cannot write checkpoint {}", final_path.display()))?;
     sidecar.tensors_sha256 = sha256_file(&final_path)?;
     before_commit();
     let json = serde_json::to_vec_pretty(&sidecar)?;
-    if let Err(e) = write_atomic(&dir.join(SIDECAR), &json) {
+    if let Err(e) = atomic::write(&dir.join(SIDECAR), &json) {
         let _ = fs::remove_file(&final_path);
         return Err(e).with_context(|| format!("cannot commit checkpoint in {}", dir.display()));
     }

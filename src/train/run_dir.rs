@@ -2,7 +2,7 @@
 //! model as `.safetensors`, each written so that a crash never leaves a half-written file
 //! under its final name.
 
-use std::fs::{self, File, OpenOptions};
+use std::fs::{self, OpenOptions};
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 use std::time::{SystemTime, UNIX_EPOCH};
@@ -11,6 +11,7 @@ use anyhow::{Context, Result};
 use serde_json::json;
 
 use super::events::EpochSummary;
+use crate::atomic;
 
 pub const CONFIG_FILE: &str = "config.toml";
 pub const METRICS_FILE: &str = "metrics.jsonl";
@@ -52,64 +53,12 @@ pub fn use_dir(dir: &Path) -> Result<PathBuf> {
     Ok(dir.to_path_buf())
 }
 
-/// `YYYYmmdd-HHMMSS` in UTC.
+/// `YYYYmmdd-HHMMSS` in UTC (a clock before 1970 reads as 1970-01-01).
 pub fn utc_stamp(t: SystemTime) -> String {
-    let secs = t.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs());
-    let (days, rem) = (secs / 86_400, secs % 86_400);
-    let (y, m, d) = civil_from_days(days as i64);
-    format!(
-        "{y:04}{m:02}{d:02}-{:02}{:02}{:02}",
-        rem / 3600,
-        rem % 3600 / 60,
-        rem % 60
-    )
-}
-
-/// Days since 1970-01-01 to (year, month, day), proleptic Gregorian (H. Hinnant's algorithm).
-fn civil_from_days(z: i64) -> (i64, u32, u32) {
-    let z = z + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
-    let y = yoe + era * 400 + i64::from(m <= 2);
-    (y, m, d)
-}
-
-/// Write `bytes` to `path` atomically: a temp file beside it, fsync, rename, fsync the dir.
-pub fn write_atomic(path: &Path, bytes: &[u8]) -> io::Result<()> {
-    // A bare file name's parent is "", which cannot be opened to sync: use ".".
-    let dir = path
-        .parent()
-        .filter(|d| !d.as_os_str().is_empty())
-        .unwrap_or(Path::new("."));
-    let tmp = temp_path(path);
-    let result = (|| {
-        let mut f = File::create(&tmp)?;
-        f.write_all(bytes)?;
-        f.sync_all()?;
-        fs::rename(&tmp, path)?;
-        sync_dir(dir)
-    })();
-    if result.is_err() {
-        let _ = fs::remove_file(&tmp);
-    }
-    result
-}
-
-/// The temp name used while writing `path`: `.<name>.tmp` beside it.
-pub fn temp_path(path: &Path) -> PathBuf {
-    let name = path
-        .file_name()
-        .map_or_else(Default::default, |n| n.to_string_lossy().into_owned());
-    path.with_file_name(format!(".{name}.tmp"))
-}
-
-fn sync_dir(dir: &Path) -> io::Result<()> {
-    File::open(dir)?.sync_all()
+    jiff::Timestamp::try_from(t.max(UNIX_EPOCH))
+        .unwrap_or(jiff::Timestamp::UNIX_EPOCH)
+        .strftime("%Y%m%d-%H%M%S")
+        .to_string()
 }
 
 /// One epoch as the JSON object used by `metrics.jsonl` and `--json` output.
@@ -158,7 +107,7 @@ pub fn truncate_metrics(dir: &Path, epochs: usize) -> io::Result<()> {
         })
         .map(|l| format!("{l}\n"))
         .collect();
-    write_atomic(&path, kept.as_bytes())
+    atomic::write(&path, kept.as_bytes())
 }
 
 /// The test accuracy of the last epoch in `metrics.jsonl`, if any.
@@ -166,23 +115,6 @@ pub fn last_test_acc(dir: &Path) -> Option<f64> {
     let text = fs::read_to_string(dir.join(METRICS_FILE)).ok()?;
     let last = text.lines().rfind(|l| !l.trim().is_empty())?;
     serde_json::from_str::<serde_json::Value>(last).ok()?["test_acc"].as_f64()
-}
-
-/// The most recently created run directory under `root` that holds a checkpoint.
-pub fn latest_with_checkpoint(root: &Path) -> Option<PathBuf> {
-    let mut runs: Vec<(std::time::SystemTime, PathBuf)> = fs::read_dir(root)
-        .ok()?
-        .flatten()
-        .map(|e| e.path())
-        .filter(|p| {
-            p.join(super::checkpoint::DIR)
-                .join(super::checkpoint::SIDECAR)
-                .is_file()
-        })
-        .filter_map(|p| Some((p.metadata().ok()?.modified().ok()?, p)))
-        .collect();
-    runs.sort();
-    runs.pop().map(|(_, p)| p)
 }
 
 #[cfg(test)]
@@ -222,17 +154,5 @@ mod tests {
             "{\"epoch\":1,\"test_acc\":0.1}\n{\"epoch\":2,\"test_acc\":0.2}\n"
         );
         assert_eq!(last_test_acc(dir.path()), Some(0.2));
-    }
-
-    #[test]
-    fn atomic_write_replaces_and_leaves_no_temp() {
-        let dir = tempfile::tempdir().unwrap();
-        let p = dir.path().join("x.bin");
-        write_atomic(&p, b"one").unwrap();
-        write_atomic(&p, b"two").unwrap();
-        assert_eq!(fs::read(&p).unwrap(), b"two");
-        assert!(!temp_path(&p).exists());
-        let bad = dir.path().join("missing-dir").join("x.bin");
-        assert!(write_atomic(&bad, b"x").is_err());
     }
 }

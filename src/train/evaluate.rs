@@ -1,0 +1,151 @@
+//! Evaluation on the test set: loss, accuracy and confusion after each epoch (and for
+//! `eval`), and what the dashboard shows of it: the predictions on a fixed sample and
+//! the most confident mistakes, and one image's feature maps.
+
+use std::path::Path;
+
+use anyhow::{Context, Result};
+use tch::{nn, Device, Kind, Tensor};
+
+use super::checkpoint;
+use super::events::{Confusion, FeatureMaps, LayerMaps, Prediction, Predictions, NUM_CLASSES};
+use super::input::{pixels, scale, split_tensors};
+use crate::data::Split;
+use crate::model::{self, Network};
+
+/// Images per forward pass when evaluating.
+const EVAL_BATCH: i64 = 1000;
+
+/// Test-set results of one evaluation.
+#[derive(Debug, Clone)]
+pub struct Evaluation {
+    pub loss: f64,
+    pub accuracy: f64,
+    pub confusion: Confusion,
+    pub predicted: Vec<u8>,
+    pub confidence: Vec<f32>,
+}
+
+/// Run `net` over a test set in evaluation mode (no dropout, no gradients).
+pub fn evaluate(net: &dyn Network, images: &Tensor, labels: &Tensor) -> Result<Evaluation> {
+    let _guard = tch::no_grad_guard();
+    let n = images.size()[0];
+    let mut loss_sum = 0.0;
+    let mut predicted = Vec::with_capacity(n as usize);
+    let mut confidence = Vec::with_capacity(n as usize);
+    let mut start = 0;
+    while start < n {
+        let len = EVAL_BATCH.min(n - start);
+        let xs = scale(&images.narrow(0, start, len));
+        let ys = labels.narrow(0, start, len);
+        let logits = net.forward_t(&xs, false);
+        loss_sum += logits
+            .log_softmax(-1, Kind::Float)
+            .nll_loss_nd::<Tensor>(&ys, None, tch::Reduction::Sum, -100)
+            .double_value(&[]);
+        let (conf, pred) = logits.softmax(-1, Kind::Float).max_dim(-1, false);
+        let pred: Vec<i64> = Vec::try_from(pred.to_device(Device::Cpu))?;
+        let conf: Vec<f32> = Vec::try_from(conf.to_device(Device::Cpu))?;
+        predicted.extend(pred.into_iter().map(|p| p as u8));
+        confidence.extend(conf);
+        start += len;
+    }
+    let truth: Vec<i64> = Vec::try_from(labels.to_device(Device::Cpu))?;
+    let mut confusion = [[0u32; NUM_CLASSES]; NUM_CLASSES];
+    let mut correct = 0usize;
+    for (&t, &p) in truth.iter().zip(&predicted) {
+        let (t, p) = (t as usize, p as usize);
+        if t < NUM_CLASSES && p < NUM_CLASSES {
+            confusion[t][p] += 1;
+        }
+        correct += usize::from(t == p);
+    }
+    Ok(Evaluation {
+        loss: loss_sum / n.max(1) as f64,
+        accuracy: correct as f64 / n.max(1) as f64,
+        confusion,
+        predicted,
+        confidence,
+    })
+}
+
+/// Load the test split of `ds` and a saved model, and evaluate it (for `eval`).
+pub fn evaluate_saved(
+    kind: model::ModelKind,
+    weights: &Path,
+    test: &Split,
+    device: Device,
+) -> Result<Evaluation> {
+    let mut vs = nn::VarStore::new(device);
+    let net = model::build(kind, &vs.root(), 0.0);
+    checkpoint::load_weights(&mut vs, weights)
+        .with_context(|| format!("cannot load model weights from {}", weights.display()))?;
+    let (x, y) = split_tensors(test, device);
+    evaluate(net.as_ref(), &x, &y)
+}
+
+/// The predictions on the `sample` of test indices and as many of the most confident
+/// mistakes, when `epoch` epochs are complete.
+pub fn predictions(eval: &Evaluation, test: &Split, sample: &[usize], epoch: usize) -> Predictions {
+    let make = |i: usize| Prediction {
+        index: i,
+        pixels: pixels(test, i),
+        label: test.labels[i],
+        predicted: eval.predicted[i],
+        confidence: eval.confidence[i],
+    };
+    let mut wrong: Vec<usize> = (0..test.len())
+        .filter(|&i| eval.predicted[i] != test.labels[i])
+        .collect();
+    wrong.sort_by(|&a, &b| eval.confidence[b].total_cmp(&eval.confidence[a]));
+    wrong.truncate(sample.len());
+    Predictions {
+        epoch,
+        sample: sample.iter().map(|&i| make(i)).collect(),
+        mistakes: wrong.into_iter().map(make).collect(),
+    }
+}
+
+/// The activations of every layer of `net` for test image `index` (`images` is the test
+/// split as [`split_tensors`] gives it), at fractional epoch `at_epoch`.
+pub fn feature_maps(
+    net: &dyn Network,
+    images: &Tensor,
+    test: &Split,
+    index: usize,
+    at_epoch: f64,
+) -> FeatureMaps {
+    let _guard = tch::no_grad_guard();
+    let x = scale(&images.narrow(0, index as i64, 1));
+    let (logits, acts) = net.forward_with_activations(&x);
+    let layers = acts
+        .into_iter()
+        .map(|(name, t)| {
+            let size = t.size();
+            let values: Vec<f32> =
+                Vec::try_from(t.flatten(0, -1).to_device(Device::Cpu)).unwrap_or_default();
+            let (min, max) = values
+                .iter()
+                .fold((f32::INFINITY, f32::NEG_INFINITY), |(lo, hi), &v| {
+                    (lo.min(v), hi.max(v))
+                });
+            LayerMaps {
+                name: name.to_string(),
+                channels: size[1] as usize,
+                height: size[2] as usize,
+                width: size[3] as usize,
+                values,
+                min: if min.is_finite() { min } else { 0.0 },
+                max: if max.is_finite() { max } else { 0.0 },
+            }
+        })
+        .collect();
+    FeatureMaps {
+        index,
+        label: test.labels[index],
+        predicted: logits.argmax(-1, false).int64_value(&[0]) as u8,
+        pixels: pixels(test, index),
+        layers,
+        at_epoch,
+    }
+}

@@ -1,0 +1,68 @@
+//! The trainer's own randomness, independent of libtorch's global RNG: the batch order
+//! of each epoch and the sample shown in the Predictions pane come from [`SplitMix64`],
+//! and dropout is reseeded for every optimiser step from [`step_seed`].
+
+/// The libtorch seed for optimiser step `step` of a run seeded with `seed`.
+pub fn step_seed(seed: u64, step: i64) -> i64 {
+    let mut mix = SplitMix64::new(seed ^ (step as u64).wrapping_mul(0xA076_1D64_78BD_642F));
+    (mix.next_u64() >> 1) as i64
+}
+
+/// A small, fast, seedable generator for shuffling (SplitMix64), so that the order of
+/// batches depends only on (seed, epoch) and not on libtorch's global RNG.
+#[derive(Debug, Clone)]
+pub struct SplitMix64(u64);
+
+impl SplitMix64 {
+    pub fn new(seed: u64) -> Self {
+        SplitMix64(seed)
+    }
+
+    pub fn next_u64(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
+    }
+
+    /// Uniform in `0..n` (n > 0), by rejection to avoid modulo bias.
+    pub fn below(&mut self, n: u64) -> u64 {
+        let zone = u64::MAX - u64::MAX % n;
+        loop {
+            let v = self.next_u64();
+            if v < zone {
+                return v % n;
+            }
+        }
+    }
+
+    /// Fisher–Yates shuffle.
+    pub fn shuffle<T>(&mut self, xs: &mut [T]) {
+        for i in (1..xs.len()).rev() {
+            let j = self.below(i as u64 + 1) as usize;
+            xs.swap(i, j);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn shuffle_is_a_seeded_permutation() {
+        let mut a: Vec<u32> = (0..1000).collect();
+        let mut b = a.clone();
+        SplitMix64::new(7).shuffle(&mut a);
+        SplitMix64::new(7).shuffle(&mut b);
+        assert_eq!(a, b);
+        let mut c = a.clone();
+        SplitMix64::new(8).shuffle(&mut c);
+        assert_ne!(a, c);
+        let mut sorted = a.clone();
+        sorted.sort();
+        assert_eq!(sorted, (0..1000).collect::<Vec<_>>());
+        assert_ne!(a, sorted);
+    }
+}
