@@ -1,14 +1,15 @@
 //! "Did you mean" for misspelt keys and values: the nearest allowed name by edit distance.
 
-use crate::config::params::PARAMS;
+use crate::config::Config;
 
-/// Every section and key name the schema knows, from the settings table.
-fn known_names() -> Vec<&'static str> {
-    let mut names: Vec<&str> = PARAMS
+/// Every section and key name of the schema, read off the serialised defaults.
+fn known_names() -> Vec<String> {
+    let table = toml::Table::try_from(Config::default()).unwrap_or_default();
+    let mut names: Vec<String> = table
         .iter()
-        .flat_map(|p| {
-            let (section, key) = p.key.split_once('.').unwrap_or((p.key, p.key));
-            [section, key]
+        .flat_map(|(section, keys)| {
+            let keys = keys.as_table().into_iter().flat_map(|t| t.keys().cloned());
+            std::iter::once(section.clone()).chain(keys)
         })
         .collect();
     names.sort_unstable();
@@ -29,9 +30,13 @@ pub(crate) fn unknown_key_hint(msg: &str) -> String {
     let Some((given, tail)) = rest.split_once('`') else {
         return String::new();
     };
-    let listed: Vec<&str> = tail
+    let listed: Vec<String> = tail
         .split_once("expected one of ")
-        .map(|(_, list)| list.split(", ").map(|c| c.trim_matches('`')).collect())
+        .map(|(_, list)| {
+            list.split(", ")
+                .map(|c| c.trim_matches('`').to_string())
+                .collect()
+        })
         .unwrap_or_default();
     let candidates = if listed.is_empty() {
         known_names()
@@ -40,7 +45,7 @@ pub(crate) fn unknown_key_hint(msg: &str) -> String {
     };
     candidates
         .iter()
-        .map(|k| (edit_distance(given, k), *k))
+        .map(|k| (edit_distance(given, k), k))
         .filter(|(d, k)| *d <= 2.max(k.len() / 3))
         .min()
         .map(|(_, k)| format!(" (did you mean `{k}`?)"))
