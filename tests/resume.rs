@@ -100,7 +100,9 @@ impl Watched {
 }
 
 fn resume_watched(cfg: &Config, fault: &str, expect: &str) -> Watched {
-    std::env::set_var("FASHION_TUI_FAULT", fault);
+    // The trainer reads the variable in this process, once, before its first event; the
+    // guard restores the environment on every way out of here, panics included.
+    let _fault = common::EnvGuard::set("FASHION_TUI_FAULT", fault);
     let (sink, rx) = ChannelSink::new();
     let (tx, control) = flume::unbounded();
     let opts = RunOptions {
@@ -109,15 +111,17 @@ fn resume_watched(cfg: &Config, fault: &str, expect: &str) -> Watched {
     };
     let handle = train::spawn(cfg.clone(), opts, control, sink);
     let mut reason = None;
+    let mut announced = false;
     loop {
         match rx.events.recv_timeout(Duration::from_secs(120)).unwrap() {
+            TrainEvent::Message(m) if m.contains("test fault injection active") => announced = true,
             TrainEvent::Message(m) if m.contains(expect) => reason = Some(m),
             TrainEvent::Phase(Phase::Paused) => break,
             TrainEvent::Failed(f) => panic!("failed: {f}"),
             _ => {}
         }
     }
-    std::env::remove_var("FASHION_TUI_FAULT");
+    assert!(announced, "the armed fault was not announced");
     Watched {
         handle,
         tx,
@@ -210,6 +214,12 @@ fn nan_loss_fails_and_keeps_the_last_good_checkpoint() {
     let out = resume_headless(run.path(), Some(&format!("nan@{}", before.step + 3)));
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(1), "{stderr}");
+    // Announced in the run's log (stdout when headless prints text).
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        stdout.contains("test fault injection active: FASHION_TUI_FAULT=nan@"),
+        "{stdout}"
+    );
     assert!(stderr.contains("the training loss became NaN"), "{stderr}");
     assert!(stderr.contains("--resume"), "{stderr}");
     assert_eq!(sidecar(run.path()), before);
@@ -348,4 +358,28 @@ fn a_kill_between_write_and_commit_keeps_the_previous_checkpoint() {
     );
     assert_eq!(sidecar(run.path()).epoch, 2);
     assert_eq!(metrics_of(run.path()).len(), 2);
+}
+
+#[test]
+fn a_malformed_fault_is_refused_before_training() {
+    let _lock = RNG.lock().unwrap_or_else(|e| e.into_inner());
+    let data = tempfile::tempdir().unwrap();
+    let run = tempfile::tempdir().unwrap();
+    common::write_synthetic(data.path(), 64, 20);
+    let out = Process::new(env!("CARGO_BIN_EXE_fashion-tui"))
+        .env("FASHION_TUI_FAULT", "nan@soon")
+        .args(["train", "--headless", "--device", "cpu", "--epochs", "1"])
+        .arg("--data-dir")
+        .arg(data.path())
+        .arg("--run-dir")
+        .arg(run.path())
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains("FASHION_TUI_FAULT = \"nan@soon\" is malformed"),
+        "{stderr}"
+    );
+    assert!(!run.path().join("metrics.jsonl").exists(), "it trained");
 }
