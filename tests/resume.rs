@@ -178,24 +178,29 @@ fn resumed_runs_repeat_an_uninterrupted_run_exactly() {
     run_to_end(&common::quick_config(data.path(), boundary.path(), 3), true);
     assert_eq!(metrics_of(boundary.path()), expected);
 
-    // Mid-epoch: stopped inside epoch 2 (after some of its batches), then resumed.
+    // Mid-epoch: stopped inside epoch 2, after its first batch. The Stop goes out when
+    // epoch 2 starts and is obeyed before its next batch, whatever the machine's speed.
     let mid = tempfile::tempdir().unwrap();
     let cfg = common::quick_config(data.path(), mid.path(), 3);
-    let (sink, rx) = ChannelSink::new();
     let (tx, control) = flume::unbounded();
-    let handle = train::spawn(cfg.clone(), RunOptions::default(), control, sink);
-    loop {
-        let p = rx.progress.recv_timeout(Duration::from_secs(120)).unwrap();
-        if p.epoch == 1 && p.batch > 3 && p.batch < p.batches {
-            tx.send(Command::Stop).unwrap();
-            break;
+    let mut starts = 0;
+    let mut sink = |ev: TrainEvent| {
+        if ev == TrainEvent::Phase(Phase::Training) {
+            starts += 1;
+            if starts == 2 {
+                tx.send(Command::Stop).unwrap();
+            }
         }
-    }
-    let summary = handle.join().unwrap().unwrap();
+        true
+    };
+    let summary = train::run_with(&cfg, RunOptions::default(), &control, &mut sink).unwrap();
     assert!(summary.stopped_early);
     let sc = sidecar(mid.path());
-    assert_eq!(sc.epoch, 1, "stopped in epoch 2");
-    assert!(sc.batch > 0, "mid-epoch checkpoint: {sc:?}");
+    assert_eq!(
+        (sc.epoch, sc.batch),
+        (1, 1),
+        "stopped in epoch 2, mid-epoch"
+    );
     run_to_end(&cfg, true);
     assert_eq!(metrics_of(mid.path()), expected);
 }
