@@ -321,6 +321,16 @@ fn resume_refuses_changed_next_run_settings_unless_forced() {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
+    // Forced: it continued from the checkpoint (epoch 2 of 2, not a fresh epoch 1) with the
+    // new batch size, and the run's config records the setting it trained with.
+    let metrics = metrics_of(run.path());
+    assert_eq!(metrics.iter().map(|m| m.0).collect::<Vec<_>>(), [1, 2]);
+    let sc = sidecar(run.path());
+    assert_eq!((sc.epoch, sc.batch), (2, 0));
+    // One epoch at batch 16 (64 images: 4 steps), one at batch 8 (8 steps).
+    assert_eq!(sc.step, 4 + 8);
+    let saved = std::fs::read_to_string(run.path().join("config.toml")).unwrap();
+    assert!(saved.contains("batch_size = 8"), "{saved}");
     let out = Process::new(bin)
         .args(["train", "--headless", "--resume", "/nonexistent/run"])
         .output()
