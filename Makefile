@@ -27,8 +27,9 @@ lint: setup
 	$(CARGO) fmt --check
 	$(CARGO) clippy --all-targets -- -D warnings
 
-## Seconds per epoch and peak memory, fashion-tui vs PyTorch eager (CPU, same model, batch 32),
-## then what the dashboard costs training (scripts/bench_dashboard.sh).
+## Every figure in the README, as markdown rows (about 15 min on 2 cores): seconds per epoch and
+## peak memory, fashion-tui vs PyTorch eager (CPU, same model, batch 32); the 10-epoch accuracy
+## table (scripts/bench_accuracy.sh); what the dashboard costs training (scripts/bench_dashboard.sh).
 bench: build
 	$(CARGO) build --release --example dashboard_cost
 	@bash scripts/bench.sh

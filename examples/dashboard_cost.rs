@@ -312,7 +312,10 @@ fn main() -> anyhow::Result<()> {
          the dashboard keeps {:.1}% of the throughput without it (median of {} pairs; bootstrap \
          95% interval {lo:.1}-{hi:.1}%; {:.1}% over all windows)\n\
          per pair: {}\n\
-         while drawing: UI thread {:.2}% of one core, {:.1} KiB/s written to the terminal\n",
+         while drawing: UI thread {:.2}% of one core, {:.1} KiB/s written to the terminal\n\
+         | redraw rate | in one process: median of pairs (95% interval) | over all windows | UI thread CPU | to the terminal |\n\
+         | --- | ---: | ---: | ---: | ---: |\n\
+         | {} fps | **{:.1}%** ({lo:.1}–{hi:.1}%) | {:.1}% | {:.2}% of one core | {:.1} KiB/s |\n",
         args.pairs,
         args.window_ms,
         cfg.ui.fps,
@@ -329,6 +332,11 @@ fn main() -> anyhow::Result<()> {
             .map(|r| format!("{r:.1}"))
             .collect::<Vec<_>>()
             .join(" "),
+        100.0 * cpu as f64 / 1e9 / drawing_secs,
+        written as f64 / 1024.0 / drawing_secs,
+        cfg.ui.fps,
+        median(&ratios),
+        100.0 * on_rate / off_rate,
         100.0 * cpu as f64 / 1e9 / drawing_secs,
         written as f64 / 1024.0 / drawing_secs,
     );

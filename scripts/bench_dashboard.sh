@@ -112,5 +112,10 @@ print(f"dashboard  median {st.median(ui):6.0f} img/s   rounds: {' '.join(f'{x:.0
 print(f"per-round dashboard/headless: {' '.join(f'{x:.1f}' for x in ratio)} %")
 print(f"the dashboard keeps {st.median(ratio):.1f}% of headless throughput (median of {n} paired rounds; "
       f"bootstrap 95% interval {lo:.1f}-{hi:.1f}%)")
-print(f"tmux server (the terminal) with the dashboard: {st.median(100 * c[0] / 1e9 / c[1] for c in cpu):.2f}% of one core")
+tmux_cpu = st.median(100 * c[0] / 1e9 / c[1] for c in cpu)
+print(f"tmux server (the terminal) with the dashboard: {tmux_cpu:.2f}% of one core")
+print(f"For the README: headless {st.median(hl):,.0f} img/s, dashboard {st.median(ui):,.0f} img/s "
+      f"(medians of rounds that ranged {min(hl + ui):,.0f}–{max(hl + ui):,.0f}); per-round ratio median "
+      f"{st.median(ratio):.1f}%, 95% interval {lo:.1f}–{hi:.1f}%; the tmux server drawing the dashboard "
+      f"used {tmux_cpu:.2f}% of one core ({n} rounds).")
 PY

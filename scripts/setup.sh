@@ -86,9 +86,9 @@ if [ ${#need[@]} -gt 0 ]; then
     if ! DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}" >/dev/null 2>&1; then
       apt-get update -qq >/dev/null 2>&1 || true
       DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}" >/dev/null 2>&1 \
-        || log "could not install ${need[*]}: the dataset will be downloaded at first use; tmux tests skip"
+        || log "could not install ${need[*]}: the dataset will be downloaded at first use; the tmux tests fail until tmux is installed"
     fi
   else
-    log "not root/Debian: ${need[*]} not installed (the dataset is downloaded at first use)"
+    log "not root/Debian: ${need[*]} not installed (the dataset is downloaded at first use; the tmux tests fail without tmux)"
   fi
 fi

@@ -188,10 +188,35 @@ fn json_run_then_eval() {
         "test_acc",
         "lr",
         "seconds",
+        "eval_seconds",
         "images_per_sec",
+        "confusion",
     ] {
         assert!(lines[1].get(key).is_some(), "missing {key}");
     }
+    assert!(lines[1]["eval_seconds"].as_f64().unwrap() >= 0.0);
+    // The confusion matrix: 10×10 counts, true class by row, over all 100 test images,
+    // its diagonal the test accuracy.
+    let confusion: Vec<Vec<u64>> = lines[1]["confusion"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| {
+            r.as_array()
+                .unwrap()
+                .iter()
+                .map(|c| c.as_u64().unwrap())
+                .collect()
+        })
+        .collect();
+    assert_eq!(confusion.len(), 10);
+    assert!(confusion.iter().all(|r| r.len() == 10), "{confusion:?}");
+    assert_eq!(confusion.iter().flatten().sum::<u64>(), 100);
+    let diagonal: u64 = (0..10).map(|k| confusion[k][k]).sum();
+    assert_eq!(
+        diagonal as f64 / 100.0,
+        lines[1]["test_acc"].as_f64().unwrap()
+    );
     assert_eq!(lines[1]["epoch"], 2);
     assert_eq!(lines[2]["event"], "done");
     let model = lines[2]["model"].as_str().unwrap();

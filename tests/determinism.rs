@@ -1,17 +1,19 @@
-//! Same seed, same metrics on the CPU. Alone in its own test binary: libtorch's RNG
-//! is process-global, so trainers running in parallel test threads would share it.
+//! Same seed, same metrics on the CPU, for one and for two threads. Alone in its own test
+//! binary: libtorch's RNG and thread count are process-global, so trainers running in
+//! parallel test threads would share them.
 
 mod common;
 
 use fashion_tui::train::{self, events::TrainEvent};
 
 #[test]
-fn same_seed_same_metrics_on_cpu() {
+fn same_seed_same_metrics_on_cpu_for_one_and_two_threads() {
     let data = tempfile::tempdir().unwrap();
     common::write_synthetic(data.path(), 200, 50);
-    let run_once = || {
+    let run_once = |threads: usize| {
         let run = tempfile::tempdir().unwrap();
-        let cfg = common::quick_config(data.path(), run.path(), 2);
+        let mut cfg = common::quick_config(data.path(), run.path(), 2);
+        cfg.runtime.threads = threads;
         let (_tx, rx) = flume::unbounded();
         let mut accs = Vec::new();
         let mut sink = |ev: TrainEvent| {
@@ -21,7 +23,10 @@ fn same_seed_same_metrics_on_cpu() {
             true
         };
         train::run(&cfg, &rx, &mut sink).unwrap();
+        assert_eq!(accs.len(), 2);
         accs
     };
-    assert_eq!(run_once(), run_once());
+    for threads in [1, 2] {
+        assert_eq!(run_once(threads), run_once(threads), "{threads} thread(s)");
+    }
 }

@@ -5,7 +5,7 @@
 mod common;
 
 use std::path::Path;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use common::tmux::{sh_quote, Tmux};
 
@@ -76,13 +76,7 @@ fn the_editor_and_hot_reload_steer_a_real_run() {
     tmux.keys(&["q"]);
     tmux.wait("the quit confirmation", LONG, |s| s.contains("y/n"));
     tmux.keys(&["y"]);
-    let start = Instant::now();
-    while !exit_file.exists() {
-        assert!(start.elapsed() < Duration::from_secs(120), "did not exit");
-        std::thread::sleep(Duration::from_millis(100));
-    }
-    std::thread::sleep(Duration::from_millis(200));
-    assert_eq!(std::fs::read_to_string(&exit_file).unwrap().trim(), "0");
+    assert_eq!(common::wait_for_exit_code(&exit_file, LONG), 0);
     // The run's effective config has the flag on top of the file it started from.
     let effective = std::fs::read_to_string(run.path().join("run").join("config.toml")).unwrap();
     assert!(effective.contains("batch_size = 16"), "{effective}");

@@ -6,9 +6,10 @@ mod common;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use common::tmux::{dashboard_script, Tmux};
+use fashion_tui::train::checkpoint;
 
 struct Session {
     tmux: Tmux,
@@ -51,12 +52,24 @@ fn pid_of(run: &Path) -> Option<String> {
         .map(str::to_string)
 }
 
-fn wait_until(what: &str, limit: Duration, mut pred: impl FnMut() -> bool) {
-    let start = Instant::now();
-    while !pred() {
-        assert!(start.elapsed() < limit, "timed out waiting for {what}");
-        std::thread::sleep(Duration::from_millis(100));
-    }
+/// The checkpoint in `run` is the one the stop wrote, not only the last epoch's: every
+/// save is a new generation (the first is 1), one per finished epoch, and the stop's on top;
+/// its position is in the epoch after the last finished one.
+fn assert_stop_checkpoint(run: &Path) {
+    let sc = checkpoint::read_sidecar(&run.join(checkpoint::DIR))
+        .unwrap()
+        .expect("a checkpoint");
+    let finished = std::fs::read_to_string(run.join("metrics.jsonl"))
+        .unwrap_or_default()
+        .lines()
+        .count();
+    assert_eq!(
+        sc.generation,
+        finished as u64 + 1,
+        "no save at the stop: {sc:?}"
+    );
+    assert_eq!(sc.epoch, finished, "{sc:?}");
+    assert!(sc.step > 0, "{sc:?}");
 }
 
 fn signal_stops_with_checkpoint(sig: &str, code: i32) {
@@ -67,13 +80,9 @@ fn signal_stops_with_checkpoint(sig: &str, code: i32) {
         .status()
         .unwrap();
     assert!(status.success());
-    wait_until("the exit code", Duration::from_secs(120), || {
-        s.exit_file.exists()
-    });
-    std::thread::sleep(Duration::from_millis(200));
-    let got = std::fs::read_to_string(&s.exit_file).unwrap();
-    assert_eq!(got.trim(), code.to_string(), "screen:\n{}", s.tmux.screen());
-    assert!(s.run.join("checkpoint").join("checkpoint.json").is_file());
+    let got = common::wait_for_exit_code(&s.exit_file, Duration::from_secs(120));
+    assert_eq!(got, code, "screen:\n{}", s.tmux.screen());
+    assert_stop_checkpoint(&s.run);
     assert_eq!(
         s.tmux
             .cmd(&["display", "-p", "-t", "ft", "#{alternate_on}"])
@@ -103,8 +112,8 @@ fn a_closed_terminal_leaves_no_process_and_a_checkpoint() {
     let s = start("drop");
     assert!(pid_of(&s.run).is_some());
     s.tmux.cmd(&["kill-server"]);
-    wait_until("the process to exit", Duration::from_secs(120), || {
+    common::wait_for("the process to exit", Duration::from_secs(120), || {
         pid_of(&s.run).is_none()
     });
-    assert!(s.run.join("checkpoint").join("checkpoint.json").is_file());
+    assert_stop_checkpoint(&s.run);
 }

@@ -6,7 +6,7 @@ mod common;
 
 use common::tmux::{dashboard_script, Tmux};
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 #[test]
 fn dashboard_pause_resume_quit_in_a_real_terminal() {
@@ -41,18 +41,8 @@ fn dashboard_pause_resume_quit_in_a_real_terminal() {
     tmux.wait("the quit confirmation", long, |s| s.contains("y/n"));
     tmux.cmd(&["send-keys", "-t", "ft", "y"]);
 
-    let start = Instant::now();
-    while !exit_file.exists() {
-        assert!(
-            start.elapsed() < long,
-            "did not exit; screen:\n{}",
-            tmux.screen()
-        );
-        std::thread::sleep(Duration::from_millis(100));
-    }
-    std::thread::sleep(Duration::from_millis(200));
-    let code = std::fs::read_to_string(&exit_file).unwrap();
-    assert_eq!(code.trim(), "0");
+    let code = common::wait_for_exit_code(&exit_file, long);
+    assert_eq!(code, 0, "screen:\n{}", tmux.screen());
     // Restored: out of the alternate screen, cursor visible, summary line printed.
     assert_eq!(
         tmux.cmd(&["display", "-p", "-t", "ft", "#{alternate_on}"])

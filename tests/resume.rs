@@ -100,7 +100,9 @@ impl Watched {
 }
 
 fn resume_watched(cfg: &Config, fault: &str, expect: &str) -> Watched {
-    std::env::set_var("FASHION_TUI_FAULT", fault);
+    // The trainer reads the variable in this process, once, before its first event; the
+    // guard restores the environment on every way out of here, panics included.
+    let _fault = common::EnvGuard::set("FASHION_TUI_FAULT", fault);
     let (sink, rx) = ChannelSink::new();
     let (tx, control) = flume::unbounded();
     let opts = RunOptions {
@@ -109,15 +111,17 @@ fn resume_watched(cfg: &Config, fault: &str, expect: &str) -> Watched {
     };
     let handle = train::spawn(cfg.clone(), opts, control, sink);
     let mut reason = None;
+    let mut announced = false;
     loop {
         match rx.events.recv_timeout(Duration::from_secs(120)).unwrap() {
+            TrainEvent::Message(m) if m.contains("test fault injection active") => announced = true,
             TrainEvent::Message(m) if m.contains(expect) => reason = Some(m),
             TrainEvent::Phase(Phase::Paused) => break,
             TrainEvent::Failed(f) => panic!("failed: {f}"),
             _ => {}
         }
     }
-    std::env::remove_var("FASHION_TUI_FAULT");
+    assert!(announced, "the armed fault was not announced");
     Watched {
         handle,
         tx,
@@ -174,24 +178,29 @@ fn resumed_runs_repeat_an_uninterrupted_run_exactly() {
     run_to_end(&common::quick_config(data.path(), boundary.path(), 3), true);
     assert_eq!(metrics_of(boundary.path()), expected);
 
-    // Mid-epoch: stopped inside epoch 2 (after some of its batches), then resumed.
+    // Mid-epoch: stopped inside epoch 2, after its first batch. The Stop goes out when
+    // epoch 2 starts and is obeyed before its next batch, whatever the machine's speed.
     let mid = tempfile::tempdir().unwrap();
     let cfg = common::quick_config(data.path(), mid.path(), 3);
-    let (sink, rx) = ChannelSink::new();
     let (tx, control) = flume::unbounded();
-    let handle = train::spawn(cfg.clone(), RunOptions::default(), control, sink);
-    loop {
-        let p = rx.progress.recv_timeout(Duration::from_secs(120)).unwrap();
-        if p.epoch == 1 && p.batch > 3 && p.batch < p.batches {
-            tx.send(Command::Stop).unwrap();
-            break;
+    let mut starts = 0;
+    let mut sink = |ev: TrainEvent| {
+        if ev == TrainEvent::Phase(Phase::Training) {
+            starts += 1;
+            if starts == 2 {
+                tx.send(Command::Stop).unwrap();
+            }
         }
-    }
-    let summary = handle.join().unwrap().unwrap();
+        true
+    };
+    let summary = train::run_with(&cfg, RunOptions::default(), &control, &mut sink).unwrap();
     assert!(summary.stopped_early);
     let sc = sidecar(mid.path());
-    assert_eq!(sc.epoch, 1, "stopped in epoch 2");
-    assert!(sc.batch > 0, "mid-epoch checkpoint: {sc:?}");
+    assert_eq!(
+        (sc.epoch, sc.batch),
+        (1, 1),
+        "stopped in epoch 2, mid-epoch"
+    );
     run_to_end(&cfg, true);
     assert_eq!(metrics_of(mid.path()), expected);
 }
@@ -210,6 +219,12 @@ fn nan_loss_fails_and_keeps_the_last_good_checkpoint() {
     let out = resume_headless(run.path(), Some(&format!("nan@{}", before.step + 3)));
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(1), "{stderr}");
+    // Announced in the run's log (stdout when headless prints text).
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        stdout.contains("test fault injection active: FASHION_TUI_FAULT=nan@"),
+        "{stdout}"
+    );
     assert!(stderr.contains("the training loss became NaN"), "{stderr}");
     assert!(stderr.contains("--resume"), "{stderr}");
     assert_eq!(sidecar(run.path()), before);
@@ -306,6 +321,16 @@ fn resume_refuses_changed_next_run_settings_unless_forced() {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
+    // Forced: it continued from the checkpoint (epoch 2 of 2, not a fresh epoch 1) with the
+    // new batch size, and the run's config records the setting it trained with.
+    let metrics = metrics_of(run.path());
+    assert_eq!(metrics.iter().map(|m| m.0).collect::<Vec<_>>(), [1, 2]);
+    let sc = sidecar(run.path());
+    assert_eq!((sc.epoch, sc.batch), (2, 0));
+    // One epoch at batch 16 (64 images: 4 steps), one at batch 8 (8 steps).
+    assert_eq!(sc.step, 4 + 8);
+    let saved = std::fs::read_to_string(run.path().join("config.toml")).unwrap();
+    assert!(saved.contains("batch_size = 8"), "{saved}");
     let out = Process::new(bin)
         .args(["train", "--headless", "--resume", "/nonexistent/run"])
         .output()
@@ -348,4 +373,28 @@ fn a_kill_between_write_and_commit_keeps_the_previous_checkpoint() {
     );
     assert_eq!(sidecar(run.path()).epoch, 2);
     assert_eq!(metrics_of(run.path()).len(), 2);
+}
+
+#[test]
+fn a_malformed_fault_is_refused_before_training() {
+    let _lock = RNG.lock().unwrap_or_else(|e| e.into_inner());
+    let data = tempfile::tempdir().unwrap();
+    let run = tempfile::tempdir().unwrap();
+    common::write_synthetic(data.path(), 64, 20);
+    let out = Process::new(env!("CARGO_BIN_EXE_fashion-tui"))
+        .env("FASHION_TUI_FAULT", "nan@soon")
+        .args(["train", "--headless", "--device", "cpu", "--epochs", "1"])
+        .arg("--data-dir")
+        .arg(data.path())
+        .arg("--run-dir")
+        .arg(run.path())
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains("FASHION_TUI_FAULT = \"nan@soon\" is malformed"),
+        "{stderr}"
+    );
+    assert!(!run.path().join("metrics.jsonl").exists(), "it trained");
 }

@@ -130,6 +130,27 @@ fn wait_for(rx: &flume::Receiver<TrainEvent>, pred: impl Fn(&TrainEvent) -> bool
     }
 }
 
+/// Ask for a checkpoint, wait for it, and read back the position it recorded.
+fn checkpoint_now(
+    tx: &flume::Sender<Command>,
+    events: &flume::Receiver<TrainEvent>,
+    run: &std::path::Path,
+) -> fashion_tui::train::checkpoint::Sidecar {
+    tx.send(Command::Checkpoint).unwrap();
+    wait_for(events, |e| {
+        matches!(
+            e,
+            TrainEvent::Saved {
+                why: SaveReason::Requested,
+                ..
+            }
+        )
+    });
+    fashion_tui::train::checkpoint::read_sidecar(&run.join("checkpoint"))
+        .unwrap()
+        .expect("checkpoint written")
+}
+
 #[test]
 fn pause_blocks_feature_maps_answer_while_paused_and_stop_is_honoured() {
     let data = tempfile::tempdir().unwrap();
@@ -146,11 +167,36 @@ fn pause_blocks_feature_maps_answer_while_paused_and_stop_is_honoured() {
         .expect("first progress");
     tx.send(Command::Pause).unwrap();
     wait_for(&rx.events, |e| *e == TrainEvent::Phase(Phase::Paused));
-    // Paused: the one slot may hold a snapshot taken before the pause; then silence.
-    let _ = rx.progress.try_recv();
-    std::thread::sleep(Duration::from_millis(300));
-    assert!(rx.progress.try_recv().is_err(), "progress while paused");
-    assert!(!handle.is_finished());
+    let TrainEvent::Applied(paused_at) =
+        wait_for(&rx.events, |e| matches!(e, TrainEvent::Applied(_)))
+    else {
+        unreachable!()
+    };
+
+    // A checkpoint on request, while paused, records the exact position: the batch the
+    // pause came at, every batch before it one optimiser step (25 batches an epoch).
+    let at_pause = checkpoint_now(&tx, &rx.events, run.path());
+    assert_eq!(
+        paused_at,
+        format!(
+            "paused at epoch {:.2}",
+            at_pause.epoch as f64 + at_pause.batch as f64 / 25.0
+        )
+    );
+    assert!(at_pause.step > 0);
+    assert_eq!(at_pause.step, (at_pause.epoch * 25 + at_pause.batch) as i64);
+    // Snapshots taken before the pause may still be on their way; none is beyond it.
+    let position = (at_pause.epoch, at_pause.batch);
+    let stale = |rx: &flume::Receiver<_>| {
+        while let Ok(p) = rx.try_recv() {
+            let p: fashion_tui::train::events::Progress = p;
+            assert!(
+                (p.epoch, p.batch) <= position,
+                "{p:?} after the pause at {position:?}"
+            );
+        }
+    };
+    stale(&rx.progress);
 
     tx.send(Command::FeatureMaps { index: 7 }).unwrap();
     let fm = wait_for(&rx.events, |e| matches!(e, TrainEvent::FeatureMaps(_)));
@@ -159,21 +205,18 @@ fn pause_blocks_feature_maps_answer_while_paused_and_stop_is_honoured() {
     };
     assert_eq!(fm.index, 7);
 
-    // A checkpoint on request, while paused, records the exact position.
-    tx.send(Command::Checkpoint).unwrap();
-    wait_for(&rx.events, |e| {
-        matches!(
-            e,
-            TrainEvent::Saved {
-                why: SaveReason::Requested,
-                ..
-            }
-        )
-    });
-    let sidecar = fashion_tui::train::checkpoint::read_sidecar(&run.path().join("checkpoint"))
-        .unwrap()
-        .expect("checkpoint written");
-    assert!(sidecar.step > 0);
+    // Paused really blocks: between these commands the trainer was free to train, and it
+    // did not take a single step (no timing involved: the step counter says so).
+    stale(&rx.progress);
+    let later = checkpoint_now(&tx, &rx.events, run.path());
+    assert!(later.generation > at_pause.generation, "a second save");
+    assert_eq!(
+        (later.epoch, later.batch, later.step),
+        (at_pause.epoch, at_pause.batch, at_pause.step),
+        "trained while paused"
+    );
+    stale(&rx.progress);
+    assert!(!handle.is_finished());
 
     // Many quick toggles never deadlock; it ends up running.
     for _ in 0..50 {
@@ -181,9 +224,12 @@ fn pause_blocks_feature_maps_answer_while_paused_and_stop_is_honoured() {
         tx.send(Command::Pause).unwrap();
     }
     tx.send(Command::Resume).unwrap();
-    rx.progress
+    // The pending snapshot was drained above: what comes now was trained after the resume.
+    let p = rx
+        .progress
         .recv_timeout(Duration::from_secs(120))
         .expect("progress after resume");
+    assert!((p.epoch, p.batch) > position, "{p:?} not past {position:?}");
 
     tx.send(Command::Stop).unwrap();
     let done = wait_for(&rx.events, |e| matches!(e, TrainEvent::Done(_)));
@@ -245,7 +291,7 @@ fn bad_settings_fail_as_usage_errors_with_the_reason() {
 /// `commands`, which the trainer obeys before its next batch.
 fn run_sending(
     cfg: &Config,
-    when: impl Fn(&TrainEvent) -> bool,
+    mut when: impl FnMut(&TrainEvent) -> bool,
     commands: Vec<Command>,
 ) -> (Vec<TrainEvent>, RunSummary) {
     let (tx, control) = flume::unbounded();
@@ -262,6 +308,19 @@ fn run_sending(
     };
     let summary = train::run(cfg, &control, &mut sink).unwrap();
     (events, summary)
+}
+
+/// Matches the start of the `n`-th epoch (1-based) trained: commands sent then are obeyed
+/// after its first batch, whatever the machine's speed (progress snapshots are timed).
+fn epoch_start(n: usize) -> impl FnMut(&TrainEvent) -> bool {
+    let mut seen = 0;
+    move |e| {
+        if *e == TrainEvent::Phase(Phase::Training) {
+            seen += 1;
+            return seen == n;
+        }
+        false
+    }
 }
 
 fn applied(events: &[TrainEvent]) -> Vec<&str> {
@@ -295,7 +354,7 @@ fn a_learning_rate_change_applies_from_the_next_batch_and_the_schedule_scales_it
     cfg.training.gamma = 0.5;
     let (events, summary) = run_sending(
         &cfg,
-        |e| matches!(e, TrainEvent::Progress(_)),
+        epoch_start(1),
         vec![
             Command::Set(LiveSetting::Lr(-1.0)),
             Command::Set(LiveSetting::Lr(0.0005)),
@@ -325,7 +384,7 @@ fn a_learning_rate_change_applies_from_the_next_batch_and_the_schedule_scales_it
         (*setting, from.as_str()),
         (LiveSetting::Lr(0.0005), "0.001")
     );
-    assert!(*at_epoch > 0.0 && *at_epoch < 1.0, "{at_epoch}");
+    assert_eq!(*at_epoch, 1.0 / 25.0, "after the first batch");
     assert_eq!(
         events[at - 1],
         TrainEvent::Applied(format!("lr 0.001 → 0.0005 at epoch {at_epoch:.2}"))
@@ -365,7 +424,7 @@ fn an_epochs_change_lengthens_or_shortens_the_run() {
     let cfg = common::quick_config(data.path(), run.path(), 1);
     let (events, summary) = run_sending(
         &cfg,
-        |e| matches!(e, TrainEvent::Progress(_)),
+        epoch_start(1),
         vec![Command::Set(LiveSetting::Epochs(3))],
     );
     assert_eq!(
@@ -377,7 +436,7 @@ fn an_epochs_change_lengthens_or_shortens_the_run() {
     assert!(
         applied(&events)
             .iter()
-            .any(|a| a.starts_with("epochs 1 → 3 at epoch 0.")),
+            .any(|a| a.starts_with("epochs 1 → 3 at epoch 0.08")),
         "{:?}",
         applied(&events)
     );
@@ -388,7 +447,7 @@ fn an_epochs_change_lengthens_or_shortens_the_run() {
     cfg.training.schedule = Schedule::Cosine;
     let (events, summary) = run_sending(
         &cfg,
-        |e| matches!(e, TrainEvent::Progress(p) if p.epoch == 1),
+        epoch_start(2),
         vec![Command::Set(LiveSetting::Epochs(1))],
     );
     assert_eq!(
@@ -401,7 +460,7 @@ fn an_epochs_change_lengthens_or_shortens_the_run() {
     assert!(ends[1].2 > 0.0 && ends[1].2 < ends[0].2, "{ends:?}");
     let line = applied(&events)
         .into_iter()
-        .find(|a| a.starts_with("epochs 5 → 1 at epoch 1."))
+        .find(|a| a.starts_with("epochs 5 → 1 at epoch 1.08"))
         .expect("applied");
     assert!(
         line.contains(" (the run ends after the current epoch, 2) (rate now "),

@@ -162,6 +162,14 @@ pub fn run_with(
     let started = Instant::now();
     sink.send(TrainEvent::Phase(Phase::Loading));
     cfg.validate()?;
+    // Test builds only (see `fault`): armed faults are announced, a malformed value refused.
+    let faults = match fault::Faults::from_env().map_err(crate::config::ConfigError)? {
+        Some((faults, note)) => {
+            sink.send(TrainEvent::Message(note));
+            faults
+        }
+        None => fault::Faults::default(),
+    };
     let threads = cfg.threads();
     tch::set_num_threads(threads as i32);
     let resolved =
@@ -203,6 +211,7 @@ pub fn run_with(
         resolved.device,
         run_dir.clone(),
         opts.pause_on_fault,
+        faults,
     )?;
     if opts.resume {
         t.restore(sink)?;

@@ -137,6 +137,7 @@ impl<'a> Trainer<'a> {
         device: Device,
         run_dir: PathBuf,
         pause_on_fault: bool,
+        faults: Faults,
     ) -> Result<Self> {
         let tc = &cfg.training;
         tch::manual_seed(tc.seed as i64);
@@ -168,7 +169,7 @@ impl<'a> Trainer<'a> {
             model_path: None,
             cur: EpochState::new(0, device),
             pause_on_fault,
-            faults: Faults::from_env(),
+            faults,
             saves: 0,
         })
     }

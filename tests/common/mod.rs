@@ -5,7 +5,9 @@
 
 pub mod tmux;
 
+use std::ffi::OsString;
 use std::path::Path;
+use std::time::{Duration, Instant};
 
 use fashion_tui::config::Config;
 use fashion_tui::data::{write_dataset, Split};
@@ -49,4 +51,60 @@ pub fn quick_config(data: &Path, run: &Path, epochs: usize) -> Config {
     cfg.training.batch_size = 16;
     cfg.ui.predictions = 4;
     cfg
+}
+
+/// Wait until `cond` holds, polling; panic naming `what` after `limit`. For files and
+/// processes that say nothing when they change: events are waited for on their channel.
+pub fn wait_for(what: &str, limit: Duration, mut cond: impl FnMut() -> bool) {
+    let start = Instant::now();
+    while !cond() {
+        assert!(
+            start.elapsed() < limit,
+            "timed out after {limit:?} waiting for {what}"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// The exit code a test's `sh` script wrote into `file` (`echo $? > file`), once it is
+/// there in full: the file appears before `echo` has written into it.
+pub fn wait_for_exit_code(file: &Path, limit: Duration) -> i32 {
+    let mut code = None;
+    wait_for(
+        &format!("an exit code in {}", file.display()),
+        limit,
+        || {
+            code = std::fs::read_to_string(file)
+                .ok()
+                .filter(|s| s.ends_with('\n'))
+                .and_then(|s| s.trim().parse().ok());
+            code.is_some()
+        },
+    );
+    code.unwrap()
+}
+
+/// Sets an environment variable of this test process and restores its previous value
+/// when dropped, also when the test panics. Only for what must be read in-process (a
+/// child process gets its variables through `Command::env`).
+pub struct EnvGuard {
+    key: &'static str,
+    previous: Option<OsString>,
+}
+
+impl EnvGuard {
+    pub fn set(key: &'static str, value: &str) -> EnvGuard {
+        let previous = std::env::var_os(key);
+        std::env::set_var(key, value);
+        EnvGuard { key, previous }
+    }
+}
+
+impl Drop for EnvGuard {
+    fn drop(&mut self) {
+        match self.previous.take() {
+            Some(v) => std::env::set_var(self.key, v),
+            None => std::env::remove_var(self.key),
+        }
+    }
 }
