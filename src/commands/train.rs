@@ -43,6 +43,11 @@ fn resume_config(args: &TrainArgs, dir: Option<&Path>) -> Result<Config> {
         ))
     })?;
     let saved = Config::from_toml(&sidecar.config, &ckpt.join(train::checkpoint::SIDECAR))?;
+    // Before any data is loaded; the position within an epoch is checked against the
+    // data when the trainer restores it.
+    sidecar
+        .check(&saved, train::run_dir::recorded_epochs(&dir))
+        .with_context(|| format!("cannot resume {}", dir.display()))?;
     let mut cfg = saved.clone();
     args.apply(&mut cfg);
     cfg.runtime.run_dir = dir.to_string_lossy().into_owned();
