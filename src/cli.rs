@@ -102,6 +102,10 @@ pub struct TrainArgs {
     /// With --resume: allow changed next-run settings (model, batch size, seed, …).
     #[arg(long, requires = "resume")]
     pub force: bool,
+    /// Start over in a run directory that holds a run: delete that run's config, metrics,
+    /// model and checkpoint first (other files are kept).
+    #[arg(long, conflicts_with = "resume")]
+    pub overwrite: bool,
 }
 
 #[derive(Debug, Clone, Args)]
@@ -219,6 +223,9 @@ mod tests {
         assert_eq!(cli.train.resume, Some(Some(PathBuf::from("runs/x"))));
         assert!(cli.train.force);
         assert!(Cli::try_parse_from(["fashion-tui", "--force"]).is_err());
+        assert!(Cli::try_parse_from(["fashion-tui", "--resume", "--overwrite"]).is_err());
+        let cli = Cli::try_parse_from(["fashion-tui", "--run-dir", "r", "--overwrite"]).unwrap();
+        assert!(cli.train.overwrite);
     }
 
     #[test]

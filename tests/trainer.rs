@@ -443,7 +443,8 @@ fn an_epochs_change_lengthens_or_shortens_the_run() {
 
     // Shorten below the current epoch: 5 → 1 during the second; it ends after it, and
     // the cosine schedule spans the run as it really is (no zero rate in its last epoch).
-    let mut cfg = common::quick_config(data.path(), run.path(), 5);
+    let shorter = tempfile::tempdir().unwrap();
+    let mut cfg = common::quick_config(data.path(), shorter.path(), 5);
     cfg.training.schedule = Schedule::Cosine;
     let (events, summary) = run_sending(
         &cfg,

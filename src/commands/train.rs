@@ -15,8 +15,8 @@ use crate::cli::TrainArgs;
 use crate::config::reload::Reloader;
 use crate::config::{self, Config, ConfigError, Source};
 use crate::headless::{self, Ending};
-use crate::train::events::Command;
-use crate::train::{self, ChannelSink};
+use crate::train::events::{Command, TrainEvent};
+use crate::train::{self, ChannelSink, Sink};
 use crate::ui;
 
 /// The config and run directory for `--resume`: the run's own config, under the flags
@@ -43,6 +43,11 @@ fn resume_config(args: &TrainArgs, dir: Option<&Path>) -> Result<Config> {
         ))
     })?;
     let saved = Config::from_toml(&sidecar.config, &ckpt.join(train::checkpoint::SIDECAR))?;
+    // Before any data is loaded; the position within an epoch is checked against the
+    // data when the trainer restores it.
+    sidecar
+        .check(&saved, train::run_dir::recorded_epochs(&dir))
+        .with_context(|| format!("cannot resume {}", dir.display()))?;
     let mut cfg = saved.clone();
     args.apply(&mut cfg);
     cfg.runtime.run_dir = dir.to_string_lossy().into_owned();
@@ -81,7 +86,24 @@ pub fn run(args: &TrainArgs) -> Result<ExitCode> {
         && !dumb
         && std::io::stdout().is_terminal()
         && std::io::stdin().is_terminal();
-    let (sink, rx) = ChannelSink::new();
+    let (mut sink, rx) = ChannelSink::new();
+    // A named run directory is held from here to the process's end (the trainer holds a
+    // default one for its run): one process per run directory, and never a silent reuse.
+    let _held = match cfg.runtime.run_dir.as_str() {
+        "" => None,
+        dir if args.overwrite => {
+            let held = train::run_dir::lock(Path::new(dir))?;
+            let deleted = train::run_dir::clear_run(&held)?;
+            if !deleted.is_empty() {
+                sink.send(TrainEvent::Message(format!(
+                    "--overwrite: deleted the previous run in {dir} ({})",
+                    deleted.join(", ")
+                )));
+            }
+            Some(held)
+        }
+        dir => Some(train::run_dir::claim(Path::new(dir), resume)?),
+    };
     let (cmd_tx, cmd_rx) = flume::unbounded();
     let signal = Arc::new(AtomicI32::new(0));
     watch_signals(signal.clone(), cmd_tx.clone())?;

@@ -8,6 +8,7 @@
 //! generations and orphaned temp files are removed once a newer one is committed.
 
 use std::collections::HashMap;
+use std::fmt;
 use std::fs;
 use std::io::Read;
 use std::path::{Path, PathBuf};
@@ -18,12 +19,26 @@ use sha2::{Digest, Sha256};
 use tch::{nn, Tensor};
 
 use crate::atomic;
+use crate::config::Config;
 
 /// Bumped whenever the layout changes; older checkpoints are refused with a message.
 pub const FORMAT_VERSION: u32 = 1;
 pub const SIDECAR: &str = "checkpoint.json";
 /// The checkpoint's directory inside a run directory.
 pub const DIR: &str = "checkpoint";
+
+/// A sidecar that does not fit its run (a field edited by hand, or another run's file):
+/// refused with the field named, exit code 2. Damaged files are runtime errors instead.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CheckpointError(pub String);
+
+impl fmt::Display for CheckpointError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for CheckpointError {}
 
 /// The scalars of a checkpoint.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -78,17 +93,149 @@ pub fn read_sidecar(dir: &Path) -> Result<Option<Sidecar>> {
     };
     let version: serde_json::Value = serde_json::from_str(&text)
         .with_context(|| format!("{} is not valid JSON (corrupt checkpoint)", path.display()))?;
-    let found = version.get("format_version").and_then(|v| v.as_u64());
-    if found != Some(u64::from(FORMAT_VERSION)) {
-        bail!(
-            "{} has checkpoint format {:?}; this fashion-tui reads format {FORMAT_VERSION}",
-            path.display(),
-            found
+    let found = version.get("format_version");
+    if found.and_then(|v| v.as_u64()) != Some(u64::from(FORMAT_VERSION)) {
+        let found = found.map_or_else(
+            || "no format_version".into(),
+            |v| format!("checkpoint format {v}"),
         );
+        return Err(CheckpointError(format!(
+            "{} has {found}; this fashion-tui reads checkpoint format {FORMAT_VERSION}",
+            path.display()
+        ))
+        .into());
     }
     let sidecar = serde_json::from_str(&text)
         .with_context(|| format!("{} is missing fields (corrupt checkpoint)", path.display()))?;
     Ok(Some(sidecar))
+}
+
+impl Sidecar {
+    /// Refuse fields that do not fit the run whose config (`saved`, the sidecar's own)
+    /// and `metrics.jsonl` (`recorded` epochs) are given, naming the field. The position
+    /// within an epoch is checked against the data by [`check_position`](Self::check_position).
+    pub fn check(&self, saved: &Config, recorded: usize) -> Result<(), CheckpointError> {
+        let mut bad = Vec::new();
+        let model = saved.model.name.to_string();
+        if self.model != model {
+            bad.push(format!(
+                "model = {:?}, but the run trains {model:?}",
+                self.model
+            ));
+        }
+        if self.seed != saved.training.seed {
+            bad.push(format!(
+                "seed = {}, but the run's seed is {}",
+                self.seed, saved.training.seed
+            ));
+        }
+        // An epoch in progress counts; a run shortened live below its position saves its
+        // position as its length, and `metrics.jsonl` recorded the epochs done.
+        let reached = self.epoch.saturating_add(usize::from(self.batch > 0));
+        let epochs = saved.training.epochs.max(recorded);
+        if reached > epochs {
+            bad.push(format!(
+                "epoch = {} (batch {}) is beyond the run's {epochs} epochs",
+                self.epoch, self.batch
+            ));
+        }
+        if self.generation == 0 {
+            bad.push("generation = 0 (generations start at 1)".into());
+        }
+        if self.step < 0 {
+            bad.push(format!("step = {} is negative", self.step));
+        }
+        for (name, v) in [
+            ("lr", self.lr),
+            ("weight_decay", self.weight_decay),
+            ("momentum", self.momentum),
+            ("epoch_loss_sum", self.epoch_loss_sum),
+        ] {
+            if !(v.is_finite() && v >= 0.0) {
+                bad.push(format!("{name} = {v} is not a finite number ≥ 0"));
+            }
+        }
+        if self.epoch_correct < 0 {
+            bad.push(format!(
+                "epoch_correct = {} is negative",
+                self.epoch_correct
+            ));
+        }
+        if self.batch == 0 && (self.epoch_correct != 0 || self.epoch_loss_sum != 0.0) {
+            bad.push(format!(
+                "epoch_correct = {} and epoch_loss_sum = {} at the start of an epoch (batch 0)",
+                self.epoch_correct, self.epoch_loss_sum
+            ));
+        }
+        refuse(bad)
+    }
+
+    /// Refuse a position beyond an epoch of `batches` batches of `batch_size` out of
+    /// `images`, as the run's config and data make it.
+    pub fn check_position(
+        &self,
+        batches: usize,
+        batch_size: usize,
+        images: usize,
+    ) -> Result<(), CheckpointError> {
+        let mut bad = Vec::new();
+        if self.batch > batches {
+            bad.push(format!(
+                "batch = {} is beyond the run's {batches} batches per epoch",
+                self.batch
+            ));
+        }
+        let seen = self.batch.saturating_mul(batch_size).min(images);
+        if self.epoch_correct > seen as i64 {
+            bad.push(format!(
+                "epoch_correct = {} is more than the {seen} images trained on in the epoch",
+                self.epoch_correct
+            ));
+        }
+        refuse(bad)
+    }
+}
+
+fn refuse(bad: Vec<String>) -> Result<(), CheckpointError> {
+    if bad.is_empty() {
+        return Ok(());
+    }
+    Err(CheckpointError(format!(
+        "{SIDECAR} does not fit this run: {} (edited by hand, or another run's file); not \
+         resuming from it",
+        bad.join("; ")
+    )))
+}
+
+/// Whether `dir` holds a checkpoint of ours, committed or not (temp files aside).
+pub fn has_files(dir: &Path) -> bool {
+    dir.join(SIDECAR).exists()
+        || fs::read_dir(dir).is_ok_and(|entries| {
+            entries
+                .flatten()
+                .any(|e| generation_of(&e.file_name().to_string_lossy()).is_some())
+        })
+}
+
+/// Delete every checkpoint file of ours in `dir` (sidecar, generations, temp files), and
+/// the directory when nothing else is left in it.
+pub fn remove_all(dir: &Path) -> Result<()> {
+    clean(dir, None);
+    match fs::remove_file(dir.join(SIDECAR)) {
+        Ok(()) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        Err(e) => {
+            return Err(e).with_context(|| format!("cannot delete {}", dir.join(SIDECAR).display()))
+        }
+    }
+    let _ = fs::remove_dir(dir);
+    Ok(())
+}
+
+fn generation_of(name: &str) -> Option<u64> {
+    name.strip_prefix("ckpt-")
+        .and_then(|r| r.strip_suffix(".safetensors"))
+        .and_then(|g| g.parse::<u64>().ok())
 }
 
 /// The most recently created run directory under `root` that holds a checkpoint (what
@@ -140,13 +287,19 @@ pub fn save_hooked(
     atomic::write_with(&final_path, &tmp, |tmp| {
         Ok::<_, anyhow::Error>(Tensor::write_safetensors(&named, tmp)?)
     })
-    .with_context(|| format!("cannot write checkpoint {}", final_path.display()))?;
+    .map_err(|e| {
+        atomic::explain(
+            e,
+            format!("cannot write checkpoint {}", final_path.display()),
+        )
+    })?;
     sidecar.tensors_sha256 = sha256_file(&final_path)?;
     before_commit();
     let json = serde_json::to_vec_pretty(&sidecar)?;
     if let Err(e) = atomic::write(&dir.join(SIDECAR), &json) {
         let _ = fs::remove_file(&final_path);
-        return Err(e).with_context(|| format!("cannot commit checkpoint in {}", dir.display()));
+        let doing = format!("cannot commit checkpoint in {}", dir.display());
+        return Err(atomic::explain(e.into(), doing));
     }
     clean(dir, Some(sidecar.generation));
     Ok(())
@@ -160,11 +313,7 @@ pub fn clean(dir: &Path, keep: Option<u64>) {
     for e in entries.flatten() {
         let name = e.file_name().to_string_lossy().into_owned();
         let is_temp = name.starts_with('.') && name.contains(".tmp");
-        let stale = name
-            .strip_prefix("ckpt-")
-            .and_then(|r| r.strip_suffix(".safetensors"))
-            .and_then(|g| g.parse::<u64>().ok())
-            .is_some_and(|g| Some(g) != keep);
+        let stale = generation_of(&name).is_some_and(|g| Some(g) != keep);
         if is_temp || stale {
             let _ = fs::remove_file(e.path());
         }
@@ -339,7 +488,7 @@ mod tests {
         assert!(err.contains("corrupt checkpoint"), "{err}");
         fs::write(dir.path().join(SIDECAR), b"{\"format_version\": 99}").unwrap();
         let err = format!("{:#}", load(dir.path()).err().unwrap());
-        assert!(err.contains("format Some(99)"), "{err}");
+        assert!(err.contains("has checkpoint format 99;"), "{err}");
     }
 
     #[test]

@@ -25,7 +25,7 @@ pub mod sink;
 mod trainer;
 
 use std::panic::{catch_unwind, AssertUnwindSafe};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
@@ -91,11 +91,14 @@ pub fn spawn(
         .expect("spawning the trainer thread")
 }
 
-/// Whether the user's settings caused `e`: bad values, or a named data directory that
-/// lacks the dataset.
+/// Whether the user's settings caused `e`: bad values, a named data directory that
+/// lacks the dataset, a run directory in use or holding another run, or a checkpoint
+/// sidecar that does not fit its run.
 pub fn is_usage_error(e: &anyhow::Error) -> bool {
     e.chain().any(|c| {
         c.is::<crate::config::ConfigError>()
+            || c.is::<run_dir::RunDirError>()
+            || c.is::<checkpoint::CheckpointError>()
             || matches!(
                 c.downcast_ref::<data::DataError>(),
                 Some(data::DataError::Incomplete { .. } | data::DataError::Missing { .. })
@@ -193,8 +196,10 @@ pub fn run_with(
                 .context("cannot determine the user data directory for runs; set --run-dir")?;
             run_dir::create_under(&root, cfg.model.name.name())?
         }
-        dir => run_dir::use_dir(Path::new(dir))?,
+        dir => PathBuf::from(dir),
     };
+    // Held until the run ends: no other process writes here meanwhile.
+    let _held = run_dir::claim(&run_dir, opts.resume)?;
     atomic::write(
         &run_dir.join(run_dir::CONFIG_FILE),
         cfg.to_toml().as_bytes(),
@@ -203,8 +208,10 @@ pub fn run_with(
 
     // Orphans of a save that died before its commit go; the committed generation stays.
     let ckpt_dir = run_dir.join(checkpoint::DIR);
-    let committed = checkpoint::read_sidecar(&ckpt_dir).ok().flatten();
-    checkpoint::clean(&ckpt_dir, committed.map(|s| s.generation));
+    // An unreadable sidecar keeps every generation: resuming will say what is wrong.
+    if let Ok(committed) = checkpoint::read_sidecar(&ckpt_dir) {
+        checkpoint::clean(&ckpt_dir, committed.map(|s| s.generation));
+    }
     let mut t = Trainer::new(
         cfg,
         &ds,

@@ -1,10 +1,19 @@
 //! A run's directory: the effective config, `metrics.jsonl` (one line per epoch) and the
 //! model as `.safetensors`, each written so that a crash never leaves a half-written file
 //! under its final name.
+//!
+//! Its rules, kept by [`claim`]: one process at a time (an exclusive `flock` on
+//! [`LOCK_FILE`], held while the run lives and released by the kernel when the process
+//! dies, however it dies), and a run in it is never overwritten by a new one unless the
+//! user asks for it ([`clear_run`], `--overwrite`). Temp files of a write that died are
+//! removed at every start.
 
-use std::fs::{self, OpenOptions};
+use std::fmt;
+use std::fs::{self, File, OpenOptions};
 use std::io::{self, Write};
+use std::os::fd::AsRawFd;
 use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, Weak};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use anyhow::{Context, Result};
@@ -16,6 +25,180 @@ use crate::atomic;
 pub const CONFIG_FILE: &str = "config.toml";
 pub const METRICS_FILE: &str = "metrics.jsonl";
 pub const MODEL_FILE: &str = "model.safetensors";
+/// The model's temp name while it is written (tch picks the format by the extension).
+pub const MODEL_TEMP: &str = ".model.tmp.safetensors";
+/// Locked by the process that uses the run directory; holds its pid.
+pub const LOCK_FILE: &str = ".lock";
+
+/// The run directory cannot be used as asked (in use, or holding another run): the
+/// user's call, exit code 2.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RunDirError(pub String);
+
+impl fmt::Display for RunDirError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for RunDirError {}
+
+/// This process's exclusive hold on a run directory, released when the last clone is
+/// dropped (or the process dies). Holding it twice in one process shares it: the command
+/// holds it for the process's life, the trainer again for the run.
+#[derive(Debug, Clone)]
+pub struct RunLock {
+    _file: Arc<File>,
+    dir: PathBuf,
+}
+
+impl RunLock {
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+}
+
+/// The run directories this process holds, by canonical path.
+static HELD: Mutex<Vec<(PathBuf, Weak<File>)>> = Mutex::new(Vec::new());
+
+/// Take the run directory `dir` (created if needed) for this process; refused with the
+/// holder's pid when another process has it.
+pub fn lock(dir: &Path) -> Result<RunLock> {
+    fs::create_dir_all(dir)
+        .with_context(|| format!("cannot create run directory {}", dir.display()))?;
+    let key = fs::canonicalize(dir).with_context(|| format!("cannot open {}", dir.display()))?;
+    let mut held = HELD.lock().unwrap_or_else(|e| e.into_inner());
+    held.retain(|(_, f)| f.strong_count() > 0);
+    if let Some(file) = held
+        .iter()
+        .find(|(p, _)| *p == key)
+        .and_then(|(_, f)| f.upgrade())
+    {
+        return Ok(RunLock {
+            _file: file,
+            dir: dir.to_path_buf(),
+        });
+    }
+    let path = dir.join(LOCK_FILE);
+    let mut file = OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .open(&path)
+        .with_context(|| format!("cannot open the lock file {}", path.display()))?;
+    match try_flock(&file) {
+        Ok(true) => {}
+        Ok(false) => {
+            let holder = fs::read_to_string(&path)
+                .ok()
+                .and_then(|t| t.trim().parse::<u32>().ok())
+                .map_or_else(
+                    || "another fashion-tui process".to_string(),
+                    |pid| format!("another fashion-tui process (pid {pid})"),
+                );
+            return Err(RunDirError(format!(
+                "{} is in use by {holder}: one process per run directory. Wait for it to \
+                 finish or stop it, or use another --run-dir",
+                dir.display()
+            ))
+            .into());
+        }
+        Err(e) => return Err(e).with_context(|| format!("cannot lock {}", path.display())),
+    }
+    // For the message of whoever comes second; the lock, not this text, is what counts.
+    file.set_len(0)
+        .and_then(|()| writeln!(file, "{}", std::process::id()))
+        .with_context(|| format!("cannot write {}", path.display()))?;
+    let file = Arc::new(file);
+    held.push((key, Arc::downgrade(&file)));
+    Ok(RunLock {
+        _file: file,
+        dir: dir.to_path_buf(),
+    })
+}
+
+/// An exclusive, non-blocking `flock` on `file`: `Ok(false)` when another open file
+/// description (another process) holds it. (`File::try_lock` needs Rust 1.89.)
+fn try_flock(file: &File) -> io::Result<bool> {
+    // SAFETY: flock only reads the descriptor, which `file` keeps open for the call.
+    let r = unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) };
+    if r == 0 {
+        return Ok(true);
+    }
+    let e = io::Error::last_os_error();
+    if e.raw_os_error() == Some(libc::EWOULDBLOCK) {
+        Ok(false)
+    } else {
+        Err(e)
+    }
+}
+
+/// The files of a run of ours in `dir` that exist (names relative to `dir`): its config,
+/// metrics, model or checkpoint. Temp files and the lock file do not make a run.
+pub fn run_files(dir: &Path) -> Vec<String> {
+    let mut found: Vec<String> = [CONFIG_FILE, METRICS_FILE, MODEL_FILE]
+        .into_iter()
+        .filter(|f| dir.join(f).exists())
+        .map(String::from)
+        .collect();
+    let ckpt = dir.join(super::checkpoint::DIR);
+    if super::checkpoint::has_files(&ckpt) {
+        found.push(format!("{}/", super::checkpoint::DIR));
+    }
+    found
+}
+
+/// Take `dir` for a run: lock it ([`lock`]), remove orphaned temp files, and unless
+/// `resume`, refuse a directory that already holds a run (an empty one is fine).
+pub fn claim(dir: &Path, resume: bool) -> Result<RunLock> {
+    let held = lock(dir)?;
+    clean_temps(dir);
+    if !resume {
+        let files = run_files(dir);
+        if !files.is_empty() {
+            let d = dir.display();
+            return Err(RunDirError(format!(
+                "{d} already holds a run ({}); it is never overwritten silently. Continue \
+                 it with `fashion-tui train --resume {d}`, start over in it with \
+                 `--run-dir {d} --overwrite` (deletes that run), or choose another --run-dir",
+                files.join(", ")
+            ))
+            .into());
+        }
+    }
+    Ok(held)
+}
+
+/// Delete the run of ours in the locked directory (its config, metrics, model and
+/// checkpoint; nothing else) so that a new one can start there. Returns what was deleted.
+pub fn clear_run(held: &RunLock) -> Result<Vec<String>> {
+    let dir = held.dir();
+    let files = run_files(dir);
+    for f in [CONFIG_FILE, METRICS_FILE, MODEL_FILE] {
+        let path = dir.join(f);
+        match fs::remove_file(&path) {
+            Ok(()) => {}
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+            Err(e) => return Err(e).with_context(|| format!("cannot delete {}", path.display())),
+        }
+    }
+    super::checkpoint::remove_all(&dir.join(super::checkpoint::DIR))?;
+    clean_temps(dir);
+    Ok(files)
+}
+
+/// Remove the temp files our writers leave in `dir` when killed mid-write (a failed write
+/// removes its own); the checkpoint directory's are removed by `checkpoint::clean`.
+pub fn clean_temps(dir: &Path) {
+    let temps = [CONFIG_FILE, METRICS_FILE]
+        .map(|f| atomic::temp_path(&dir.join(f)))
+        .into_iter()
+        .chain([dir.join(MODEL_TEMP)]);
+    for t in temps {
+        let _ = fs::remove_file(t);
+    }
+}
 
 /// `<user data dir>/runs`, where runs go by default.
 pub fn default_runs_root() -> Option<PathBuf> {
@@ -44,13 +227,6 @@ pub fn create_under(root: &Path, model: &str) -> Result<PathBuf> {
         }
     }
     anyhow::bail!("too many runs named {stamp}-{model} in {}", root.display())
-}
-
-/// Use `dir` as the run directory, creating it if needed.
-pub fn use_dir(dir: &Path) -> Result<PathBuf> {
-    fs::create_dir_all(dir)
-        .with_context(|| format!("cannot create run directory {}", dir.display()))?;
-    Ok(dir.to_path_buf())
 }
 
 /// `YYYYmmdd-HHMMSS` in UTC (a clock before 1970 reads as 1970-01-01).
@@ -110,6 +286,16 @@ pub fn truncate_metrics(dir: &Path, epochs: usize) -> io::Result<()> {
     atomic::write(&path, kept.as_bytes())
 }
 
+/// The highest epoch recorded in `metrics.jsonl` (0 when none).
+pub fn recorded_epochs(dir: &Path) -> usize {
+    fs::read_to_string(dir.join(METRICS_FILE))
+        .unwrap_or_default()
+        .lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok()?["epoch"].as_u64())
+        .max()
+        .map_or(0, |e| e as usize)
+}
+
 /// The test accuracy of the last epoch in `metrics.jsonl`, if any.
 pub fn last_test_acc(dir: &Path) -> Option<f64> {
     let text = fs::read_to_string(dir.join(METRICS_FILE)).ok()?;
@@ -138,6 +324,32 @@ mod tests {
         let b = create_under(root.path(), "seed").unwrap();
         assert_ne!(a, b);
         assert!(a.is_dir() && b.is_dir());
+    }
+
+    #[test]
+    fn a_run_is_refused_unless_resumed_or_cleared_and_an_empty_dir_is_fine() {
+        let dir = tempfile::tempdir().unwrap();
+        let d = dir.path().join("run");
+        let held = claim(&d, false).unwrap();
+        // This process may hold it again (the command, then the trainer).
+        let again = claim(&d, false).unwrap();
+        drop(again);
+        fs::write(d.join(CONFIG_FILE), "").unwrap();
+        fs::create_dir(d.join("checkpoint")).unwrap();
+        fs::write(d.join("checkpoint").join("ckpt-1.safetensors"), "").unwrap();
+        fs::write(d.join("notes.txt"), "mine").unwrap();
+        drop(held);
+        let err = claim(&d, false).err().unwrap();
+        assert!(err.is::<RunDirError>(), "{err:#}");
+        assert!(
+            err.to_string().contains("(config.toml, checkpoint/)"),
+            "{err}"
+        );
+        let held = claim(&d, true).unwrap();
+        assert_eq!(clear_run(&held).unwrap(), ["config.toml", "checkpoint/"]);
+        assert!(!d.join("checkpoint").exists());
+        assert!(d.join("notes.txt").exists());
+        assert!(claim(&d, false).is_ok());
     }
 
     #[test]

@@ -2,13 +2,13 @@
 //! (see [`checkpoint`] for the format), a save that may pause for a retry when it fails,
 //! and continuing from a checkpoint.
 
-use anyhow::{Context, Result};
+use anyhow::Result;
 use flume::Receiver;
 use tch::Tensor;
 
 use super::{EpochState, Trainer};
 use crate::atomic;
-use crate::config::Config;
+use crate::config::{self, Config, Training};
 use crate::train::checkpoint;
 use crate::train::events::{Command, Phase, SaveReason, TrainEvent};
 use crate::train::run_dir;
@@ -24,34 +24,51 @@ impl Trainer<'_> {
         loop {
             let err = match self.save(sink, SaveReason::EpochEnd) {
                 Ok(()) => return Ok(()),
-                Err(e) if self.pause_on_fault => e,
-                Err(e) => return Err(e.context("the previous checkpoint is intact")),
+                Err(e) => e,
             };
+            let kept = self.kept_checkpoint();
+            if !self.pause_on_fault {
+                return Err(anyhow::anyhow!("{err:#}; {kept}"));
+            }
             sink.send(TrainEvent::Message(format!(
-                "{err:#}. The previous checkpoint is intact. Training is paused: free some \
-                 space (or fix the run directory) and resume to retry, or quit"
+                "{err:#}; {kept}. Training is paused: free some space (or fix the run \
+                 directory) and resume to retry, or quit"
             )));
             sink.send(TrainEvent::Phase(Phase::Paused));
             if !self.wait_for_resume(control, sink) {
-                return Err(
-                    err.context("stopped after a failed save; the previous checkpoint is intact")
-                );
+                return Err(anyhow::anyhow!(
+                    "stopped after a failed save: {err:#}; {kept}"
+                ));
             }
+        }
+    }
+
+    /// What a failed save left: the previous checkpoint, or none at all.
+    fn kept_checkpoint(&self) -> String {
+        let dir = self.run_dir.join(checkpoint::DIR);
+        match checkpoint::read_sidecar(&dir) {
+            Ok(Some(sc)) => format!(
+                "the previous checkpoint is intact (epoch {}, batch {})",
+                sc.epoch, sc.batch
+            ),
+            _ => "no checkpoint of this run has been saved yet".into(),
         }
     }
 
     /// Save the model and a checkpoint of the exact position.
     pub(super) fn save(&mut self, sink: &mut dyn Sink, why: SaveReason) -> Result<()> {
         self.saves += 1;
-        if self.faults.save_fails(self.saves) {
-            return Err(
-                anyhow::Error::from(std::io::Error::from_raw_os_error(libc::ENOSPC)).context(
-                    format!("cannot write checkpoint in {}", self.run_dir.display()),
-                ),
-            );
-        }
-        self.save_model()?;
+        // A full disk, faked where a real one strikes: once the temp file is written.
+        let disk_full = self.faults.save_fails(self.saves);
+        self.save_model(disk_full)?;
         let tc = &self.cfg.training;
+        // The run is at least as long as its position: a run shortened live below it
+        // ends there (as the loop's bound does), so the position never lies beyond it.
+        let reached = self.cur.epoch + usize::from(self.cur.batch > 0);
+        let training = Training {
+            epochs: self.training.epochs.max(reached),
+            ..self.training.clone()
+        };
         let sidecar = checkpoint::Sidecar {
             format_version: checkpoint::FORMAT_VERSION,
             generation: 0,
@@ -68,7 +85,7 @@ impl Trainer<'_> {
             epoch_correct: self.cur.correct.int64_value(&[]),
             // With the live settings as they are now, so a resumed run keeps them.
             config: Config {
-                training: self.training.clone(),
+                training,
                 ..self.cfg.clone()
             }
             .to_toml(),
@@ -88,11 +105,30 @@ impl Trainer<'_> {
     }
 
     /// Continue from the checkpoint in `run_dir`: weights, optimiser, position, sums.
+    /// Every field of the sidecar is checked against the run first. When a setting that
+    /// shapes the run (batch size, seed, …) was changed by force, a position inside an
+    /// epoch means nothing under the new setting: that epoch restarts from its start.
     pub(in crate::train) fn restore(&mut self, sink: &mut dyn Sink) -> Result<()> {
         let dir = self.run_dir.join(checkpoint::DIR);
         let loaded = checkpoint::load(&dir)?;
-        let rest = checkpoint::restore_model(&mut self.vs, loaded.tensors)?;
         let sc = loaded.sidecar;
+        let sidecar_path = dir.join(checkpoint::SIDECAR);
+        let saved = Config::from_toml(&sc.config, &sidecar_path)?;
+        let in_dir = |e: checkpoint::CheckpointError| {
+            anyhow::Error::from(e).context(format!("cannot resume {}", self.run_dir.display()))
+        };
+        sc.check(&saved, run_dir::recorded_epochs(&self.run_dir))
+            .map_err(in_dir)?;
+        let changes = config::next_run_changes(&saved, self.cfg);
+        if changes.is_empty() {
+            sc.check_position(
+                self.batches_per_epoch(),
+                self.cfg.training.batch_size,
+                self.ds.train.len(),
+            )
+            .map_err(in_dir)?;
+        }
+        let rest = checkpoint::restore_model(&mut self.vs, loaded.tensors)?;
         self.opt.load_state(&rest, sc.step)?;
         self.cur = EpochState {
             epoch: sc.epoch,
@@ -100,8 +136,26 @@ impl Trainer<'_> {
             loss_sum: Tensor::from(sc.epoch_loss_sum as f32).to_device(self.device),
             correct: Tensor::from(sc.epoch_correct).to_device(self.device),
         };
+        if sc.batch > 0 && !changes.is_empty() {
+            self.cur = EpochState::new(sc.epoch, self.device);
+            let list: Vec<String> = changes
+                .iter()
+                .map(|(k, a, b)| format!("{k} {a} → {b}"))
+                .collect();
+            sink.send(TrainEvent::Message(format!(
+                "{} changed: epoch {} restarts from its start (the {} batches done of it \
+                 under the old setting are not continued)",
+                list.join(", "),
+                sc.epoch + 1,
+                sc.batch
+            )));
+        }
         run_dir::truncate_metrics(&self.run_dir, sc.epoch)?;
         self.last_test_acc = run_dir::last_test_acc(&self.run_dir);
+        let model = self.run_dir.join(run_dir::MODEL_FILE);
+        if model.is_file() {
+            self.model_path = Some(model);
+        }
         sink.send(TrainEvent::Message(format!(
             "resumed from the checkpoint at epoch {:.2} (step {})",
             self.position(),
@@ -110,13 +164,17 @@ impl Trainer<'_> {
         Ok(())
     }
 
-    fn save_model(&mut self) -> Result<()> {
+    fn save_model(&mut self, disk_full: bool) -> Result<()> {
         let path = self.run_dir.join(run_dir::MODEL_FILE);
-        let tmp = self.run_dir.join(".model.tmp.safetensors");
+        let tmp = self.run_dir.join(run_dir::MODEL_TEMP);
         atomic::write_with(&path, &tmp, |tmp| {
-            Ok::<_, anyhow::Error>(self.vs.save(tmp)?)
+            self.vs.save(tmp)?;
+            if disk_full {
+                return Err(std::io::Error::from_raw_os_error(libc::ENOSPC).into());
+            }
+            Ok::<_, anyhow::Error>(())
         })
-        .with_context(|| format!("cannot save the model to {}", path.display()))?;
+        .map_err(|e| atomic::explain(e, format!("cannot save the model to {}", path.display())))?;
         self.model_path = Some(path);
         Ok(())
     }
