@@ -107,7 +107,24 @@ pub fn run(args: &TrainArgs) -> Result<ExitCode> {
         let _ = cmd_tx.send(Command::Stop);
         let joined = trainer.join();
         let summary = match ui {
-            Ok(app) => app.summary_line(),
+            Ok(mut app) => {
+                // Ctrl-C is SIGINT's key in raw mode: exit as SIGINT would (130), unless
+                // a signal came first.
+                if app.interrupted() {
+                    let _ = signal.compare_exchange(
+                        0,
+                        libc::SIGINT,
+                        Ordering::SeqCst,
+                        Ordering::SeqCst,
+                    );
+                }
+                // The dashboard may have quit before the trainer confirmed: it says
+                // what the trainer did, now that it is known.
+                if let Ok(outcome) = &joined {
+                    app.on_outcome(outcome);
+                }
+                app.summary_line()
+            }
             // The terminal went away with the signal (an SSH drop): just exit as signalled.
             Err(_) if signal.load(Ordering::SeqCst) != 0 => None,
             Err(e) => return Err(e),
