@@ -1,5 +1,9 @@
 //! Headless consumer of trainer events: a Keras-like line per epoch (or JSON lines with
 //! `--json`), and a live progress line on stderr when stderr is a terminal.
+//!
+//! A failed write to stdout (a full disk, `> /dev/full`) ends the printing with
+//! [`Ending::Unwritable`]: the output is the point of a headless run. A closed pipe
+//! (`| head -1`) is not a failure: the reader has what it wanted and the run goes on.
 
 use std::io::{self, Write};
 use std::time::Duration;
@@ -26,6 +30,23 @@ pub struct Options {
 pub enum Ending {
     Done(Box<RunSummary>),
     Failed(String),
+    /// Writing to stdout failed (not a closed pipe); the text says why. The trainer may
+    /// still be running.
+    Unwritable(String),
+}
+
+/// A write to stdout that counts: any error but a closed pipe.
+fn written(result: io::Result<()>) -> Result<(), String> {
+    match result {
+        Err(e) if e.kind() != io::ErrorKind::BrokenPipe => Err(e.to_string()),
+        _ => Ok(()),
+    }
+}
+
+/// `line` and a newline to `w`, flushed.
+fn write_line(w: &mut dyn Write, line: &str) -> io::Result<()> {
+    writeln!(w, "{line}")?;
+    w.flush()
 }
 
 /// The per-epoch line, Keras style.
@@ -85,18 +106,34 @@ fn clear_live(err: &mut dyn Write, live_line: &mut bool) {
     }
 }
 
-/// Print events until the trainer finishes; returns how it ended.
+/// Print events until the trainer finishes, or until stdout cannot be written; returns
+/// how it ended.
 pub fn print(rx: &Receivers, out: &mut dyn Write, err: &mut dyn Write, opts: Options) -> Ending {
+    print_until_unwritable(rx, out, err, opts).unwrap_or_else(Ending::Unwritable)
+}
+
+/// [`print`], with a failed write to stdout as `Err`.
+fn print_until_unwritable(
+    rx: &Receivers,
+    out: &mut dyn Write,
+    err: &mut dyn Write,
+    opts: Options,
+) -> Result<Ending, String> {
     let mut epochs = 0;
     let mut eta = f64::NAN;
     let mut live_line = false;
     // An epoch-end checkpoint is announced on that epoch's line, which comes next.
     let mut saved_at_end = false;
+    // Human text goes to stdout, or to stderr in JSON mode (whose failures nobody can
+    // be told about).
     let human = |err: &mut dyn Write, out: &mut dyn Write, text: &str, live_line: &mut bool| {
         clear_live(err, live_line);
-        let w: &mut dyn Write = if opts.json { err } else { out };
-        let _ = writeln!(w, "{text}");
-        let _ = w.flush();
+        if opts.json {
+            let _ = write_line(err, text);
+            Ok(())
+        } else {
+            written(write_line(out, text))
+        }
     };
     loop {
         while let Ok(p) = rx.progress.try_recv() {
@@ -111,12 +148,14 @@ pub fn print(rx: &Receivers, out: &mut dyn Write, err: &mut dyn Write, opts: Opt
             Ok(ev) => ev,
             Err(flume::RecvTimeoutError::Timeout) => continue,
             Err(flume::RecvTimeoutError::Disconnected) => {
-                return Ending::Failed("the trainer thread ended without a result".into())
+                return Ok(Ending::Failed(
+                    "the trainer thread ended without a result".into(),
+                ))
             }
         };
         match ev {
             TrainEvent::Message(m) | TrainEvent::Applied(m) => {
-                human(err, out, &m, &mut live_line);
+                human(err, out, &m, &mut live_line)?;
             }
             // Without a human epoch line (JSON mode) an epoch-end save gets its own line too.
             TrainEvent::Saved {
@@ -124,11 +163,11 @@ pub fn print(rx: &Receivers, out: &mut dyn Write, err: &mut dyn Write, opts: Opt
                 ..
             } if !opts.json => saved_at_end = true,
             TrainEvent::Saved { at, .. } => {
-                human(err, out, &saved_text(at), &mut live_line);
+                human(err, out, &saved_text(at), &mut live_line)?;
             }
             TrainEvent::Started(info) => {
                 epochs = info.epochs;
-                human(err, out, &banner(&info), &mut live_line);
+                human(err, out, &banner(&info), &mut live_line)?;
             }
             TrainEvent::EpochEnd(s) => {
                 let remaining = s.epochs.saturating_sub(s.epoch) as f64;
@@ -139,19 +178,18 @@ pub fn print(rx: &Receivers, out: &mut dyn Write, err: &mut dyn Write, opts: Opt
                 };
                 if opts.json {
                     clear_live(err, &mut live_line);
-                    let _ = writeln!(out, "{}", epoch_json(&s));
-                    let _ = out.flush();
+                    written(write_line(out, &epoch_json(&s).to_string()))?;
                 } else {
                     let mut line = epoch_line(&s, eta_now);
                     if std::mem::take(&mut saved_at_end) {
                         line.push_str(" - saved");
                     }
-                    human(err, out, &line, &mut live_line);
+                    human(err, out, &line, &mut live_line)?;
                 }
             }
             TrainEvent::Failed(reason) => {
                 clear_live(err, &mut live_line);
-                return Ending::Failed(reason);
+                return Ok(Ending::Failed(reason));
             }
             TrainEvent::Done(summary) => {
                 let acc = summary
@@ -172,17 +210,16 @@ pub fn print(rx: &Receivers, out: &mut dyn Write, err: &mut dyn Write, opts: Opt
                         "stopped_early": summary.stopped_early,
                         "seconds": summary.seconds,
                     });
-                    let _ = writeln!(out, "{line}");
-                    let _ = out.flush();
+                    written(write_line(out, &line.to_string()))?;
                 } else {
                     let text = format!(
                         "Done: {} epoch(s) in {}, test accuracy {acc}, model saved to {model}",
                         summary.epochs_completed,
                         duration::short(summary.seconds)
                     );
-                    human(err, out, &text, &mut live_line);
+                    human(err, out, &text, &mut live_line)?;
                 }
-                return Ending::Done(summary);
+                return Ok(Ending::Done(summary));
             }
             TrainEvent::Phase(Phase::Failed) => {}
             TrainEvent::Phase(_)
@@ -295,6 +332,36 @@ mod tests {
         assert!(out.contains(
             "Done: 2 epoch(s) in 22s, test accuracy 85.00%, model saved to /r/model.safetensors"
         ));
+    }
+
+    /// A stdout whose every write fails with `errno`.
+    struct Failing(i32);
+
+    impl Write for Failing {
+        fn write(&mut self, _: &[u8]) -> io::Result<usize> {
+            Err(io::Error::from_raw_os_error(self.0))
+        }
+        fn flush(&mut self) -> io::Result<()> {
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn a_failed_write_to_stdout_ends_the_printing_but_a_closed_pipe_does_not() {
+        for json in [false, true] {
+            let opts = Options { json, live: false };
+            let (mut sink, rx) = ChannelSink::new();
+            script(&mut sink);
+            let end = print(&rx, &mut Failing(libc::ENOSPC), &mut Vec::new(), opts);
+            match end {
+                Ending::Unwritable(why) => assert!(why.contains("No space left"), "{why}"),
+                other => panic!("json {json}: {other:?}"),
+            }
+            let (mut sink, rx) = ChannelSink::new();
+            script(&mut sink);
+            let end = print(&rx, &mut Failing(libc::EPIPE), &mut Vec::new(), opts);
+            assert!(matches!(end, Ending::Done(_)), "json {json}: {end:?}");
+        }
     }
 
     #[test]

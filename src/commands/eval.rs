@@ -2,6 +2,7 @@
 //! confusion matrix of a saved model, as text or JSON.
 
 use std::fmt::Write as _;
+use std::io::Write as _;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
@@ -55,70 +56,109 @@ pub fn report(acc: f64, loss: f64, n: usize, c: &Confusion) -> String {
     s
 }
 
-/// The weights file and, when it sits in a run directory, that run's config.
+/// The weights file and, when it sits in a run directory, that run's config. A model
+/// path that is not a regular file is reported as what it is; a run config that cannot
+/// be used is an error, not silently passed over.
 fn locate_model(path: &Path) -> Result<(PathBuf, Option<Config>), ConfigError> {
     let file = if path.is_dir() {
         path.join(run_dir::MODEL_FILE)
     } else {
         path.to_path_buf()
     };
-    if !file.is_file() {
-        return Err(ConfigError(format!(
-            "model file {} does not exist",
-            file.display()
-        )));
+    let shown = file.display();
+    match std::fs::metadata(&file) {
+        Ok(meta) if meta.is_file() => {}
+        Ok(meta) => {
+            return Err(ConfigError(format!(
+                "model file {shown} is {}, not a .safetensors file",
+                crate::config::file_kind(&meta)
+            )))
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound && file != path => {
+            return Err(ConfigError(format!(
+                "{} is a directory but not a run directory: model file {shown} does not exist",
+                path.display()
+            )))
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            return Err(ConfigError(format!("model file {shown} does not exist")))
+        }
+        Err(e) => return Err(ConfigError(format!("cannot read model file {shown}: {e}"))),
     }
     if file.extension().and_then(|e| e.to_str()) != Some("safetensors") {
         return Err(ConfigError(format!(
-            "{} is not a .safetensors file (pickled .pt/.ot files are never loaded)",
-            file.display()
+            "{shown} is not a .safetensors file (pickled .pt/.ot files are never loaded)"
         )));
     }
     let run_cfg = file
         .parent()
         .map(|d| d.join(run_dir::CONFIG_FILE))
-        .filter(|p| p.is_file())
-        .and_then(|p| Config::load(&crate::config::Source::File(p)).ok());
+        .filter(|p| p.symlink_metadata().is_ok())
+        .map(|p| {
+            Config::load(&crate::config::Source::File(p)).map_err(|e| {
+                ConfigError(format!(
+                    "{e} (the settings of the run that saved {shown}; fix or remove that file)"
+                ))
+            })
+        })
+        .transpose()?;
     Ok((file, run_cfg))
+}
+
+/// The test split named by `cfg` (searched for, or downloaded, like training's data),
+/// cut to `data.test_limit`; the training split is not read.
+fn load_test_set(cfg: &Config) -> Result<crate::data::Split> {
+    let explicit = (!cfg.data.dir.is_empty()).then(|| PathBuf::from(&cfg.data.dir));
+    let (dir, _) =
+        crate::data::locate::resolve(explicit.as_deref(), explicit.is_none(), &mut |_| {})?;
+    let mut test = crate::data::load_test(&dir)?;
+    if cfg.data.test_limit > 0 {
+        test.truncate(cfg.data.test_limit);
+    }
+    Ok(test)
 }
 
 pub fn run(args: &EvalArgs) -> Result<ExitCode> {
     let (weights, run_cfg) = locate_model(&args.model_path)?;
-    let (mut cfg, _) = crate::config::resolve(args.common.config.as_deref(), &|c| {
+    let (cfg, _) = crate::config::resolve(args.common.config.as_deref(), &|c| {
         // The run's own model name unless --model says otherwise.
         if let Some(rc) = &run_cfg {
             c.model.name = rc.model.name;
         }
         args.common.apply(c);
     })?;
-    cfg.data.train_limit = 0;
     let threads = cfg.threads();
     tch::set_num_threads(threads as i32);
     let device = crate::device::resolve(cfg.runtime.device, threads).map_err(ConfigError)?;
-    let mut quiet = |_ev: train::events::TrainEvent| true;
-    let ds = train::load_data(&cfg, &mut quiet)?;
-    let e = train::evaluate_saved(cfg.model.name, &weights, &ds.test, device.device)
+    let test = load_test_set(&cfg)?;
+    let e = train::evaluate_saved(cfg.model.name, &weights, &test, device.device)
         .with_context(|| format!("evaluating {}", weights.display()))?;
-    if args.json {
+    let text = if args.json {
         let pr = precision_recall(&e.confusion);
         let per_class: Vec<_> = pr
             .iter()
             .enumerate()
             .map(|(k, (p, r))| json!({"class": CLASS_NAMES[k], "precision": p, "recall": r}))
             .collect();
-        println!(
-            "{}",
-            json!({"model": weights, "test_acc": e.accuracy, "test_loss": e.loss,
-                   "images": ds.test.len(), "per_class": per_class, "confusion": e.confusion})
-        );
+        let doc = json!({"model": weights, "test_acc": e.accuracy, "test_loss": e.loss,
+                         "images": test.len(), "per_class": per_class, "confusion": e.confusion});
+        format!("{doc}\n")
     } else {
-        println!("{}: {}", weights.display(), device.description);
-        print!(
-            "{}",
-            report(e.accuracy, e.loss, ds.test.len(), &e.confusion)
-        );
+        format!(
+            "{}: {}\n{}",
+            weights.display(),
+            device.description,
+            report(e.accuracy, e.loss, test.len(), &e.confusion)
+        )
+    };
+    // Not print!: it panics on a full disk. A closed pipe is the reader's choice.
+    let mut out = std::io::stdout().lock();
+    match out.write_all(text.as_bytes()).and_then(|()| out.flush()) {
+        Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => {
+            Err(e).context("cannot write to stdout")
+        }
+        _ => Ok(ExitCode::SUCCESS),
     }
-    Ok(ExitCode::SUCCESS)
 }
 
 #[cfg(test)]
@@ -151,5 +191,43 @@ mod tests {
         assert!(locate_model(&pt).unwrap_err().0.contains("never loaded"));
         let e = locate_model(dir.path()).unwrap_err();
         assert!(e.0.contains("model.safetensors does not exist"));
+    }
+
+    #[test]
+    fn models_that_are_not_files_are_named_for_what_they_are() {
+        let dir = tempfile::tempdir().unwrap();
+        let e = locate_model(dir.path()).unwrap_err();
+        assert!(
+            e.0.contains("is a directory but not a run directory"),
+            "{}",
+            e.0
+        );
+        let sub = dir.path().join("m.safetensors");
+        std::fs::create_dir_all(sub.join(run_dir::MODEL_FILE)).unwrap();
+        let e = locate_model(&sub).unwrap_err();
+        assert!(
+            e.0.ends_with("model.safetensors is a directory, not a .safetensors file"),
+            "{}",
+            e.0
+        );
+        let e = locate_model(Path::new("/dev/null")).unwrap_err();
+        assert_eq!(
+            e.0,
+            "model file /dev/null is a character device, not a .safetensors file"
+        );
+    }
+
+    #[test]
+    fn a_run_config_that_cannot_be_read_is_an_error() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join(run_dir::MODEL_FILE), b"x").unwrap();
+        std::fs::write(dir.path().join(run_dir::CONFIG_FILE), "[model]\nname = \n").unwrap();
+        let e = locate_model(dir.path()).unwrap_err();
+        assert!(e.0.contains("config.toml:2:"), "{}", e.0);
+        assert!(
+            e.0.contains("the settings of the run that saved"),
+            "{}",
+            e.0
+        );
     }
 }

@@ -15,9 +15,10 @@ use crate::cli::TrainArgs;
 use crate::config::reload::Reloader;
 use crate::config::{self, Config, ConfigError, Source};
 use crate::headless::{self, Ending};
-use crate::train::events::{Command, TrainEvent};
+use crate::train::events::{Command, RunSummary, TrainEvent};
 use crate::train::{self, ChannelSink, Sink};
 use crate::ui;
+use crate::ui::panes::status::{epochs, model_text};
 
 /// The config and run directory for `--resume`: the run's own config, under the flags
 /// given now; refuses changed next-run settings unless `--force`.
@@ -128,7 +129,24 @@ pub fn run(args: &TrainArgs) -> Result<ExitCode> {
         let _ = cmd_tx.send(Command::Stop);
         let joined = trainer.join();
         let summary = match ui {
-            Ok(app) => app.summary_line(),
+            Ok(mut app) => {
+                // Ctrl-C is SIGINT's key in raw mode: exit as SIGINT would (130), unless
+                // a signal came first.
+                if app.interrupted() {
+                    let _ = signal.compare_exchange(
+                        0,
+                        libc::SIGINT,
+                        Ordering::SeqCst,
+                        Ordering::SeqCst,
+                    );
+                }
+                // The dashboard may have quit before the trainer confirmed: it says
+                // what the trainer did, now that it is known.
+                if let Ok(outcome) = &joined {
+                    app.on_outcome(outcome);
+                }
+                app.summary_line()
+            }
             // The terminal went away with the signal (an SSH drop): just exit as signalled.
             Err(_) if signal.load(Ordering::SeqCst) != 0 => None,
             Err(e) => return Err(e),
@@ -149,8 +167,19 @@ pub fn run(args: &TrainArgs) -> Result<ExitCode> {
             live: std::io::stderr().is_terminal(),
         };
         let ending = headless::print_std(&rx, opts);
+        if let Ending::Unwritable(_) = ending {
+            // Nobody can see the run any more: stop it (it checkpoints) and say so.
+            let _ = cmd_tx.send(Command::Stop);
+        }
         drop(cmd_tx);
         match (ending, trainer.join()) {
+            (Ending::Unwritable(why), joined) => {
+                eprintln!(
+                    "fashion-tui: cannot write to stdout: {why}; {}",
+                    after_stop(joined)
+                );
+                ExitCode::FAILURE
+            }
             (Ending::Done(_), _) => ExitCode::SUCCESS,
             (_, Ok(Err(failure))) => {
                 eprintln!("fashion-tui: {}", failure.reason);
@@ -166,6 +195,24 @@ pub fn run(args: &TrainArgs) -> Result<ExitCode> {
     match signal.load(Ordering::SeqCst) {
         0 => Ok(code),
         sig => Ok(ExitCode::from((128 + sig) as u8)),
+    }
+}
+
+/// What became of a run stopped because its output could not be written.
+fn after_stop(joined: std::thread::Result<Result<RunSummary, train::Failure>>) -> String {
+    match joined {
+        Ok(Ok(s)) => format!(
+            "training {} after {}, {}",
+            if s.stopped_early {
+                "stopped"
+            } else {
+                "finished"
+            },
+            epochs(s.epochs_completed),
+            model_text(&s)
+        ),
+        Ok(Err(failure)) => format!("training failed: {}", failure.reason),
+        Err(_) => "the trainer thread panicked".to_string(),
     }
 }
 

@@ -92,9 +92,9 @@ pub fn fetch(
     dest: &Path,
     progress: &mut dyn FnMut(FetchProgress),
 ) -> Result<(), DataError> {
-    fs::create_dir_all(dest).map_err(|source| DataError::Io {
+    fs::create_dir_all(dest).map_err(|error| DataError::Io {
         path: dest.to_path_buf(),
-        source,
+        error,
     })?;
     for file in files {
         if file_in(dest, &file.name).is_some_and(|p| verify_file(&p, &file.content_sha256).is_ok())
@@ -159,13 +159,13 @@ pub fn verify_file(path: &Path, expected_sha256: &str) -> Result<(), DataError> 
 }
 
 fn read_capped(path: &Path) -> Result<Vec<u8>, DataError> {
-    let io_err = |source: io::Error| match source.kind() {
+    let io_err = |error: io::Error| match error.kind() {
         io::ErrorKind::NotFound => DataError::Missing {
             path: path.to_path_buf(),
         },
         _ => DataError::Io {
             path: path.to_path_buf(),
-            source,
+            error,
         },
     };
     let mut bytes = Vec::new();
@@ -233,7 +233,7 @@ fn download(
     let mut part = PartFile::create(dest, &file.name).map_err(Failure::Local)?;
     let local = |path: &Path| {
         let path = path.to_path_buf();
-        move |source| Failure::Local(DataError::Io { path, source })
+        move |error| Failure::Local(DataError::Io { path, error })
     };
 
     let mut body = response
@@ -320,9 +320,9 @@ impl PartFile {
             .create(true)
             .truncate(true)
             .open(&path)
-            .map_err(|source| DataError::Io {
+            .map_err(|error| DataError::Io {
                 path: path.clone(),
-                source,
+                error,
             })?;
         Ok(PartFile {
             path,

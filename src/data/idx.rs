@@ -77,17 +77,56 @@ pub struct Dataset {
     pub load_secs: f64,
 }
 
+/// What fixes a bad data file, said at the end of its message.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Repair {
+    /// Missing files are downloaded into its directory: delete it and run again.
+    Refetch,
+    /// Nothing is ever downloaded into its directory (one named with `--data-dir`).
+    Replace,
+}
+
+impl Repair {
+    /// For the files in `dir`: see [`super::locate::downloads_into`].
+    pub fn for_dir(dir: &Path) -> Repair {
+        if super::locate::downloads_into(dir) {
+            Repair::Refetch
+        } else {
+            Repair::Replace
+        }
+    }
+
+    /// The advice for one file (`it`) or a pair (`both`).
+    fn advice(self, both: bool) -> String {
+        let it = if both { "both" } else { "it" };
+        match self {
+            Repair::Refetch => format!("delete {it} and run again to download a fresh copy"),
+            Repair::Replace => format!(
+                "replace {it} with {}, or drop --data-dir to use the default location \
+                 (where missing files are downloaded)",
+                if both {
+                    "intact copies of the originals"
+                } else {
+                    "an intact copy of the original"
+                }
+            ),
+        }
+    }
+}
+
 /// Reads the four Fashion-MNIST files from `dir`, decompressing the training images on a
-/// second thread, and checks that each split has as many labels as images.
+/// second thread, and checks that each split has as many labels as images, and some.
 pub fn load_dir(dir: &Path) -> Result<Dataset, DataError> {
     let start = Instant::now();
+    let repair = Repair::for_dir(dir);
     let (train_images, others) = thread::scope(|s| {
-        let big = s.spawn(|| read_images(&dir.join(TRAIN_IMAGES)));
-        let others = read_labels(&dir.join(TRAIN_LABELS)).and_then(|train_labels| {
-            let test_images = read_images(&dir.join(TEST_IMAGES))?;
-            let test_labels = read_labels(&dir.join(TEST_LABELS))?;
-            Ok((train_labels, test_images, test_labels))
-        });
+        let big = s.spawn(|| read_file(&dir.join(TRAIN_IMAGES), Kind::Images, repair));
+        let others =
+            read_file(&dir.join(TRAIN_LABELS), Kind::Labels, repair).and_then(|train_labels| {
+                let test_images = read_file(&dir.join(TEST_IMAGES), Kind::Images, repair)?;
+                let test_labels = read_file(&dir.join(TEST_LABELS), Kind::Labels, repair)?;
+                Ok((train_labels, test_images, test_labels))
+            });
         let train_images = match big.join() {
             Ok(result) => result,
             Err(panic) => std::panic::resume_unwind(panic),
@@ -96,8 +135,8 @@ pub fn load_dir(dir: &Path) -> Result<Dataset, DataError> {
     });
     let train_images = train_images?;
     let (train_labels, test_images, test_labels) = others?;
-    let train = pair(dir, TRAIN_IMAGES, TRAIN_LABELS, train_images, train_labels)?;
-    let test = pair(dir, TEST_IMAGES, TEST_LABELS, test_images, test_labels)?;
+    let train = pair(dir, TRAIN, train_images, train_labels, repair)?;
+    let test = pair(dir, TEST, test_images, test_labels, repair)?;
     Ok(Dataset {
         train,
         test,
@@ -106,26 +145,65 @@ pub fn load_dir(dir: &Path) -> Result<Dataset, DataError> {
     })
 }
 
+/// Reads only the test split from `dir` (what evaluating a model needs), checked like
+/// [`load_dir`] checks it.
+pub fn load_test(dir: &Path) -> Result<Split, DataError> {
+    let repair = Repair::for_dir(dir);
+    let images = read_file(&dir.join(TEST_IMAGES), Kind::Images, repair)?;
+    let labels = read_file(&dir.join(TEST_LABELS), Kind::Labels, repair)?;
+    pair(dir, TEST, images, labels, repair)
+}
+
+/// A split's name and its two files.
+struct SplitFiles {
+    name: &'static str,
+    images: &'static str,
+    labels: &'static str,
+}
+
+const TRAIN: SplitFiles = SplitFiles {
+    name: "training",
+    images: TRAIN_IMAGES,
+    labels: TRAIN_LABELS,
+};
+const TEST: SplitFiles = SplitFiles {
+    name: "test",
+    images: TEST_IMAGES,
+    labels: TEST_LABELS,
+};
+
 fn pair(
     dir: &Path,
-    images_name: &str,
-    labels_name: &str,
+    files: SplitFiles,
     images: Vec<u8>,
     labels: Vec<u8>,
+    repair: Repair,
 ) -> Result<Split, DataError> {
     let n_images = images.len() / IMAGE_PIXELS;
-    if n_images != labels.len() {
-        return Err(DataError::Invalid {
-            file: dir.display().to_string(),
-            reason: format!(
-                "{images_name} holds {n_images} images but {labels_name} holds {} labels, \
-                 so they do not belong together; delete both and run again to download \
-                 a fresh copy",
-                labels.len()
-            ),
-        });
-    }
-    Ok(Split { images, labels })
+    let SplitFiles {
+        name,
+        images: images_name,
+        labels: labels_name,
+    } = files;
+    let reason = if n_images != labels.len() {
+        format!(
+            "{images_name} holds {n_images} images but {labels_name} holds {} labels, \
+             so they do not belong together; {}",
+            labels.len(),
+            repair.advice(true)
+        )
+    } else if n_images == 0 {
+        format!(
+            "the {name} set is empty: {images_name} and {labels_name} hold no images; {}",
+            repair.advice(true)
+        )
+    } else {
+        return Ok(Split { images, labels });
+    };
+    Err(DataError::Invalid {
+        file: dir.display().to_string(),
+        reason,
+    })
 }
 
 /// Reads an image file and returns its pixels (n × 784 bytes).
@@ -133,24 +211,24 @@ fn pair(
 /// If `path` ends in `.gz` and does not exist, an uncompressed file of the same name without
 /// `.gz` is read instead.
 pub fn read_images(path: &Path) -> Result<Vec<u8>, DataError> {
-    read_file(path, Kind::Images)
+    read_file(path, Kind::Images, Repair::Refetch)
 }
 
 /// Reads a label file and returns its labels, each checked to be in `0..10`.
 ///
 /// Falls back to an uncompressed file like [`read_images`].
 pub fn read_labels(path: &Path) -> Result<Vec<u8>, DataError> {
-    read_file(path, Kind::Labels)
+    read_file(path, Kind::Labels, Repair::Refetch)
 }
 
 /// Parses an uncompressed image file held in memory; `file` names it in errors.
 pub fn parse_images(file: &str, bytes: &[u8]) -> Result<Vec<u8>, DataError> {
-    decode(Kind::Images, bytes, bytes.len() as u64).map_err(|bad| bad.into_error(file, false))
+    decode(Kind::Images, bytes, bytes.len() as u64).map_err(|bad| bad.into_error(file, None))
 }
 
 /// Parses an uncompressed label file held in memory; `file` names it in errors.
 pub fn parse_labels(file: &str, bytes: &[u8]) -> Result<Vec<u8>, DataError> {
-    decode(Kind::Labels, bytes, bytes.len() as u64).map_err(|bad| bad.into_error(file, false))
+    decode(Kind::Labels, bytes, bytes.len() as u64).map_err(|bad| bad.into_error(file, None))
 }
 
 /// Where the file `name` (e.g. `train-images-idx3-ubyte.gz`) lives in `dir`: the name itself,
@@ -164,18 +242,20 @@ pub fn file_in(dir: &Path, name: &str) -> Option<PathBuf> {
     plain.is_file().then_some(plain)
 }
 
-fn read_file(path: &Path, kind: Kind) -> Result<Vec<u8>, DataError> {
+/// Reads one IDX file; a bad one's message ends with `repair`'s advice when a new copy
+/// would fix it.
+fn read_file(path: &Path, kind: Kind, repair: Repair) -> Result<Vec<u8>, DataError> {
     let path = match (path.exists(), path.parent(), path.file_name()) {
         (false, Some(dir), Some(name)) => {
             file_in(dir, &name.to_string_lossy()).unwrap_or_else(|| path.to_path_buf())
         }
         _ => path.to_path_buf(),
     };
-    let bytes = fs::read(&path).map_err(|source| match source.kind() {
+    let bytes = fs::read(&path).map_err(|error| match error.kind() {
         io::ErrorKind::NotFound => DataError::Missing { path: path.clone() },
         _ => DataError::Io {
             path: path.clone(),
-            source,
+            error,
         },
     })?;
     let named_gz = path.extension().is_some_and(|ext| ext == "gz");
@@ -193,7 +273,7 @@ fn read_file(path: &Path, kind: Kind) -> Result<Vec<u8>, DataError> {
         // Already decompressed, whatever the name says.
         decode(kind, &bytes[..], bytes.len() as u64)
     };
-    result.map_err(|bad| bad.into_error(&path.display().to_string(), true))
+    result.map_err(|bad| bad.into_error(&path.display().to_string(), Some(repair)))
 }
 
 /// The uncompressed size a gzip file declares in its last four bytes (modulo 4 GiB, and
@@ -270,14 +350,11 @@ impl Bad {
         }
     }
 
-    fn into_error(self, file: &str, on_disk: bool) -> DataError {
-        let reason = if self.refetch && on_disk {
-            format!(
-                "{}; delete it and run again to download a fresh copy",
-                self.reason
-            )
-        } else {
-            self.reason
+    /// `repair` is how a file on disk is repaired (`None` for bytes in memory).
+    fn into_error(self, file: &str, repair: Option<Repair>) -> DataError {
+        let reason = match repair {
+            Some(repair) if self.refetch => format!("{}; {}", self.reason, repair.advice(false)),
+            _ => self.reason,
         };
         DataError::Invalid {
             file: file.to_owned(),
@@ -668,6 +745,46 @@ mod tests {
             msg.contains("train-images-idx3-ubyte.gz holds 20 images but train-labels-idx1-ubyte.gz holds 19 labels"),
             "{msg}"
         );
+    }
+
+    #[test]
+    fn a_bad_file_where_nothing_is_downloaded_is_not_advised_away() {
+        let dir = tempfile::tempdir().unwrap();
+        write_dataset(dir.path(), &sample(20, 0), &sample(5, 1)).unwrap();
+        fs::write(dir.path().join(TEST_LABELS), b"not gzip").unwrap();
+        let msg = load_dir(dir.path()).unwrap_err().to_string();
+        assert!(msg.contains("not a gzip file"), "{msg}");
+        assert!(!msg.contains("delete it"), "{msg}");
+        assert!(
+            msg.ends_with(
+                "replace it with an intact copy of the original, or drop --data-dir to use \
+                 the default location (where missing files are downloaded)"
+            ),
+            "{msg}"
+        );
+    }
+
+    #[test]
+    fn an_empty_split_says_it_is_empty() {
+        let dir = tempfile::tempdir().unwrap();
+        write_dataset(dir.path(), &Split::default(), &sample(5, 1)).unwrap();
+        let msg = load_dir(dir.path()).unwrap_err().to_string();
+        assert!(
+            msg.contains("the training set is empty: train-images-idx3-ubyte.gz and train-labels-idx1-ubyte.gz hold no images"),
+            "{msg}"
+        );
+        write_dataset(dir.path(), &sample(5, 1), &Split::default()).unwrap();
+        let msg = load_test(dir.path()).unwrap_err().to_string();
+        assert!(msg.contains("the test set is empty"), "{msg}");
+    }
+
+    #[test]
+    fn an_io_error_gives_its_reason_once() {
+        let e = anyhow::Error::from(DataError::Io {
+            path: "/d/f".into(),
+            error: io::Error::from(io::ErrorKind::PermissionDenied),
+        });
+        assert_eq!(format!("{e:#}"), "cannot access /d/f: permission denied");
     }
 
     #[test]

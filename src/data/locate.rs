@@ -6,6 +6,8 @@
 //! arguments, so tests never see the real environment; [`resolve`] reads it.
 
 use std::env;
+use std::fs;
+use std::io;
 use std::path::{Path, PathBuf};
 
 use super::fetch::{self, FetchProgress, RemoteFile, FASHION_MNIST, MIRRORS};
@@ -66,6 +68,15 @@ pub fn default_cache_dir() -> Option<PathBuf> {
     crate::paths::cache_dir().map(|d| d.join("fashion-mnist"))
 }
 
+/// Whether a run without `--data-dir` downloads missing files into `dir` (or, for the
+/// read-only system directory, into the cache instead), so that deleting a bad file
+/// there and running again gets a fresh copy. Not so for any other directory: one named
+/// with `--data-dir` is never downloaded into.
+pub fn downloads_into(dir: &Path) -> bool {
+    let target = env_dir().or_else(default_cache_dir);
+    target.as_deref() == Some(dir) || dir == Path::new(SYSTEM_DIR)
+}
+
 /// The first candidate that holds all four files (compressed or not).
 pub fn find(cands: &[Candidate]) -> Option<&Candidate> {
     cands.iter().find(|c| missing_files(&c.dir).is_empty())
@@ -77,6 +88,28 @@ pub fn missing_files(dir: &Path) -> Vec<&'static str> {
         .into_iter()
         .filter(|name| file_in(dir, name).is_none())
         .collect()
+}
+
+/// A file `dir` lacks, named for a message: just the name when nothing is there, else
+/// with what is there instead (a directory, a FIFO, a device) or why it cannot be seen.
+fn describe_missing(dir: &Path, name: &str) -> String {
+    let names = [Some(name), name.strip_suffix(".gz")];
+    for path in names.into_iter().flatten().map(|n| dir.join(n)) {
+        match fs::metadata(&path) {
+            Ok(meta) => {
+                return format!(
+                    "{name} as a file ({} is {})",
+                    path.display(),
+                    crate::config::file_kind(&meta)
+                )
+            }
+            Err(e) if e.kind() != io::ErrorKind::NotFound => {
+                return format!("{name} that can be read ({}: {e})", path.display())
+            }
+            Err(_) => {}
+        }
+    }
+    name.to_string()
 }
 
 /// Finds the dataset in the usual places ([`candidates`] from the real environment), or
@@ -123,7 +156,7 @@ pub fn resolve_from(
             origin: target.origin,
             missing: missing_files(&target.dir)
                 .into_iter()
-                .map(String::from)
+                .map(|name| describe_missing(&target.dir, name))
                 .collect(),
         });
     }

@@ -11,7 +11,7 @@ use std::io;
 use std::path::PathBuf;
 
 pub use fetch::{fetch, verify_dir, FetchProgress, RemoteFile, FASHION_MNIST, MIRRORS};
-pub use idx::{load_dir, write_dataset, Dataset, Split};
+pub use idx::{load_dir, load_test, write_dataset, Dataset, Repair, Split};
 pub use locate::{candidates, find, resolve, Candidate};
 
 /// Side length of an image in pixels.
@@ -39,12 +39,10 @@ pub enum DataError {
     )]
     Missing { path: PathBuf },
 
-    #[error("cannot access {}: {source}", path.display())]
-    Io {
-        path: PathBuf,
-        #[source]
-        source: io::Error,
-    },
+    /// The reason is part of the message, not a separate source, so that a chain of
+    /// causes printed with `{:#}` says it once.
+    #[error("cannot access {}: {error}", path.display())]
+    Io { path: PathBuf, error: io::Error },
 
     /// The file exists but is not valid Fashion-MNIST data; `file` is its path (or its
     /// name when parsing bytes) and `reason` says what is wrong and, where one exists, the fix.
@@ -64,10 +62,12 @@ pub enum DataError {
     #[error("could not download {file}: {reason}; check the network connection and try again, or download the file by hand into the data directory")]
     Download { file: String, reason: String },
 
-    /// A directory the user named explicitly lacks some of the files.
+    /// A directory the user named explicitly lacks some of the files (nothing is ever
+    /// downloaded into it). Each of `missing` names a file, and what is there instead
+    /// if something is.
     #[error(
-        "{} (from {origin}) does not contain {}; put the Fashion-MNIST files there, \
-         allow downloading into it, or drop {origin} to use the default location",
+        "{} (from {origin}) does not contain {}; put the Fashion-MNIST files there, or \
+         drop {origin} to use the default location (where missing files are downloaded)",
         dir.display(),
         missing.join(", ")
     )]

@@ -14,8 +14,9 @@ use ratatui::crossterm::event::{KeyCode, KeyEvent, KeyEventKind, KeyModifiers};
 use crate::config::params::{self, LiveSetting};
 use crate::config::{Config, ConfigError};
 use crate::train::events::{
-    saved_text, Change, Command, EpochSummary, Phase, Progress, SaveReason, TrainEvent,
+    saved_text, Change, Command, EpochSummary, Phase, Progress, RunSummary, SaveReason, TrainEvent,
 };
+use crate::train::Failure;
 use crate::ui::editor::{Action, Commit, ConfigInUse, Editor, Tone};
 use crate::ui::keys::{
     self, ConfirmAction, EditorAction, FieldAction, GlobalAction, BINDINGS, CONFIRM_BINDINGS,
@@ -93,6 +94,8 @@ pub struct App {
     actions: VecDeque<Action>,
     start: Option<Instant>,
     quit: bool,
+    /// Ctrl-C was pressed: the process exits as if interrupted (130), like SIGINT.
+    interrupted: bool,
     dirty: bool,
 }
 
@@ -117,6 +120,7 @@ impl App {
             actions: VecDeque::new(),
             start: None,
             quit: false,
+            interrupted: false,
             dirty: true,
         }
     }
@@ -228,6 +232,26 @@ impl App {
 
     pub fn should_quit(&self) -> bool {
         self.quit
+    }
+
+    /// Ctrl-C ended the dashboard (in raw mode it arrives as a key, not as SIGINT): the
+    /// process should exit as SIGINT would have it, with 130.
+    pub fn interrupted(&self) -> bool {
+        self.interrupted
+    }
+
+    /// How the trainer really ended, known once its thread is joined after the dashboard
+    /// has quit. A quit that did not wait for `Done` (a second quit key while stopping,
+    /// or the stop timeout) learns here what the trainer did, so that the summary line
+    /// tells it; an outcome the app already saw is kept.
+    pub fn on_outcome(&mut self, outcome: &Result<RunSummary, Failure>) {
+        if self.status.done.is_some() || self.status.failure.is_some() {
+            return;
+        }
+        match outcome {
+            Ok(summary) => self.on_event(TrainEvent::Done(Box::new(summary.clone()))),
+            Err(failure) => self.on_event(TrainEvent::Failed(failure.reason.clone())),
+        }
     }
 
     /// Whether something changed since the last [`App::take_dirty`].
@@ -383,7 +407,7 @@ impl App {
         self.dirty = true;
         let global = keys::action(BINDINGS, &key);
         if global == Some(GlobalAction::Interrupt) {
-            return self.interrupt();
+            return self.ctrl_c();
         }
         match self.overlay {
             Overlay::ConfirmQuit => {
@@ -407,7 +431,7 @@ impl App {
             GlobalAction::TogglePause => return self.toggle_pause(),
             GlobalAction::Quit if self.finished() || self.stopping() => self.quit = true,
             GlobalAction::Quit => self.overlay = Overlay::ConfirmQuit,
-            GlobalAction::Interrupt => return self.interrupt(),
+            GlobalAction::Interrupt => return self.ctrl_c(),
             GlobalAction::Help => self.overlay = Overlay::Help,
             GlobalAction::NextPane => self.focus = self.focus.next(),
             GlobalAction::PrevPane => self.focus = self.focus.prev(),
@@ -504,6 +528,13 @@ impl App {
             self.log(LogKind::Applied, "pause requested");
             Some(Command::Pause)
         }
+    }
+
+    /// Ctrl-C, in any mode: stop and quit as [`App::interrupt`] does, and exit as
+    /// interrupted.
+    fn ctrl_c(&mut self) -> Option<Command> {
+        self.interrupted = true;
+        self.interrupt()
     }
 
     /// Stop and quit: quit at once if training is over (or a stop is already pending),

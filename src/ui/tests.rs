@@ -466,6 +466,65 @@ fn ctrl_c_stops_without_asking_and_twice_quits() {
 }
 
 #[test]
+fn ctrl_c_exits_as_interrupted_in_any_mode_but_a_confirmed_quit_does_not() {
+    let mut app = mid_run();
+    assert!(!app.interrupted());
+    assert_eq!(app.on_key(ch('q')), None);
+    assert_eq!(app.on_key(ch('y')), Some(Command::Stop));
+    app.on_event(TrainEvent::Done(fixtures_done()));
+    assert!(app.should_quit() && !app.interrupted());
+
+    // Ctrl-C during the quit question, with the editor open, and after the run.
+    for before in [&[ch('q')][..], &[ch('e')][..], &[]] {
+        let mut app = mid_run();
+        for k in before {
+            app.on_key(*k);
+        }
+        assert_eq!(app.on_key(ctrl_c()), Some(Command::Stop), "{before:?}");
+        assert!(app.interrupted(), "{before:?}");
+    }
+    let mut app = finished();
+    assert_eq!(app.on_key(ctrl_c()), None);
+    assert!(app.should_quit() && app.interrupted());
+}
+
+#[test]
+fn a_quit_that_did_not_wait_for_the_trainer_tells_what_it_did() {
+    // q, y, then q again while the trainer is saving: the dashboard quits at once.
+    let mut app = mid_run();
+    app.on_key(ch('q'));
+    assert_eq!(app.on_key(ch('y')), Some(Command::Stop));
+    assert_eq!(app.on_key(ch('q')), None);
+    assert!(app.should_quit());
+    // The trainer, joined afterwards, saved: the summary says so.
+    app.on_outcome(&Ok(*fixtures_done()));
+    assert_eq!(
+        app.summary_line().as_deref(),
+        Some("fashion-tui: 2 epochs (stopped early), test accuracy 88.9%, model saved to /m.safetensors")
+    );
+    // Or it failed.
+    let mut app = mid_run();
+    app.on_key(ctrl_c());
+    app.on_key(ctrl_c());
+    app.on_outcome(&Err(crate::train::Failure {
+        reason: "disk full".into(),
+        usage: false,
+    }));
+    assert_eq!(
+        app.summary_line().as_deref(),
+        Some("fashion-tui: training failed: disk full")
+    );
+    // An outcome the dashboard saw stays as it was.
+    let mut app = finished();
+    let before = app.summary_line();
+    app.on_outcome(&Err(crate::train::Failure {
+        reason: "other".into(),
+        usage: false,
+    }));
+    assert_eq!(app.summary_line(), before);
+}
+
+#[test]
 fn help_lists_every_binding_and_esc_closes_it() {
     let mut app = mid_run();
     app.on_key(ch('?'));

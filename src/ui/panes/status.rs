@@ -123,7 +123,7 @@ impl RunStatus {
 // the summary line; these pieces keep them in agreement.
 
 /// `1 epoch`, `2 epochs`.
-fn epochs(n: usize) -> String {
+pub fn epochs(n: usize) -> String {
     format!("{n} epoch{}", if n == 1 { "" } else { "s" })
 }
 
