@@ -13,7 +13,7 @@ use std::thread;
 use fashion_tui::data::fetch::{self, FetchProgress, RemoteFile};
 use fashion_tui::data::idx::{encode_images, encode_labels, gzip};
 use fashion_tui::data::locate::{self, Candidate};
-use fashion_tui::data::{load_dir, DataError, Split, FILE_NAMES, IMAGE_PIXELS};
+use fashion_tui::data::{load_dir, DataError, Repair, Split, FILE_NAMES, IMAGE_PIXELS};
 use sha2::{Digest, Sha256};
 
 /// How the server answers for one path.
@@ -226,7 +226,7 @@ fn downloads_and_verifies() {
         expected,
         "no temporary files may remain"
     );
-    let ds = load_dir(&dest).unwrap();
+    let ds = load_dir(&dest, Repair::Refetch).unwrap();
     assert_eq!((ds.train, ds.test), (fx.train, fx.test));
 }
 
@@ -369,7 +369,10 @@ fn content_decompressed_in_transit_is_kept_uncompressed() {
     assert!(dest.path().join("train-images-idx3-ubyte").is_file());
     assert!(!dest.path().join(FILE_NAMES[0]).exists());
     fetch::verify_dir(&fx.remote, dest.path()).unwrap();
-    assert_eq!(load_dir(dest.path()).unwrap().train, fx.train);
+    assert_eq!(
+        load_dir(dest.path(), Repair::Refetch).unwrap().train,
+        fx.train
+    );
 }
 
 #[test]
@@ -409,5 +412,5 @@ fn resolve_downloads_into_the_first_writable_candidate() {
     assert!(!explicit.exists());
     let got = locate::resolve_from(&cands, &fx.remote, &[&good], true, &mut ignore).unwrap();
     assert_eq!(got, (explicit.clone(), locate::ORIGIN_EXPLICIT));
-    assert_eq!(load_dir(&explicit).unwrap().test, fx.test);
+    assert_eq!(load_dir(&explicit, Repair::Replace).unwrap().test, fx.test);
 }

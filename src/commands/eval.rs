@@ -111,7 +111,7 @@ fn load_test_set(cfg: &Config) -> Result<crate::data::Split> {
     let explicit = (!cfg.data.dir.is_empty()).then(|| PathBuf::from(&cfg.data.dir));
     let (dir, _) =
         crate::data::locate::resolve(explicit.as_deref(), explicit.is_none(), &mut |_| {})?;
-    let mut test = crate::data::load_test(&dir)?;
+    let mut test = crate::data::load_test(&dir, crate::data::locate::repair_for(&dir))?;
     if cfg.data.test_limit > 0 {
         test.truncate(cfg.data.test_limit);
     }

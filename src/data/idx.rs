@@ -87,15 +87,6 @@ pub enum Repair {
 }
 
 impl Repair {
-    /// For the files in `dir`: see [`super::locate::downloads_into`].
-    pub fn for_dir(dir: &Path) -> Repair {
-        if super::locate::downloads_into(dir) {
-            Repair::Refetch
-        } else {
-            Repair::Replace
-        }
-    }
-
     /// The advice for one file (`it`) or a pair (`both`).
     fn advice(self, both: bool) -> String {
         let it = if both { "both" } else { "it" };
@@ -116,9 +107,8 @@ impl Repair {
 
 /// Reads the four Fashion-MNIST files from `dir`, decompressing the training images on a
 /// second thread, and checks that each split has as many labels as images, and some.
-pub fn load_dir(dir: &Path) -> Result<Dataset, DataError> {
+pub fn load_dir(dir: &Path, repair: Repair) -> Result<Dataset, DataError> {
     let start = Instant::now();
-    let repair = Repair::for_dir(dir);
     let (train_images, others) = thread::scope(|s| {
         let big = s.spawn(|| read_file(&dir.join(TRAIN_IMAGES), Kind::Images, repair));
         let others =
@@ -147,8 +137,7 @@ pub fn load_dir(dir: &Path) -> Result<Dataset, DataError> {
 
 /// Reads only the test split from `dir` (what evaluating a model needs), checked like
 /// [`load_dir`] checks it.
-pub fn load_test(dir: &Path) -> Result<Split, DataError> {
-    let repair = Repair::for_dir(dir);
+pub fn load_test(dir: &Path, repair: Repair) -> Result<Split, DataError> {
     let images = read_file(&dir.join(TEST_IMAGES), Kind::Images, repair)?;
     let labels = read_file(&dir.join(TEST_LABELS), Kind::Labels, repair)?;
     pair(dir, TEST, images, labels, repair)
@@ -609,7 +598,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let (train, test) = (sample(30, 1), sample(12, 2));
         write_dataset(dir.path(), &train, &test).unwrap();
-        let ds = load_dir(dir.path()).unwrap();
+        let ds = load_dir(dir.path(), Repair::Replace).unwrap();
         assert_eq!(ds.train, train);
         assert_eq!(ds.test, test);
         assert_eq!(ds.dir, dir.path());
@@ -740,7 +729,9 @@ mod tests {
         let mut train = sample(20, 0);
         train.labels.pop();
         write_dataset(dir.path(), &train, &sample(5, 1)).unwrap();
-        let msg = load_dir(dir.path()).unwrap_err().to_string();
+        let msg = load_dir(dir.path(), Repair::Replace)
+            .unwrap_err()
+            .to_string();
         assert!(
             msg.contains("train-images-idx3-ubyte.gz holds 20 images but train-labels-idx1-ubyte.gz holds 19 labels"),
             "{msg}"
@@ -752,7 +743,9 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         write_dataset(dir.path(), &sample(20, 0), &sample(5, 1)).unwrap();
         fs::write(dir.path().join(TEST_LABELS), b"not gzip").unwrap();
-        let msg = load_dir(dir.path()).unwrap_err().to_string();
+        let msg = load_dir(dir.path(), Repair::Replace)
+            .unwrap_err()
+            .to_string();
         assert!(msg.contains("not a gzip file"), "{msg}");
         assert!(!msg.contains("delete it"), "{msg}");
         assert!(
@@ -768,13 +761,17 @@ mod tests {
     fn an_empty_split_says_it_is_empty() {
         let dir = tempfile::tempdir().unwrap();
         write_dataset(dir.path(), &Split::default(), &sample(5, 1)).unwrap();
-        let msg = load_dir(dir.path()).unwrap_err().to_string();
+        let msg = load_dir(dir.path(), Repair::Replace)
+            .unwrap_err()
+            .to_string();
         assert!(
             msg.contains("the training set is empty: train-images-idx3-ubyte.gz and train-labels-idx1-ubyte.gz hold no images"),
             "{msg}"
         );
         write_dataset(dir.path(), &sample(5, 1), &Split::default()).unwrap();
-        let msg = load_test(dir.path()).unwrap_err().to_string();
+        let msg = load_test(dir.path(), Repair::Replace)
+            .unwrap_err()
+            .to_string();
         assert!(msg.contains("the test set is empty"), "{msg}");
     }
 
@@ -816,7 +813,7 @@ mod tests {
         let path = dir.path().join(TRAIN_IMAGES);
         assert!(matches!(read_images(&path), Err(DataError::Missing { path: p }) if p == path));
         assert!(matches!(
-            load_dir(dir.path()),
+            load_dir(dir.path(), Repair::Replace),
             Err(DataError::Missing { .. })
         ));
     }
@@ -898,7 +895,8 @@ mod real {
             );
             return;
         }
-        let ds = load_dir(dir).unwrap_or_else(|e| panic!("the real dataset in {SYSTEM_DIR}: {e}"));
+        let ds = load_dir(dir, Repair::Refetch)
+            .unwrap_or_else(|e| panic!("the real dataset in {SYSTEM_DIR}: {e}"));
         eprintln!(
             "loaded {} train / {} test images in {:.3} s",
             ds.train.len(),

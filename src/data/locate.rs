@@ -11,7 +11,7 @@ use std::io;
 use std::path::{Path, PathBuf};
 
 use super::fetch::{self, FetchProgress, RemoteFile, FASHION_MNIST, MIRRORS};
-use super::idx::file_in;
+use super::idx::{file_in, Repair};
 use super::{DataError, FILE_NAMES};
 
 /// Where the Debian package `dataset-fashion-mnist` installs the files.
@@ -75,6 +75,16 @@ pub fn default_cache_dir() -> Option<PathBuf> {
 pub fn downloads_into(dir: &Path) -> bool {
     let target = env_dir().or_else(default_cache_dir);
     target.as_deref() == Some(dir) || dir == Path::new(SYSTEM_DIR)
+}
+
+/// What fixes a bad file in `dir`: a fresh download where one would happen, else a
+/// replacement by hand.
+pub fn repair_for(dir: &Path) -> Repair {
+    if downloads_into(dir) {
+        Repair::Refetch
+    } else {
+        Repair::Replace
+    }
 }
 
 /// The first candidate that holds all four files (compressed or not).
