@@ -30,6 +30,20 @@ pub enum Command {
     /// Show or create the configuration file.
     #[command(subcommand)]
     Config(ConfigCommand),
+    /// Plots (SVG and PNG) and a CSV of the metrics of one run, or of several overlaid.
+    Report(ReportArgs),
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct ReportArgs {
+    /// Run directories (each holding metrics.jsonl).
+    #[arg(value_name = "RUN", required = true)]
+    pub runs: Vec<PathBuf>,
+    /// Where to write the files (default: the run's own directory; required for several
+    /// runs). Report files there of other runs, or not made by a report, are never
+    /// overwritten.
+    #[arg(long, value_name = "DIR")]
+    pub out: Option<PathBuf>,
 }
 
 #[derive(Debug, Subcommand)]

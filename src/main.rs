@@ -14,6 +14,7 @@ fn main() -> ExitCode {
         Some(Command::Train(args)) => commands::train::run(args),
         Some(Command::Eval(args)) => commands::eval::run(args),
         Some(Command::Config(cmd)) => commands::config::run(cmd),
+        Some(Command::Report(args)) => commands::report::run(args),
     };
     match result {
         Ok(code) => code,

@@ -15,7 +15,8 @@ use crate::cli::TrainArgs;
 use crate::config::reload::Reloader;
 use crate::config::{self, Config, ConfigError, Source};
 use crate::headless::{self, Ending};
-use crate::train::events::Command;
+use crate::report;
+use crate::train::events::{Command, RunSummary};
 use crate::train::{self, ChannelSink};
 use crate::ui;
 
@@ -105,6 +106,7 @@ pub fn run(args: &TrainArgs) -> Result<ExitCode> {
         // checkpoints before the process exits.
         let _ = cmd_tx.send(Command::Stop);
         let joined = trainer.join();
+        write_report(&joined);
         let summary = match ui {
             Ok(app) => app.summary_line(),
             // The terminal went away with the signal (an SSH drop): just exit as signalled.
@@ -128,7 +130,9 @@ pub fn run(args: &TrainArgs) -> Result<ExitCode> {
         };
         let ending = headless::print_std(&rx, opts);
         drop(cmd_tx);
-        match (ending, trainer.join()) {
+        let joined = trainer.join();
+        write_report(&joined);
+        match (ending, joined) {
             (Ending::Done(_), _) => ExitCode::SUCCESS,
             (_, Ok(Err(failure))) => {
                 eprintln!("fashion-tui: {}", failure.reason);
@@ -144,6 +148,24 @@ pub fn run(args: &TrainArgs) -> Result<ExitCode> {
     match signal.load(Ordering::SeqCst) {
         0 => Ok(code),
         sig => Ok(ExitCode::from((128 + sig) as u8)),
+    }
+}
+
+/// Plots and CSV for a run that ended with finished epochs, into its own directory
+/// (said on stderr: stdout may be carrying JSON lines). A failed report is a warning,
+/// not a failed run.
+fn write_report<E>(joined: &Result<Result<RunSummary, train::Failure>, E>) {
+    let Ok(Ok(summary)) = joined else { return };
+    match report::write_for_run(&summary.run_dir) {
+        Ok(Some(dir)) => eprintln!(
+            "report: {} ({}, {}, {})",
+            dir.display(),
+            report::CURVES_PNG,
+            report::CONFUSION_PNG,
+            report::METRICS_CSV
+        ),
+        Ok(None) => {}
+        Err(e) => eprintln!("fashion-tui: warning: no report written: {e:#}"),
     }
 }
 
