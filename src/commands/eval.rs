@@ -56,7 +56,7 @@ pub fn report(acc: f64, loss: f64, n: usize, c: &Confusion) -> String {
 }
 
 /// The weights file and, when it sits in a run directory, that run's config.
-fn locate_model(path: &Path) -> Result<(PathBuf, Option<Config>), ConfigError> {
+pub fn locate_model(path: &Path) -> Result<(PathBuf, Option<Config>), ConfigError> {
     let file = if path.is_dir() {
         path.join(run_dir::MODEL_FILE)
     } else {
