@@ -16,6 +16,8 @@ use crate::atomic;
 pub const CONFIG_FILE: &str = "config.toml";
 pub const METRICS_FILE: &str = "metrics.jsonl";
 pub const MODEL_FILE: &str = "model.safetensors";
+/// Beside the model: its architecture, tensor shapes, input scaling and class names.
+pub const MODEL_JSON: &str = "model.json";
 
 /// `<user data dir>/runs`, where runs go by default.
 pub fn default_runs_root() -> Option<PathBuf> {

@@ -117,6 +117,10 @@ impl Trainer<'_> {
             Ok::<_, anyhow::Error>(self.vs.save(tmp)?)
         })
         .with_context(|| format!("cannot save the model to {}", path.display()))?;
+        let about = crate::model::describe(self.cfg.model.name, &self.vs, self.cfg.model.dropout);
+        let json = self.run_dir.join(run_dir::MODEL_JSON);
+        atomic::write(&json, format!("{about:#}\n").as_bytes())
+            .with_context(|| format!("cannot write {}", json.display()))?;
         self.model_path = Some(path);
         Ok(())
     }
