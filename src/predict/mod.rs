@@ -107,11 +107,13 @@ pub fn file_kind(path: &Path) -> Result<FileKind, ImageError> {
 pub fn load(path: &Path) -> Result<DynamicImage, ImageError> {
     let name = path.display().to_string();
     let open = || -> Result<ImageReader<BufReader<File>>, ImageError> {
-        let reader = ImageReader::open(path)
-            .map_err(|source| ImageError::Io {
-                path: name.clone(),
-                source,
-            })?
+        // By content only: a text file named .png is not an image, and a picture with a
+        // wrong extension still is.
+        let file = File::open(path).map_err(|source| ImageError::Io {
+            path: name.clone(),
+            source,
+        })?;
+        let reader = ImageReader::new(BufReader::new(file))
             .with_guessed_format()
             .map_err(|source| ImageError::Io {
                 path: name.clone(),
