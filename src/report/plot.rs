@@ -12,6 +12,7 @@ use std::sync::OnceLock;
 
 use anyhow::{anyhow, Result};
 use plotters::coord::Shift;
+use plotters::element::DashedPathElement;
 use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
 use plotters::style::FontStyle;
@@ -144,12 +145,14 @@ impl Curves<'_> {
             chart
                 .draw_series(DashedLineSeries::new(train, 6, 4, c.stroke_width(2)))?
                 .label(format!("{} train", run.name))
-                .legend(move |(x, y)| PathElement::new([(x, y), (x + 20, y)], c.stroke_width(1)));
+                .legend(move |(x, y)| {
+                    DashedPathElement::new([(x, y), (x + 20, y)], 4, 3, c.stroke_width(2))
+                });
             let test = run.epochs.iter().map(|e| (e.epoch as f64, e.test_loss));
             chart
                 .draw_series(LineSeries::new(test, c.stroke_width(2)).point_size(3))?
                 .label(format!("{} test", run.name))
-                .legend(move |(x, y)| PathElement::new([(x, y), (x + 20, y)], c.stroke_width(3)));
+                .legend(move |(x, y)| PathElement::new([(x, y), (x + 20, y)], c.stroke_width(2)));
         }
         chart
             .configure_series_labels()
@@ -205,7 +208,9 @@ impl Curves<'_> {
             chart
                 .draw_series(DashedLineSeries::new(train, 6, 4, c.stroke_width(2)))?
                 .label(format!("{} train", run.name))
-                .legend(move |(x, y)| PathElement::new([(x, y), (x + 20, y)], c.stroke_width(1)));
+                .legend(move |(x, y)| {
+                    DashedPathElement::new([(x, y), (x + 20, y)], 4, 3, c.stroke_width(2))
+                });
             let test = run
                 .epochs
                 .iter()
@@ -213,16 +218,28 @@ impl Curves<'_> {
             chart
                 .draw_series(LineSeries::new(test, c.stroke_width(2)).point_size(3))?
                 .label(format!("{} test", run.name))
-                .legend(move |(x, y)| PathElement::new([(x, y), (x + 20, y)], c.stroke_width(3)));
+                .legend(move |(x, y)| PathElement::new([(x, y), (x + 20, y)], c.stroke_width(2)));
             let best = run.best();
             let at = (best.epoch as f64, best.test_acc * 100.0);
             chart
                 .draw_series([EmptyElement::at(at) + Circle::new((0, 0), 8, c.stroke_width(2))])?;
+            // Above the circle (the best test accuracy has no test point above it), on the
+            // side with room: left of a late best epoch.
+            let late = 2 * best.epoch > self.epochs() + 1;
+            let (side, dx) = if late {
+                (HPos::Right, -12)
+            } else {
+                (HPos::Left, 12)
+            };
+            let style = (FAMILY, 13)
+                .into_font()
+                .color(&c)
+                .pos(Pos::new(side, VPos::Bottom));
             chart.draw_series([EmptyElement::at(at)
                 + Text::new(
                     format!("best {:.2}% @ {}", at.1, best.epoch),
-                    (-10, 12 + 16 * i as i32),
-                    (FAMILY, 13).into_font().color(&c),
+                    (dx, -8 - 16 * i as i32),
+                    style,
                 )])?;
         }
         chart
