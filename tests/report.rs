@@ -209,3 +209,49 @@ fn a_run_without_a_finished_epoch_is_refused_and_nothing_written() {
     assert_eq!(out.status.code(), Some(2));
     assert!(text(&out.stderr).contains("needs --out DIR"));
 }
+
+#[test]
+fn x_in_the_dashboard_writes_the_report_and_says_where() {
+    use fashion_tui::train::events::{RunInfo, TrainEvent};
+    use fashion_tui::ui::{App, UiOptions};
+    use ratatui::crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+
+    let (root, a, _) = runs();
+    let dir = root.join("live");
+    fs::create_dir_all(&dir).unwrap();
+    let mut app = App::new(UiOptions::default());
+    let x = KeyEvent::new(KeyCode::Char('x'), KeyModifiers::NONE);
+    let last_log = |app: &App| app.log_entries().last().map(|e| e.text.clone());
+    app.on_key(x);
+    assert_eq!(
+        last_log(&app).as_deref(),
+        Some("no report yet: the run has not started")
+    );
+    app.on_event(TrainEvent::Started(Box::new(RunInfo {
+        model: "seed".into(),
+        device: "cpu".into(),
+        parameters: 1,
+        epochs: 2,
+        batch_size: 32,
+        batches_per_epoch: 10,
+        train_images: 320,
+        test_images: 100,
+        lr: 0.001,
+        seed: 42,
+        run_dir: dir.clone(),
+        data_source: String::new(),
+        data_load_secs: 0.0,
+    })));
+    app.on_key(x);
+    assert_eq!(
+        last_log(&app).as_deref(),
+        Some("no report yet: no epoch has finished")
+    );
+    fs::copy(a.join("metrics.jsonl"), dir.join("metrics.jsonl")).unwrap();
+    app.on_key(x);
+    assert_eq!(
+        last_log(&app),
+        Some(format!("report written to {}", dir.display()))
+    );
+    assert!(dir.join("curves.png").is_file());
+}
