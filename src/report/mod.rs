@@ -130,7 +130,8 @@ impl Run {
 /// The record of which runs a report directory's files were made from.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Manifest {
-    /// Absolute run directories, in the order given.
+    /// Run directories, in the order given, with symbolic links resolved (so a run named
+    /// through a link or a relative path is still the same run).
     pub runs: Vec<PathBuf>,
 }
 
@@ -139,7 +140,11 @@ impl Manifest {
         Manifest {
             runs: runs
                 .iter()
-                .map(|r| std::path::absolute(&r.dir).unwrap_or_else(|_| r.dir.clone()))
+                .map(|r| {
+                    fs::canonicalize(&r.dir)
+                        .or_else(|_| std::path::absolute(&r.dir))
+                        .unwrap_or_else(|_| r.dir.clone())
+                })
                 .collect(),
         }
     }
@@ -279,6 +284,22 @@ pub(crate) mod tests {
         assert!(check_out_dir(dir.path(), &a).is_ok());
         let e = check_out_dir(dir.path(), &b).unwrap_err();
         assert!(e.0.contains("report of other runs (/runs/a)"), "{e}");
+    }
+
+    #[test]
+    fn a_run_named_through_a_link_is_the_same_run() {
+        let dir = tempfile::tempdir().unwrap();
+        let real = dir.path().join("run");
+        fs::create_dir(&real).unwrap();
+        let link = dir.path().join("link");
+        std::os::unix::fs::symlink(&real, &link).unwrap();
+        let named = |d: &Path| {
+            Manifest::of(&[Run {
+                dir: d.into(),
+                ..fake_run("r", 1)
+            }])
+        };
+        assert_eq!(named(&real), named(&link));
     }
 
     #[test]
