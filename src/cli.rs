@@ -30,6 +30,23 @@ pub enum Command {
     /// Show or create the configuration file.
     #[command(subcommand)]
     Config(ConfigCommand),
+    /// Classify your own pictures (PNG, JPEG), IDX files or test-set images with a saved
+    /// model.
+    Predict(PredictArgs),
+    /// Plots (SVG and PNG) and a CSV of the metrics of one run, or of several overlaid.
+    Report(ReportArgs),
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct ReportArgs {
+    /// Run directories (each holding metrics.jsonl).
+    #[arg(value_name = "RUN", required = true)]
+    pub runs: Vec<PathBuf>,
+    /// Where to write the files (default: the run's own directory; required for several
+    /// runs). Report files there of other runs, or not made by a report, are never
+    /// overwritten.
+    #[arg(long, value_name = "DIR")]
+    pub out: Option<PathBuf>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -118,6 +135,36 @@ pub struct EvalArgs {
     /// Print the results as one JSON object.
     #[arg(long)]
     pub json: bool,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct PredictArgs {
+    /// A model .safetensors file, or a run directory holding model.safetensors.
+    #[arg(value_name = "MODEL|RUN")]
+    pub model_path: PathBuf,
+    /// Pictures (PNG, JPEG; any size up to 50 megapixels, colour or gray) or IDX image
+    /// files.
+    #[arg(value_name = "IMAGE", required_unless_present = "test")]
+    pub images: Vec<PathBuf>,
+    /// Also classify test-set image N (repeatable): predict and eval must agree.
+    #[arg(long, value_name = "N")]
+    pub test: Vec<usize>,
+    /// Negate every picture (default: when its border is light).
+    #[arg(long, conflicts_with = "no_invert")]
+    pub invert: bool,
+    /// Never negate pictures.
+    #[arg(long)]
+    pub no_invert: bool,
+    /// The object's longest edge in the 28×28 input, in pixels (28 like Fashion-MNIST;
+    /// 20 leaves MNIST's margin).
+    #[arg(long, value_name = "PX", default_value_t = 28,
+          value_parser = clap::value_parser!(u8).range(8..=28))]
+    pub fit: u8,
+    /// One JSON object per image on stdout.
+    #[arg(long)]
+    pub json: bool,
+    #[command(flatten)]
+    pub common: Overrides,
 }
 
 /// A flag's value parsed as the config file's `key` is, with the same message.

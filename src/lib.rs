@@ -11,5 +11,7 @@ pub mod duration;
 pub mod headless;
 pub mod model;
 pub mod paths;
+pub mod predict;
+pub mod report;
 pub mod train;
 pub mod ui;

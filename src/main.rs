@@ -14,6 +14,8 @@ fn main() -> ExitCode {
         Some(Command::Train(args)) => commands::train::run(args),
         Some(Command::Eval(args)) => commands::eval::run(args),
         Some(Command::Config(cmd)) => commands::config::run(cmd),
+        Some(Command::Report(args)) => commands::report::run(args),
+        Some(Command::Predict(args)) => commands::predict::run(args),
     };
     match result {
         Ok(code) => code,

@@ -50,6 +50,78 @@ pub trait Network: ModuleT {
     fn forward_with_activations(&self, xs: &Tensor) -> (Tensor, Vec<(&'static str, Tensor)>);
 }
 
+/// The dataset's own class names, indexed by label.
+pub const DATASET_CLASS_NAMES: [&str; 10] = [
+    "T-shirt/top",
+    "Trouser",
+    "Pullover",
+    "Dress",
+    "Coat",
+    "Sandal",
+    "Shirt",
+    "Sneaker",
+    "Bag",
+    "Ankle boot",
+];
+
+/// What `model.json` says of a saved model: enough for a PyTorch or Candle user to
+/// rebuild the network and load `model.safetensors` without reading this code. `vs`
+/// holds the model's variables (their names and shapes are listed as they are saved).
+pub fn describe(kind: ModelKind, vs: &nn::VarStore, dropout: f64) -> serde_json::Value {
+    let mut tensors: Vec<(String, Vec<i64>)> = vs
+        .variables()
+        .into_iter()
+        .map(|(name, t)| (name, t.size()))
+        .collect();
+    tensors.sort();
+    let tensors: serde_json::Map<String, serde_json::Value> = tensors
+        .into_iter()
+        .map(|(name, shape)| {
+            (
+                name,
+                serde_json::json!({"shape": shape, "dtype": "float32"}),
+            )
+        })
+        .collect();
+    let layers = match kind {
+        ModelKind::Seed => {
+            let conv = |name: &str, cin: i64, cout: i64| {
+                serde_json::json!({"name": name, "type": "Conv2d", "in_channels": cin,
+                    "out_channels": cout, "kernel_size": 3, "stride": 2, "padding": 0,
+                    "then": "relu"})
+            };
+            serde_json::json!([
+                conv("conv1", 1, 32),
+                conv("conv2", 32, 64),
+                conv("conv3", 64, 128),
+                {"type": "Flatten", "note": "[N, 128, 2, 2] to [N, 512], channel-major as in PyTorch"},
+                {"type": "Dropout", "p": dropout, "note": "training only"},
+                {"name": "fc1", "type": "Linear", "in_features": 512, "out_features": 512, "then": "relu"},
+                {"type": "Dropout", "p": dropout, "note": "training only"},
+                {"name": "fc2", "type": "Linear", "in_features": 512, "out_features": 10},
+            ])
+        }
+    };
+    serde_json::json!({
+        "format": "fashion-tui model description",
+        "format_version": 1,
+        "architecture": kind.name(),
+        "weights": "model.safetensors",
+        "tensor_layout": "PyTorch: Conv2d weight [out, in, kh, kw], Linear weight [out, in]",
+        "input": {
+            "shape": [-1, 1, 28, 28],
+            "layout": "NCHW",
+            "dtype": "float32",
+            "scaling": "x = pixel / 255.0 (no mean or std normalisation)",
+            "pixels": "8-bit grayscale, object light on a black background, as in Fashion-MNIST",
+        },
+        "output": {"shape": [-1, 10], "kind": "logits (softmax gives probabilities)"},
+        "layers": layers,
+        "tensors": tensors,
+        "classes": DATASET_CLASS_NAMES,
+    })
+}
+
 /// Build `kind` under `vs`'s root.
 pub fn build(kind: ModelKind, vs: &nn::Path, dropout: f64) -> Box<dyn Network + Send> {
     match kind {
@@ -195,6 +267,24 @@ mod tests {
             vars["conv2.bias"].abs().sum(Kind::Float).double_value(&[]),
             0.0
         );
+    }
+
+    #[test]
+    fn the_description_lists_every_saved_tensor() {
+        let vs = nn::VarStore::new(Device::Cpu);
+        let _m = build(ModelKind::Seed, &vs.root(), 0.2);
+        let d = describe(ModelKind::Seed, &vs, 0.2);
+        assert_eq!(d["architecture"], "seed");
+        assert_eq!(
+            d["tensors"]["conv1.weight"]["shape"],
+            serde_json::json!([32, 1, 3, 3])
+        );
+        assert_eq!(d["tensors"]["fc2.bias"]["shape"], serde_json::json!([10]));
+        assert_eq!(
+            d["tensors"].as_object().unwrap().len(),
+            vs.variables().len()
+        );
+        assert_eq!(d["classes"][9], "Ankle boot");
     }
 
     #[test]

@@ -59,7 +59,7 @@ pub fn report(acc: f64, loss: f64, n: usize, c: &Confusion) -> String {
 /// The weights file and, when it sits in a run directory, that run's config. A model
 /// path that is not a regular file is reported as what it is; a run config that cannot
 /// be used is an error, not silently passed over.
-fn locate_model(path: &Path) -> Result<(PathBuf, Option<Config>), ConfigError> {
+pub fn locate_model(path: &Path) -> Result<(PathBuf, Option<Config>), ConfigError> {
     let file = if path.is_dir() {
         path.join(run_dir::MODEL_FILE)
     } else {

@@ -15,6 +15,7 @@ use crate::cli::TrainArgs;
 use crate::config::reload::Reloader;
 use crate::config::{self, Config, ConfigError, Source};
 use crate::headless::{self, Ending};
+use crate::report;
 use crate::train::events::{Command, RunSummary, TrainEvent};
 use crate::train::{self, ChannelSink, Sink};
 use crate::ui;
@@ -128,6 +129,7 @@ pub fn run(args: &TrainArgs) -> Result<ExitCode> {
         // checkpoints before the process exits.
         let _ = cmd_tx.send(Command::Stop);
         let joined = trainer.join();
+        write_report(&joined);
         let summary = match ui {
             Ok(mut app) => {
                 // Ctrl-C is SIGINT's key in raw mode: exit as SIGINT would (130), unless
@@ -172,7 +174,9 @@ pub fn run(args: &TrainArgs) -> Result<ExitCode> {
             let _ = cmd_tx.send(Command::Stop);
         }
         drop(cmd_tx);
-        match (ending, trainer.join()) {
+        let joined = trainer.join();
+        write_report(&joined);
+        match (ending, joined) {
             (Ending::Unwritable(why), joined) => {
                 eprintln!(
                     "fashion-tui: cannot write to stdout: {why}; {}",
@@ -213,6 +217,24 @@ fn after_stop(joined: std::thread::Result<Result<RunSummary, train::Failure>>) -
         ),
         Ok(Err(failure)) => format!("training failed: {}", failure.reason),
         Err(_) => "the trainer thread panicked".to_string(),
+    }
+}
+
+/// Plots and CSV for a run that ended with finished epochs, into its own directory
+/// (said on stderr: stdout may be carrying JSON lines). A failed report is a warning,
+/// not a failed run.
+fn write_report<E>(joined: &Result<Result<RunSummary, train::Failure>, E>) {
+    let Ok(Ok(summary)) = joined else { return };
+    match report::write_for_run(&summary.run_dir) {
+        Ok(Some(dir)) => eprintln!(
+            "report: {} ({}, {}, {})",
+            dir.display(),
+            report::CURVES_PNG,
+            report::CONFUSION_PNG,
+            report::METRICS_CSV
+        ),
+        Ok(None) => {}
+        Err(e) => eprintln!("fashion-tui: warning: no report written: {e:#}"),
     }
 }
 

@@ -371,6 +371,12 @@ pub fn restore_model(
     Ok(tensors)
 }
 
+/// Tensors that are not this model's: another architecture's weights (the list says
+/// what differs).
+#[derive(Debug, thiserror::Error)]
+#[error("the tensors do not fit this model: {0}")]
+pub struct Mismatch(pub String);
+
 /// Every variable present with its shape and dtype, nothing extra.
 pub fn check_tensors(
     vars: &HashMap<String, Tensor>,
@@ -398,7 +404,7 @@ pub fn check_tensors(
     }
     if !problems.is_empty() {
         problems.sort();
-        bail!("the tensors do not fit this model: {}", problems.join(", "));
+        return Err(Mismatch(problems.join(", ")).into());
     }
     Ok(())
 }

@@ -8,7 +8,10 @@ use anyhow::{Context, Result};
 use tch::{nn, Device, Kind, Tensor};
 
 use super::checkpoint;
-use super::events::{Confusion, FeatureMaps, LayerMaps, Prediction, Predictions, NUM_CLASSES};
+use super::events::{
+    Confusion, FeatureMaps, LayerMaps, Prediction, Predictions, IMAGE_PIXELS, IMAGE_SIDE,
+    NUM_CLASSES,
+};
 use super::input::{pixels, scale, split_tensors};
 use crate::data::Split;
 use crate::model::{self, Network};
@@ -76,12 +79,56 @@ pub fn evaluate_saved(
     test: &Split,
     device: Device,
 ) -> Result<Evaluation> {
-    let mut vs = nn::VarStore::new(device);
-    let net = model::build(kind, &vs.root(), 0.0);
-    checkpoint::load_weights(&mut vs, weights)
-        .with_context(|| format!("cannot load model weights from {}", weights.display()))?;
+    let model = Classifier::load(kind, weights, device)?;
     let (x, y) = split_tensors(test, device);
-    evaluate(net.as_ref(), &x, &y)
+    evaluate(model.net.as_ref(), &x, &y)
+}
+
+/// A saved model ready to classify images (for `predict` and `eval`).
+pub struct Classifier {
+    net: Box<dyn Network + Send>,
+    device: Device,
+    // The variables the network's layers were built in.
+    _vs: nn::VarStore,
+}
+
+impl Classifier {
+    /// Build `kind` and load `weights` into it, refusing weights of another shape.
+    pub fn load(kind: model::ModelKind, weights: &Path, device: Device) -> Result<Classifier> {
+        let mut vs = nn::VarStore::new(device);
+        let net = model::build(kind, &vs.root(), 0.0);
+        checkpoint::load_weights(&mut vs, weights)
+            .with_context(|| format!("cannot load model weights from {}", weights.display()))?;
+        Ok(Classifier {
+            net,
+            device,
+            _vs: vs,
+        })
+    }
+
+    /// Class probabilities of each 28×28 image in `images` (`n × 784` bytes, as in the
+    /// dataset), evaluated in batches.
+    pub fn probabilities(&self, images: &[u8]) -> Result<Vec<[f32; NUM_CLASSES]>> {
+        let _guard = tch::no_grad_guard();
+        let side = IMAGE_SIDE as i64;
+        let mut out = Vec::with_capacity(images.len() / IMAGE_PIXELS);
+        for batch in images.chunks(EVAL_BATCH as usize * IMAGE_PIXELS) {
+            let n = (batch.len() / IMAGE_PIXELS) as i64;
+            let xs = scale(
+                &Tensor::from_slice(batch)
+                    .view([n, 1, side, side])
+                    .to_device(self.device),
+            );
+            let probs = self.net.forward_t(&xs, false).softmax(-1, Kind::Float);
+            let flat: Vec<f32> = Vec::try_from(probs.to_device(Device::Cpu).flatten(0, -1))?;
+            out.extend(flat.chunks_exact(NUM_CLASSES).map(|c| {
+                let mut p = [0f32; NUM_CLASSES];
+                p.copy_from_slice(c);
+                p
+            }));
+        }
+        Ok(out)
+    }
 }
 
 /// The predictions on the `sample` of test indices and as many of the most confident

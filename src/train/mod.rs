@@ -35,7 +35,7 @@ use flume::Receiver;
 use crate::atomic;
 use crate::config::Config;
 use crate::data::{self, Dataset};
-pub use evaluate::{evaluate, evaluate_saved, Evaluation};
+pub use evaluate::{evaluate, evaluate_saved, Classifier, Evaluation};
 use events::{Command, Phase, RunInfo, RunSummary, TrainEvent};
 pub use rng::{step_seed, SplitMix64};
 pub use sink::{ChannelSink, Receivers, Sink};

@@ -200,6 +200,9 @@ pub fn clean_temps(dir: &Path) {
     }
 }
 
+/// Beside the model: its architecture, tensor shapes, input scaling and class names.
+pub const MODEL_JSON: &str = "model.json";
+
 /// `<user data dir>/runs`, where runs go by default.
 pub fn default_runs_root() -> Option<PathBuf> {
     crate::paths::data_dir().map(|d| d.join("runs"))

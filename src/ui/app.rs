@@ -452,8 +452,25 @@ impl App {
             GlobalAction::NextLayer => self.features.step_layer(1),
             GlobalAction::TogglePredictions => self.predictions.toggle_mode(),
             GlobalAction::Edit => self.overlay = Overlay::Editor,
+            GlobalAction::Report => self.write_report(),
         }
         None
+    }
+
+    /// `x`: the report of the epochs finished so far, into the run directory; the Log
+    /// says where (or why not).
+    fn write_report(&mut self) {
+        let Some(dir) = self.status.info.as_ref().map(|i| i.run_dir.clone()) else {
+            return self.log(LogKind::Info, "no report yet: the run has not started");
+        };
+        match crate::report::write_for_run(&dir) {
+            Ok(Some(dir)) => self.log(
+                LogKind::Applied,
+                format!("report written to {}", dir.display()),
+            ),
+            Ok(None) => self.log(LogKind::Info, "no report yet: no epoch has finished"),
+            Err(e) => self.log(LogKind::Error, format!("no report written: {e:#}")),
+        }
     }
 
     /// A key while the editor is open: to its text field when one is open, else to its

@@ -30,6 +30,8 @@ pub enum GlobalAction {
     TogglePredictions,
     /// Open the settings editor.
     Edit,
+    /// Write the report (plots and CSV) of the epochs so far into the run directory.
+    Report,
 }
 
 /// The answer to the quit confirmation ([`CONFIRM_BINDINGS`]).
@@ -156,6 +158,13 @@ pub const BINDINGS: &[Binding<GlobalAction>] = &[
         description: "save a checkpoint now (training goes on)",
         footer: None,
         action: GlobalAction::Checkpoint,
+    },
+    Binding {
+        keys: &[ch('x')],
+        label: "x",
+        description: "write the report (plots, CSV) into the run directory",
+        footer: None,
+        action: GlobalAction::Report,
     },
     Binding {
         keys: &[ch('z')],

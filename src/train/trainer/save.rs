@@ -175,6 +175,10 @@ impl Trainer<'_> {
             Ok::<_, anyhow::Error>(())
         })
         .map_err(|e| atomic::explain(e, format!("cannot save the model to {}", path.display())))?;
+        let about = crate::model::describe(self.cfg.model.name, &self.vs, self.cfg.model.dropout);
+        let json = self.run_dir.join(run_dir::MODEL_JSON);
+        atomic::write(&json, format!("{about:#}\n").as_bytes())
+            .map_err(|e| atomic::explain(e.into(), format!("cannot write {}", json.display())))?;
         self.model_path = Some(path);
         Ok(())
     }

@@ -1,0 +1,331 @@
+//! Files for humans from finished runs: loss and accuracy curves and the confusion matrix
+//! as SVG and PNG, and the per-epoch metrics as CSV. Used by `fashion-tui report` and by
+//! `train` once a run ends; the trainer itself knows nothing of them.
+//!
+//! What a report directory holds is recorded in [`MANIFEST_FILE`] (the runs it was made
+//! from), so a later report may replace our own files of the same runs but never files
+//! of another run set or files that someone else made (see [`check_out_dir`]).
+
+pub mod csv;
+pub mod plot;
+
+use std::fs;
+use std::io;
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result};
+use serde::{Deserialize, Serialize};
+
+use crate::atomic;
+use crate::config::ConfigError;
+use crate::train::events::Confusion;
+use crate::train::run_dir::METRICS_FILE;
+
+pub const CURVES_SVG: &str = "curves.svg";
+pub const CURVES_PNG: &str = "curves.png";
+pub const CONFUSION_SVG: &str = "confusion.svg";
+pub const CONFUSION_PNG: &str = "confusion.png";
+pub const METRICS_CSV: &str = "metrics.csv";
+/// Which runs the report files beside it were made from.
+pub const MANIFEST_FILE: &str = "report.json";
+
+/// Every file a report writes, the manifest last.
+pub const FILES: [&str; 6] = [
+    CURVES_SVG,
+    CURVES_PNG,
+    CONFUSION_SVG,
+    CONFUSION_PNG,
+    METRICS_CSV,
+    MANIFEST_FILE,
+];
+
+/// The Keras tutorial's target line on the accuracy plot.
+pub const TARGET_ACC: f64 = 0.90;
+
+/// One line of `metrics.jsonl`: the fields a report uses.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+pub struct Epoch {
+    pub epoch: usize,
+    pub train_loss: f64,
+    pub train_acc: f64,
+    pub test_loss: f64,
+    pub test_acc: f64,
+    pub lr: f64,
+    #[serde(default)]
+    pub seconds: f64,
+    #[serde(default)]
+    pub eval_seconds: f64,
+    #[serde(default)]
+    pub images_per_sec: f64,
+    pub confusion: Confusion,
+}
+
+/// A run directory's name and its finished epochs, in order.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Run {
+    pub name: String,
+    pub dir: PathBuf,
+    pub epochs: Vec<Epoch>,
+}
+
+impl Run {
+    /// Read `dir/metrics.jsonl`. A directory without finished epochs is a usage error.
+    pub fn load(dir: &Path) -> Result<Run> {
+        Run::load_finished(dir)?.ok_or_else(|| {
+            ConfigError(format!(
+                "{} has no finished epoch ({} is missing or empty): nothing to report",
+                dir.display(),
+                dir.join(METRICS_FILE).display()
+            ))
+            .into()
+        })
+    }
+
+    /// Like [`Run::load`], but `None` when no epoch finished.
+    pub fn load_finished(dir: &Path) -> Result<Option<Run>> {
+        if !dir.is_dir() {
+            return Err(ConfigError(format!("{} is not a run directory", dir.display())).into());
+        }
+        let path = dir.join(METRICS_FILE);
+        let text = match fs::read_to_string(&path) {
+            Ok(t) => t,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => String::new(),
+            Err(e) => return Err(e).with_context(|| format!("cannot read {}", path.display())),
+        };
+        let mut epochs: Vec<Epoch> = Vec::new();
+        for (n, line) in text.lines().enumerate() {
+            if line.trim().is_empty() {
+                continue;
+            }
+            let e: Epoch = serde_json::from_str(line).with_context(|| {
+                format!("{} line {}: not an epoch record", path.display(), n + 1)
+            })?;
+            // A resumed run may repeat epochs; the later line is the one that counts.
+            epochs.retain(|old| old.epoch < e.epoch);
+            epochs.push(e);
+        }
+        if epochs.is_empty() {
+            return Ok(None);
+        }
+        let name = std::path::absolute(dir)
+            .ok()
+            .and_then(|d| d.file_name().map(|n| n.to_string_lossy().into_owned()))
+            .unwrap_or_else(|| dir.display().to_string());
+        Ok(Some(Run {
+            name,
+            dir: dir.to_path_buf(),
+            epochs,
+        }))
+    }
+
+    /// The epoch with the highest test accuracy (the earliest of equals).
+    pub fn best(&self) -> &Epoch {
+        self.epochs
+            .iter()
+            .reduce(|best, e| if e.test_acc > best.test_acc { e } else { best })
+            .expect("a loaded run has an epoch")
+    }
+}
+
+/// The record of which runs a report directory's files were made from.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Manifest {
+    /// Run directories, in the order given, with symbolic links resolved (so a run named
+    /// through a link or a relative path is still the same run).
+    pub runs: Vec<PathBuf>,
+}
+
+impl Manifest {
+    pub fn of(runs: &[Run]) -> Manifest {
+        Manifest {
+            runs: runs
+                .iter()
+                .map(|r| {
+                    fs::canonicalize(&r.dir)
+                        .or_else(|_| std::path::absolute(&r.dir))
+                        .unwrap_or_else(|_| r.dir.clone())
+                })
+                .collect(),
+        }
+    }
+}
+
+/// Refuse to write into `out` when it holds report files that are not ours for exactly
+/// these runs: files without a manifest (someone else's) or with another run set.
+pub fn check_out_dir(out: &Path, manifest: &Manifest) -> Result<(), ConfigError> {
+    let present: Vec<&str> = FILES
+        .iter()
+        .copied()
+        .filter(|f| out.join(f).exists())
+        .collect();
+    if present.is_empty() {
+        return Ok(());
+    }
+    let previous = fs::read_to_string(out.join(MANIFEST_FILE))
+        .ok()
+        .and_then(|t| serde_json::from_str::<Manifest>(&t).ok());
+    match previous {
+        Some(p) if p == *manifest => Ok(()),
+        Some(p) => Err(ConfigError(format!(
+            "{} already holds a report of other runs ({}); choose another --out directory \
+             or remove those files",
+            out.display(),
+            p.runs
+                .iter()
+                .map(|r| r.display().to_string())
+                .collect::<Vec<_>>()
+                .join(", ")
+        ))),
+        None => Err(ConfigError(format!(
+            "{} already holds {} not written by a report; choose another --out directory \
+             or remove them",
+            out.display(),
+            present.join(", ")
+        ))),
+    }
+}
+
+/// Write the plots, the CSV and the manifest for `runs` into `out` (created if needed),
+/// each file atomically. Returns the paths written.
+pub fn write(runs: &[Run], out: &Path) -> Result<Vec<PathBuf>> {
+    anyhow::ensure!(!runs.is_empty(), "no runs to report");
+    let manifest = Manifest::of(runs);
+    check_out_dir(out, &manifest)?;
+    fs::create_dir_all(out).with_context(|| format!("cannot create {}", out.display()))?;
+    let curves = plot::Curves { runs };
+    let confusion = plot::Confusions { runs };
+    let files: [(&str, Vec<u8>); 6] = [
+        (CURVES_SVG, plot::svg(&curves)?.into_bytes()),
+        (CURVES_PNG, plot::png(&curves)?),
+        (CONFUSION_SVG, plot::svg(&confusion)?.into_bytes()),
+        (CONFUSION_PNG, plot::png(&confusion)?),
+        (METRICS_CSV, csv::metrics(runs).into_bytes()),
+        (MANIFEST_FILE, serde_json::to_vec_pretty(&manifest)?),
+    ];
+    let mut written = Vec::with_capacity(files.len());
+    for (name, bytes) in files {
+        let path = out.join(name);
+        atomic::write(&path, &bytes).with_context(|| format!("cannot write {}", path.display()))?;
+        written.push(path);
+    }
+    Ok(written)
+}
+
+/// The report of one run into its own directory (the end-of-run hook). `Ok(None)` when
+/// the run finished no epoch.
+pub fn write_for_run(dir: &Path) -> Result<Option<PathBuf>> {
+    let Some(run) = Run::load_finished(dir)? else {
+        return Ok(None);
+    };
+    write(std::slice::from_ref(&run), dir)?;
+    Ok(Some(dir.to_path_buf()))
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use super::*;
+    use crate::data::NUM_CLASSES;
+
+    /// A run of `n` epochs with plausible falling loss and rising accuracy.
+    pub fn fake_run(name: &str, n: usize) -> Run {
+        let epochs = (1..=n)
+            .map(|e| {
+                let f = e as f64;
+                let mut confusion = [[2u32; NUM_CLASSES]; NUM_CLASSES];
+                for (k, row) in confusion.iter_mut().enumerate() {
+                    row[k] = 80 + e as u32 + k as u32;
+                }
+                Epoch {
+                    epoch: e,
+                    train_loss: 0.9 / f,
+                    train_acc: 0.7 + 0.03 * f,
+                    test_loss: 0.8 / f + 0.05,
+                    test_acc: 0.72 + 0.028 * f,
+                    lr: 0.001,
+                    seconds: 1.5,
+                    eval_seconds: 0.2,
+                    images_per_sec: 4000.0,
+                    confusion,
+                }
+            })
+            .collect();
+        Run {
+            name: name.into(),
+            dir: PathBuf::from(name),
+            epochs,
+        }
+    }
+
+    #[test]
+    fn best_is_the_highest_test_accuracy() {
+        let mut run = fake_run("a", 4);
+        run.epochs[1].test_acc = 0.99;
+        assert_eq!(run.best().epoch, 2);
+    }
+
+    #[test]
+    fn a_report_never_overwrites_what_is_not_its_own() {
+        let dir = tempfile::tempdir().unwrap();
+        let a = Manifest {
+            runs: vec!["/runs/a".into()],
+        };
+        let b = Manifest {
+            runs: vec!["/runs/b".into()],
+        };
+        assert!(check_out_dir(dir.path(), &a).is_ok());
+        fs::write(dir.path().join(CURVES_PNG), b"someone's").unwrap();
+        let e = check_out_dir(dir.path(), &a).unwrap_err();
+        assert!(e.0.contains("curves.png not written by a report"), "{e}");
+        fs::write(
+            dir.path().join(MANIFEST_FILE),
+            serde_json::to_string(&a).unwrap(),
+        )
+        .unwrap();
+        assert!(check_out_dir(dir.path(), &a).is_ok());
+        let e = check_out_dir(dir.path(), &b).unwrap_err();
+        assert!(e.0.contains("report of other runs (/runs/a)"), "{e}");
+    }
+
+    #[test]
+    fn a_run_named_through_a_link_is_the_same_run() {
+        let dir = tempfile::tempdir().unwrap();
+        let real = dir.path().join("run");
+        fs::create_dir(&real).unwrap();
+        let link = dir.path().join("link");
+        std::os::unix::fs::symlink(&real, &link).unwrap();
+        let named = |d: &Path| {
+            Manifest::of(&[Run {
+                dir: d.into(),
+                ..fake_run("r", 1)
+            }])
+        };
+        assert_eq!(named(&real), named(&link));
+    }
+
+    #[test]
+    fn later_lines_of_a_resumed_run_win() {
+        let dir = tempfile::tempdir().unwrap();
+        let line = |e: usize, acc: f64| {
+            format!(
+                "{{\"epoch\":{e},\"train_loss\":1,\"train_acc\":0.5,\"test_loss\":1,\
+                 \"test_acc\":{acc},\"lr\":0.001,\"confusion\":{}}}\n",
+                serde_json::to_string(&[[0u32; 10]; 10]).unwrap()
+            )
+        };
+        let text = [line(1, 0.5), line(2, 0.6), line(2, 0.7), line(3, 0.8)].concat();
+        fs::write(dir.path().join(METRICS_FILE), text).unwrap();
+        let run = Run::load(dir.path()).unwrap();
+        let accs: Vec<f64> = run.epochs.iter().map(|e| e.test_acc).collect();
+        assert_eq!(accs, [0.5, 0.7, 0.8]);
+    }
+
+    #[test]
+    fn no_finished_epoch_is_said_and_nothing_written() {
+        let dir = tempfile::tempdir().unwrap();
+        let e = Run::load(dir.path()).unwrap_err();
+        assert!(e.is::<ConfigError>());
+        assert!(format!("{e}").contains("has no finished epoch"), "{e}");
+        assert_eq!(write_for_run(dir.path()).unwrap(), None);
+        assert_eq!(fs::read_dir(dir.path()).unwrap().count(), 0);
+    }
+}
