@@ -8,14 +8,7 @@ use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 
-fn bin() -> Command {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_fashion-tui"));
-    // Keep the user's config and data out of the tests.
-    c.env_remove("FASHION_MNIST_DIR")
-        .env("XDG_CONFIG_HOME", "/nonexistent-fashion-tui-test")
-        .current_dir(env!("CARGO_TARGET_TMPDIR"));
-    c
-}
+use common::bin;
 
 fn run(args: &[&str]) -> Output {
     bin().args(args).output().expect("running fashion-tui")

@@ -6,7 +6,7 @@ mod common;
 
 use std::fs;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Output;
 use std::sync::OnceLock;
 
 const FILES: [&str; 5] = [
@@ -17,13 +17,7 @@ const FILES: [&str; 5] = [
     "metrics.csv",
 ];
 
-fn bin() -> Command {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_fashion-tui"));
-    c.env_remove("FASHION_MNIST_DIR")
-        .env("XDG_CONFIG_HOME", "/nonexistent-fashion-tui-test")
-        .current_dir(env!("CARGO_TARGET_TMPDIR"));
-    c
-}
+use common::bin;
 
 fn run(args: &[&Path]) -> Output {
     bin().args(args).output().expect("running fashion-tui")

@@ -13,15 +13,7 @@ use fashion_tui::train::events::Command as TrainCommand;
 use fashion_tui::train::{self, checkpoint, ChannelSink, RunOptions};
 use tempfile::TempDir;
 
-fn bin() -> Command {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_fashion-tui"));
-    // Keep the user's config and data out of the tests.
-    c.env_remove("FASHION_MNIST_DIR")
-        .env_remove("FASHION_TUI_FAULT")
-        .env("XDG_CONFIG_HOME", "/nonexistent-fashion-tui-test")
-        .current_dir(env!("CARGO_TARGET_TMPDIR"));
-    c
-}
+use common::bin;
 
 /// `train --headless` on `data` with the quick settings and `flags` (space-separated).
 fn train(data: &Path, flags: &str) -> Command {

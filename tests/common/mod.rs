@@ -53,6 +53,17 @@ pub fn quick_config(data: &Path, run: &Path, epochs: usize) -> Config {
     cfg
 }
 
+/// The real binary, kept away from the user's config, data and any inherited fault
+/// switch, started in the test target's temp directory.
+pub fn bin() -> std::process::Command {
+    let mut c = std::process::Command::new(env!("CARGO_BIN_EXE_fashion-tui"));
+    c.env_remove("FASHION_MNIST_DIR")
+        .env_remove("FASHION_TUI_FAULT")
+        .env("XDG_CONFIG_HOME", "/nonexistent-fashion-tui-test")
+        .current_dir(env!("CARGO_TARGET_TMPDIR"));
+    c
+}
+
 /// Wait until `cond` holds, polling; panic naming `what` after `limit`. For files and
 /// processes that say nothing when they change: events are waited for on their channel.
 pub fn wait_for(what: &str, limit: Duration, mut cond: impl FnMut() -> bool) {
