@@ -8,7 +8,6 @@
 //! generations and orphaned temp files are removed once a newer one is committed.
 
 use std::collections::HashMap;
-use std::fmt;
 use std::fs;
 use std::io::Read;
 use std::path::{Path, PathBuf};
@@ -29,16 +28,9 @@ pub const DIR: &str = "checkpoint";
 
 /// A sidecar that does not fit its run (a field edited by hand, or another run's file):
 /// refused with the field named, exit code 2. Damaged files are runtime errors instead.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
 pub struct CheckpointError(pub String);
-
-impl fmt::Display for CheckpointError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
-    }
-}
-
-impl std::error::Error for CheckpointError {}
 
 /// The scalars of a checkpoint.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

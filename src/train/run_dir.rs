@@ -8,7 +8,6 @@
 //! user asks for it ([`clear_run`], `--overwrite`). Temp files of a write that died are
 //! removed at every start.
 
-use std::fmt;
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Write};
 use std::os::fd::AsRawFd;
@@ -32,16 +31,9 @@ pub const LOCK_FILE: &str = ".lock";
 
 /// The run directory cannot be used as asked (in use, or holding another run): the
 /// user's call, exit code 2.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
 pub struct RunDirError(pub String);
-
-impl fmt::Display for RunDirError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
-    }
-}
-
-impl std::error::Error for RunDirError {}
 
 /// This process's exclusive hold on a run directory, released when the last clone is
 /// dropped (or the process dies). Holding it twice in one process shares it: the command
