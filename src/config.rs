@@ -87,6 +87,8 @@ pub struct Training {
     pub step_epochs: usize,
     pub gamma: f64,
     pub seed: u64,
+    /// Stop after this many epochs without a better test accuracy; 0 = never.
+    pub early_stop: usize,
 }
 
 impl Default for Training {
@@ -102,6 +104,7 @@ impl Default for Training {
             step_epochs: 3,
             gamma: 0.5,
             seed: 42,
+            early_stop: 0,
         }
     }
 }

@@ -151,6 +151,11 @@ pub fn run(args: &TrainArgs) -> Result<ExitCode> {
             Err(_) if signal.load(Ordering::SeqCst) != 0 => None,
             Err(e) => return Err(e),
         };
+        note_stop(
+            &joined,
+            signal.load(Ordering::SeqCst),
+            Some("quit from the dashboard"),
+        );
         if let Some(line) = summary {
             // Not println!: it panics when the terminal has gone away.
             let _ = writeln!(std::io::stdout(), "{line}");
@@ -172,7 +177,10 @@ pub fn run(args: &TrainArgs) -> Result<ExitCode> {
             let _ = cmd_tx.send(Command::Stop);
         }
         drop(cmd_tx);
-        match (ending, trainer.join()) {
+        let joined = trainer.join();
+        let why = matches!(ending, Ending::Unwritable(_)).then_some("stdout could not be written");
+        note_stop(&joined, signal.load(Ordering::SeqCst), why);
+        match (ending, joined) {
             (Ending::Unwritable(why), joined) => {
                 eprintln!(
                     "fashion-tui: cannot write to stdout: {why}; {}",
@@ -196,6 +204,31 @@ pub fn run(args: &TrainArgs) -> Result<ExitCode> {
         0 => Ok(code),
         sig => Ok(ExitCode::from((128 + sig) as u8)),
     }
+}
+
+/// Say in the run's record what stopped a run that stopped early: the signal `sig`
+/// (when not 0), else `otherwise`, if anything.
+fn note_stop(
+    joined: &std::thread::Result<Result<RunSummary, train::Failure>>,
+    sig: i32,
+    otherwise: Option<&str>,
+) {
+    let Ok(Ok(s)) = joined else { return };
+    if !s.stopped_early {
+        return;
+    }
+    let why = match sig {
+        0 => match otherwise {
+            Some(w) => w.to_string(),
+            None => return,
+        },
+        libc::SIGINT => "SIGINT (Ctrl-C)".to_string(),
+        libc::SIGTERM => "SIGTERM".to_string(),
+        libc::SIGHUP => "SIGHUP (the terminal went away)".to_string(),
+        n => format!("signal {n}"),
+    };
+    // The record is a convenience for later: a failure to note this changes nothing now.
+    let _ = train::run_record::update(&s.run_dir, |r| r.reason = Some(why));
 }
 
 /// What became of a run stopped because its output could not be written.

@@ -359,7 +359,7 @@ impl App {
             ),
         );
         self.charts.push_epoch(s.epoch, s.test_loss, acc);
-        self.status.last_epoch = Some(s);
+        self.status.on_epoch(s);
     }
 
     /// The trainer's event channel closed. Without `Done`/`Failed` first, that is a failure.
