@@ -30,6 +30,8 @@ pub enum Command {
     /// Show or create the configuration file.
     #[command(subcommand)]
     Config(ConfigCommand),
+    /// List the runs: status, accuracy, duration and the settings that differ.
+    Runs(RunsArgs),
 }
 
 #[derive(Debug, Subcommand)]
@@ -118,6 +120,36 @@ pub struct EvalArgs {
     /// Print the results as one JSON object.
     #[arg(long)]
     pub json: bool,
+}
+
+#[derive(Debug, Clone, Default, Args)]
+pub struct RunsArgs {
+    /// The runs directory (default: <user data dir>/runs).
+    #[arg(long, value_name = "PATH")]
+    pub runs_dir: Option<PathBuf>,
+    /// Only runs of this model.
+    #[arg(long, value_name = "NAME")]
+    pub model: Option<String>,
+    /// Only the N most recent runs.
+    #[arg(long, value_name = "N")]
+    pub last: Option<usize>,
+    /// Order of the rows.
+    #[arg(long, value_enum, default_value_t = RunsSort::Start)]
+    pub sort: RunsSort,
+    /// Print one JSON object instead of the table.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// How `runs` orders its rows.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, clap::ValueEnum)]
+pub enum RunsSort {
+    /// Best test accuracy first.
+    Acc,
+    /// Oldest first, the newest last.
+    #[default]
+    Start,
+    Name,
 }
 
 /// A flag's value parsed as the config file's `key` is, with the same message.

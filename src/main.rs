@@ -14,6 +14,7 @@ fn main() -> ExitCode {
         Some(Command::Train(args)) => commands::train::run(args),
         Some(Command::Eval(args)) => commands::eval::run(args),
         Some(Command::Config(cmd)) => commands::config::run(cmd),
+        Some(Command::Runs(args)) => commands::runs::run(args),
     };
     match result {
         Ok(code) => code,

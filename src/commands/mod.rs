@@ -1,9 +1,10 @@
-//! The subcommands, one file each: `train` (the default), `eval` and `config`, plus the
+//! The subcommands, one file each: `train` (the default), `eval`, `config` and `runs`, plus the
 //! stop-signal handling they share. `main` dispatches here and maps the result to an
 //! exit code with [`exit_code`].
 
 pub mod config;
 pub mod eval;
+pub mod runs;
 pub mod signals;
 pub mod train;
 

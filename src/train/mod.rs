@@ -12,6 +12,7 @@
 //! the data as tensors in `input`, the trainer's RNG in `rng` and test fault injection in
 //! `fault`.
 
+pub mod catalog;
 pub mod checkpoint;
 mod evaluate;
 pub mod events;

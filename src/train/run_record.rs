@@ -48,6 +48,8 @@ pub enum Status {
     /// Its process died without a word (`kill -9`, a crash, a power cut). Never written:
     /// what a `running` record whose process is gone reads as.
     Interrupted,
+    /// Never written: what a run whose `run.json` cannot be read reads as.
+    Unknown,
 }
 
 impl Status {
@@ -59,6 +61,7 @@ impl Status {
             Status::Failed => "failed",
             Status::Diverged => "diverged",
             Status::Interrupted => "interrupted",
+            Status::Unknown => "unknown",
         }
     }
 }
