@@ -32,6 +32,9 @@ pub enum Command {
     Config(ConfigCommand),
     /// List the runs: status, accuracy, duration and the settings that differ.
     Runs(RunsArgs),
+    /// Open the dashboard, read-only, on finished runs (default: the most recent);
+    /// several runs are overlaid on the charts.
+    View(ViewArgs),
 }
 
 #[derive(Debug, Subcommand)]
@@ -139,6 +142,16 @@ pub struct RunsArgs {
     /// Print one JSON object instead of the table.
     #[arg(long)]
     pub json: bool,
+}
+
+#[derive(Debug, Clone, Default, Args)]
+pub struct ViewArgs {
+    /// Run directories, or names of runs in the runs directory.
+    #[arg(value_name = "RUN")]
+    pub runs: Vec<PathBuf>,
+    /// The runs directory (default: <user data dir>/runs).
+    #[arg(long, value_name = "PATH")]
+    pub runs_dir: Option<PathBuf>,
 }
 
 /// How `runs` orders its rows.

@@ -15,6 +15,7 @@ fn main() -> ExitCode {
         Some(Command::Eval(args)) => commands::eval::run(args),
         Some(Command::Config(cmd)) => commands::config::run(cmd),
         Some(Command::Runs(args)) => commands::runs::run(args),
+        Some(Command::View(args)) => commands::view::run(args),
     };
     match result {
         Ok(code) => code,

@@ -1,4 +1,4 @@
-//! The subcommands, one file each: `train` (the default), `eval`, `config` and `runs`, plus the
+//! The subcommands, one file each: `train` (the default), `eval`, `config`, `runs` and `view`, plus the
 //! stop-signal handling they share. `main` dispatches here and maps the result to an
 //! exit code with [`exit_code`].
 
@@ -7,6 +7,7 @@ pub mod eval;
 pub mod runs;
 pub mod signals;
 pub mod train;
+pub mod view;
 
 use std::process::ExitCode;
 

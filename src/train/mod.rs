@@ -19,6 +19,7 @@ pub mod events;
 mod fault;
 mod input;
 pub mod optim;
+pub mod replay;
 mod rng;
 pub mod run_dir;
 pub mod run_record;

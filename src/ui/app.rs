@@ -18,9 +18,10 @@ use crate::train::events::{
 };
 use crate::train::Failure;
 use crate::ui::editor::{Action, Commit, ConfigInUse, Editor, Tone};
+use crate::ui::keys::RunsAction;
 use crate::ui::keys::{
     self, ConfirmAction, EditorAction, FieldAction, GlobalAction, BINDINGS, CONFIRM_BINDINGS,
-    EDITOR_BINDINGS, FIELD_BINDINGS,
+    EDITOR_BINDINGS, FIELD_BINDINGS, OTHER_RUNS_BINDINGS, RUNS_BINDINGS,
 };
 use crate::ui::panes::status::{done_text, started_text, DISCONNECTED};
 use crate::ui::panes::{
@@ -71,6 +72,8 @@ pub enum Overlay {
     ConfirmQuit,
     /// The settings editor.
     Editor,
+    /// The Runs pane: other runs to show on the charts.
+    Runs,
 }
 
 /// The dashboard's state: one state per pane, the overlays and the focus. It routes
@@ -97,6 +100,8 @@ pub struct App {
     /// Ctrl-C was pressed: the process exits as if interrupted (130), like SIGINT.
     interrupted: bool,
     dirty: bool,
+    /// Viewing stored runs (`fashion-tui view`): no trainer, nothing to edit.
+    viewing: bool,
 }
 
 impl App {
@@ -122,7 +127,20 @@ impl App {
             quit: false,
             interrupted: false,
             dirty: true,
+            viewing: false,
         }
+    }
+
+    /// Viewing stored runs: feature maps stay browsable after the end, and there are no
+    /// settings to edit.
+    pub fn set_viewing(&mut self) {
+        self.viewing = true;
+    }
+
+    /// Another run to list in the Runs pane and, when `shown`, to draw on the charts.
+    pub fn add_other_run(&mut self, other: crate::ui::panes::charts::OtherRun) {
+        self.charts.others.push(other);
+        self.dirty = true;
     }
 
     pub fn options(&self) -> &UiOptions {
@@ -405,7 +423,11 @@ impl App {
             return None;
         }
         self.dirty = true;
-        let global = keys::action(BINDINGS, &key);
+        let global = keys::action(BINDINGS, &key).or_else(|| {
+            let runs = !self.charts.others.is_empty();
+            runs.then(|| keys::action(OTHER_RUNS_BINDINGS, &key))
+                .flatten()
+        });
         if global == Some(GlobalAction::Interrupt) {
             return self.ctrl_c();
         }
@@ -425,6 +447,22 @@ impl App {
                 return None;
             }
             Overlay::Editor => return self.editor_key(key),
+            Overlay::Runs => {
+                match keys::action(RUNS_BINDINGS, &key) {
+                    Some(RunsAction::Close) => self.overlay = Overlay::None,
+                    Some(RunsAction::Toggle) => {
+                        let n = match key.code {
+                            KeyCode::Char(c) => c.to_digit(10).unwrap_or(0) as usize,
+                            _ => 0,
+                        };
+                        if let Some(o) = self.charts.others.get_mut(n.wrapping_sub(1)) {
+                            o.shown = !o.shown;
+                        }
+                    }
+                    None => {}
+                }
+                return None;
+            }
             Overlay::None => {}
         }
         match global? {
@@ -451,7 +489,10 @@ impl App {
             GlobalAction::PrevLayer => self.features.step_layer(-1),
             GlobalAction::NextLayer => self.features.step_layer(1),
             GlobalAction::TogglePredictions => self.predictions.toggle_mode(),
-            GlobalAction::Edit => self.overlay = Overlay::Editor,
+            GlobalAction::Edit if !self.viewing => self.overlay = Overlay::Editor,
+            GlobalAction::Edit => {}
+            GlobalAction::Runs if !self.charts.others.is_empty() => self.overlay = Overlay::Runs,
+            GlobalAction::Runs => {}
         }
         None
     }
@@ -559,7 +600,7 @@ impl App {
     }
 
     fn step_sample(&mut self, delta: i64) -> Option<Command> {
-        if self.finished() {
+        if self.finished() && !self.viewing {
             return None;
         }
         let n = self.status.info.as_ref().map_or(0, |i| i.test_images);

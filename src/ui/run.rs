@@ -304,12 +304,23 @@ pub fn run_terminal(
     mut opts: UiOptions,
     ch: Channels,
     config: ConfigInUse,
-    mut files: Reloader,
+    files: Reloader,
     signal: Arc<AtomicI32>,
 ) -> anyhow::Result<App> {
     opts.color = opts.color.from_env();
     let mut app = App::new(opts);
     app.set_config(config);
+    run_terminal_app(app, ch, Some(files), signal)
+}
+
+/// [`run_terminal`] with an app prepared by the caller (other runs to overlay, viewing
+/// stored runs) and, optionally, no config file to watch.
+pub fn run_terminal_app(
+    mut app: App,
+    ch: Channels,
+    mut files: Option<Reloader>,
+    signal: Arc<AtomicI32>,
+) -> anyhow::Result<App> {
     let result = {
         let mut guard = TerminalGuard::enter()?;
         let mut signalled = false;
@@ -326,7 +337,7 @@ pub fn run_terminal(
             &mut app,
             &ch,
             &mut input,
-            Some(&mut files),
+            files.as_mut(),
             None,
         )
     };
