@@ -178,3 +178,31 @@ fn a_real_run_gets_its_predictions_and_feature_maps_and_is_not_changed() {
     player.join().unwrap();
     assert_eq!(contents(run.path()), before, "viewing changed the run");
 }
+
+#[test]
+fn while_training_earlier_runs_wait_hidden_in_the_runs_pane() {
+    let root = Path::new("tests/fixtures/runs");
+    let others = view::earlier_runs(root, Some(&root.join("good-b")));
+    let names: Vec<&str> = others.iter().map(|o| o.name.as_str()).collect();
+    // By start; the run being trained (good-b here) and runs without an epoch left out.
+    assert_eq!(
+        names,
+        ["20261128-090000-seed", "good-a", "partial", "failed"]
+    );
+    assert!(others.iter().all(|o| !o.shown), "no overlay by default");
+
+    // A live run: the charts show only it until a run is picked.
+    let mut app = App::new(opts());
+    for ev in StoredRun::load(&fixture("good-b")).unwrap().events() {
+        app.on_event(ev);
+    }
+    for o in others {
+        app.add_other_run(o);
+    }
+    assert!(!screen(&app, 160, 48).contains("good-a"));
+    app.on_key(key('r'));
+    app.on_key(key('2'));
+    app.on_key(key('r'));
+    let s = screen(&app, 160, 48);
+    assert!(s.contains("good-a") && !s.contains("partial"), "{s}");
+}

@@ -123,7 +123,20 @@ pub fn run(args: &TrainArgs) -> Result<ExitCode> {
         // Every new version of the file gets the same flags on top.
         let flags = args.clone();
         let files = Reloader::new(in_use.path.as_deref(), move |c| flags.apply(c));
-        let ui = ui::run_terminal(ui_options(&cfg), channels, in_use, files, signal.clone());
+        let mut opts = ui_options(&cfg);
+        opts.color = opts.color.from_env();
+        let mut app = ui::App::new(opts);
+        app.set_config(in_use);
+        // Earlier runs to overlay on the charts (`r`), none shown until picked.
+        let root = match cfg.runtime.run_dir.as_str() {
+            "" => train::run_dir::default_runs_root(),
+            dir => Path::new(dir).parent().map(Path::to_path_buf),
+        };
+        let this = Some(Path::new(&cfg.runtime.run_dir)).filter(|p| !p.as_os_str().is_empty());
+        for other in root.map_or_else(Vec::new, |r| super::view::earlier_runs(&r, this)) {
+            app.add_other_run(other);
+        }
+        let ui = ui::run_terminal_app(app, channels, Some(files), signal.clone());
         // Whatever ended the dashboard (quit, a lost terminal), the trainer stops and
         // checkpoints before the process exits.
         let _ = cmd_tx.send(Command::Stop);
