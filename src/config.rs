@@ -187,6 +187,8 @@ pub struct Ui {
     pub color: ColorMode,
     pub predictions: usize,
     pub ascii_charts: bool,
+    /// Tell the terminal when a run ends (a bell and a desktop notification).
+    pub notify: bool,
 }
 
 impl Default for Ui {
@@ -196,6 +198,7 @@ impl Default for Ui {
             color: ColorMode::Auto,
             predictions: 16,
             ascii_charts: false,
+            notify: true,
         }
     }
 }

@@ -206,3 +206,28 @@ fn while_training_earlier_runs_wait_hidden_in_the_runs_pane() {
     let s = screen(&app, 160, 48);
     assert!(s.contains("good-a") && !s.contains("partial"), "{s}");
 }
+
+#[test]
+fn the_end_of_a_run_is_notified_once_when_asked() {
+    let events = StoredRun::load(&fixture("good-a")).unwrap().events();
+    let mut quiet = App::new(opts());
+    for ev in events.clone() {
+        quiet.on_event(ev);
+    }
+    assert_eq!(quiet.take_notification(), None, "off unless ui.notify");
+    let mut app = App::new(opts());
+    app.set_notify(true);
+    for ev in events {
+        app.on_event(ev);
+    }
+    let text = app.take_notification().expect("a notification");
+    assert!(
+        text.starts_with("fashion-tui: done after 3 epochs"),
+        "{text}"
+    );
+    assert_eq!(app.take_notification(), None, "once");
+    assert_eq!(
+        ui::run::notification_bytes("done\nnow"),
+        "\x1b]9;donenow\x07\x07"
+    );
+}

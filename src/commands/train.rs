@@ -127,6 +127,7 @@ pub fn run(args: &TrainArgs) -> Result<ExitCode> {
         opts.color = opts.color.from_env();
         let mut app = ui::App::new(opts);
         app.set_config(in_use);
+        app.set_notify(cfg.ui.notify);
         // Earlier runs to overlay on the charts (`r`), none shown until picked.
         let root = match cfg.runtime.run_dir.as_str() {
             "" => train::run_dir::default_runs_root(),

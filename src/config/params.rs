@@ -214,6 +214,10 @@ pub const PARAMS: &[Param] = &[
     )
     .range("1 to 64", |c| whole(c.ui.predictions, 1..=64)),
     next(
+        "ui.notify",
+        "bell and notification when a run ends: true | false",
+    ),
+    next(
         "ui.ascii_charts",
         "plain characters instead of Braille: true | false",
     ),

@@ -102,6 +102,10 @@ pub struct App {
     dirty: bool,
     /// Viewing stored runs (`fashion-tui view`): no trainer, nothing to edit.
     viewing: bool,
+    /// Whether to tell the terminal when the run ends (`ui.notify`).
+    notify: bool,
+    /// The notification waiting to be sent ([`App::take_notification`]).
+    notification: Option<String>,
 }
 
 impl App {
@@ -128,6 +132,25 @@ impl App {
             interrupted: false,
             dirty: true,
             viewing: false,
+            notify: false,
+            notification: None,
+        }
+    }
+
+    /// Tell the terminal when the run ends (`ui.notify`; off unless set).
+    pub fn set_notify(&mut self, on: bool) {
+        self.notify = on;
+    }
+
+    /// The text to notify the terminal with, once, when the run has ended.
+    pub fn take_notification(&mut self) -> Option<String> {
+        self.notification.take()
+    }
+
+    fn notify_end(&mut self, text: String) {
+        let first = self.status.done.is_none() && self.status.failure.is_none();
+        if self.notify && first {
+            self.notification = Some(text);
         }
     }
 
@@ -326,6 +349,7 @@ impl App {
                 self.log.last_saved = Some(at);
             }
             TrainEvent::Failed(reason) => {
+                self.notify_end(format!("fashion-tui: training failed: {reason}"));
                 self.status.phase = Phase::Failed;
                 self.log(LogKind::Error, format!("FAILED: {reason}"));
                 self.status.failure = Some(reason);
@@ -334,6 +358,7 @@ impl App {
                 }
             }
             TrainEvent::Done(summary) => {
+                self.notify_end(format!("fashion-tui: {}", done_text(&summary)));
                 self.status.phase = Phase::Done;
                 self.status.pause_request = None;
                 self.log(LogKind::Done, done_text(&summary));
