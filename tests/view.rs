@@ -1,7 +1,8 @@
 //! `fashion-tui view`: stored runs played back into the dashboard as the trainer's own
 //! events (the fixture runs through `App` and `TestBackend`, several overlaid, one toggled
-//! off in the Runs pane), and a real run's predictions and feature maps recomputed from
-//! its model, without changing a byte of its directory.
+//! off in the Runs pane), a real run's predictions and feature maps recomputed from its
+//! model without changing a byte of its directory, earlier runs offered while training,
+//! the notification at a run's end, and the real binary viewing two runs in tmux.
 
 mod common;
 
@@ -9,6 +10,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use common::tmux::{sh_quote, Tmux};
 use fashion_tui::commands::view;
 use fashion_tui::train::events::{Command, TrainEvent};
 use fashion_tui::train::replay::{self, StoredRun};
@@ -230,4 +232,61 @@ fn the_end_of_a_run_is_notified_once_when_asked() {
         ui::run::notification_bytes("done\nnow"),
         "\x1b]9;donenow\x07\x07"
     );
+}
+
+#[test]
+fn two_real_runs_viewed_in_a_real_terminal_one_toggled_off() {
+    let data = tempfile::tempdir().unwrap();
+    let root = tempfile::tempdir().unwrap();
+    common::write_synthetic(data.path(), 320, 100);
+    let bin = env!("CARGO_BIN_EXE_fashion-tui");
+    for (name, lr) in [("alpha", "0.001"), ("beta", "0.01")] {
+        let o = std::process::Command::new(bin)
+            .env_remove("FASHION_TUI_FAULT")
+            .env("XDG_CONFIG_HOME", "/nonexistent-fashion-tui-test")
+            .args(["train", "--headless", "--device", "cpu", "--threads", "1"])
+            .args([
+                "--batch-size",
+                "16",
+                "--epochs",
+                "2",
+                "--lr",
+                lr,
+                "--data-dir",
+            ])
+            .arg(data.path())
+            .arg("--run-dir")
+            .arg(root.path().join(name))
+            .output()
+            .unwrap();
+        assert_eq!(o.status.code(), Some(0), "{o:?}");
+    }
+    let before = contents(root.path());
+    let exit_file = data.path().join("exit-code");
+    let script = format!(
+        "XDG_CONFIG_HOME=/nonexistent-fashion-tui-test {} view --runs-dir {} alpha beta; \
+         echo $? > {}; sleep 600",
+        sh_quote(Path::new(bin)),
+        sh_quote(root.path()),
+        sh_quote(&exit_file),
+    );
+    let tmux = Tmux::start("view", &script, 160, 48);
+    let long = Duration::from_secs(120);
+    let s = tmux.wait("both runs drawn, the model's feature maps", long, |s| {
+        s.contains("DONE")
+            && s.contains("beta")
+            && !s.contains("waiting for the first feature maps")
+    });
+    assert!(s.contains("alpha"), "{s}");
+    tmux.keys(&["r"]);
+    tmux.wait("the Runs pane", long, |s| s.contains("1 ● beta  shown"));
+    tmux.keys(&["1"]);
+    tmux.wait("beta hidden", long, |s| s.contains("1 ○ beta  hidden"));
+    tmux.keys(&["Escape"]);
+    tmux.wait("only alpha drawn", long, |s| {
+        !s.contains("beta") && !s.contains("Runs")
+    });
+    tmux.keys(&["q"]);
+    assert_eq!(common::wait_for_exit_code(&exit_file, long), 0);
+    assert_eq!(contents(root.path()), before, "viewing changed a run");
 }
