@@ -97,7 +97,7 @@ impl StoredRun {
             TrainEvent::Started(Box::new(RunInfo {
                 model: cfg.model.name.to_string(),
                 device: rec.map_or_else(|| "?".into(), |r| r.device.clone()),
-                parameters: 0,
+                parameters: parameters(cfg.model.name),
                 epochs: rec.map_or(cfg.training.epochs, |r| r.epochs_planned),
                 batch_size: cfg.training.batch_size,
                 batches_per_epoch: batches,
@@ -193,6 +193,13 @@ impl StoredRun {
             .collect();
         (loss, acc)
     }
+}
+
+/// How many trainable parameters a network of `kind` has (built on the CPU, not trained).
+fn parameters(kind: model::ModelKind) -> usize {
+    let vs = nn::VarStore::new(Device::Cpu);
+    let _net = model::build(kind, &vs.root(), 0.0);
+    vs.trainable_variables().iter().map(|t| t.numel()).sum()
 }
 
 /// One line of `metrics.jsonl`, if it is whole.
