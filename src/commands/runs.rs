@@ -77,8 +77,12 @@ pub fn run(args: &RunsArgs) -> Result<ExitCode> {
     let cat = match catalog::scan(&root) {
         Ok(c) => c,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound && !named => {
-            eprintln!("no runs yet: {} does not exist", root.display());
-            catalog::Catalog::default()
+            if args.json {
+                println!("{}", json_text(&[], &[], &[]));
+            } else {
+                eprintln!("no runs yet: {} does not exist", root.display());
+            }
+            return Ok(ExitCode::SUCCESS);
         }
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
             return Err(

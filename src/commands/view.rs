@@ -114,6 +114,15 @@ pub fn app_for(runs: &[StoredRun], mut opts: UiOptions) -> App {
 /// `fashion-tui view`.
 pub fn run(args: &ViewArgs) -> Result<ExitCode> {
     let runs = load(&run_dirs(args)?)?;
+    use std::io::IsTerminal;
+    if !std::io::stdout().is_terminal() || !std::io::stdin().is_terminal() {
+        return Err(ConfigError(
+            "view draws the dashboard and needs a terminal; `fashion-tui runs` lists runs as \
+             text or JSON"
+                .into(),
+        )
+        .into());
+    }
     let first = runs[0].clone();
     let cfg = &first.config;
     let opts = UiOptions {
