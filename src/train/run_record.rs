@@ -401,9 +401,13 @@ mod tests {
         let held = run_dir::lock(dir.path()).unwrap();
         let me = record(Status::Running, Some(std::process::id()));
         assert_eq!(status_of(dir.path(), &me), Status::Running);
-        // Alive but the lock is free (the pid was reused): interrupted.
         drop(held);
-        assert_eq!(status_of(dir.path(), &me), Status::Interrupted);
+        // Alive but nobody holds the lock (the pid was reused): interrupted. (A lock
+        // file never locked: a child spawned meanwhile by another test could share the
+        // one just released until it execs.)
+        let free = tempfile::tempdir().unwrap();
+        fs::write(free.path().join(LOCK_FILE), "1\n").unwrap();
+        assert_eq!(status_of(free.path(), &me), Status::Interrupted);
         // A pid that cannot exist.
         let gone = record(Status::Running, Some(u32::MAX - 1));
         assert_eq!(status_of(dir.path(), &gone), Status::Interrupted);
