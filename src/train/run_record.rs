@@ -296,10 +296,7 @@ impl LossLog {
             let n = group.len() as f64;
             let at = group.iter().map(|p| p.0).sum::<f64>() / n;
             let loss = group.iter().map(|p| f64::from(p.1)).sum::<f64>() / n;
-            text.push_str(&format!(
-                "{{\"epoch\":{at:.5},\"loss\":{}}}\n",
-                serde_json::json!(loss as f32)
-            ));
+            text.push_str(&loss_line(at, loss as f32));
         }
         let mut f = OpenOptions::new()
             .create(true)
@@ -309,6 +306,16 @@ impl LossLog {
         f.sync_data()?;
         self.pending.clear();
         Ok(())
+    }
+}
+
+/// One line of `loss.jsonl`: the loss as the shortest text that reads back as the same
+/// `f32` (a value that is not finite, which the trainer never keeps, as `null`).
+fn loss_line(at: f64, loss: f32) -> String {
+    if loss.is_finite() {
+        format!("{{\"epoch\":{at:.5},\"loss\":{loss}}}\n")
+    } else {
+        format!("{{\"epoch\":{at:.5},\"loss\":null}}\n")
     }
 }
 
@@ -335,7 +342,7 @@ pub fn truncate_losses(dir: &Path, at: f64) -> io::Result<()> {
     let kept: String = read_losses(dir)
         .into_iter()
         .filter(|(x, _)| *x <= at + 1e-9)
-        .map(|(x, l)| format!("{{\"epoch\":{x:.5},\"loss\":{}}}\n", serde_json::json!(l)))
+        .map(|(x, l)| loss_line(x, l))
         .collect();
     atomic::write(&path, kept.as_bytes())
 }
