@@ -35,6 +35,11 @@ pub enum Command {
     Predict(PredictArgs),
     /// Plots (SVG and PNG) and a CSV of the metrics of one run, or of several overlaid.
     Report(ReportArgs),
+    /// List the runs: status, accuracy, duration and the settings that differ.
+    Runs(RunsArgs),
+    /// Open the dashboard, read-only, on finished runs (default: the most recent);
+    /// several runs are overlaid on the charts.
+    View(ViewArgs),
 }
 
 #[derive(Debug, Clone, Args)]
@@ -165,6 +170,46 @@ pub struct PredictArgs {
     pub json: bool,
     #[command(flatten)]
     pub common: Overrides,
+}
+
+#[derive(Debug, Clone, Default, Args)]
+pub struct RunsArgs {
+    /// The runs directory (default: <user data dir>/runs).
+    #[arg(long, value_name = "PATH")]
+    pub runs_dir: Option<PathBuf>,
+    /// Only runs of this model.
+    #[arg(long, value_name = "NAME")]
+    pub model: Option<String>,
+    /// Only the N most recent runs.
+    #[arg(long, value_name = "N")]
+    pub last: Option<usize>,
+    /// Order of the rows.
+    #[arg(long, value_enum, default_value_t = RunsSort::Start)]
+    pub sort: RunsSort,
+    /// Print one JSON object instead of the table.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Clone, Default, Args)]
+pub struct ViewArgs {
+    /// Run directories, or names of runs in the runs directory.
+    #[arg(value_name = "RUN")]
+    pub runs: Vec<PathBuf>,
+    /// The runs directory (default: <user data dir>/runs).
+    #[arg(long, value_name = "PATH")]
+    pub runs_dir: Option<PathBuf>,
+}
+
+/// How `runs` orders its rows.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, clap::ValueEnum)]
+pub enum RunsSort {
+    /// Best test accuracy first.
+    Acc,
+    /// Oldest first, the newest last.
+    #[default]
+    Start,
+    Name,
 }
 
 /// A flag's value parsed as the config file's `key` is, with the same message.

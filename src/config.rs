@@ -80,6 +80,8 @@ pub struct Training {
     pub step_epochs: usize,
     pub gamma: f64,
     pub seed: u64,
+    /// Stop after this many epochs without a better test accuracy; 0 = never.
+    pub early_stop: usize,
 }
 
 impl Default for Training {
@@ -95,6 +97,7 @@ impl Default for Training {
             step_epochs: 3,
             gamma: 0.5,
             seed: 42,
+            early_stop: 0,
         }
     }
 }
@@ -177,6 +180,8 @@ pub struct Ui {
     pub color: ColorMode,
     pub predictions: usize,
     pub ascii_charts: bool,
+    /// Tell the terminal when a run ends (a bell and a desktop notification).
+    pub notify: bool,
 }
 
 impl Default for Ui {
@@ -186,6 +191,7 @@ impl Default for Ui {
             color: ColorMode::Auto,
             predictions: 16,
             ascii_charts: false,
+            notify: true,
         }
     }
 }

@@ -16,6 +16,8 @@ fn main() -> ExitCode {
         Some(Command::Config(cmd)) => commands::config::run(cmd),
         Some(Command::Report(args)) => commands::report::run(args),
         Some(Command::Predict(args)) => commands::predict::run(args),
+        Some(Command::Runs(args)) => commands::runs::run(args),
+        Some(Command::View(args)) => commands::view::run(args),
     };
     match result {
         Ok(code) => code,

@@ -235,6 +235,7 @@ fn x_in_the_dashboard_writes_the_report_and_says_where() {
         run_dir: dir.clone(),
         data_source: String::new(),
         data_load_secs: 0.0,
+        early_stop: 0,
     })));
     app.on_key(x);
     assert_eq!(

@@ -1,5 +1,5 @@
-//! The subcommands, one file each: `train` (the default), `eval`,
-//! `predict`, `report` and `config`, plus the
+//! The subcommands, one file each: `train` (the default), `eval`, `predict`, `report`,
+//! `runs`, `view` and `config`, plus the
 //! stop-signal handling they share. `main` dispatches here and maps the result to an
 //! exit code with [`exit_code`].
 
@@ -7,8 +7,10 @@ pub mod config;
 pub mod eval;
 pub mod predict;
 pub mod report;
+pub mod runs;
 pub mod signals;
 pub mod train;
+pub mod view;
 
 use std::process::ExitCode;
 

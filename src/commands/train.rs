@@ -124,7 +124,21 @@ pub fn run(args: &TrainArgs) -> Result<ExitCode> {
         // Every new version of the file gets the same flags on top.
         let flags = args.clone();
         let files = Reloader::new(in_use.path.as_deref(), move |c| flags.apply(c));
-        let ui = ui::run_terminal(ui_options(&cfg), channels, in_use, files, signal.clone());
+        let mut opts = ui_options(&cfg);
+        opts.color = opts.color.from_env();
+        let mut app = ui::App::new(opts);
+        app.set_config(in_use);
+        app.set_notify(cfg.ui.notify);
+        // Earlier runs to overlay on the charts (`r`), none shown until picked.
+        let root = match cfg.runtime.run_dir.as_str() {
+            "" => train::run_dir::default_runs_root(),
+            dir => Path::new(dir).parent().map(Path::to_path_buf),
+        };
+        let this = Some(Path::new(&cfg.runtime.run_dir)).filter(|p| !p.as_os_str().is_empty());
+        for other in root.map_or_else(Vec::new, |r| super::view::earlier_runs(&r, this)) {
+            app.add_other_run(other);
+        }
+        let ui = ui::run_terminal_app(app, channels, Some(files), signal.clone());
         // Whatever ended the dashboard (quit, a lost terminal), the trainer stops and
         // checkpoints before the process exits.
         let _ = cmd_tx.send(Command::Stop);
@@ -153,6 +167,11 @@ pub fn run(args: &TrainArgs) -> Result<ExitCode> {
             Err(_) if signal.load(Ordering::SeqCst) != 0 => None,
             Err(e) => return Err(e),
         };
+        note_stop(
+            &joined,
+            signal.load(Ordering::SeqCst),
+            Some("quit from the dashboard"),
+        );
         if let Some(line) = summary {
             // Not println!: it panics when the terminal has gone away.
             let _ = writeln!(std::io::stdout(), "{line}");
@@ -175,6 +194,8 @@ pub fn run(args: &TrainArgs) -> Result<ExitCode> {
         }
         drop(cmd_tx);
         let joined = trainer.join();
+        let why = matches!(ending, Ending::Unwritable(_)).then_some("stdout could not be written");
+        note_stop(&joined, signal.load(Ordering::SeqCst), why);
         write_report(&joined);
         match (ending, joined) {
             (Ending::Unwritable(why), joined) => {
@@ -200,6 +221,31 @@ pub fn run(args: &TrainArgs) -> Result<ExitCode> {
         0 => Ok(code),
         sig => Ok(ExitCode::from((128 + sig) as u8)),
     }
+}
+
+/// Say in the run's record what stopped a run that stopped early: the signal `sig`
+/// (when not 0), else `otherwise`, if anything.
+fn note_stop(
+    joined: &std::thread::Result<Result<RunSummary, train::Failure>>,
+    sig: i32,
+    otherwise: Option<&str>,
+) {
+    let Ok(Ok(s)) = joined else { return };
+    if !s.stopped_early {
+        return;
+    }
+    let why = match sig {
+        0 => match otherwise {
+            Some(w) => w.to_string(),
+            None => return,
+        },
+        libc::SIGINT => "SIGINT (Ctrl-C)".to_string(),
+        libc::SIGTERM => "SIGTERM".to_string(),
+        libc::SIGHUP => "SIGHUP (the terminal went away)".to_string(),
+        n => format!("signal {n}"),
+    };
+    // The record is a convenience for later: a failure to note this changes nothing now.
+    let _ = train::run_record::update(&s.run_dir, |r| r.reason = Some(why));
 }
 
 /// What became of a run stopped because its output could not be written.

@@ -172,6 +172,13 @@ pub const PARAMS: &[Param] = &[
         whole(c.training.seed, 0..=i64::MAX as u64)
     })
     .shapes_run(),
+    next(
+        "training.early_stop",
+        "stop after N epochs without a better test accuracy: 0 (off) to 10000",
+    )
+    .range("0 (off) to 10000", |c| {
+        whole(c.training.early_stop, 0..=10_000)
+    }),
     next("model.name", "the network: seed").shapes_run(),
     next("model.dropout", "before each dense layer: 0 ≤ dropout < 1")
         .range("0 ≤ dropout < 1", |c| {
@@ -206,6 +213,10 @@ pub const PARAMS: &[Param] = &[
         "test images in the Predictions pane: 1 to 64",
     )
     .range("1 to 64", |c| whole(c.ui.predictions, 1..=64)),
+    next(
+        "ui.notify",
+        "bell and notification when a run ends: true | false",
+    ),
     next(
         "ui.ascii_charts",
         "plain characters instead of Braille: true | false",

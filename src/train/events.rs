@@ -64,6 +64,9 @@ pub struct RunInfo {
     /// Where the data came from and how long it took to load.
     pub data_source: String,
     pub data_load_secs: f64,
+    /// `training.early_stop`: epochs without a better test accuracy that end the run
+    /// (0: never).
+    pub early_stop: usize,
 }
 
 /// Results of one finished epoch, including its test-set evaluation.

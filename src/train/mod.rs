@@ -12,14 +12,17 @@
 //! the data as tensors in `input`, the trainer's RNG in `rng` and test fault injection in
 //! `fault`.
 
+pub mod catalog;
 pub mod checkpoint;
 mod evaluate;
 pub mod events;
 mod fault;
 mod input;
 pub mod optim;
+pub mod replay;
 mod rng;
 pub mod run_dir;
+pub mod run_record;
 pub mod schedule;
 pub mod sink;
 mod trainer;
@@ -209,9 +212,63 @@ pub fn run_with(
     if let Ok(committed) = checkpoint::read_sidecar(&ckpt_dir) {
         checkpoint::clean(&ckpt_dir, committed.map(|s| s.generation));
     }
+    run_record::start(
+        &run_dir,
+        cfg.model.name.name(),
+        &resolved.description,
+        cfg.training.epochs,
+        opts.resume,
+    )?;
+    // From here on the run has a record, and it says how the run ended.
+    let prepared = Prepared {
+        ds: &ds,
+        resolved: &resolved,
+        run_dir: run_dir.clone(),
+        faults,
+        started,
+    };
+    let result = train_in(cfg, opts, prepared, control, sink);
+    let (status, reason) = match &result {
+        Ok(s) if s.stopped_early => (run_record::Status::Stopped, None),
+        Ok(_) => (run_record::Status::Finished, None),
+        Err(e) if e.chain().any(|c| c.is::<run_record::Diverged>()) => {
+            (run_record::Status::Diverged, Some(format!("{e:#}")))
+        }
+        Err(e) => (run_record::Status::Failed, Some(format!("{e:#}"))),
+    };
+    if let Err(e) = run_record::end(&run_dir, status, reason) {
+        sink.send(TrainEvent::Message(format!("{e:#}")));
+    }
+    result
+}
+
+/// What [`run_with`] has ready when the run directory is claimed.
+struct Prepared<'a> {
+    ds: &'a Dataset,
+    resolved: &'a crate::device::Resolved,
+    run_dir: PathBuf,
+    faults: fault::Faults,
+    started: Instant,
+}
+
+/// The part of [`run_with`] after the run directory is claimed and its record started.
+fn train_in(
+    cfg: &Config,
+    opts: RunOptions,
+    p: Prepared<'_>,
+    control: &Receiver<Command>,
+    sink: &mut dyn Sink,
+) -> Result<RunSummary> {
+    let Prepared {
+        ds,
+        resolved,
+        run_dir,
+        faults,
+        started,
+    } = p;
     let mut t = Trainer::new(
         cfg,
-        &ds,
+        ds,
         resolved.device,
         run_dir.clone(),
         opts.pause_on_fault,
@@ -234,6 +291,7 @@ pub fn run_with(
         run_dir: run_dir.clone(),
         data_source: ds.dir.display().to_string(),
         data_load_secs: ds.load_secs,
+        early_stop: cfg.training.early_stop,
     })));
     let outcome = t.train(control, sink)?;
     let summary = t.summary(outcome, started.elapsed().as_secs_f64());

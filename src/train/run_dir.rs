@@ -26,6 +26,14 @@ pub const METRICS_FILE: &str = "metrics.jsonl";
 pub const MODEL_FILE: &str = "model.safetensors";
 /// The model's temp name while it is written (tch picks the format by the extension).
 pub const MODEL_TEMP: &str = ".model.tmp.safetensors";
+/// The run's record (status, times, versions, best epoch): see `run_record`.
+pub const RECORD_FILE: &str = "run.json";
+/// The per-batch training loss, averaged a few batches at a time: see `run_record`.
+pub const LOSS_FILE: &str = "loss.jsonl";
+/// The best epoch's model, beside the latest.
+pub const BEST_MODEL_FILE: &str = "best.safetensors";
+/// Its temp name while written.
+pub const BEST_MODEL_TEMP: &str = ".best.tmp.safetensors";
 /// Locked by the process that uses the run directory; holds its pid.
 pub const LOCK_FILE: &str = ".lock";
 
@@ -126,10 +134,20 @@ fn try_flock(file: &File) -> io::Result<bool> {
     }
 }
 
+/// The files that make a run (beside its checkpoint directory).
+const RUN_FILES: [&str; 6] = [
+    CONFIG_FILE,
+    METRICS_FILE,
+    MODEL_FILE,
+    RECORD_FILE,
+    LOSS_FILE,
+    BEST_MODEL_FILE,
+];
+
 /// The files of a run of ours in `dir` that exist (names relative to `dir`): its config,
 /// metrics, model or checkpoint. Temp files and the lock file do not make a run.
 pub fn run_files(dir: &Path) -> Vec<String> {
-    let mut found: Vec<String> = [CONFIG_FILE, METRICS_FILE, MODEL_FILE]
+    let mut found: Vec<String> = RUN_FILES
         .into_iter()
         .filter(|f| dir.join(f).exists())
         .map(String::from)
@@ -167,7 +185,7 @@ pub fn claim(dir: &Path, resume: bool) -> Result<RunLock> {
 pub fn clear_run(held: &RunLock) -> Result<Vec<String>> {
     let dir = held.dir();
     let files = run_files(dir);
-    for f in [CONFIG_FILE, METRICS_FILE, MODEL_FILE] {
+    for f in RUN_FILES {
         let path = dir.join(f);
         match fs::remove_file(&path) {
             Ok(()) => {}
@@ -183,10 +201,10 @@ pub fn clear_run(held: &RunLock) -> Result<Vec<String>> {
 /// Remove the temp files our writers leave in `dir` when killed mid-write (a failed write
 /// removes its own); the checkpoint directory's are removed by `checkpoint::clean`.
 pub fn clean_temps(dir: &Path) {
-    let temps = [CONFIG_FILE, METRICS_FILE]
+    let temps = [CONFIG_FILE, METRICS_FILE, RECORD_FILE, LOSS_FILE]
         .map(|f| atomic::temp_path(&dir.join(f)))
         .into_iter()
-        .chain([dir.join(MODEL_TEMP)]);
+        .chain([dir.join(MODEL_TEMP), dir.join(BEST_MODEL_TEMP)]);
     for t in temps {
         let _ = fs::remove_file(t);
     }

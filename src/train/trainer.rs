@@ -4,6 +4,7 @@
 //! restores itself, in [`save`].
 
 mod control;
+mod record;
 mod save;
 
 use std::ops::ControlFlow;
@@ -24,6 +25,7 @@ use super::input::{scale, split_tensors};
 use super::optim::Optim;
 use super::rng::{step_seed, SplitMix64};
 use super::run_dir;
+use super::run_record::{self, LossLog};
 use super::schedule;
 use super::sink::Sink;
 use crate::config::{Config, Training};
@@ -128,6 +130,10 @@ pub(super) struct Trainer<'a> {
     pause_on_fault: bool,
     faults: Faults,
     saves: u32,
+    /// Losses on their way to `loss.jsonl`.
+    loss_log: LossLog,
+    /// The best epoch so far (1-based) and its test accuracy.
+    best: Option<(usize, f64)>,
 }
 
 impl<'a> Trainer<'a> {
@@ -171,6 +177,8 @@ impl<'a> Trainer<'a> {
             pause_on_fault,
             faults,
             saves: 0,
+            loss_log: LossLog::default(),
+            best: None,
         })
     }
 
@@ -236,7 +244,7 @@ impl<'a> Trainer<'a> {
             if let Some(stop) = self.obey(control, sink) {
                 return self.finish_early(stop, sink);
             }
-            if epoch >= self.training.epochs {
+            if epoch >= self.training.epochs || self.patience_spent(sink) {
                 return Ok(Outcome::Finished);
             }
             let meter = match self.train_epoch(epoch, control, sink)? {
@@ -368,13 +376,14 @@ impl<'a> Trainer<'a> {
     /// `false` when the consumer is gone. The losses are checked here too, for devices
     /// where [`check_finite`](Self::check_finite) does not read every batch's.
     fn report_progress(
-        &self,
+        &mut self,
         epoch: usize,
         meter: &mut EpochMeter,
         sink: &mut dyn Sink,
     ) -> Result<bool> {
         meter.last_report = Instant::now();
         let losses = read_losses(&mut meter.pending)?;
+        self.loss_log.push(&losses);
         if let Some((at, bad)) = losses.iter().find(|(_, l)| !l.is_finite()) {
             return Err(self.divergence(f64::from(*bad), *at));
         }
@@ -415,6 +424,7 @@ impl<'a> Trainer<'a> {
                 self.run_dir.join(run_dir::METRICS_FILE).display()
             )
         })?;
+        self.record_epoch(&summary, sink)?;
         self.save_or_pause(control, sink)?;
         sink.send(TrainEvent::EpochEnd(Box::new(summary)));
         sink.send(TrainEvent::Predictions(Box::new(self.predictions(&eval))));
@@ -469,11 +479,11 @@ impl<'a> Trainer<'a> {
     }
 
     fn divergence(&self, value: f64, at: f64) -> anyhow::Error {
-        anyhow::anyhow!(
+        anyhow::Error::new(run_record::Diverged(format!(
             "the training loss became {value} at epoch {at:.3}; the last good checkpoint was \
              kept. Lower the learning rate and resume: fashion-tui train --resume {} --lr <smaller>",
             self.run_dir.display()
-        )
+        )))
     }
 
     fn finish_early(&mut self, outcome: Outcome, sink: &mut dyn Sink) -> Result<Outcome> {
@@ -481,6 +491,7 @@ impl<'a> Trainer<'a> {
             "stopping at epoch {:.2}: saving a checkpoint",
             self.position()
         )));
+        self.flush_losses()?;
         self.save(sink, SaveReason::Stopping)?;
         Ok(outcome)
     }

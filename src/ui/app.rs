@@ -18,9 +18,10 @@ use crate::train::events::{
 };
 use crate::train::Failure;
 use crate::ui::editor::{Action, Commit, ConfigInUse, Editor, Tone};
+use crate::ui::keys::RunsAction;
 use crate::ui::keys::{
     self, ConfirmAction, EditorAction, FieldAction, GlobalAction, BINDINGS, CONFIRM_BINDINGS,
-    EDITOR_BINDINGS, FIELD_BINDINGS,
+    EDITOR_BINDINGS, FIELD_BINDINGS, OTHER_RUNS_BINDINGS, RUNS_BINDINGS,
 };
 use crate::ui::panes::status::{done_text, started_text, DISCONNECTED};
 use crate::ui::panes::{
@@ -71,6 +72,8 @@ pub enum Overlay {
     ConfirmQuit,
     /// The settings editor.
     Editor,
+    /// The Runs pane: other runs to show on the charts.
+    Runs,
 }
 
 /// The dashboard's state: one state per pane, the overlays and the focus. It routes
@@ -97,6 +100,12 @@ pub struct App {
     /// Ctrl-C was pressed: the process exits as if interrupted (130), like SIGINT.
     interrupted: bool,
     dirty: bool,
+    /// Viewing stored runs (`fashion-tui view`): no trainer, nothing to edit.
+    viewing: bool,
+    /// Whether to tell the terminal when the run ends (`ui.notify`).
+    notify: bool,
+    /// The notification waiting to be sent ([`App::take_notification`]).
+    notification: Option<String>,
 }
 
 impl App {
@@ -122,7 +131,39 @@ impl App {
             quit: false,
             interrupted: false,
             dirty: true,
+            viewing: false,
+            notify: false,
+            notification: None,
         }
+    }
+
+    /// Tell the terminal when the run ends (`ui.notify`; off unless set).
+    pub fn set_notify(&mut self, on: bool) {
+        self.notify = on;
+    }
+
+    /// The text to notify the terminal with, once, when the run has ended.
+    pub fn take_notification(&mut self) -> Option<String> {
+        self.notification.take()
+    }
+
+    fn notify_end(&mut self, text: String) {
+        let first = self.status.done.is_none() && self.status.failure.is_none();
+        if self.notify && first {
+            self.notification = Some(text);
+        }
+    }
+
+    /// Viewing stored runs: feature maps stay browsable after the end, and there are no
+    /// settings to edit.
+    pub fn set_viewing(&mut self) {
+        self.viewing = true;
+    }
+
+    /// Another run to list in the Runs pane and, when `shown`, to draw on the charts.
+    pub fn add_other_run(&mut self, other: crate::ui::panes::charts::OtherRun) {
+        self.charts.others.push(other);
+        self.dirty = true;
     }
 
     pub fn options(&self) -> &UiOptions {
@@ -308,6 +349,7 @@ impl App {
                 self.log.last_saved = Some(at);
             }
             TrainEvent::Failed(reason) => {
+                self.notify_end(format!("fashion-tui: training failed: {reason}"));
                 self.status.phase = Phase::Failed;
                 self.log(LogKind::Error, format!("FAILED: {reason}"));
                 self.status.failure = Some(reason);
@@ -316,6 +358,7 @@ impl App {
                 }
             }
             TrainEvent::Done(summary) => {
+                self.notify_end(format!("fashion-tui: {}", done_text(&summary)));
                 self.status.phase = Phase::Done;
                 self.status.pause_request = None;
                 self.log(LogKind::Done, done_text(&summary));
@@ -359,7 +402,7 @@ impl App {
             ),
         );
         self.charts.push_epoch(s.epoch, s.test_loss, acc);
-        self.status.last_epoch = Some(s);
+        self.status.on_epoch(s);
     }
 
     /// The trainer's event channel closed. Without `Done`/`Failed` first, that is a failure.
@@ -405,7 +448,11 @@ impl App {
             return None;
         }
         self.dirty = true;
-        let global = keys::action(BINDINGS, &key);
+        let global = keys::action(BINDINGS, &key).or_else(|| {
+            let runs = !self.charts.others.is_empty();
+            runs.then(|| keys::action(OTHER_RUNS_BINDINGS, &key))
+                .flatten()
+        });
         if global == Some(GlobalAction::Interrupt) {
             return self.ctrl_c();
         }
@@ -425,6 +472,22 @@ impl App {
                 return None;
             }
             Overlay::Editor => return self.editor_key(key),
+            Overlay::Runs => {
+                match keys::action(RUNS_BINDINGS, &key) {
+                    Some(RunsAction::Close) => self.overlay = Overlay::None,
+                    Some(RunsAction::Toggle) => {
+                        let n = match key.code {
+                            KeyCode::Char(c) => c.to_digit(10).unwrap_or(0) as usize,
+                            _ => 0,
+                        };
+                        if let Some(o) = self.charts.others.get_mut(n.wrapping_sub(1)) {
+                            o.shown = !o.shown;
+                        }
+                    }
+                    None => {}
+                }
+                return None;
+            }
             Overlay::None => {}
         }
         match global? {
@@ -451,8 +514,12 @@ impl App {
             GlobalAction::PrevLayer => self.features.step_layer(-1),
             GlobalAction::NextLayer => self.features.step_layer(1),
             GlobalAction::TogglePredictions => self.predictions.toggle_mode(),
-            GlobalAction::Edit => self.overlay = Overlay::Editor,
-            GlobalAction::Report => self.write_report(),
+            GlobalAction::Edit if !self.viewing => self.overlay = Overlay::Editor,
+            GlobalAction::Edit => {}
+            GlobalAction::Runs if !self.charts.others.is_empty() => self.overlay = Overlay::Runs,
+            GlobalAction::Runs => {}
+            GlobalAction::Report if !self.viewing => self.write_report(),
+            GlobalAction::Report => self.log_read_only_report(),
         }
         None
     }
@@ -471,6 +538,14 @@ impl App {
             Ok(None) => self.log(LogKind::Info, "no report yet: no epoch has finished"),
             Err(e) => self.log(LogKind::Error, format!("no report written: {e:#}")),
         }
+    }
+
+    /// `x` in `view`: viewing never writes into a run.
+    fn log_read_only_report(&mut self) {
+        self.log(
+            LogKind::Info,
+            "view is read-only: write a report with `fashion-tui report RUN... --out DIR`",
+        );
     }
 
     /// A key while the editor is open: to its text field when one is open, else to its
@@ -576,7 +651,7 @@ impl App {
     }
 
     fn step_sample(&mut self, delta: i64) -> Option<Command> {
-        if self.finished() {
+        if self.finished() && !self.viewing {
             return None;
         }
         let n = self.status.info.as_ref().map_or(0, |i| i.test_images);

@@ -55,6 +55,7 @@ pub fn run_info() -> RunInfo {
         run_dir: PathBuf::from("/runs/2024-06-01T12-00-00"),
         data_source: "data/fashion-mnist".into(),
         data_load_secs: 1.3,
+        early_stop: 0,
     }
 }
 

@@ -32,6 +32,16 @@ pub enum GlobalAction {
     Edit,
     /// Write the report (plots and CSV) of the epochs so far into the run directory.
     Report,
+    /// Open the Runs pane (other runs to overlay on the charts), when there are any.
+    Runs,
+}
+
+/// A key of the Runs pane ([`RUNS_BINDINGS`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RunsAction {
+    /// Digits 1–9: show or hide that run on the charts.
+    Toggle,
+    Close,
 }
 
 /// The answer to the quit confirmation ([`CONFIRM_BINDINGS`]).
@@ -214,6 +224,45 @@ pub const BINDINGS: &[Binding<GlobalAction>] = &[
         description: "edit settings: live (lr, epochs, …) or for the next run",
         footer: Some("e edit"),
         action: GlobalAction::Edit,
+    },
+];
+
+/// The dashboard's keys that apply only when there are other runs to overlay (viewing
+/// several runs, or earlier runs while training): looked up after [`BINDINGS`], listed
+/// by the help after them when they apply.
+pub const OTHER_RUNS_BINDINGS: &[Binding<GlobalAction>] = &[Binding {
+    keys: &[ch('r')],
+    label: "r",
+    description: "runs: show or hide other runs on the charts",
+    footer: None,
+    action: GlobalAction::Runs,
+}];
+
+/// The keys of the Runs pane.
+pub const RUNS_BINDINGS: &[Binding<RunsAction>] = &[
+    Binding {
+        keys: &[
+            ch('1'),
+            ch('2'),
+            ch('3'),
+            ch('4'),
+            ch('5'),
+            ch('6'),
+            ch('7'),
+            ch('8'),
+            ch('9'),
+        ],
+        label: "1-9",
+        description: "show / hide that run",
+        footer: Some("1-9 show/hide"),
+        action: RunsAction::Toggle,
+    },
+    Binding {
+        keys: &[ch('r'), ch('q'), code(KeyCode::Esc)],
+        label: "Esc",
+        description: "close",
+        footer: Some("Esc close"),
+        action: RunsAction::Close,
     },
 ];
 

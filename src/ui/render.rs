@@ -20,6 +20,7 @@ use crate::ui::widgets::help::Help;
 use crate::ui::widgets::log::LogView;
 use crate::ui::widgets::loss::LossChart;
 use crate::ui::widgets::predictions::PredictionsGrid;
+use crate::ui::widgets::runs::RunsView;
 
 /// From this size on, all panes share one screen.
 pub const BIG: (u16, u16) = (120, 36);
@@ -96,7 +97,17 @@ pub fn draw(app: &App, area: Rect, buf: &mut Buffer) {
 
     match app.overlay {
         Overlay::None => {}
-        Overlay::Help => Help { theme: &app.theme }.render(area, buf),
+        Overlay::Help => Help {
+            theme: &app.theme,
+            runs: !app.charts.others.is_empty(),
+        }
+        .render(area, buf),
+        Overlay::Runs => RunsView {
+            charts: &app.charts,
+            this_run: app.status.info.as_ref().map(|i| i.run_dir.as_path()),
+            theme: &app.theme,
+        }
+        .render(area, buf),
         Overlay::ConfirmQuit => Confirm { theme: &app.theme }.render(area, buf),
         Overlay::Editor => EditorView {
             editor: &app.editor,

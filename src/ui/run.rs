@@ -129,6 +129,29 @@ pub fn perform(app: &mut App, mut files: Option<&mut Reloader>) {
 
 /// Feed what the trainer sent since the last call into the app (bounded).
 pub fn drain(app: &mut App, rx: &Channels) {
+    drain_events(app, rx);
+    if let Some(text) = app.take_notification() {
+        notify_terminal(&text);
+    }
+}
+
+/// Ring the terminal's bell and send `text` as a desktop notification (OSC 9; terminals
+/// without it ignore the sequence). Neither moves the cursor nor changes the screen, so
+/// it may go straight to stdout between frames. A failure to write is the terminal's
+/// loss only.
+pub fn notify_terminal(text: &str) {
+    let mut out = io::stdout();
+    let _ = out.write_all(notification_bytes(text).as_bytes());
+    let _ = out.flush();
+}
+
+/// OSC 9 with `text` (control characters dropped, cut to 200 characters), then a bell.
+pub fn notification_bytes(text: &str) -> String {
+    let clean: String = text.chars().filter(|c| !c.is_control()).take(200).collect();
+    format!("\x1b]9;{clean}\x07\x07")
+}
+
+fn drain_events(app: &mut App, rx: &Channels) {
     let mut merged: Option<Progress> = None;
     for _ in 0..MAX_PROGRESS_PER_TICK {
         match rx.progress.try_recv() {
@@ -304,12 +327,23 @@ pub fn run_terminal(
     mut opts: UiOptions,
     ch: Channels,
     config: ConfigInUse,
-    mut files: Reloader,
+    files: Reloader,
     signal: Arc<AtomicI32>,
 ) -> anyhow::Result<App> {
     opts.color = opts.color.from_env();
     let mut app = App::new(opts);
     app.set_config(config);
+    run_terminal_app(app, ch, Some(files), signal)
+}
+
+/// [`run_terminal`] with an app prepared by the caller (other runs to overlay, viewing
+/// stored runs) and, optionally, no config file to watch.
+pub fn run_terminal_app(
+    mut app: App,
+    ch: Channels,
+    mut files: Option<Reloader>,
+    signal: Arc<AtomicI32>,
+) -> anyhow::Result<App> {
     let result = {
         let mut guard = TerminalGuard::enter()?;
         let mut signalled = false;
@@ -326,7 +360,7 @@ pub fn run_terminal(
             &mut app,
             &ch,
             &mut input,
-            Some(&mut files),
+            files.as_mut(),
             None,
         )
     };

@@ -151,6 +151,8 @@ impl Trainer<'_> {
             )));
         }
         run_dir::truncate_metrics(&self.run_dir, sc.epoch)?;
+        crate::train::run_record::truncate_losses(&self.run_dir, self.position())?;
+        self.restore_best();
         self.last_test_acc = run_dir::last_test_acc(&self.run_dir);
         let model = self.run_dir.join(run_dir::MODEL_FILE);
         if model.is_file() {

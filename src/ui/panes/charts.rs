@@ -14,6 +14,29 @@ pub const REFERENCE_ACC: f64 = 90.0;
 /// Setting changes marked on the loss chart, at most.
 pub const CHANGES_CAP: usize = 64;
 
+/// Colours of the runs overlaid on the charts, in the order they are listed.
+pub const OTHER_COLORS: [ratatui::style::Color; 6] = {
+    use ratatui::style::Color;
+    [
+        Color::Magenta,
+        Color::LightCyan,
+        Color::Green,
+        Color::LightYellow,
+        Color::Blue,
+        Color::Red,
+    ]
+};
+
+/// Another run drawn over the charts: its loss history and per-epoch test accuracy (%),
+/// listed in the Runs pane, where a key shows or hides it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct OtherRun {
+    pub name: String,
+    pub loss: Vec<(f64, f64)>,
+    pub test_acc: Vec<(f64, f64)>,
+    pub shown: bool,
+}
+
 /// Chart histories, bounded.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Charts {
@@ -30,6 +53,8 @@ pub struct Charts {
     pub test_acc: Vec<(f64, f64)>,
     /// Live setting changes: (fractional epoch, e.g. `lr 0.0005`), the newest last.
     pub changes: Vec<(f64, String)>,
+    /// Other runs overlaid on the charts (none unless asked for).
+    pub others: Vec<OtherRun>,
 }
 
 impl Default for Charts {
@@ -42,6 +67,7 @@ impl Default for Charts {
             test_loss: Vec::new(),
             test_acc: Vec::new(),
             changes: Vec::new(),
+            others: Vec::new(),
         }
     }
 }
@@ -74,6 +100,15 @@ impl Charts {
         self.test_acc.push((x, test_acc));
     }
 
+    /// The overlaid runs that are shown, with their colour.
+    pub fn shown_others(&self) -> impl Iterator<Item = (ratatui::style::Color, &OtherRun)> {
+        self.others
+            .iter()
+            .enumerate()
+            .filter(|(_, o)| o.shown)
+            .map(|(i, o)| (OTHER_COLORS[i % OTHER_COLORS.len()], o))
+    }
+
     /// Mark a live setting change (`label`, e.g. `lr 0.0005`) at a fractional epoch.
     pub fn push_change(&mut self, at_epoch: f64, label: String) {
         if self.changes.len() >= CHANGES_CAP {
@@ -90,7 +125,11 @@ impl Charts {
             self.train_acc.points().last().map(|p| p.0),
             self.test_loss.last().map(|p| p.0),
         ];
-        let data_max = data.into_iter().flatten().fold(0.0, f64::max);
+        let others = self
+            .shown_others()
+            .flat_map(|(_, o)| [o.loss.last(), o.test_acc.last()])
+            .map(|p| p.map(|p| p.0));
+        let data_max = data.into_iter().chain(others).flatten().fold(0.0, f64::max);
         data_max.ceil().max(1.0)
     }
 }

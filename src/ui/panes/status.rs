@@ -21,6 +21,8 @@ pub struct RunStatus {
     /// The latest progress scalars (its `losses` go to the charts).
     pub progress: Option<Progress>,
     pub last_epoch: Option<Box<EpochSummary>>,
+    /// The best epoch so far (1-based) and its test accuracy.
+    pub best: Option<(usize, f64)>,
     pub done: Option<Box<RunSummary>>,
     pub failure: Option<String>,
     /// When `Stop` was sent (dashboard time).
@@ -38,6 +40,7 @@ impl Default for RunStatus {
             info: None,
             progress: None,
             last_epoch: None,
+            best: None,
             done: None,
             failure: None,
             stop_sent_at: None,
@@ -56,6 +59,29 @@ impl RunStatus {
             (Some(false), p) if p != Phase::Paused => self.pause_request = None,
             _ => {}
         }
+    }
+
+    /// A finished epoch: the latest, and the best if it beats it.
+    pub fn on_epoch(&mut self, s: Box<EpochSummary>) {
+        if self.best.is_none_or(|(_, acc)| s.test_acc > acc) {
+            self.best = Some((s.epoch, s.test_acc));
+        }
+        self.last_epoch = Some(s);
+    }
+
+    /// `best 91.2% @ 7 · patience 2/3` while early stopping counts epochs without a better
+    /// test accuracy; `None` when it is off or no epoch has finished.
+    pub fn patience_text(&self) -> Option<String> {
+        let n = self.info.as_ref()?.early_stop;
+        let (best, acc) = self.best?;
+        let done = self.last_epoch.as_ref()?.epoch;
+        (n > 0).then(|| {
+            format!(
+                "best {:.1}% @ {best} · patience {}/{n}",
+                acc * 100.0,
+                done.saturating_sub(best).min(n)
+            )
+        })
     }
 
     /// The first batch or the `Started` event ends the loading phase.

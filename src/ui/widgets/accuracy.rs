@@ -61,6 +61,7 @@ impl Widget for AccuracyChart<'_> {
             .iter()
             .filter(|p| settled(p.0))
             .chain(&charts.test_acc)
+            .chain(charts.shown_others().flat_map(|(_, o)| &o.test_acc))
             .map(|p| p.1)
             .fold(REFERENCE_ACC, f64::min);
         // Round down to a multiple of 10 with some room below the lowest point.
@@ -70,7 +71,7 @@ impl Widget for AccuracyChart<'_> {
         // A line of more points than the chart has dots only costs drawing time.
         let train = thin(charts.train_acc.points(), 4 * usize::from(area.width));
         let line = GraphType::Line;
-        let datasets = vec![
+        let mut datasets = vec![
             series(
                 plain,
                 "Keras tutorial 90%",
@@ -96,6 +97,16 @@ impl Widget for AccuracyChart<'_> {
                 &charts.test_acc,
             ),
         ];
+        for (color, o) in charts.shown_others() {
+            datasets.push(series(
+                plain,
+                &o.name,
+                SeriesRole::Epoch,
+                line,
+                theme.fg(color),
+                &o.test_acc,
+            ));
+        }
         let y_axis =
             Axis::default()
                 .bounds([y_min, 100.0])

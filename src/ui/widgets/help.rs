@@ -1,4 +1,5 @@
-//! The `?` help overlay, rendered from [`crate::ui::keys::BINDINGS`] so that it lists
+//! The `?` help overlay, rendered from [`crate::ui::keys::BINDINGS`] (and
+//! [`crate::ui::keys::OTHER_RUNS_BINDINGS`] when there are other runs) so that it lists
 //! exactly what the handler does.
 
 use ratatui::buffer::Buffer;
@@ -7,12 +8,14 @@ use ratatui::style::{Modifier, Style};
 use ratatui::text::Line;
 use ratatui::widgets::{Block, BorderType, Clear, Widget};
 
-use crate::ui::keys::BINDINGS;
+use crate::ui::keys::{BINDINGS, OTHER_RUNS_BINDINGS};
 use crate::ui::theme::Theme;
 use crate::ui::widgets::put;
 
 pub struct Help<'a> {
     pub theme: &'a Theme,
+    /// Whether there are other runs to show (else the Runs key is not listed).
+    pub runs: bool,
 }
 
 /// Width of the keys column.
@@ -22,7 +25,9 @@ impl Widget for Help<'_> {
     /// Draws a centred box over `area` (the whole screen).
     fn render(self, area: Rect, buf: &mut Buffer) {
         let theme = self.theme;
-        let desc_w = BINDINGS
+        let extra = if self.runs { OTHER_RUNS_BINDINGS } else { &[] };
+        let rows: Vec<_> = BINDINGS.iter().chain(extra).collect();
+        let desc_w = rows
             .iter()
             .map(|b| b.description.chars().count())
             .max()
@@ -30,7 +35,7 @@ impl Widget for Help<'_> {
         let want_w = KEYS_W
             .saturating_add(u16::try_from(desc_w).unwrap_or(u16::MAX))
             .saturating_add(4);
-        let want_h = u16::try_from(BINDINGS.len())
+        let want_h = u16::try_from(rows.len())
             .unwrap_or(u16::MAX)
             .saturating_add(4);
         let rect = area.centered(
@@ -54,7 +59,7 @@ impl Widget for Help<'_> {
             y: inner.y.saturating_add(1),
             height: inner.height.saturating_sub(1),
         };
-        for (i, b) in BINDINGS.iter().enumerate() {
+        for (i, b) in rows.iter().enumerate() {
             let y = inner.y.saturating_add(u16::try_from(i).unwrap_or(u16::MAX));
             put(
                 buf,

@@ -62,6 +62,12 @@ impl Widget for LossChart<'_> {
             .flatten()
             .filter(|p| p.0 >= from)
             .chain(&charts.test_loss)
+            .chain(
+                charts
+                    .shown_others()
+                    .flat_map(|(_, o)| &o.loss)
+                    .filter(|p| p.0 >= from),
+            )
             .map(|p| p.1)
             .fold(0.0, f64::max);
         let y_max = if hi > 0.0 { hi * 1.05 } else { 1.0 };
@@ -74,6 +80,10 @@ impl Widget for LossChart<'_> {
             .collect();
         // A line of more points than the chart has dots only costs drawing time.
         let ema = thin(charts.loss_ema.points(), 4 * usize::from(area.width));
+        let others: Vec<_> = charts
+            .shown_others()
+            .map(|(c, o)| (c, &o.name, thin(&o.loss, 4 * usize::from(area.width))))
+            .collect();
         let mut datasets = vec![
             series(
                 plain,
@@ -100,6 +110,16 @@ impl Widget for LossChart<'_> {
                 &charts.test_loss,
             ),
         ];
+        for (color, name, points) in &others {
+            datasets.push(series(
+                plain,
+                name,
+                SeriesRole::Smooth,
+                GraphType::Line,
+                theme.fg(*color),
+                points,
+            ));
+        }
         let newest = charts.changes.len().saturating_sub(1);
         for (i, (points, (_, label))) in lines.iter().zip(&charts.changes).enumerate() {
             let mut line = Dataset::default()

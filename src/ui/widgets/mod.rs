@@ -14,6 +14,7 @@ pub mod log;
 pub mod loss;
 pub mod pixels;
 pub mod predictions;
+pub mod runs;
 
 use ratatui::buffer::Buffer;
 use ratatui::layout::{Constraint, Rect};

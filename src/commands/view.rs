@@ -1,0 +1,154 @@
+//! `fashion-tui view [RUN...]`: the dashboard, read-only, on finished runs. The first run
+//! is played back through the same events the trainer sends (its charts, confusion
+//! matrix and log from the stored files; predictions and feature maps recomputed from
+//! its model on the CPU); the others are overlaid on the Loss and Accuracy charts, one
+//! colour each, and listed in the Runs pane (`r`) where a digit shows or hides each.
+//! Without a run, the most recent one. Nothing in a run directory is written.
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::sync::atomic::AtomicI32;
+use std::sync::Arc;
+
+use anyhow::{Context, Result};
+
+use super::signals::watch_signals;
+use crate::cli::ViewArgs;
+use crate::config::ConfigError;
+use crate::train::replay::{self, StoredRun};
+use crate::train::{catalog, run_dir, ChannelSink};
+use crate::ui::panes::charts::OtherRun;
+use crate::ui::{self, App, UiOptions};
+
+/// Where `arg` names a run: a directory as given, else a name under the runs directory.
+fn resolve(arg: &Path, root: Option<&Path>) -> PathBuf {
+    if arg.is_dir() {
+        return arg.to_path_buf();
+    }
+    match root {
+        Some(r) if r.join(arg).is_dir() => r.join(arg),
+        _ => arg.to_path_buf(),
+    }
+}
+
+/// The run directories to view, in order.
+pub fn run_dirs(args: &ViewArgs) -> Result<Vec<PathBuf>> {
+    let root = match &args.runs_dir {
+        Some(d) => Some(d.clone()),
+        None => run_dir::default_runs_root(),
+    };
+    if args.runs.is_empty() {
+        let root = root.context("cannot determine the user data directory for runs")?;
+        let latest = catalog::latest(&root).ok_or_else(|| {
+            ConfigError(format!("no runs in {} to view; name one", root.display()))
+        })?;
+        return Ok(vec![latest]);
+    }
+    Ok(args
+        .runs
+        .iter()
+        .map(|a| resolve(a, root.as_deref()))
+        .collect())
+}
+
+/// Read the runs in `dirs`: the first as the app's run, the rest as overlays, all shown.
+pub fn load(dirs: &[PathBuf]) -> Result<Vec<StoredRun>> {
+    dirs.iter()
+        .map(|d| {
+            StoredRun::load(d)
+                .map_err(|e| ConfigError(format!("cannot view {}: {e:#}", d.display())).into())
+        })
+        .collect()
+}
+
+/// The overlay of a stored run on the charts.
+pub fn other_run(run: &StoredRun, shown: bool) -> OtherRun {
+    let (loss, test_acc) = run.curves();
+    OtherRun {
+        name: run.name.clone(),
+        loss,
+        test_acc,
+        shown,
+    }
+}
+
+/// Most earlier runs offered for overlaying while training (the Runs pane's digits).
+pub const EARLIER_RUNS: usize = 9;
+
+/// The most recent runs under `root` that are not running, oldest first, as overlays
+/// that start hidden: what the Runs pane offers while a new run trains (in `this`, left
+/// out: a resumed run is not its own earlier run). Unreadable runs are left out.
+pub fn earlier_runs(root: &Path, this: Option<&Path>) -> Vec<OtherRun> {
+    let this = this.and_then(|p| p.canonicalize().ok());
+    let Ok(cat) = catalog::scan(root) else {
+        return Vec::new();
+    };
+    let mut done: Vec<_> = cat
+        .runs
+        .into_iter()
+        .filter(|r| r.status != crate::train::run_record::Status::Running && r.epochs_done > 0)
+        .filter(|r| this.is_none() || r.dir.canonicalize().ok() != this)
+        .collect();
+    done.sort_by_key(catalog::sort_key);
+    let from = done.len().saturating_sub(EARLIER_RUNS);
+    done[from..]
+        .iter()
+        .filter_map(|r| StoredRun::load(&r.dir).ok())
+        .map(|r| other_run(&r, false))
+        .collect()
+}
+
+/// The app for viewing `runs` (the first in full, the others overlaid).
+pub fn app_for(runs: &[StoredRun], mut opts: UiOptions) -> App {
+    if let Some(first) = runs.first() {
+        opts.predictions = first.config.ui.predictions;
+    }
+    let mut app = App::new(opts);
+    app.set_viewing();
+    for r in runs.iter().skip(1) {
+        app.add_other_run(other_run(r, true));
+    }
+    app
+}
+
+/// `fashion-tui view`.
+pub fn run(args: &ViewArgs) -> Result<ExitCode> {
+    let runs = load(&run_dirs(args)?)?;
+    use std::io::IsTerminal;
+    if !std::io::stdout().is_terminal() || !std::io::stdin().is_terminal() {
+        return Err(ConfigError(
+            "view draws the dashboard and needs a terminal; `fashion-tui runs` lists runs as \
+             text or JSON"
+                .into(),
+        )
+        .into());
+    }
+    let first = runs[0].clone();
+    let cfg = &first.config;
+    let opts = UiOptions {
+        fps: cfg.ui.fps,
+        color: cfg.ui.color.from_env(),
+        predictions: cfg.ui.predictions,
+        ascii_charts: cfg.ui.ascii_charts,
+    };
+    let app = app_for(&runs, opts);
+    let (sink, rx) = ChannelSink::new();
+    let (cmd_tx, cmd_rx) = flume::unbounded();
+    let signal = Arc::new(AtomicI32::new(0));
+    watch_signals(signal.clone(), cmd_tx.clone())?;
+    let player = replay::spawn(first, cmd_rx, sink);
+    let channels = ui::Channels {
+        events: rx.events,
+        progress: rx.progress,
+        commands: cmd_tx.clone(),
+    };
+    let result = ui::run_terminal_app(app, channels, None, signal.clone());
+    let _ = cmd_tx.send(crate::train::events::Command::Stop);
+    drop(cmd_tx);
+    let _ = player.join();
+    result?;
+    match signal.load(std::sync::atomic::Ordering::SeqCst) {
+        0 => Ok(ExitCode::SUCCESS),
+        sig => Ok(ExitCode::from((128 + sig) as u8)),
+    }
+}

@@ -1,0 +1,88 @@
+//! What the trainer keeps for comparing runs later (see [`run_record`]): the loss history,
+//! `run.json` after every epoch, the best epoch's model as `best.safetensors`, and early
+//! stopping when the test accuracy has not improved for `training.early_stop` epochs.
+
+use anyhow::{Context, Result};
+
+use super::Trainer;
+use crate::atomic;
+use crate::train::events::{EpochSummary, TrainEvent};
+use crate::train::run_dir;
+use crate::train::run_record;
+use crate::train::sink::Sink;
+
+impl Trainer<'_> {
+    /// After an epoch's metrics are appended: its losses to `loss.jsonl`, a new best to
+    /// `best.safetensors`, and the progress into `run.json`.
+    pub(super) fn record_epoch(&mut self, s: &EpochSummary, sink: &mut dyn Sink) -> Result<()> {
+        self.flush_losses()?;
+        if self.best.is_none_or(|(_, acc)| s.test_acc > acc) {
+            self.best = Some((s.epoch, s.test_acc));
+            self.save_best()?;
+        } else if let (Some((e, acc)), n) = (self.best, self.training.early_stop) {
+            if n > 0 {
+                sink.send(TrainEvent::Message(format!(
+                    "no better test accuracy than {:.2}% (epoch {e}) for {} of {n} epochs",
+                    acc * 100.0,
+                    s.epoch - e
+                )));
+            }
+        }
+        let best = self.best;
+        run_record::update(&self.run_dir, |r| {
+            r.epochs_done = s.epoch;
+            r.epochs_planned = s.epochs;
+            r.final_test_acc = Some(s.test_acc);
+            r.best_epoch = best.map(|b| b.0);
+            r.best_test_acc = best.map(|b| b.1);
+        })
+    }
+
+    /// Append the losses not yet written to `loss.jsonl`.
+    pub(super) fn flush_losses(&mut self) -> Result<()> {
+        self.loss_log.flush(&self.run_dir).with_context(|| {
+            format!(
+                "cannot append to {}",
+                self.run_dir.join(run_dir::LOSS_FILE).display()
+            )
+        })
+    }
+
+    /// At an epoch boundary: whether `training.early_stop` epochs have passed without a
+    /// better test accuracy. Says so, in the log and in `run.json`, when they have.
+    pub(super) fn patience_spent(&mut self, sink: &mut dyn Sink) -> bool {
+        let n = self.training.early_stop;
+        let Some((best_epoch, acc)) = self.best else {
+            return false;
+        };
+        let done = self.cur.epoch;
+        if n == 0 || self.cur.batch > 0 || done.saturating_sub(best_epoch) < n {
+            return false;
+        }
+        let why = format!(
+            "early stop after epoch {done}: no better test accuracy than {:.2}% (epoch \
+             {best_epoch}) for {n} epochs",
+            acc * 100.0
+        );
+        sink.send(TrainEvent::Message(why.clone()));
+        if let Err(e) = run_record::update(&self.run_dir, |r| r.reason = Some(why)) {
+            sink.send(TrainEvent::Message(format!("{e:#}")));
+        }
+        true
+    }
+
+    /// The best epoch as the resumed run's metrics say (they end at its checkpoint).
+    pub(super) fn restore_best(&mut self) {
+        self.best = run_record::best_in_metrics(&self.run_dir);
+    }
+
+    fn save_best(&self) -> Result<()> {
+        let path = self.run_dir.join(run_dir::BEST_MODEL_FILE);
+        let tmp = self.run_dir.join(run_dir::BEST_MODEL_TEMP);
+        atomic::write_with(&path, &tmp, |tmp| {
+            self.vs.save(tmp)?;
+            Ok::<_, anyhow::Error>(())
+        })
+        .map_err(|e| atomic::explain(e, format!("cannot save the model to {}", path.display())))
+    }
+}

@@ -1,0 +1,208 @@
+//! What a run directory records for comparing runs later: `run.json` says how each run
+//! ended (finished, stopped by a signal, diverged, interrupted by `kill -9`), `loss.jsonl`
+//! holds the loss history, `best.safetensors` is the best epoch's model, and
+//! `training.early_stop` ends a run that stopped improving.
+
+mod common;
+
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use fashion_tui::model::ModelKind;
+use fashion_tui::train::events::TrainEvent;
+use fashion_tui::train::run_record::{self, Status};
+use fashion_tui::train::{self, run_dir};
+
+fn bin() -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_fashion-tui"));
+    c.env_remove("FASHION_MNIST_DIR")
+        .env_remove("FASHION_TUI_FAULT")
+        .env("XDG_CONFIG_HOME", "/nonexistent-fashion-tui-test")
+        .current_dir(env!("CARGO_TARGET_TMPDIR"));
+    c
+}
+
+/// `train --headless` on `data` into `run` with the quick settings and `flags`.
+fn train(data: &Path, run: &Path, flags: &[&str]) -> Command {
+    let mut c = bin();
+    c.args(["train", "--headless", "--device", "cpu", "--threads", "1"])
+        .args(["--batch-size", "16", "--data-dir"])
+        .arg(data)
+        .arg("--run-dir")
+        .arg(run)
+        .args(flags);
+    c
+}
+
+fn record(run: &Path) -> run_record::RunRecord {
+    run_record::read(run).unwrap().expect("a run.json")
+}
+
+/// Kills the child if the test ends first.
+struct Running(Child);
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+#[test]
+fn a_finished_run_records_its_epochs_losses_and_best_model() {
+    let data = tempfile::tempdir().unwrap();
+    let run = tempfile::tempdir().unwrap();
+    common::write_synthetic(data.path(), 320, 100);
+    let cfg = common::quick_config(data.path(), run.path(), 3);
+    let (_tx, rx) = flume::unbounded();
+    let mut sink = |_: TrainEvent| true;
+    train::run(&cfg, &rx, &mut sink).unwrap();
+
+    let rec = record(run.path());
+    assert_eq!(rec.status, Status::Finished);
+    assert_eq!(run_record::status_of(run.path(), &rec), Status::Finished);
+    assert_eq!(rec.pid, None);
+    assert_eq!((rec.epochs_done, rec.epochs_planned), (3, 3));
+    assert_eq!(rec.model, "seed");
+    assert!(rec.device.starts_with("cpu"), "{rec:?}");
+    assert!(rec.libtorch.starts_with("2."), "{rec:?}");
+    assert!(!rec.commit.is_empty());
+    let ended = rec.ended.as_deref().expect("an end time");
+    assert!(run_record::seconds_between(&rec.started, ended).is_some_and(|s| s >= 0.0));
+    let (best, best_acc) = run_record::best_in_metrics(run.path()).unwrap();
+    assert_eq!(rec.best_epoch, Some(best));
+    assert_eq!(rec.best_test_acc, Some(best_acc));
+    assert_eq!(rec.final_test_acc, run_dir::last_test_acc(run.path()));
+
+    // 20 batches per epoch: two points an epoch, covering the run in order.
+    let losses = run_record::read_losses(run.path());
+    assert_eq!(losses.len(), 6, "{losses:?}");
+    assert!(losses.windows(2).all(|w| w[0].0 < w[1].0), "{losses:?}");
+    assert!(losses.last().unwrap().0 <= 3.0);
+
+    // best.safetensors is the best epoch's model: it scores that epoch's accuracy.
+    let ds = fashion_tui::data::load_dir(data.path(), fashion_tui::data::Repair::Replace).unwrap();
+    let eval = train::evaluate_saved(
+        ModelKind::Seed,
+        &run.path().join(run_dir::BEST_MODEL_FILE),
+        &ds.test,
+        tch::Device::Cpu,
+    )
+    .unwrap();
+    assert!(
+        (eval.accuracy - best_acc).abs() < 1e-9,
+        "{} vs {best_acc}",
+        eval.accuracy
+    );
+}
+
+#[test]
+fn early_stopping_ends_a_run_that_stopped_improving() {
+    let data = tempfile::tempdir().unwrap();
+    let run = tempfile::tempdir().unwrap();
+    // Learnable to 100% in a few epochs; after that nothing is better.
+    common::write_synthetic(data.path(), 320, 100);
+    let mut cfg = common::quick_config(data.path(), run.path(), 40);
+    cfg.training.early_stop = 2;
+    let (_tx, rx) = flume::unbounded();
+    let mut messages = Vec::new();
+    let mut sink = |ev: TrainEvent| {
+        if let TrainEvent::Message(m) = ev {
+            messages.push(m);
+        }
+        true
+    };
+    let summary = train::run(&cfg, &rx, &mut sink).unwrap();
+    assert!(summary.epochs_completed < 40, "{summary:?}");
+    assert!(!summary.stopped_early, "an early stop is a finished run");
+    let rec = record(run.path());
+    assert_eq!(rec.status, Status::Finished);
+    let best = rec.best_epoch.unwrap();
+    assert_eq!(rec.epochs_done, best + 2, "{rec:?}");
+    assert!(
+        rec.reason
+            .as_deref()
+            .unwrap_or("")
+            .starts_with("early stop after epoch"),
+        "{rec:?}"
+    );
+    assert!(
+        messages.iter().any(|m| m.contains("for 1 of 2 epochs")),
+        "{messages:?}"
+    );
+}
+
+#[test]
+fn a_diverged_run_says_so() {
+    let data = tempfile::tempdir().unwrap();
+    let run = tempfile::tempdir().unwrap();
+    common::write_synthetic(data.path(), 320, 100);
+    let o = train(data.path(), run.path(), &["--epochs", "2"])
+        .env("FASHION_TUI_FAULT", "nan@25")
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(1), "{o:?}");
+    let rec = record(run.path());
+    assert_eq!(rec.status, Status::Diverged);
+    assert!(
+        rec.reason.as_deref().unwrap_or("").contains("became NaN"),
+        "{rec:?}"
+    );
+    assert_eq!(rec.epochs_done, 1);
+    assert!(rec.ended.is_some());
+}
+
+/// A run trained for far longer than the test lets it, once it has finished an epoch.
+fn long_run(data: &Path, run: &Path) -> Running {
+    let child = train(data, run, &["--epochs", "10000"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let child = Running(child);
+    common::wait_for("an epoch", Duration::from_secs(120), || {
+        run_record::read(run)
+            .ok()
+            .flatten()
+            .is_some_and(|r| r.epochs_done >= 1)
+    });
+    child
+}
+
+#[test]
+fn a_signal_stops_a_run_and_kill_9_leaves_it_interrupted() {
+    let data = tempfile::tempdir().unwrap();
+    common::write_synthetic(data.path(), 320, 100);
+
+    let run = tempfile::tempdir().unwrap();
+    let mut child = long_run(data.path(), run.path());
+    let rec = record(run.path());
+    assert_eq!(rec.status, Status::Running);
+    assert_eq!(rec.pid, Some(child.0.id()));
+    assert_eq!(run_record::status_of(run.path(), &rec), Status::Running);
+    let pid = child.0.id().to_string();
+    assert!(Command::new("kill")
+        .args(["-TERM", &pid])
+        .status()
+        .unwrap()
+        .success());
+    let status = child.0.wait().unwrap();
+    assert_eq!(status.code(), Some(143));
+    let rec = record(run.path());
+    assert_eq!(rec.status, Status::Stopped);
+    assert_eq!(rec.reason.as_deref(), Some("SIGTERM"));
+    assert!(rec.ended.is_some());
+
+    let run = tempfile::tempdir().unwrap();
+    let mut child = long_run(data.path(), run.path());
+    child.0.kill().unwrap();
+    child.0.wait().unwrap();
+    let rec = record(run.path());
+    assert_eq!(
+        rec.status,
+        Status::Running,
+        "nothing could write after kill -9"
+    );
+    assert_eq!(run_record::status_of(run.path(), &rec), Status::Interrupted);
+}
