@@ -2,7 +2,8 @@
 # Benchmark: one epoch of the seed model (batch 32) on the CPU, fashion-tui headless vs
 # PyTorch eager in Python, same machine, same thread count. Reports seconds per epoch,
 # images/s and peak resident memory (GNU time's max RSS). Not a test: figures go in the
-# README. Then the dashboard's cost in training throughput (scripts/bench_dashboard.sh).
+# README. Then the dashboard's cost in training throughput (scripts/bench_dashboard.sh),
+# and the tutorial and fast models in three minutes each (scripts/bench_models.sh).
 # Usage: scripts/bench.sh [THREADS] [TRAIN_LIMIT]   (0 = all 60,000 images)
 set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -52,3 +53,6 @@ PY
 
 # The dashboard's cost in training throughput.
 bash "$root/scripts/bench_dashboard.sh" "$threads"
+
+# The tutorial and fast models under a three-minute budget (scripts/bench_models.sh).
+bash "$root/scripts/bench_models.sh" "$threads" 3m

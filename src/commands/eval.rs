@@ -97,7 +97,12 @@ pub fn run(args: &EvalArgs) -> Result<ExitCode> {
     let device = crate::device::resolve(cfg.runtime.device, threads).map_err(ConfigError)?;
     let mut quiet = |_ev: train::events::TrainEvent| true;
     let ds = train::load_data(&cfg, &mut quiet)?;
-    let e = train::evaluate_saved(cfg.model.name, &weights, &ds.test, device.device)
+    // Test-time flips: the flag, else as the run evaluated, else the model's recipe.
+    let tta = args
+        .tta_flag()
+        .or(run_cfg.as_ref().map(|rc| rc.training.tta))
+        .unwrap_or(cfg.training.tta);
+    let e = train::evaluate_saved(cfg.model.name, &weights, &ds.test, device.device, tta)
         .with_context(|| format!("evaluating {}", weights.display()))?;
     if args.json {
         let pr = precision_recall(&e.confusion);
@@ -108,8 +113,9 @@ pub fn run(args: &EvalArgs) -> Result<ExitCode> {
             .collect();
         println!(
             "{}",
-            json!({"model": weights, "test_acc": e.accuracy, "test_loss": e.loss,
-                   "images": ds.test.len(), "per_class": per_class, "confusion": e.confusion})
+            json!({"model": weights, "test_acc": e.accuracy, "test_acc_plain": e.accuracy_plain,
+                   "tta": tta, "test_loss": e.loss, "images": ds.test.len(),
+                   "per_class": per_class, "confusion": e.confusion})
         );
     } else {
         println!("{}: {}", weights.display(), device.description);

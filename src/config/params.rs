@@ -12,7 +12,7 @@
 
 use std::fmt;
 
-use crate::config::{hint::unknown_key_hint, Config, ConfigError, Schedule, Training};
+use crate::config::{hint::unknown_key_hint, recipe, Config, ConfigError, Schedule, Training};
 
 /// When a change to a setting takes effect.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -140,7 +140,7 @@ pub const PARAMS: &[Param] = &[
     }),
     live(
         "training.schedule",
-        "constant | step | cosine (decays to 0)",
+        "constant | step | cosine | onecycle (both decay to 0)",
     ),
     live(
         "training.step_epochs",
@@ -158,7 +158,7 @@ pub const PARAMS: &[Param] = &[
             )
         },
     ),
-    next("training.optimizer", "adam | adamw | sgd").shapes_run(),
+    next("training.optimizer", "adam | adamw | sgd | nesterov").shapes_run(),
     next("training.batch_size", "images per step: 1 to 60000")
         .range("1 to 60000", |c| whole(c.training.batch_size, 1..=60_000))
         .shapes_run(),
@@ -172,7 +172,58 @@ pub const PARAMS: &[Param] = &[
         whole(c.training.seed, 0..=i64::MAX as u64)
     })
     .shapes_run(),
-    next("model.name", "the network: seed").shapes_run(),
+    next(
+        "training.warmup",
+        "onecycle: epochs of linear warm-up, 0 to 100 (auto: the model's)",
+    )
+    .range("0 to 100", |c| {
+        let v = c.training.warmup;
+        float(v, (0.0..=100.0).contains(&v))
+    })
+    .shapes_run(),
+    next(
+        "training.label_smoothing",
+        "label smoothing of the loss, 0 ≤ ε < 1 (auto: the model's)",
+    )
+    .range("0 ≤ label_smoothing < 1", |c| {
+        let v = c.training.label_smoothing;
+        float(v, (0.0..1.0).contains(&v))
+    })
+    .shapes_run(),
+    next(
+        "training.ema",
+        "decay of the evaluated weight average, 0 (off) ≤ ema < 1",
+    )
+    .range("0 (off) ≤ ema < 1", |c| {
+        let v = c.training.ema;
+        float(v, (0.0..1.0).contains(&v))
+    })
+    .shapes_run(),
+    next(
+        "training.tta",
+        "evaluate each test image and its mirror: true | false",
+    ),
+    next(
+        "training.time_budget",
+        "wall time for the run, e.g. 3m, 90s (empty: epochs rule)",
+    )
+    .range("empty (no budget) or 10s to 7 days", |c| {
+        let v = c.training.time_budget;
+        let ok = v
+            .secs()
+            .is_none_or(|s| (10.0..=7.0 * 86_400.0).contains(&s));
+        (!ok).then(|| v.to_string())
+    })
+    .shapes_run(),
+    next(
+        "training.eval_every",
+        "test every N epochs (0.25: four times an epoch), 0.01 to 1",
+    )
+    .range("0.01 to 1", |c| {
+        let v = c.training.eval_every;
+        float(v, (0.01..=1.0).contains(&v))
+    }),
+    next("model.name", "the network: tutorial | fast").shapes_run(),
     next("model.dropout", "before each dense layer: 0 ≤ dropout < 1")
         .range("0 ≤ dropout < 1", |c| {
             let v = c.model.dropout;
@@ -189,6 +240,17 @@ pub const PARAMS: &[Param] = &[
     )
     .shapes_run(),
     next("data.test_limit", "use the first N test images (0 = all)"),
+    next(
+        "data.flip",
+        "augment: mirror half the training images: true | false",
+    )
+    .shapes_run(),
+    next(
+        "data.translate",
+        "augment: shift training images by up to N pixels, 0 to 8",
+    )
+    .range("0 to 8", |c| whole(c.data.translate, 0..=8))
+    .shapes_run(),
     next("runtime.device", "auto | cpu | cuda | cuda:N"),
     next("runtime.threads", "CPU threads: 0 (one per core) to 1024")
         .range("0 (all cores) to 1024", |c| {
@@ -321,6 +383,12 @@ pub fn value_text(cfg: &Config, key: &str) -> String {
 /// otherwise why not, naming the key, the value and what is allowed.
 pub fn with_text(cfg: &Config, key: &str, text: &str) -> Result<Config, ConfigError> {
     let (section, name) = split(key)?;
+    if text.trim() == recipe::AUTO && recipe::KEYS.contains(&key) {
+        let mut new = cfg.clone();
+        new.take_recipe(&[key], cfg.model.name);
+        new.validate()?;
+        return Ok(new);
+    }
     let mut t = table(cfg)?;
     let slot = t
         .get_mut(section)
@@ -427,7 +495,7 @@ mod tests {
         let cfg = Config::default();
         assert_eq!(value_text(&cfg, "training.lr"), "0.001");
         assert_eq!(value_text(&cfg, "training.schedule"), "constant");
-        assert_eq!(value_text(&cfg, "model.name"), "seed");
+        assert_eq!(value_text(&cfg, "model.name"), "tutorial");
         assert_eq!(value_text(&cfg, "data.dir"), "");
         assert_eq!(value_text(&cfg, "ui.ascii_charts"), "false");
         assert_eq!(value_text(&cfg, "ui.color"), "auto");
@@ -494,7 +562,7 @@ mod tests {
         assert_eq!(
             err("training.optimizer", "sdg"),
             "training.optimizer = \"sdg\": unknown variant `sdg`, expected one of `adam`, \
-             `adamw`, `sgd` (did you mean `sgd`?)"
+             `adamw`, `sgd`, `nesterov` (did you mean `sgd`?)"
         );
         assert!(err("model.name", "resnet").starts_with("model.name = \"resnet\": unknown model"));
         assert!(err("model.dropout", "1").starts_with("model.dropout = 1 is out of range"));

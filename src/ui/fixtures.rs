@@ -52,6 +52,7 @@ pub fn run_info() -> RunInfo {
         test_images: 10_000,
         lr: 1e-3,
         seed: 42,
+        time_budget: None,
         run_dir: PathBuf::from("/runs/2024-06-01T12-00-00"),
         data_source: "data/fashion-mnist".into(),
         data_load_secs: 1.3,
@@ -87,6 +88,8 @@ pub fn progress(epoch: usize, from: usize, to: usize, rng: &mut Rng) -> Vec<Prog
             images_per_sec: 1850.0 + 10.0 * (end % 7) as f64,
             eta_secs: (1.0 - done) * EPOCHS as f64 * 32.5,
             lr: 1e-3,
+            elapsed_secs: x * 33.5,
+            budget_left_secs: None,
         });
         b = end;
     }
@@ -138,8 +141,10 @@ pub fn epoch_summary(epoch: usize) -> EpochSummary {
         train_acc: 0.81 + 0.04 * epoch as f64,
         test_loss: 0.47 - 0.09 * epoch as f64,
         test_acc: f64::from(correct) / 10_000.0,
+        test_acc_plain: f64::from(correct) / 10_000.0,
         lr: 1e-3,
         seconds: 31.4,
+        elapsed: 33.5 * epoch as f64,
         eval_seconds: 2.1,
         images_per_sec: 1910.0,
         confusion,

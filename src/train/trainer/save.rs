@@ -9,10 +9,10 @@ use tch::Tensor;
 use super::{EpochState, Trainer};
 use crate::atomic;
 use crate::config::Config;
-use crate::train::checkpoint;
 use crate::train::events::{Command, Phase, SaveReason, TrainEvent};
 use crate::train::run_dir;
 use crate::train::sink::Sink;
+use crate::train::{checkpoint, ema};
 
 impl Trainer<'_> {
     /// Save; on failure either fail, or pause until the user resumes (retry) or stops.
@@ -66,6 +66,7 @@ impl Trainer<'_> {
             momentum: self.opt.hyper.momentum,
             epoch_loss_sum: self.cur.loss_sum.double_value(&[]),
             epoch_correct: self.cur.correct.int64_value(&[]),
+            total_batches: self.total_batches,
             // With the live settings as they are now, so a resumed run keeps them.
             config: Config {
                 training: self.training.clone(),
@@ -75,7 +76,11 @@ impl Trainer<'_> {
         };
         let dir = self.run_dir.join(checkpoint::DIR);
         let crash = self.faults.crash_in(self.saves);
-        checkpoint::save_hooked(&dir, &self.vs, self.opt.state(), sidecar, &mut || {
+        let mut extra = self.opt.state();
+        if let Some(avg) = &self.averaged {
+            extra.extend(avg.ema.state());
+        }
+        checkpoint::save_hooked(&dir, &self.vs, extra, sidecar, &mut || {
             if crash {
                 std::process::abort();
             }
@@ -87,13 +92,19 @@ impl Trainer<'_> {
         Ok(())
     }
 
-    /// Continue from the checkpoint in `run_dir`: weights, optimiser, position, sums.
+    /// Continue from the checkpoint in `run_dir`: weights (BatchNorm statistics among
+    /// them), optimiser, weight average, position, sums, and a time budget's decision.
     pub(in crate::train) fn restore(&mut self, sink: &mut dyn Sink) -> Result<()> {
         let dir = self.run_dir.join(checkpoint::DIR);
         let loaded = checkpoint::load(&dir)?;
-        let rest = checkpoint::restore_model(&mut self.vs, loaded.tensors)?;
+        let mut rest = checkpoint::restore_model(&mut self.vs, loaded.tensors)?;
+        let averaged = ema::split_off(&mut rest);
         let sc = loaded.sidecar;
         self.opt.load_state(&rest, sc.step)?;
+        if let Some(avg) = &mut self.averaged {
+            avg.ema.load_state(&averaged)?;
+        }
+        self.total_batches = sc.total_batches;
         self.cur = EpochState {
             epoch: sc.epoch,
             batch: sc.batch,
@@ -113,10 +124,10 @@ impl Trainer<'_> {
     fn save_model(&mut self) -> Result<()> {
         let path = self.run_dir.join(run_dir::MODEL_FILE);
         let tmp = self.run_dir.join(".model.tmp.safetensors");
-        atomic::write_with(&path, &tmp, |tmp| {
-            Ok::<_, anyhow::Error>(self.vs.save(tmp)?)
-        })
-        .with_context(|| format!("cannot save the model to {}", path.display()))?;
+        // The weights that are evaluated: the average when there is one.
+        let vs = self.averaged.as_ref().map_or(&self.vs, |avg| &avg.vs);
+        atomic::write_with(&path, &tmp, |tmp| Ok::<_, anyhow::Error>(vs.save(tmp)?))
+            .with_context(|| format!("cannot save the model to {}", path.display()))?;
         self.model_path = Some(path);
         Ok(())
     }

@@ -6,7 +6,7 @@
 use std::time::Duration;
 
 use crate::duration;
-use crate::train::events::{EpochSummary, Phase, Progress, RunInfo, RunSummary};
+use crate::train::events::{BudgetPlan, EpochSummary, Phase, Progress, RunInfo, RunSummary};
 
 /// Shown when the trainer's channels close without `Done` or `Failed`.
 pub const DISCONNECTED: &str = "trainer thread ended unexpectedly";
@@ -21,6 +21,8 @@ pub struct RunStatus {
     /// The latest progress scalars (its `losses` go to the charts).
     pub progress: Option<Progress>,
     pub last_epoch: Option<Box<EpochSummary>>,
+    /// What a time budget decided, once it has.
+    pub plan: Option<Box<BudgetPlan>>,
     pub done: Option<Box<RunSummary>>,
     pub failure: Option<String>,
     /// When `Stop` was sent (dashboard time).
@@ -38,6 +40,7 @@ impl Default for RunStatus {
             info: None,
             progress: None,
             last_epoch: None,
+            plan: None,
             done: None,
             failure: None,
             stop_sent_at: None,

@@ -1,6 +1,8 @@
 //! The "Loss" pane: per-batch training loss (raw and smoothed) and per-epoch test loss
 //! against fractional epochs, autoscaled, with a legend; live setting changes are
-//! vertical lines, the newest named in the legend.
+//! vertical lines, the newest named in the legend. A schedule that moves the learning rate
+//! is drawn as a thin line scaled to the chart's height, and a time budget's end as a
+//! vertical line.
 
 use ratatui::buffer::Buffer;
 use ratatui::layout::Rect;
@@ -74,6 +76,20 @@ impl Widget for LossChart<'_> {
             .collect();
         // A line of more points than the chart has dots only costs drawing time.
         let ema = thin(charts.loss_ema.points(), 4 * usize::from(area.width));
+        // The learning-rate schedule as a thin line scaled to the chart's height (drawn
+        // only when the rate varies), and where a time budget ends the run.
+        let lr_max = charts.lr.points().iter().map(|p| p.1).fold(0.0, f64::max);
+        let lr_line: Vec<(f64, f64)> = if charts.lr_varies() && lr_max > 0.0 {
+            thin(charts.lr.points(), 2 * usize::from(area.width))
+                .iter()
+                .map(|&(x, lr)| (x, lr / lr_max * y_max * 0.9))
+                .collect()
+        } else {
+            Vec::new()
+        };
+        let end_line: Vec<(f64, f64)> = charts
+            .run_end
+            .map_or(Vec::new(), |x| vec![(x, 0.0), (x, y_max)]);
         let mut datasets = vec![
             series(
                 plain,
@@ -100,6 +116,33 @@ impl Widget for LossChart<'_> {
                 &charts.test_loss,
             ),
         ];
+        if !lr_line.is_empty() {
+            datasets.push(
+                series(
+                    plain,
+                    &format!("lr ≤ {}", crate::ui::panes::status::fmt_lr(lr_max)),
+                    SeriesRole::Reference,
+                    GraphType::Line,
+                    theme.fg(Color::Green),
+                    &lr_line,
+                )
+                .marker(if plain { Marker::Dot } else { Marker::Braille }),
+            );
+        }
+        if !end_line.is_empty() {
+            datasets.push(
+                Dataset::default()
+                    .marker(if plain {
+                        Marker::Custom('|')
+                    } else {
+                        Marker::Braille
+                    })
+                    .graph_type(GraphType::Line)
+                    .style(theme.fg(Color::LightRed))
+                    .name(name("budget end", SeriesRole::Reference))
+                    .data(&end_line),
+            );
+        }
         let newest = charts.changes.len().saturating_sub(1);
         for (i, (points, (_, label))) in lines.iter().zip(&charts.changes).enumerate() {
             let mut line = Dataset::default()

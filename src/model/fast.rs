@@ -1,0 +1,223 @@
+//! The `fast` network: a small BatchNorm CNN in the style of the CIFAR-10 speed runs
+//! (airbench), sized for two CPU cores. A cheap 3×3 stem at full resolution, then blocks
+//! that each halve the resolution with a max-pool before their 3×3 convs (so the costly
+//! convs run at 14×14, 7×7 and 3×3), BatchNorm + ReLU after every conv, a global max-pool
+//! and one linear layer.
+
+use tch::nn::{self, ModuleT};
+use tch::Tensor;
+
+use super::Network;
+
+/// The shape of a [`FastCnn`]: the stem's channels, then per block (channels, convs).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FastSpec {
+    pub stem: i64,
+    pub blocks: &'static [(i64, usize)],
+}
+
+/// The network `--model fast` builds.
+pub const FAST_SPEC: FastSpec = FastSpec {
+    stem: 24,
+    blocks: &[(64, 1), (128, 1), (256, 1)],
+};
+
+/// Names of the conv layers, in order, as the feature-map pane shows them.
+const CONV_NAMES: [&str; 8] = [
+    "conv1", "conv2", "conv3", "conv4", "conv5", "conv6", "conv7", "conv8",
+];
+
+/// A 3×3 "same" conv without bias, followed by BatchNorm and ReLU.
+#[derive(Debug)]
+struct ConvBn {
+    conv: nn::Conv2D,
+    bn: nn::BatchNorm,
+}
+
+impl ConvBn {
+    fn new(vs: &nn::Path, cin: i64, cout: i64) -> ConvBn {
+        let cfg = nn::ConvConfig {
+            padding: 1,
+            bias: false,
+            ws_init: nn::Init::Kaiming {
+                dist: nn::init::NormalOrUniform::Uniform,
+                fan: nn::init::FanInOut::FanIn,
+                non_linearity: nn::init::NonLinearity::ReLU,
+            },
+            ..Default::default()
+        };
+        ConvBn {
+            conv: nn::conv2d(vs / "conv", cin, cout, 3, cfg),
+            bn: nn::batch_norm2d(vs / "bn", cout, Default::default()),
+        }
+    }
+
+    fn forward_t(&self, xs: &Tensor, train: bool) -> Tensor {
+        xs.apply(&self.conv).apply_t(&self.bn, train).relu()
+    }
+}
+
+/// A stem and pooled blocks of [`ConvBn`]; see the module header.
+#[derive(Debug)]
+pub struct FastCnn {
+    /// Every conv in order; `pool_before[i]`: a 2×2 max-pool precedes conv `i`.
+    convs: Vec<ConvBn>,
+    pool_before: Vec<bool>,
+    head: nn::Linear,
+    dropout: f64,
+}
+
+impl FastCnn {
+    pub fn new(vs: &nn::Path, dropout: f64) -> FastCnn {
+        FastCnn::with_spec(vs, FAST_SPEC, dropout)
+    }
+
+    /// A network of another shape (for experiments with the recipe).
+    pub fn with_spec(vs: &nn::Path, spec: FastSpec, dropout: f64) -> FastCnn {
+        let mut convs = vec![ConvBn::new(&(vs / "conv1"), 1, spec.stem)];
+        let mut pool_before = vec![false];
+        let mut cin = spec.stem;
+        for &(cout, n) in spec.blocks {
+            for k in 0..n.max(1) {
+                let name = CONV_NAMES.get(convs.len()).copied().unwrap_or("conv_extra");
+                convs.push(ConvBn::new(&(vs / name), cin, cout));
+                pool_before.push(k == 0);
+                cin = cout;
+            }
+        }
+        let head = nn::linear(vs / "fc", cin, 10, Default::default());
+        FastCnn {
+            convs,
+            pool_before,
+            head,
+            dropout,
+        }
+    }
+
+    /// Logits from the last conv's output: global max-pool, dropout, linear.
+    fn classify(&self, features: &Tensor, train: bool) -> Tensor {
+        features
+            .amax([2, 3], false)
+            .dropout(self.dropout, train)
+            .apply(&self.head)
+    }
+
+    fn run(&self, xs: &Tensor, train: bool, mut keep: impl FnMut(usize, &Tensor)) -> Tensor {
+        let mut x = xs.shallow_clone();
+        for (i, (conv, &pool)) in self.convs.iter().zip(&self.pool_before).enumerate() {
+            if pool {
+                x = x.max_pool2d_default(2);
+            }
+            x = conv.forward_t(&x, train);
+            keep(i, &x);
+        }
+        self.classify(&x, train)
+    }
+}
+
+impl ModuleT for FastCnn {
+    fn forward_t(&self, xs: &Tensor, train: bool) -> Tensor {
+        self.run(xs, train, |_, _| {})
+    }
+}
+
+impl Network for FastCnn {
+    fn forward_with_activations(&self, xs: &Tensor) -> (Tensor, Vec<(&'static str, Tensor)>) {
+        let mut acts = Vec::with_capacity(self.convs.len());
+        let logits = self.run(xs, false, |i, a| {
+            let name = CONV_NAMES.get(i).copied().unwrap_or("conv");
+            acts.push((name, a.shallow_clone()));
+        });
+        (logits, acts)
+    }
+}
+
+/// Multiply-accumulates of one forward pass of one image through `spec` (convs and the
+/// head; BatchNorm, ReLU and pooling are negligible beside them).
+pub fn macs(spec: FastSpec) -> u64 {
+    let mut side: u64 = 28;
+    let mut total = side * side * spec.stem as u64 * 9;
+    let mut cin = spec.stem as u64;
+    for &(cout, n) in spec.blocks {
+        side /= 2;
+        for _ in 0..n.max(1) {
+            total += side * side * cin * cout as u64 * 9;
+            cin = cout as u64;
+        }
+    }
+    total + cin * 10
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tch::{nn::VarStore, Device, Kind};
+
+    fn params(vs: &VarStore) -> i64 {
+        vs.trainable_variables()
+            .iter()
+            .map(|t| t.numel() as i64)
+            .sum()
+    }
+
+    #[test]
+    fn parameter_count_and_cost() {
+        let vs = VarStore::new(Device::Cpu);
+        let _m = FastCnn::new(&vs.root(), 0.0);
+        // Convs (no bias) + BatchNorm scale and shift + the linear head.
+        let convs = 9 * (24 + 24 * 64 + 64 * 128 + 128 * 256);
+        let bn = 2 * (24 + 64 + 128 + 256);
+        assert_eq!(params(&vs), convs + bn + 256 * 10 + 10);
+        let expected = 28 * 28 * 24 * 9
+            + 14 * 14 * 24 * 64 * 9
+            + 7 * 7 * 64 * 128 * 9
+            + 3 * 3 * 128 * 256 * 9
+            + 256 * 10;
+        assert_eq!(macs(FAST_SPEC), expected);
+    }
+
+    #[test]
+    fn shapes_and_activations() {
+        tch::manual_seed(0);
+        let vs = VarStore::new(Device::Cpu);
+        let m = FastCnn::new(&vs.root(), 0.0);
+        let xs = Tensor::rand([3, 1, 28, 28], (Kind::Float, Device::Cpu));
+        assert_eq!(m.forward_t(&xs, true).size(), [3, 10]);
+        let (logits, acts) = m.forward_with_activations(&xs);
+        assert_eq!(logits.size(), [3, 10]);
+        let shapes: Vec<_> = acts.iter().map(|(n, t)| (*n, t.size())).collect();
+        assert_eq!(
+            shapes,
+            [
+                ("conv1", vec![3, 24, 28, 28]),
+                ("conv2", vec![3, 64, 14, 14]),
+                ("conv3", vec![3, 128, 7, 7]),
+                ("conv4", vec![3, 256, 3, 3]),
+            ]
+        );
+        // Activations follow a ReLU.
+        assert!(acts.iter().all(|(_, a)| a.min().double_value(&[]) >= 0.0));
+    }
+
+    #[test]
+    fn batchnorm_uses_batch_statistics_in_training_and_running_ones_in_evaluation() {
+        tch::manual_seed(1);
+        let vs = VarStore::new(Device::Cpu);
+        let m = FastCnn::new(&vs.root(), 0.0);
+        let xs = Tensor::rand([8, 1, 28, 28], (Kind::Float, Device::Cpu));
+        let mean_before = vs.variables()["conv2.bn.running_mean"].copy();
+        let train = m.forward_t(&xs, true);
+        let mean_after = vs.variables()["conv2.bn.running_mean"].copy();
+        // A training pass moves the running statistics; an evaluation pass does not.
+        assert!(!mean_before.equal(&mean_after));
+        let eval_a = m.forward_t(&xs, false);
+        let eval_b = m.forward_t(&xs, false);
+        assert!(eval_a.equal(&eval_b));
+        assert!(vs.variables()["conv2.bn.running_mean"].equal(&mean_after));
+        // Batch statistics and running ones differ after a single step of momentum 0.1.
+        assert!(!train.allclose(&eval_a, 1e-4, 1e-4, false));
+        // In training mode an image's output depends on the rest of its batch.
+        let alone = m.forward_t(&xs.narrow(0, 0, 2), true);
+        assert!(!alone.allclose(&train.narrow(0, 0, 2), 1e-4, 1e-4, false));
+    }
+}
