@@ -9,7 +9,7 @@
 use std::time::Instant;
 
 use fashion_tui::config::{Optimizer, Training};
-use fashion_tui::model::fast::{macs, FastSpec};
+use fashion_tui::model::fast::{block, macs, FastSpec};
 use fashion_tui::model::{FastCnn, Network, TutorialCnn};
 use fashion_tui::train::augment::Augment;
 use fashion_tui::train::loss;
@@ -18,32 +18,59 @@ use tch::{nn, Device, Kind, Tensor};
 
 const CANDIDATES: &[(&str, FastSpec)] = &[
     (
-        "s16 32 64 128",
+        "s24 | p64 | p128 | p256 (fast)",
+        fashion_tui::model::fast::FAST_SPEC,
+    ),
+    (
+        "s16 | p32 | p64 | p128",
         FastSpec {
             stem: 16,
-            blocks: &[(32, 1), (64, 1), (128, 1)],
+            stem_stride: 1,
+            blocks: &[block(32, 1, true), block(64, 1, true), block(128, 1, true)],
         },
     ),
-    ("s24 64 128 256 (fast)", fashion_tui::model::fast::FAST_SPEC),
     (
-        "s32 64x2 128x2",
+        "s32/2 | 64 | p128 | p256",
         FastSpec {
             stem: 32,
-            blocks: &[(64, 2), (128, 2)],
+            stem_stride: 2,
+            blocks: &[
+                block(64, 1, false),
+                block(128, 1, true),
+                block(256, 1, true),
+            ],
         },
     ),
     (
-        "s32 96 192 384",
+        "s32/2 | 64 | p128x2 | p256",
         FastSpec {
             stem: 32,
-            blocks: &[(96, 1), (192, 1), (384, 1)],
+            stem_stride: 2,
+            blocks: &[
+                block(64, 1, false),
+                block(128, 2, true),
+                block(256, 1, true),
+            ],
         },
     ),
     (
-        "s24 64x2 128 256",
+        "s32/2 | p96 | p192",
         FastSpec {
-            stem: 24,
-            blocks: &[(64, 2), (128, 1), (256, 1)],
+            stem: 32,
+            stem_stride: 2,
+            blocks: &[block(96, 1, true), block(192, 1, true)],
+        },
+    ),
+    (
+        "s48/2 | 96 | p192 | p384",
+        FastSpec {
+            stem: 48,
+            stem_stride: 2,
+            blocks: &[
+                block(96, 1, false),
+                block(192, 1, true),
+                block(384, 1, true),
+            ],
         },
     ),
 ];

@@ -9,17 +9,31 @@ use tch::Tensor;
 
 use super::Network;
 
-/// The shape of a [`FastCnn`]: the stem's channels, then per block (channels, convs).
+/// The shape of a [`FastCnn`]: the stem's channels and stride, then its blocks.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct FastSpec {
     pub stem: i64,
-    pub blocks: &'static [(i64, usize)],
+    pub stem_stride: i64,
+    pub blocks: &'static [Block],
+}
+
+/// `convs` 3×3 convs of `width` channels, after a 2×2 max-pool when `pool`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Block {
+    pub width: i64,
+    pub convs: usize,
+    pub pool: bool,
+}
+
+pub const fn block(width: i64, convs: usize, pool: bool) -> Block {
+    Block { width, convs, pool }
 }
 
 /// The network `--model fast` builds.
 pub const FAST_SPEC: FastSpec = FastSpec {
     stem: 24,
-    blocks: &[(64, 1), (128, 1), (256, 1)],
+    stem_stride: 1,
+    blocks: &[block(64, 1, true), block(128, 1, true), block(256, 1, true)],
 };
 
 /// Names of the conv layers, in order, as the feature-map pane shows them.
@@ -35,9 +49,10 @@ struct ConvBn {
 }
 
 impl ConvBn {
-    fn new(vs: &nn::Path, cin: i64, cout: i64) -> ConvBn {
+    fn new(vs: &nn::Path, cin: i64, cout: i64, stride: i64) -> ConvBn {
         let cfg = nn::ConvConfig {
             padding: 1,
+            stride,
             bias: false,
             ws_init: nn::Init::Kaiming {
                 dist: nn::init::NormalOrUniform::Uniform,
@@ -74,15 +89,15 @@ impl FastCnn {
 
     /// A network of another shape (for experiments with the recipe).
     pub fn with_spec(vs: &nn::Path, spec: FastSpec, dropout: f64) -> FastCnn {
-        let mut convs = vec![ConvBn::new(&(vs / "conv1"), 1, spec.stem)];
+        let mut convs = vec![ConvBn::new(&(vs / "conv1"), 1, spec.stem, spec.stem_stride)];
         let mut pool_before = vec![false];
         let mut cin = spec.stem;
-        for &(cout, n) in spec.blocks {
-            for k in 0..n.max(1) {
+        for b in spec.blocks {
+            for k in 0..b.convs.max(1) {
                 let name = CONV_NAMES.get(convs.len()).copied().unwrap_or("conv_extra");
-                convs.push(ConvBn::new(&(vs / name), cin, cout));
-                pool_before.push(k == 0);
-                cin = cout;
+                convs.push(ConvBn::new(&(vs / name), cin, b.width, 1));
+                pool_before.push(k == 0 && b.pool);
+                cin = b.width;
             }
         }
         let head = nn::linear(vs / "fc", cin, 10, Default::default());
@@ -135,14 +150,16 @@ impl Network for FastCnn {
 /// Multiply-accumulates of one forward pass of one image through `spec` (convs and the
 /// head; BatchNorm, ReLU and pooling are negligible beside them).
 pub fn macs(spec: FastSpec) -> u64 {
-    let mut side: u64 = 28;
+    let mut side: u64 = 28 / spec.stem_stride.max(1) as u64;
     let mut total = side * side * spec.stem as u64 * 9;
     let mut cin = spec.stem as u64;
-    for &(cout, n) in spec.blocks {
-        side /= 2;
-        for _ in 0..n.max(1) {
-            total += side * side * cin * cout as u64 * 9;
-            cin = cout as u64;
+    for b in spec.blocks {
+        if b.pool {
+            side /= 2;
+        }
+        for _ in 0..b.convs.max(1) {
+            total += side * side * cin * b.width as u64 * 9;
+            cin = b.width as u64;
         }
     }
     total + cin * 10

@@ -232,7 +232,8 @@ impl BudgetPlan {
     /// The Log's line for it.
     pub fn describe(&self) -> String {
         format!(
-            "time budget {}: measured {:.0} img/s and {:.1}s per evaluation; training {}              batches ({:.2} epochs), {} of the budget left",
+            "time budget {}: measured {:.0} img/s and {:.1}s per evaluation; training {} \
+             batches ({:.2} epochs), {} of the budget left",
             crate::duration::short(self.budget_secs),
             self.images_per_sec,
             self.eval_secs,

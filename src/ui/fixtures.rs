@@ -5,8 +5,8 @@ use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use crate::train::events::{
-    Confusion, EpochSummary, FeatureMaps, LayerMaps, Phase, Prediction, Predictions, Progress,
-    RunInfo, RunSummary, SaveReason, TrainEvent, IMAGE_PIXELS, IMAGE_SIDE, NUM_CLASSES,
+    BudgetPlan, Confusion, EpochSummary, FeatureMaps, LayerMaps, Phase, Prediction, Predictions,
+    Progress, RunInfo, RunSummary, SaveReason, TrainEvent, IMAGE_PIXELS, IMAGE_SIDE, NUM_CLASSES,
 };
 use crate::ui::app::{App, UiOptions};
 use crate::ui::theme::ColorMode;
@@ -336,6 +336,68 @@ pub fn script() -> Vec<(f64, TrainEvent)> {
         ));
         out.push((t, TrainEvent::Phase(Phase::Training)));
     }
+    out
+}
+
+/// A `fast` run under a three-minute budget, 40 s in: the plan fixed (6.5 epochs), the
+/// one-cycle rate warming up then decaying, and the feature maps of its four conv layers.
+pub fn budget_script() -> Vec<(f64, TrainEvent)> {
+    let mut rng = Rng::new(11);
+    let info = RunInfo {
+        model: "fast".into(),
+        batch_size: 256,
+        batches_per_epoch: 235,
+        lr: 0.2,
+        time_budget: Some(180.0),
+        ..run_info()
+    };
+    let mut out = vec![
+        (0.5, TrainEvent::Started(Box::new(info))),
+        (0.5, TrainEvent::Phase(Phase::Training)),
+    ];
+    let plan = BudgetPlan {
+        budget_secs: 180.0,
+        total_batches: 1528,
+        epochs: 1528.0 / 235.0,
+        images_per_sec: 9_000.0,
+        eval_secs: 1.2,
+        at_secs: 5.5,
+    };
+    for k in 1..=40 {
+        let at = f64::from(k) / 40.0 * 1.5;
+        let lr = if at < 0.5 {
+            0.2 * at / 0.5
+        } else {
+            0.2 * (plan.epochs - at) / (plan.epochs - 0.5)
+        };
+        let elapsed = f64::from(k);
+        out.push((
+            0.5 + elapsed,
+            TrainEvent::Progress(Progress {
+                epoch: at as usize,
+                batch: ((at.fract()) * 235.0) as usize,
+                batches: 235,
+                losses: vec![(at, loss_at(at, &mut rng))],
+                train_acc: 0.9 - 0.5 * (-3.0 * at).exp(),
+                images_per_sec: 9_000.0,
+                eta_secs: 180.0 - elapsed,
+                lr,
+                elapsed_secs: elapsed,
+                budget_left_secs: Some(180.0 - elapsed),
+            }),
+        ));
+        if k == 6 {
+            out.push((6.5, TrainEvent::Planned(Box::new(plan.clone()))));
+        }
+    }
+    let mut maps = feature_maps(0, 1.5);
+    maps.layers = vec![
+        layer("conv1", 24, 28, 0.0),
+        layer("conv2", 64, 14, 1.0),
+        layer("conv3", 128, 7, 2.0),
+        layer("conv4", 256, 3, 3.0),
+    ];
+    out.push((40.5, TrainEvent::FeatureMaps(Box::new(maps))));
     out
 }
 
