@@ -18,7 +18,15 @@ use tch::{nn, Device, Kind, Tensor};
 
 const CANDIDATES: &[(&str, FastSpec)] = &[
     (
-        "s24 | p64 | p128 | p256 (fast)",
+        "s24 | p64 | p128 | p256",
+        FastSpec {
+            stem: 24,
+            stem_stride: 1,
+            blocks: &[block(64, 1, true), block(128, 1, true), block(256, 1, true)],
+        },
+    ),
+    (
+        "s32/2 | 48 | p96 | p192 (fast)",
         fashion_tui::model::fast::FAST_SPEC,
     ),
     (

@@ -49,6 +49,7 @@ fn fast_model_short_run_on_real_data() {
     cfg.training.eval_every = 0.5;
     cfg.data.train_limit = 6_000;
     cfg.data.test_limit = 2_000;
+    cfg.training.tta = true;
     cfg.runtime.device = fashion_tui::config::DeviceChoice::Cpu;
     cfg.runtime.run_dir = run.path().to_string_lossy().into_owned();
     let (_tx, rx) = flume::unbounded();

@@ -480,10 +480,10 @@ fn the_fast_model_learns_and_shows_every_conv_layer() {
     assert_eq!(
         layers,
         [
-            ("conv1", 24, 28),
-            ("conv2", 64, 14),
-            ("conv3", 128, 7),
-            ("conv4", 256, 3)
+            ("conv1", 32, 14),
+            ("conv2", 48, 14),
+            ("conv3", 96, 7),
+            ("conv4", 192, 3)
         ]
     );
 }

@@ -40,17 +40,20 @@ pub fn defaults_for(kind: ModelKind) -> Config {
         ModelKind::Fast => {
             let t = &mut c.training;
             t.batch_size = 256;
-            t.lr = 0.2;
+            t.lr = 0.5;
             t.optimizer = Optimizer::Nesterov;
             t.weight_decay = 5e-4;
             t.schedule = Schedule::Onecycle;
             t.warmup = 0.5;
             t.label_smoothing = 0.1;
             t.ema = 0.99;
-            t.tta = true;
+            // Measured on Fashion-MNIST: flips cost accuracy (its shoes and bags all face
+            // one way), flip TTA too without flip training, and translation slows
+            // learning more than it regularises on runs of a few epochs.
+            t.tta = false;
             c.model.dropout = 0.0;
-            c.data.flip = true;
-            c.data.translate = 2;
+            c.data.flip = false;
+            c.data.translate = 0;
         }
     }
     c
@@ -165,7 +168,8 @@ mod tests {
         assert_eq!(defaults_for(ModelKind::Tutorial), Config::default());
         let fast = defaults_for(ModelKind::Fast);
         assert_eq!(fast.training.optimizer, Optimizer::Nesterov);
-        assert!(fast.data.flip && fast.training.tta);
+        assert_eq!(fast.model.dropout, 0.0);
+        assert!(fast.training.ema > 0.0 && fast.training.label_smoothing > 0.0);
         fast.validate().unwrap();
     }
 

@@ -154,8 +154,7 @@ fn a_budgeted_fast_run_shows_its_plan_schedule_and_four_conv_layers() {
     assert!(t.contains("lr ≤ "), "the schedule's line: {t}");
     assert!(t.contains("budget end"), "{t}");
     assert!(t.contains("time budget") || app.status.plan.is_some());
-    // The feature-map pane steps through all four layers, the 28×28 one included, at
-    // every size.
+    // The feature-map pane steps through all four layers at every size.
     for _ in 0..4 {
         app.features.step_layer(1);
         for (w, h) in [(160, 48), (80, 24), (30, 10), (3, 2)] {
