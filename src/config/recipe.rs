@@ -40,7 +40,7 @@ pub fn defaults_for(kind: ModelKind) -> Config {
         ModelKind::Fast => {
             let t = &mut c.training;
             t.batch_size = 256;
-            t.lr = 0.5;
+            t.lr = 0.8;
             t.optimizer = Optimizer::Nesterov;
             t.weight_decay = 5e-4;
             t.schedule = Schedule::Onecycle;
