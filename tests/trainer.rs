@@ -498,8 +498,10 @@ fn a_time_budget_plans_the_runs_length_and_ends_it_there() {
     let mut cfg = fast_config(data.path(), run.path(), 10_000);
     cfg.training.time_budget = "10s".parse().unwrap();
     let events = run_collecting(&cfg);
+    // The plan, as fitted again after each evaluation: the last one rules.
     let plan = events
         .iter()
+        .rev()
         .find_map(|e| match e {
             TrainEvent::Planned(p) => Some(p.as_ref().clone()),
             _ => None,

@@ -147,9 +147,13 @@ pub(super) struct Trainer<'a> {
     averaged: Option<Averaged>,
     augment: Augment,
     clock: RunClock,
-    /// With a time budget: batches done and seconds elapsed when the speed measurement
-    /// began.
-    measure_from: Option<(usize, f64)>,
+    /// With a time budget: batches done, seconds elapsed and seconds spent evaluating
+    /// when the speed measurement began.
+    measure_from: Option<(usize, f64, f64)>,
+    /// Seconds spent evaluating (and saving at epoch ends) since the first batch, and
+    /// the last evaluation's.
+    eval_time: f64,
+    last_eval_secs: Option<f64>,
     /// Batches in the whole run, once a time budget has fixed it.
     total_batches: Option<usize>,
     train_x: Tensor,
@@ -217,6 +221,8 @@ impl<'a> Trainer<'a> {
             augment,
             clock: RunClock::default(),
             measure_from: None,
+            eval_time: 0.0,
+            last_eval_secs: None,
             total_batches: None,
             train_x,
             train_y,
@@ -330,7 +336,10 @@ impl<'a> Trainer<'a> {
                 ControlFlow::Continue(meter) => meter,
                 ControlFlow::Break(outcome) => return Ok(outcome),
             };
+            let start = Instant::now();
             self.end_epoch(epoch, &meter, control, sink)?;
+            self.count_evaluation(start.elapsed().as_secs_f64());
+            self.replan(sink);
             epoch += 1;
         }
     }
@@ -385,11 +394,17 @@ impl<'a> Trainer<'a> {
             if ends_run {
                 break;
             }
+            if self.out_of_time() {
+                self.end_for_time(sink);
+                break;
+            }
             if b + 1 < batches && self.eval_points().at(done) {
                 let start = Instant::now();
                 self.test_between(sink)?;
                 // Not training time: the epoch's speed leaves it out, `elapsed` keeps it.
                 meter.paused += start.elapsed();
+                self.count_evaluation(start.elapsed().as_secs_f64());
+                self.replan(sink);
             }
         }
         Ok(ControlFlow::Continue(meter))
@@ -521,9 +536,9 @@ impl<'a> Trainer<'a> {
         };
         let done = self.run_batches();
         let now = self.clock.elapsed();
-        let Some((from_batch, from_secs)) = self.measure_from else {
+        let Some((from_batch, from_secs, _)) = self.measure_from else {
             if done >= budget::WARM_BATCHES {
-                self.measure_from = Some((done, now));
+                self.measure_from = Some((done, now, self.eval_time));
             }
             return Ok(());
         };
@@ -547,6 +562,81 @@ impl<'a> Trainer<'a> {
         sink.send(TrainEvent::Message(plan.describe()));
         sink.send(TrainEvent::Planned(Box::new(plan)));
         Ok(())
+    }
+
+    /// With a time budget: whether the time left only just covers the final evaluation
+    /// (the run then ends at once, whatever the plan said: a slower machine than measured
+    /// must not overrun the budget).
+    fn out_of_time(&self) -> bool {
+        let Some(budget_secs) = self.cfg.training.time_budget.secs() else {
+            return false;
+        };
+        let final_eval = self.last_eval_secs.unwrap_or(0.0);
+        self.clock.elapsed() + final_eval + 0.5 >= budget_secs
+    }
+
+    /// The budget is spent: this batch is the run's last.
+    fn end_for_time(&mut self, sink: &mut dyn Sink) {
+        let done = self.run_batches();
+        self.total_batches = Some(done);
+        sink.send(TrainEvent::Message(format!(
+            "time budget spent at epoch {:.2}: ending the run here",
+            self.position()
+        )));
+        if let Some(budget_secs) = self.cfg.training.time_budget.secs() {
+            sink.send(TrainEvent::Planned(Box::new(BudgetPlan {
+                budget_secs,
+                total_batches: done,
+                epochs: self.position(),
+                images_per_sec: 0.0,
+                eval_secs: self.last_eval_secs.unwrap_or(0.0),
+                at_secs: self.clock.elapsed(),
+            })));
+        }
+    }
+
+    /// An evaluation (and at an epoch's end, the save) took `secs`.
+    fn count_evaluation(&mut self, secs: f64) {
+        if self.clock.first_batch.is_some() {
+            self.eval_time += secs;
+            self.last_eval_secs = Some(secs);
+        }
+    }
+
+    /// With a time budget, after each evaluation: fit the number of batches again to the
+    /// time left at the speed measured so far (evaluations left out), so that noise or a
+    /// busier machine moves the schedule's end instead of overrunning the budget.
+    fn replan(&mut self, sink: &mut dyn Sink) {
+        let (Some(budget_secs), Some(old), Some((from_batch, from_secs, from_eval))) = (
+            self.cfg.training.time_budget.secs(),
+            self.total_batches,
+            self.measure_from,
+        ) else {
+            return;
+        };
+        let done = self.run_batches();
+        let now = self.clock.elapsed();
+        let training = now - from_secs - (self.eval_time - from_eval);
+        // A run that reached its planned end (or was ended for time) stays ended.
+        if done >= old || done <= from_batch || training <= 0.0 {
+            return;
+        }
+        let batch_secs = training / (done - from_batch) as f64;
+        let eval_secs = self.last_eval_secs.unwrap_or(0.0);
+        let left = budget_secs - now - budget::margin(budget_secs);
+        let total = budget::total_batches(done, left, batch_secs, eval_secs, self.eval_points());
+        if total == old {
+            return;
+        }
+        self.total_batches = Some(total);
+        sink.send(TrainEvent::Planned(Box::new(BudgetPlan {
+            budget_secs,
+            total_batches: total,
+            epochs: total as f64 / self.batches_per_epoch() as f64,
+            images_per_sec: self.cfg.training.batch_size as f64 / batch_secs,
+            eval_secs,
+            at_secs: now,
+        })));
     }
 
     /// Seconds one evaluation of the test set takes, timed on a part of it.
