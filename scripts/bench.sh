@@ -1,13 +1,14 @@
 #!/usr/bin/env bash
 # Every figure the README reports, as markdown rows to paste. Not a test.
-# 1. Speed: one epoch of the seed model (batch 32) on the CPU, fashion-tui headless vs
+# 1. Speed: one epoch of the tutorial model (batch 32) on the CPU, fashion-tui headless vs
 #    PyTorch eager in Python, same machine, same thread count, in rounds whose order
 #    alternates (ABBA) so that drift cancels: seconds per epoch and peak resident memory
 #    (GNU time's max RSS of each whole process).
 # 2. Accuracy: the 10-epoch run of the README's table, seed 42, and the same with seed 1
 #    (scripts/bench_accuracy.sh), with its seconds per epoch, peak memory and load time.
 # 3. What the dashboard costs training (scripts/bench_dashboard.sh).
-# Takes about 15 minutes on a 2-core machine (plus a one-time PyTorch install).
+# 4. The tutorial and fast models in three minutes each (scripts/bench_models.sh).
+# Takes about 35 minutes on a 2-core machine (plus a one-time PyTorch install).
 # Usage: scripts/bench.sh [THREADS] [TRAIN_LIMIT] [EPOCHS]
 #   TRAIN_LIMIT (0 = all 60,000 images) and EPOCHS (10) are for trying the script quickly.
 set -euo pipefail
@@ -81,3 +82,6 @@ bash "$root/scripts/bench_accuracy.sh" "$threads" "$epochs" "$limit" 1
 
 # The dashboard's cost in training throughput.
 bash "$root/scripts/bench_dashboard.sh" "$threads"
+
+# The tutorial and fast models under a three-minute budget (scripts/bench_models.sh).
+bash "$root/scripts/bench_models.sh" "$threads" 3m

@@ -4,7 +4,7 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
 
-use crate::config::{Config, DeviceChoice, ModelKind};
+use crate::config::{Config, DeviceChoice, ModelKind, TimeBudget};
 
 #[derive(Debug, Parser)]
 #[command(
@@ -75,7 +75,7 @@ pub struct Overrides {
     /// Config file (default: ./config.toml, else the user config dir).
     #[arg(long, value_name = "PATH")]
     pub config: Option<PathBuf>,
-    /// Network to train or evaluate.
+    /// Network to train or evaluate: tutorial or fast (each brings its recipe).
     #[arg(long, value_name = "NAME", value_parser = setting::<ModelKind>("model.name"))]
     pub model: Option<ModelKind>,
     /// auto, cpu, cuda or cuda:N.
@@ -118,6 +118,13 @@ pub struct TrainArgs {
     /// Use only the first N training images.
     #[arg(long, value_name = "N")]
     pub train_limit: Option<usize>,
+    /// Train the best model that fits this wall time (e.g. 3m, 90s): the run measures
+    /// its speed and fixes its length so that the schedule ends on time.
+    #[arg(long, value_name = "DURATION", value_parser = setting::<TimeBudget>("training.time_budget"))]
+    pub time_budget: Option<TimeBudget>,
+    /// Evaluate on the test set every N epochs (e.g. 0.25), besides each epoch's end.
+    #[arg(long, value_name = "N")]
+    pub eval_every: Option<f64>,
     /// Continue a run from its last checkpoint (default: the latest run with one).
     #[arg(long, value_name = "RUN_DIR", num_args = 0..=1)]
     pub resume: Option<Option<PathBuf>>,
@@ -140,6 +147,24 @@ pub struct EvalArgs {
     /// Print the results as one JSON object.
     #[arg(long)]
     pub json: bool,
+    /// Average each test image's prediction with its mirror's (default: as the model's
+    /// run or recipe does).
+    #[arg(long, conflicts_with = "no_tta")]
+    pub tta: bool,
+    /// Evaluate the images alone.
+    #[arg(long)]
+    pub no_tta: bool,
+}
+
+impl EvalArgs {
+    /// The test-time flips asked for on the command line, if any.
+    pub fn tta_flag(&self) -> Option<bool> {
+        match (self.tta, self.no_tta) {
+            (true, _) => Some(true),
+            (_, true) => Some(false),
+            _ => None,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Args)]
@@ -267,6 +292,12 @@ impl TrainArgs {
         if let Some(v) = self.train_limit {
             cfg.data.train_limit = v;
         }
+        if let Some(v) = self.time_budget {
+            cfg.training.time_budget = v;
+        }
+        if let Some(v) = self.eval_every {
+            cfg.training.eval_every = v;
+        }
     }
 }
 
@@ -318,6 +349,37 @@ mod tests {
         assert!(Cli::try_parse_from(["fashion-tui", "--resume", "--overwrite"]).is_err());
         let cli = Cli::try_parse_from(["fashion-tui", "--run-dir", "r", "--overwrite"]).unwrap();
         assert!(cli.train.overwrite);
+    }
+
+    #[test]
+    fn a_time_budget_and_a_model_are_flags() {
+        let cli =
+            Cli::try_parse_from(["fashion-tui", "--model", "fast", "--time-budget", "3m"]).unwrap();
+        let mut cfg = Config::default();
+        cli.train.apply(&mut cfg);
+        assert_eq!(cfg.model.name, ModelKind::Fast);
+        assert_eq!(cfg.training.time_budget.secs(), Some(180.0));
+        let e = Cli::try_parse_from(["fashion-tui", "--time-budget", "soon"]).unwrap_err();
+        assert!(
+            e.to_string().contains("training.time_budget = \"soon\""),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn eval_takes_tta_flags() {
+        let parse = |extra: &[&str]| {
+            let mut args = vec!["fashion-tui", "eval", "m.safetensors"];
+            args.extend(extra);
+            match Cli::try_parse_from(args).unwrap().command {
+                Some(Command::Eval(a)) => a.tta_flag(),
+                _ => panic!("expected eval"),
+            }
+        };
+        assert_eq!(parse(&[]), None);
+        assert_eq!(parse(&["--tta"]), Some(true));
+        assert_eq!(parse(&["--no-tta"]), Some(false));
+        assert!(Cli::try_parse_from(["fashion-tui", "eval", "m", "--tta", "--no-tta"]).is_err());
     }
 
     #[test]

@@ -8,6 +8,7 @@ pub mod edit;
 pub mod hint;
 pub mod layer;
 pub mod params;
+pub mod recipe;
 pub mod reload;
 pub mod validate;
 
@@ -17,6 +18,7 @@ use std::path::Path;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 pub use crate::device::DeviceChoice;
+pub use crate::duration::TimeBudget;
 pub use crate::model::ModelKind;
 pub use layer::{locate, resolve, user_config_path, Source};
 pub use validate::next_run_changes;
@@ -56,6 +58,8 @@ pub enum Optimizer {
     Adam,
     Adamw,
     Sgd,
+    /// SGD with Nesterov momentum and decoupled weight decay.
+    Nesterov,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -64,6 +68,8 @@ pub enum Schedule {
     Constant,
     Step,
     Cosine,
+    /// Linear warm-up over `warmup` epochs, then linear decay to 0 at the run's end.
+    Onecycle,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -82,6 +88,19 @@ pub struct Training {
     pub seed: u64,
     /// Stop after this many epochs without a better test accuracy; 0 = never.
     pub early_stop: usize,
+    /// For `onecycle`: epochs of linear warm-up.
+    pub warmup: f64,
+    /// Label smoothing of the training loss (0 = off).
+    pub label_smoothing: f64,
+    /// Decay of the moving average of the weights that is evaluated (0 = off).
+    pub ema: f64,
+    /// Evaluate on each test image and its mirror, averaged.
+    pub tta: bool,
+    /// Wall time for the whole run; when set it rules instead of `epochs`.
+    #[serde(serialize_with = "as_text", deserialize_with = "time_budget")]
+    pub time_budget: TimeBudget,
+    /// Evaluate every this many epochs (fractions allowed); epoch ends always evaluate.
+    pub eval_every: f64,
 }
 
 impl Default for Training {
@@ -98,6 +117,12 @@ impl Default for Training {
             gamma: 0.5,
             seed: 42,
             early_stop: 0,
+            warmup: 0.0,
+            label_smoothing: 0.0,
+            ema: 0.0,
+            tta: false,
+            time_budget: TimeBudget::OFF,
+            eval_every: 1.0,
         }
     }
 }
@@ -114,7 +139,7 @@ pub struct Model {
 impl Default for Model {
     fn default() -> Self {
         Model {
-            name: ModelKind::Seed,
+            name: ModelKind::Tutorial,
             dropout: 0.2,
         }
     }
@@ -128,6 +153,10 @@ pub struct Data {
     /// 0 = the whole split.
     pub train_limit: usize,
     pub test_limit: usize,
+    /// Training augmentation: mirror half the images left–right.
+    pub flip: bool,
+    /// Training augmentation: shift by up to this many pixels (zero fill).
+    pub translate: usize,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -245,22 +274,32 @@ fn model_name<'de, D: Deserializer<'de>>(d: D) -> Result<ModelKind, D::Error> {
     parsed(d, "model.name")
 }
 
+fn time_budget<'de, D: Deserializer<'de>>(d: D) -> Result<TimeBudget, D::Error> {
+    parsed(d, "training.time_budget")
+}
+
 fn device_choice<'de, D: Deserializer<'de>>(d: D) -> Result<DeviceChoice, D::Error> {
     parsed(d, "runtime.device")
 }
 
 impl Config {
     /// Parse a (partial) file; keys it leaves out keep their defaults.
+    /// Recipe keys left out or set to `"auto"` take the file's model's defaults (see
+    /// [`recipe`]).
     pub fn from_toml(text: &str, path: &Path) -> Result<Config, ConfigError> {
-        toml::from_str::<Config>(text).map_err(|e| {
+        let scan = recipe::scan(text);
+        let filled = recipe::fill_auto(text, &scan);
+        let mut cfg = toml::from_str::<Config>(&filled).map_err(|e| {
             let (line, col) = e
                 .span()
-                .map(|s| validate::line_col(text, s.start))
+                .map(|s| validate::line_col(&filled, s.start))
                 .unwrap_or((1, 1));
             let msg = e.message().trim_end().to_string();
             let hint = hint::unknown_key_hint(&msg);
             ConfigError(format!("{}:{line}:{col}: {msg}{hint}", path.display()))
-        })
+        })?;
+        cfg.take_recipe(&scan.absent, cfg.model.name);
+        Ok(cfg)
     }
 
     pub fn load(source: &Source) -> Result<Config, ConfigError> {
@@ -386,7 +425,7 @@ mod tests {
         let c = Config::from_toml("[training]\nepochs = 3\n", Path::new("c.toml")).unwrap();
         assert_eq!(c.training.epochs, 3);
         assert_eq!(c.training.batch_size, 32);
-        assert_eq!(c.model.name, ModelKind::Seed);
+        assert_eq!(c.model.name, ModelKind::Tutorial);
     }
 
     #[test]

@@ -1,7 +1,8 @@
 //! Durations as text: one split of whole seconds into hours, minutes and seconds, in the
 //! three forms the program prints. [`short`] for the headless lines (`3m07s`), [`clock`]
 //! for the dashboard's clock, log stamps and run time (`00:03:12`), [`eta`] for its
-//! estimate of the time left (`3:12`).
+//! estimate of the time left (`3:12`). Also [`TimeBudget`], a run's wall-time budget as
+//! the config writes it (`3m`, `90s`, `1h30m`, empty for none).
 
 use std::time::Duration;
 
@@ -39,6 +40,71 @@ pub fn eta(secs: f64) -> String {
     }
 }
 
+/// A run's wall-time budget: `None` when the epoch count rules. Written `3m`, `90s`,
+/// `1h30m` (units h, m, s; a bare number is seconds); the empty text means no budget.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct TimeBudget(pub Option<Duration>);
+
+impl TimeBudget {
+    pub const OFF: TimeBudget = TimeBudget(None);
+
+    pub fn secs(self) -> Option<f64> {
+        self.0.map(|d| d.as_secs_f64())
+    }
+}
+
+impl std::fmt::Display for TimeBudget {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let Some(d) = self.0 else {
+            return Ok(());
+        };
+        let (h, m, s) = split(d.as_secs());
+        let mut out = String::new();
+        for (v, unit) in [(h, "h"), (m, "m"), (s, "s")] {
+            if v > 0 {
+                out.push_str(&format!("{v}{unit}"));
+            }
+        }
+        f.write_str(if out.is_empty() { "0s" } else { &out })
+    }
+}
+
+impl std::str::FromStr for TimeBudget {
+    type Err = String;
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        let text = text.trim();
+        if text.is_empty() {
+            return Ok(TimeBudget::OFF);
+        }
+        let bad = || "not a duration: write e.g. 3m, 90s or 1h30m (empty: no budget)".to_string();
+        let mut secs: u64 = 0;
+        let mut number = String::new();
+        for c in text.chars() {
+            if c.is_ascii_digit() {
+                number.push(c);
+                continue;
+            }
+            let scale = match c {
+                'h' => 3600,
+                'm' => 60,
+                's' => 1,
+                _ => return Err(bad()),
+            };
+            let v: u64 = number.parse().map_err(|_| bad())?;
+            secs = v
+                .checked_mul(scale)
+                .and_then(|v| secs.checked_add(v))
+                .ok_or_else(bad)?;
+            number.clear();
+        }
+        if !number.is_empty() {
+            let v: u64 = number.parse().map_err(|_| bad())?;
+            secs = secs.checked_add(v).ok_or_else(bad)?;
+        }
+        Ok(TimeBudget(Some(Duration::from_secs(secs))))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -58,5 +124,19 @@ mod tests {
         assert_eq!(eta(83.4), "1:23");
         assert_eq!(eta(3723.0), "1:02:03");
         assert_eq!(eta(f64::NAN), "--:--");
+    }
+
+    #[test]
+    fn budgets_read_and_write() {
+        let b = |t: &str| t.parse::<TimeBudget>();
+        assert_eq!(b(""), Ok(TimeBudget::OFF));
+        assert_eq!(b("3m").unwrap().secs(), Some(180.0));
+        assert_eq!(b("90s").unwrap().secs(), Some(90.0));
+        assert_eq!(b("1h30m").unwrap().secs(), Some(5400.0));
+        assert_eq!(b("45").unwrap().secs(), Some(45.0));
+        assert_eq!(b("90s").unwrap().to_string(), "1m30s");
+        assert_eq!(b("3m").unwrap().to_string(), "3m");
+        assert_eq!(TimeBudget::OFF.to_string(), "");
+        assert!(b("3 min").is_err() && b("m").is_err() && b("-3m").is_err());
     }
 }

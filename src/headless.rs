@@ -12,7 +12,8 @@ use serde_json::json;
 
 use crate::duration;
 use crate::train::events::{
-    saved_text, EpochSummary, Phase, Progress, RunInfo, RunSummary, SaveReason, TrainEvent,
+    saved_text, EpochSummary, Phase, Progress, RunInfo, RunSummary, SaveReason, TestPoint,
+    TrainEvent,
 };
 use crate::train::run_dir::epoch_json;
 use crate::train::Receivers;
@@ -60,7 +61,41 @@ pub fn epoch_line(s: &EpochSummary, eta_secs: f64) -> String {
         "Epoch {}/{} - {:.1}s - {:.0} img/s - loss: {:.4} - acc: {:.4} - test_loss: {:.4} - test_acc: {:.4} - lr: {}{eta}",
         s.epoch, s.epochs, s.seconds, s.images_per_sec, s.train_loss, s.train_acc, s.test_loss,
         s.test_acc, s.lr
+    ) + &plain_text(s.test_acc, s.test_acc_plain)
+}
+
+/// ` (plain 0.9312)` when test-time flips changed the accuracy, else nothing.
+fn plain_text(acc: f64, plain: f64) -> String {
+    if acc == plain {
+        String::new()
+    } else {
+        format!(" (plain {plain:.4})")
+    }
+}
+
+/// An evaluation between epoch ends.
+pub fn test_line(t: &TestPoint) -> String {
+    format!(
+        "  at epoch {:.2} - {} - test_loss: {:.4} - test_acc: {:.4}{}",
+        t.at,
+        duration::short(t.elapsed),
+        t.test_loss,
+        t.test_acc,
+        plain_text(t.test_acc, t.test_acc_plain)
     )
+}
+
+/// An evaluation between epoch ends as a JSON line.
+pub fn test_json(t: &TestPoint) -> serde_json::Value {
+    json!({
+        "event": "test",
+        "at": t.at,
+        "test_loss": t.test_loss,
+        "test_acc": t.test_acc,
+        "test_acc_plain": t.test_acc_plain,
+        "lr": t.lr,
+        "elapsed": t.elapsed,
+    })
 }
 
 fn banner(info: &RunInfo) -> String {
@@ -187,6 +222,15 @@ fn print_until_unwritable(
                     human(err, out, &line, &mut live_line)?;
                 }
             }
+            TrainEvent::Tested(t) => {
+                if opts.json {
+                    clear_live(err, &mut live_line);
+                    written(write_line(out, &test_json(&t).to_string()))?;
+                } else {
+                    human(err, out, &test_line(&t), &mut live_line)?;
+                }
+            }
+            TrainEvent::Planned(plan) => epochs = plan.epochs.ceil() as usize,
             TrainEvent::Failed(reason) => {
                 clear_live(err, &mut live_line);
                 return Ok(Ending::Failed(reason));
@@ -250,6 +294,8 @@ mod tests {
             train_acc: 0.8,
             test_loss: 0.4,
             test_acc: 0.85,
+            test_acc_plain: 0.85,
+            elapsed: 10.0,
             lr: 0.001,
             seconds: 10.0,
             eval_seconds: 1.0,

@@ -1,5 +1,9 @@
 //! The networks. Each is a struct implementing `ModuleT`, plus a method that also
-//! returns the conv layers' activations for the feature-map pane.
+//! returns the conv layers' activations for the feature-map pane: the Keras tutorial's
+//! network in [`tutorial`], the faster, more accurate one in [`fast`].
+
+pub mod fast;
+pub mod tutorial;
 
 use std::fmt;
 use std::str::FromStr;
@@ -7,19 +11,33 @@ use std::str::FromStr;
 use tch::nn::{self, ModuleT};
 use tch::Tensor;
 
+pub use fast::FastCnn;
+pub use tutorial::TutorialCnn;
+
 /// The networks `--model` can name.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ModelKind {
     /// The Keras tutorial's CNN, reproduced exactly.
-    Seed,
+    Tutorial,
+    /// A small BatchNorm network with a speed-run recipe (see [`fast`]).
+    Fast,
 }
 
 impl ModelKind {
-    pub const ALL: [ModelKind; 1] = [ModelKind::Seed];
+    pub const ALL: [ModelKind; 2] = [ModelKind::Tutorial, ModelKind::Fast];
 
     pub fn name(self) -> &'static str {
         match self {
-            ModelKind::Seed => "seed",
+            ModelKind::Tutorial => "tutorial",
+            ModelKind::Fast => "fast",
+        }
+    }
+
+    /// Earlier names still read from files and flags (written back under the new name).
+    fn alias(s: &str) -> Option<ModelKind> {
+        match s {
+            "seed" => Some(ModelKind::Tutorial),
+            _ => None,
         }
     }
 }
@@ -36,6 +54,7 @@ impl FromStr for ModelKind {
         ModelKind::ALL
             .into_iter()
             .find(|k| k.name() == s)
+            .or_else(|| ModelKind::alias(s))
             .ok_or_else(|| {
                 let names: Vec<_> = ModelKind::ALL.iter().map(|k| k.name()).collect();
                 format!("unknown model: allowed {}", names.join(", "))
@@ -84,23 +103,8 @@ pub fn describe(kind: ModelKind, vs: &nn::VarStore, dropout: f64) -> serde_json:
         })
         .collect();
     let layers = match kind {
-        ModelKind::Seed => {
-            let conv = |name: &str, cin: i64, cout: i64| {
-                serde_json::json!({"name": name, "type": "Conv2d", "in_channels": cin,
-                    "out_channels": cout, "kernel_size": 3, "stride": 2, "padding": 0,
-                    "then": "relu"})
-            };
-            serde_json::json!([
-                conv("conv1", 1, 32),
-                conv("conv2", 32, 64),
-                conv("conv3", 64, 128),
-                {"type": "Flatten", "note": "[N, 128, 2, 2] to [N, 512], channel-major as in PyTorch"},
-                {"type": "Dropout", "p": dropout, "note": "training only"},
-                {"name": "fc1", "type": "Linear", "in_features": 512, "out_features": 512, "then": "relu"},
-                {"type": "Dropout", "p": dropout, "note": "training only"},
-                {"name": "fc2", "type": "Linear", "in_features": 512, "out_features": 10},
-            ])
-        }
+        ModelKind::Tutorial => tutorial::layers(dropout),
+        ModelKind::Fast => fast::layers(fast::FAST_SPEC, dropout),
     };
     serde_json::json!({
         "format": "fashion-tui model description",
@@ -125,93 +129,8 @@ pub fn describe(kind: ModelKind, vs: &nn::VarStore, dropout: f64) -> serde_json:
 /// Build `kind` under `vs`'s root.
 pub fn build(kind: ModelKind, vs: &nn::Path, dropout: f64) -> Box<dyn Network + Send> {
     match kind {
-        ModelKind::Seed => Box::new(SeedCnn::new(vs, dropout)),
-    }
-}
-
-/// Keras's default initialiser: Glorot (Xavier) uniform, bound √(6 / (fan_in + fan_out)).
-fn glorot(fan_in: i64, fan_out: i64) -> nn::Init {
-    let bound = (6.0 / (fan_in + fan_out) as f64).sqrt();
-    nn::Init::Uniform {
-        lo: -bound,
-        up: bound,
-    }
-}
-
-/// The reference tutorial's network: three 3×3 stride-2 unpadded conv layers (32, 64,
-/// 128 channels, ReLU), flatten (128×2×2 = 512), dropout, dense 512 ReLU, dropout,
-/// dense 10. 360,458 parameters. Initialised like Keras (Glorot uniform, zero biases).
-#[derive(Debug)]
-pub struct SeedCnn {
-    conv1: nn::Conv2D,
-    conv2: nn::Conv2D,
-    conv3: nn::Conv2D,
-    fc1: nn::Linear,
-    fc2: nn::Linear,
-    dropout: f64,
-}
-
-impl SeedCnn {
-    pub fn new(vs: &nn::Path, dropout: f64) -> SeedCnn {
-        let conv = |name: &str, cin: i64, cout: i64| {
-            let cfg = nn::ConvConfig {
-                stride: 2,
-                padding: 0,
-                ws_init: glorot(cin * 9, cout * 9),
-                bs_init: nn::Init::Const(0.0),
-                ..Default::default()
-            };
-            nn::conv2d(vs / name, cin, cout, 3, cfg)
-        };
-        let linear = |name: &str, din: i64, dout: i64| {
-            let cfg = nn::LinearConfig {
-                ws_init: glorot(din, dout),
-                bs_init: Some(nn::Init::Const(0.0)),
-                bias: true,
-            };
-            nn::linear(vs / name, din, dout, cfg)
-        };
-        SeedCnn {
-            conv1: conv("conv1", 1, 32),
-            conv2: conv("conv2", 32, 64),
-            conv3: conv("conv3", 64, 128),
-            fc1: linear("fc1", 512, 512),
-            fc2: linear("fc2", 512, 10),
-            dropout,
-        }
-    }
-
-    fn head(&self, features: &Tensor, train: bool) -> Tensor {
-        features
-            .flatten(1, -1)
-            .dropout(self.dropout, train)
-            .apply(&self.fc1)
-            .relu()
-            .dropout(self.dropout, train)
-            .apply(&self.fc2)
-    }
-}
-
-impl ModuleT for SeedCnn {
-    fn forward_t(&self, xs: &Tensor, train: bool) -> Tensor {
-        let features = xs
-            .apply(&self.conv1)
-            .relu()
-            .apply(&self.conv2)
-            .relu()
-            .apply(&self.conv3)
-            .relu();
-        self.head(&features, train)
-    }
-}
-
-impl Network for SeedCnn {
-    fn forward_with_activations(&self, xs: &Tensor) -> (Tensor, Vec<(&'static str, Tensor)>) {
-        let a1 = xs.apply(&self.conv1).relu();
-        let a2 = a1.apply(&self.conv2).relu();
-        let a3 = a2.apply(&self.conv3).relu();
-        let logits = self.head(&a3, false);
-        (logits, vec![("conv1", a1), ("conv2", a2), ("conv3", a3)])
+        ModelKind::Tutorial => Box::new(TutorialCnn::new(vs, dropout)),
+        ModelKind::Fast => Box::new(FastCnn::new(vs, dropout)),
     }
 }
 
@@ -221,9 +140,9 @@ mod tests {
     use tch::{Device, Kind};
 
     #[test]
-    fn seed_model_has_the_tutorials_parameter_count() {
+    fn tutorial_model_has_the_tutorials_parameter_count() {
         let vs = nn::VarStore::new(Device::Cpu);
-        let _m = build(ModelKind::Seed, &vs.root(), 0.2);
+        let _m = build(ModelKind::Tutorial, &vs.root(), 0.2);
         let n: i64 = vs
             .trainable_variables()
             .iter()
@@ -236,7 +155,7 @@ mod tests {
     fn output_and_activation_shapes() {
         tch::manual_seed(0);
         let vs = nn::VarStore::new(Device::Cpu);
-        let m = build(ModelKind::Seed, &vs.root(), 0.2);
+        let m = build(ModelKind::Tutorial, &vs.root(), 0.2);
         let xs = Tensor::rand([5, 1, 28, 28], (Kind::Float, Device::Cpu));
         assert_eq!(m.forward_t(&xs, true).size(), [5, 10]);
         let (logits, acts) = m.forward_with_activations(&xs);
@@ -258,7 +177,7 @@ mod tests {
     #[test]
     fn glorot_bounds_weights_and_zeroes_biases() {
         let vs = nn::VarStore::new(Device::Cpu);
-        let _m = build(ModelKind::Seed, &vs.root(), 0.2);
+        let _m = build(ModelKind::Tutorial, &vs.root(), 0.2);
         let vars = vs.variables();
         let bound = (6.0f64 / (512.0 + 512.0)).sqrt();
         let w = &vars["fc1.weight"];
@@ -272,9 +191,9 @@ mod tests {
     #[test]
     fn the_description_lists_every_saved_tensor() {
         let vs = nn::VarStore::new(Device::Cpu);
-        let _m = build(ModelKind::Seed, &vs.root(), 0.2);
-        let d = describe(ModelKind::Seed, &vs, 0.2);
-        assert_eq!(d["architecture"], "seed");
+        let _m = build(ModelKind::Tutorial, &vs.root(), 0.2);
+        let d = describe(ModelKind::Tutorial, &vs, 0.2);
+        assert_eq!(d["architecture"], "tutorial");
         assert_eq!(
             d["tensors"]["conv1.weight"]["shape"],
             serde_json::json!([32, 1, 3, 3])
@@ -285,14 +204,35 @@ mod tests {
             vs.variables().len()
         );
         assert_eq!(d["classes"][9], "Ankle boot");
+        // The fast network's description names every conv it builds, BatchNorm included.
+        let vs = nn::VarStore::new(Device::Cpu);
+        let _m = build(ModelKind::Fast, &vs.root(), 0.0);
+        let d = describe(ModelKind::Fast, &vs, 0.0);
+        let layers = d["layers"].as_array().unwrap();
+        for layer in layers.iter().filter(|l| l["type"] == "Conv2d+BatchNorm2d") {
+            let name = layer["name"].as_str().unwrap();
+            assert!(
+                d["tensors"][format!("{name}.conv.weight")].is_object(),
+                "{name}"
+            );
+            assert!(
+                d["tensors"][format!("{name}.bn.running_mean")].is_object(),
+                "{name}"
+            );
+        }
+        assert_eq!(layers.last().unwrap()["in_features"], 192);
     }
 
     #[test]
     fn model_names_parse() {
-        assert_eq!("seed".parse(), Ok(ModelKind::Seed));
+        assert_eq!("tutorial".parse(), Ok(ModelKind::Tutorial));
+        assert_eq!("fast".parse(), Ok(ModelKind::Fast));
+        // The tutorial's earlier name still reads, and is written back as `tutorial`.
+        assert_eq!("seed".parse(), Ok(ModelKind::Tutorial));
+        assert_eq!(ModelKind::Tutorial.to_string(), "tutorial");
         assert!("vgg"
             .parse::<ModelKind>()
             .unwrap_err()
-            .contains("allowed seed"));
+            .contains("allowed tutorial, fast"));
     }
 }

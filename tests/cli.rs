@@ -43,7 +43,7 @@ fn bad_values_are_usage_errors_naming_key_value_and_range() {
         ),
         (
             &["--model", "resnet"],
-            "model.name = \"resnet\": unknown model: allowed seed",
+            "model.name = \"resnet\": unknown model: allowed tutorial, fast",
         ),
         (
             &["--device", "tpu"],

@@ -290,7 +290,7 @@ fn models_of_another_network_or_corrupt_are_refused_by_name() {
         .unwrap();
     assert_eq!(out.status.code(), Some(2), "{}", text(&out.stderr));
     assert!(
-        text(&out.stderr).contains("other.safetensors does not hold a seed model"),
+        text(&out.stderr).contains("other.safetensors does not hold a tutorial model"),
         "{}",
         text(&out.stderr)
     );

@@ -38,3 +38,41 @@ fn seed_model_one_epoch_on_real_data() {
     let diagonal: u32 = (0..10).map(|k| s.confusion[k][k]).sum();
     assert_eq!(f64::from(diagonal) / 10_000.0, s.test_acc);
 }
+
+/// A short `fast` run (a few thousand images, its recipe) reaches a sane accuracy, and
+/// every evaluation says when it happened.
+#[test]
+fn fast_model_short_run_on_real_data() {
+    let run = tempfile::tempdir().unwrap();
+    let mut cfg = fashion_tui::config::recipe::defaults_for(fashion_tui::config::ModelKind::Fast);
+    cfg.training.epochs = 2;
+    cfg.training.eval_every = 0.5;
+    cfg.data.train_limit = 6_000;
+    cfg.data.test_limit = 2_000;
+    cfg.runtime.device = fashion_tui::config::DeviceChoice::Cpu;
+    cfg.runtime.run_dir = run.path().to_string_lossy().into_owned();
+    let (_tx, rx) = flume::unbounded();
+    let mut epochs = Vec::new();
+    let mut tests = Vec::new();
+    let mut sink = |ev: TrainEvent| {
+        match ev {
+            TrainEvent::EpochEnd(s) => epochs.push(s),
+            TrainEvent::Tested(t) => tests.push(t),
+            _ => {}
+        }
+        true
+    };
+    train::run(&cfg, &rx, &mut sink).expect("training on the real dataset");
+    assert_eq!(epochs.len(), 2);
+    assert_eq!(tests.len(), 2, "one evaluation in the middle of each epoch");
+    let last = epochs.last().unwrap();
+    // ~80-85% after 12,000 images; far below means a broken recipe.
+    assert!(
+        (0.70..0.95).contains(&last.test_acc),
+        "test accuracy {}",
+        last.test_acc
+    );
+    // No test-time flips in the recipe: the plain accuracy is the accuracy.
+    assert_eq!(last.test_acc_plain, last.test_acc);
+    assert!(tests[0].elapsed < epochs[0].elapsed && epochs[0].elapsed < tests[1].elapsed);
+}

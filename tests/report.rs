@@ -72,7 +72,7 @@ fn every_training_run_writes_its_report_and_model_description() {
     }
     let about: serde_json::Value =
         serde_json::from_str(&fs::read_to_string(a.join("model.json")).unwrap()).unwrap();
-    assert_eq!(about["architecture"], "seed");
+    assert_eq!(about["architecture"], "tutorial");
     assert_eq!(
         about["tensors"]["fc1.weight"]["shape"],
         serde_json::json!([512, 512])
@@ -236,6 +236,7 @@ fn x_in_the_dashboard_writes_the_report_and_says_where() {
         data_source: String::new(),
         data_load_secs: 0.0,
         early_stop: 0,
+        time_budget: None,
     })));
     app.on_key(x);
     assert_eq!(

@@ -248,7 +248,7 @@ fn a_checkpoint_that_does_not_fit_its_run_is_refused_by_field() {
         (
             "model",
             "other".into(),
-            "model = \"other\", but the run trains \"seed\"",
+            "model = \"other\", but the run trains \"tutorial\"",
         ),
         (
             "epoch",

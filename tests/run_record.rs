@@ -64,7 +64,7 @@ fn a_finished_run_records_its_epochs_losses_and_best_model() {
     assert_eq!(run_record::status_of(run.path(), &rec), Status::Finished);
     assert_eq!(rec.pid, None);
     assert_eq!((rec.epochs_done, rec.epochs_planned), (3, 3));
-    assert_eq!(rec.model, "seed");
+    assert_eq!(rec.model, "tutorial");
     assert!(rec.device.starts_with("cpu"), "{rec:?}");
     assert!(rec.libtorch.starts_with("2."), "{rec:?}");
     assert!(!rec.commit.is_empty());
@@ -84,10 +84,11 @@ fn a_finished_run_records_its_epochs_losses_and_best_model() {
     // best.safetensors is the best epoch's model: it scores that epoch's accuracy.
     let ds = fashion_tui::data::load_dir(data.path(), fashion_tui::data::Repair::Replace).unwrap();
     let eval = train::evaluate_saved(
-        ModelKind::Seed,
+        ModelKind::Tutorial,
         &run.path().join(run_dir::BEST_MODEL_FILE),
         &ds.test,
         tch::Device::Cpu,
+        false,
     )
     .unwrap();
     assert!(

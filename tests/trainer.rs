@@ -18,6 +18,8 @@ fn name(ev: &TrainEvent) -> &'static str {
         TrainEvent::Started(_) => "Started",
         TrainEvent::Progress(_) => "Progress",
         TrainEvent::EpochEnd(_) => "EpochEnd",
+        TrainEvent::Tested(_) => "Tested",
+        TrainEvent::Planned(_) => "Planned",
         TrainEvent::Predictions(_) => "Predictions",
         TrainEvent::FeatureMaps(_) => "FeatureMaps",
         TrainEvent::Applied(_) => "Applied",
@@ -468,4 +470,135 @@ fn an_epochs_change_lengthens_or_shortens_the_run() {
         "{line}"
     );
     assert_eq!(events.last(), Some(&TrainEvent::Phase(Phase::Done)));
+}
+
+/// `quick_config` for the `fast` model and its recipe.
+fn fast_config(data: &std::path::Path, run: &std::path::Path, epochs: usize) -> Config {
+    let mut cfg = common::quick_config(data, run, epochs);
+    cfg.take_recipe(
+        &fashion_tui::config::params::recipe_keys().collect::<Vec<_>>(),
+        fashion_tui::config::ModelKind::Fast,
+    );
+    cfg.model.name = fashion_tui::config::ModelKind::Fast;
+    cfg.training.batch_size = 16;
+    cfg.training.lr = 0.05;
+    cfg
+}
+
+fn run_collecting(cfg: &Config) -> Vec<TrainEvent> {
+    let (_tx, rx) = flume::unbounded();
+    let mut events = Vec::new();
+    let mut sink = |ev: TrainEvent| {
+        events.push(ev);
+        true
+    };
+    train::run(cfg, &rx, &mut sink).unwrap();
+    events
+}
+
+#[test]
+fn the_fast_model_learns_and_shows_every_conv_layer() {
+    let data = tempfile::tempdir().unwrap();
+    let run = tempfile::tempdir().unwrap();
+    common::write_synthetic(data.path(), 400, 100);
+    let mut cfg = fast_config(data.path(), run.path(), 3);
+    cfg.training.eval_every = 0.5;
+    let events = run_collecting(&cfg);
+    let epochs: Vec<_> = events
+        .iter()
+        .filter_map(|e| match e {
+            TrainEvent::EpochEnd(s) => Some(s.as_ref().clone()),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(epochs.len(), 3);
+    assert!(epochs[2].train_loss < epochs[0].train_loss, "{epochs:?}");
+    assert!(epochs[2].test_acc > 0.8, "test acc {}", epochs[2].test_acc);
+    assert!(epochs.windows(2).all(|w| w[0].elapsed < w[1].elapsed));
+    // One evaluation in the middle of each epoch, at its place in the order.
+    let tested: Vec<f64> = events
+        .iter()
+        .filter_map(|e| match e {
+            TrainEvent::Tested(t) => Some(t.at),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(tested, [0.52, 1.52, 2.52]);
+    let fm = events
+        .iter()
+        .rev()
+        .find_map(|e| match e {
+            TrainEvent::FeatureMaps(f) => Some(f),
+            _ => None,
+        })
+        .unwrap();
+    let layers: Vec<_> = fm
+        .layers
+        .iter()
+        .map(|l| (l.name.as_str(), l.channels, l.height))
+        .collect();
+    assert_eq!(
+        layers,
+        [
+            ("conv1", 32, 14),
+            ("conv2", 48, 14),
+            ("conv3", 96, 7),
+            ("conv4", 192, 3)
+        ]
+    );
+}
+
+/// A time budget measures, plans a number of batches, and ends the run there: the last
+/// epoch may be cut short, and the schedule's rate is near 0 at the end.
+#[test]
+fn a_time_budget_plans_the_runs_length_and_ends_it_there() {
+    let data = tempfile::tempdir().unwrap();
+    let run = tempfile::tempdir().unwrap();
+    common::write_synthetic(data.path(), 400, 100);
+    let mut cfg = fast_config(data.path(), run.path(), 10_000);
+    cfg.training.time_budget = "10s".parse().unwrap();
+    let events = run_collecting(&cfg);
+    // The plan, as fitted again after each evaluation: the last one rules.
+    let plan = events
+        .iter()
+        .rev()
+        .find_map(|e| match e {
+            TrainEvent::Planned(p) => Some(p.as_ref().clone()),
+            _ => None,
+        })
+        .expect("a plan");
+    assert_eq!(plan.budget_secs, 10.0);
+    assert!(
+        plan.total_batches > 0 && plan.images_per_sec > 0.0,
+        "{plan:?}"
+    );
+    let last = events
+        .iter()
+        .rev()
+        .find_map(|e| match e {
+            TrainEvent::EpochEnd(s) => Some(s.as_ref().clone()),
+            _ => None,
+        })
+        .unwrap();
+    assert_eq!(last.epochs, (plan.epochs.ceil() as usize), "{plan:?}");
+    assert_eq!(last.epoch, last.epochs);
+    let batches: usize = events
+        .iter()
+        .filter_map(|e| match e {
+            TrainEvent::Progress(p) => Some(p.losses.len()),
+            _ => None,
+        })
+        .sum();
+    assert_eq!(batches, plan.total_batches, "the run ends where it planned");
+    assert!(
+        last.lr < 0.05 * 0.05,
+        "the schedule has decayed: {}",
+        last.lr
+    );
+    let sc = fashion_tui::train::checkpoint::read_sidecar(
+        &run.path().join(fashion_tui::train::checkpoint::DIR),
+    )
+    .unwrap()
+    .unwrap();
+    assert_eq!(sc.total_batches, Some(plan.total_batches));
 }

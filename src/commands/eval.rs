@@ -131,7 +131,12 @@ pub fn run(args: &EvalArgs) -> Result<ExitCode> {
     tch::set_num_threads(threads as i32);
     let device = crate::device::resolve(cfg.runtime.device, threads).map_err(ConfigError)?;
     let test = load_test_set(&cfg)?;
-    let e = train::evaluate_saved(cfg.model.name, &weights, &test, device.device)
+    // Test-time flips: the flag, else as the run evaluated, else the model's recipe.
+    let tta = args
+        .tta_flag()
+        .or(run_cfg.as_ref().map(|rc| rc.training.tta))
+        .unwrap_or(cfg.training.tta);
+    let e = train::evaluate_saved(cfg.model.name, &weights, &test, device.device, tta)
         .with_context(|| format!("evaluating {}", weights.display()))?;
     let text = if args.json {
         let pr = precision_recall(&e.confusion);
@@ -140,7 +145,8 @@ pub fn run(args: &EvalArgs) -> Result<ExitCode> {
             .enumerate()
             .map(|(k, (p, r))| json!({"class": CLASS_NAMES[k], "precision": p, "recall": r}))
             .collect();
-        let doc = json!({"model": weights, "test_acc": e.accuracy, "test_loss": e.loss,
+        let doc = json!({"model": weights, "test_acc": e.accuracy,
+                         "test_acc_plain": e.accuracy_plain, "tta": tta, "test_loss": e.loss,
                          "images": test.len(), "per_class": per_class, "confusion": e.confusion});
         format!("{doc}\n")
     } else {

@@ -52,7 +52,12 @@ fn root(args: &RunsArgs) -> Result<(PathBuf, bool)> {
 /// The runs to show, filtered, cut to the most recent and sorted as `args` say.
 pub fn select(mut runs: Vec<RunEntry>, args: &RunsArgs) -> Vec<RunEntry> {
     if let Some(m) = &args.model {
-        runs.retain(|r| r.model.as_deref() == Some(m.as_str()));
+        // Names compare as models, so `tutorial` also finds runs recorded as `seed`.
+        let kind = |name: &str| name.parse::<crate::model::ModelKind>().ok();
+        runs.retain(|r| match (r.model.as_deref(), kind(m)) {
+            (Some(have), Some(want)) => kind(have) == Some(want),
+            (have, _) => have == Some(m.as_str()),
+        });
     }
     runs.sort_by_key(catalog::sort_key);
     if let Some(n) = args.last {

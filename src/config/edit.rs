@@ -109,9 +109,10 @@ mod tests {
         assert_eq!(
             changed_lines(DEFAULT_CONFIG, &out),
             vec![
-                ("lr = 0.001", "lr = 0.0005"),
-                ("schedule = \"constant\"", "schedule = \"cosine\""),
-                ("dropout = 0.2", "dropout = 0.35"),
+                // Recipe keys read "auto" in the documented file (the model's default).
+                ("lr = \"auto\"", "lr = 0.0005"),
+                ("schedule = \"auto\"", "schedule = \"cosine\""),
+                ("dropout = \"auto\"", "dropout = 0.35"),
             ]
         );
         // Every comment is still there, in order.
@@ -146,7 +147,7 @@ mod tests {
         let base = "[training]\n# how long\nepochs = 3\n\n[ui]\nfps = 10\n";
         let mut cfg = Config::from_toml(base, Path::new("c.toml")).unwrap();
         cfg.training.lr = 0.01;
-        cfg.model.name = crate::config::ModelKind::Seed;
+        cfg.model.name = crate::config::ModelKind::Tutorial;
         cfg.runtime.device = crate::config::DeviceChoice::Cpu;
         let out = render(base, &cfg, &["training.lr", "runtime.device"]).unwrap();
         assert!(

@@ -1,13 +1,14 @@
 //! Where the settings come from: which file is read (`--config`, else `./config.toml`,
-//! else the user's), and the one layering rule, flags over the file over the defaults,
-//! used at start-up and by every hot reload.
+//! else the user's), and the one layering rule, flags over the file over the defaults
+//! (the chosen model's defaults for its recipe keys, see [`super::recipe`]), used at
+//! start-up and by every hot reload.
 
 use std::fmt;
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
 
-use crate::config::{Config, ConfigError, FILE_NAME};
+use crate::config::{recipe, Config, ConfigError, FILE_NAME};
 
 /// Where the settings came from, for `config path` and messages.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -73,8 +74,7 @@ pub fn layer(
     overrides: &dyn Fn(&mut Config),
 ) -> Result<Config, ConfigError> {
     let from_file = Config::from_toml(text, path)?;
-    let mut cfg = from_file.clone();
-    overrides(&mut cfg);
+    let cfg = recipe::with_flags(&from_file, &recipe::scan(text), overrides);
     cfg.validate_in_file(text, path, &from_file)?;
     Ok(cfg)
 }
@@ -90,8 +90,7 @@ pub fn resolve(
     let cfg = match &source {
         Source::File(path) => layer(&Config::read_text(path)?, path, overrides)?,
         Source::Defaults => {
-            let mut cfg = Config::default();
-            overrides(&mut cfg);
+            let cfg = recipe::with_flags(&Config::default(), &recipe::scan(""), overrides);
             cfg.validate()?;
             cfg
         }

@@ -41,6 +41,9 @@ pub struct Param {
     /// Shapes a run from its first step: a resumed run that changes it would not continue
     /// as it began (`--resume` refuses it without `--force`).
     pub shapes_run: bool,
+    /// Part of a model's recipe: its default depends on the model, and [`AUTO`] in a file
+    /// asks for that default (see [`crate::config::recipe`]).
+    pub recipe: bool,
     /// What it is and what is allowed, in a few words.
     pub help: &'static str,
     /// The allowed values as an out-of-range message words them ("1 to 10000").
@@ -78,6 +81,7 @@ const fn row(key: &'static str, apply: Apply, help: &'static str) -> Param {
         key,
         apply,
         shapes_run: false,
+        recipe: false,
         help,
         allowed: "",
         out_of_range: any,
@@ -105,6 +109,20 @@ impl Param {
         self.shapes_run = true;
         self
     }
+
+    /// Marks a setting whose default is the model's (part of its recipe).
+    const fn recipe(mut self) -> Self {
+        self.recipe = true;
+        self
+    }
+}
+
+/// The text that asks for the model's default of a recipe setting.
+pub const AUTO: &str = "auto";
+
+/// The settings whose default depends on the model (the table's `recipe` rows).
+pub fn recipe_keys() -> impl Iterator<Item = &'static str> {
+    PARAMS.iter().filter(|p| p.recipe).map(|p| p.key)
 }
 
 /// Every key of the schema, live ones first, in the editor's order. A test keeps it equal
@@ -116,7 +134,8 @@ pub const PARAMS: &[Param] = &[
     )
     .range("a finite number > 0 and ≤ 10", |c| {
         float(c.training.lr, c.training.lr > 0.0 && c.training.lr <= 10.0)
-    }),
+    })
+    .recipe(),
     live(
         "training.epochs",
         "run length, 1 to 10000 (below the current epoch: ends after it)",
@@ -129,7 +148,8 @@ pub const PARAMS: &[Param] = &[
     .range("0 to 1", |c| {
         let v = c.training.weight_decay;
         float(v, (0.0..=1.0).contains(&v))
-    }),
+    })
+    .recipe(),
     live(
         "training.momentum",
         "sgd momentum (adam's beta1 stays 0.9): 0 ≤ momentum < 1",
@@ -140,8 +160,9 @@ pub const PARAMS: &[Param] = &[
     }),
     live(
         "training.schedule",
-        "constant | step | cosine (decays to 0)",
-    ),
+        "constant | step | cosine | onecycle (both decay to 0)",
+    )
+    .recipe(),
     live(
         "training.step_epochs",
         "step schedule: epochs between decays, 1 or more",
@@ -158,10 +179,13 @@ pub const PARAMS: &[Param] = &[
             )
         },
     ),
-    next("training.optimizer", "adam | adamw | sgd").shapes_run(),
+    next("training.optimizer", "adam | adamw | sgd | nesterov")
+        .shapes_run()
+        .recipe(),
     next("training.batch_size", "images per step: 1 to 60000")
         .range("1 to 60000", |c| whole(c.training.batch_size, 1..=60_000))
-        .shapes_run(),
+        .shapes_run()
+        .recipe(),
     next(
         "training.seed",
         "seeds weights, shuffling and dropout: 0 to 2^63 - 1",
@@ -179,13 +203,69 @@ pub const PARAMS: &[Param] = &[
     .range("0 (off) to 10000", |c| {
         whole(c.training.early_stop, 0..=10_000)
     }),
-    next("model.name", "the network: seed").shapes_run(),
+    next(
+        "training.warmup",
+        "onecycle: epochs of linear warm-up, 0 to 100 (auto: the model's)",
+    )
+    .range("0 to 100", |c| {
+        let v = c.training.warmup;
+        float(v, (0.0..=100.0).contains(&v))
+    })
+    .shapes_run()
+    .recipe(),
+    next(
+        "training.label_smoothing",
+        "label smoothing of the loss, 0 ≤ ε < 1 (auto: the model's)",
+    )
+    .range("0 ≤ label_smoothing < 1", |c| {
+        let v = c.training.label_smoothing;
+        float(v, (0.0..1.0).contains(&v))
+    })
+    .shapes_run()
+    .recipe(),
+    next(
+        "training.ema",
+        "decay of the evaluated weight average, 0 (off) ≤ ema < 1",
+    )
+    .range("0 (off) ≤ ema < 1", |c| {
+        let v = c.training.ema;
+        float(v, (0.0..1.0).contains(&v))
+    })
+    .shapes_run()
+    .recipe(),
+    next(
+        "training.tta",
+        "evaluate each test image and its mirror: true | false",
+    )
+    .recipe(),
+    next(
+        "training.time_budget",
+        "wall time for the run, e.g. 3m, 90s (empty: epochs rule)",
+    )
+    .range("empty (no budget) or 10s to 7 days", |c| {
+        let v = c.training.time_budget;
+        let ok = v
+            .secs()
+            .is_none_or(|s| (10.0..=7.0 * 86_400.0).contains(&s));
+        (!ok).then(|| v.to_string())
+    })
+    .shapes_run(),
+    next(
+        "training.eval_every",
+        "test every N epochs (0.25: four times an epoch), 0.01 to 1",
+    )
+    .range("0.01 to 1", |c| {
+        let v = c.training.eval_every;
+        float(v, (0.01..=1.0).contains(&v))
+    }),
+    next("model.name", "the network: tutorial | fast").shapes_run(),
     next("model.dropout", "before each dense layer: 0 ≤ dropout < 1")
         .range("0 ≤ dropout < 1", |c| {
             let v = c.model.dropout;
             float(v, (0.0..1.0).contains(&v))
         })
-        .shapes_run(),
+        .shapes_run()
+        .recipe(),
     next(
         "data.dir",
         "with the four .gz files (empty: search, download)",
@@ -196,6 +276,19 @@ pub const PARAMS: &[Param] = &[
     )
     .shapes_run(),
     next("data.test_limit", "use the first N test images (0 = all)"),
+    next(
+        "data.flip",
+        "augment: mirror half the training images: true | false",
+    )
+    .shapes_run()
+    .recipe(),
+    next(
+        "data.translate",
+        "augment: shift training images by up to N pixels, 0 to 8",
+    )
+    .range("0 to 8", |c| whole(c.data.translate, 0..=8))
+    .shapes_run()
+    .recipe(),
     next("runtime.device", "auto | cpu | cuda | cuda:N"),
     next("runtime.threads", "CPU threads: 0 (one per core) to 1024")
         .range("0 (all cores) to 1024", |c| {
@@ -332,6 +425,12 @@ pub fn value_text(cfg: &Config, key: &str) -> String {
 /// otherwise why not, naming the key, the value and what is allowed.
 pub fn with_text(cfg: &Config, key: &str, text: &str) -> Result<Config, ConfigError> {
     let (section, name) = split(key)?;
+    if text.trim() == AUTO && recipe_keys().any(|k| k == key) {
+        let mut new = cfg.clone();
+        new.take_recipe(&[key], cfg.model.name);
+        new.validate()?;
+        return Ok(new);
+    }
     let mut t = table(cfg)?;
     let slot = t
         .get_mut(section)
@@ -438,7 +537,7 @@ mod tests {
         let cfg = Config::default();
         assert_eq!(value_text(&cfg, "training.lr"), "0.001");
         assert_eq!(value_text(&cfg, "training.schedule"), "constant");
-        assert_eq!(value_text(&cfg, "model.name"), "seed");
+        assert_eq!(value_text(&cfg, "model.name"), "tutorial");
         assert_eq!(value_text(&cfg, "data.dir"), "");
         assert_eq!(value_text(&cfg, "ui.ascii_charts"), "false");
         assert_eq!(value_text(&cfg, "ui.color"), "auto");
@@ -505,7 +604,7 @@ mod tests {
         assert_eq!(
             err("training.optimizer", "sdg"),
             "training.optimizer = \"sdg\": unknown variant `sdg`, expected one of `adam`, \
-             `adamw`, `sgd` (did you mean `sgd`?)"
+             `adamw`, `sgd`, `nesterov` (did you mean `sgd`?)"
         );
         assert!(err("model.name", "resnet").starts_with("model.name = \"resnet\": unknown model"));
         assert!(err("model.dropout", "1").starts_with("model.dropout = 1 is out of range"));

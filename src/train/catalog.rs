@@ -141,7 +141,11 @@ pub fn read_entry(dir: &Path) -> Option<RunEntry> {
                 _ => None,
             };
             entry.started = Some(rec.started);
-            entry.model = Some(rec.model);
+            // Older runs recorded the tutorial's earlier name: one name per model.
+            entry.model = Some(match rec.model.parse::<crate::model::ModelKind>() {
+                Ok(kind) => kind.to_string(),
+                Err(_) => rec.model,
+            });
             entry.epochs_done = entry.epochs_done.max(rec.epochs_done);
             entry.epochs_planned = Some(rec.epochs_planned);
             entry.best_epoch = rec.best_epoch;

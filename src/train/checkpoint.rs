@@ -1,7 +1,8 @@
 //! Checkpoints: everything needed to continue a run exactly where it stopped.
 //!
-//! A checkpoint is a generation `ckpt-<n>.safetensors` (model weights as `model.<name>`,
-//! optimiser moments as `opt.m.<name>` / `opt.v.<name>`) plus `checkpoint.json`, the small
+//! A checkpoint is a generation `ckpt-<n>.safetensors` (model weights and BatchNorm
+//! statistics as `model.<name>`, optimiser moments as `opt.m.<name>` / `opt.v.<name>`, the
+//! moving average of the weights as `ema.<name>`) plus `checkpoint.json`, the small
 //! sidecar with the scalars (format version, position, step, hyperparameters, the resolved
 //! config and the SHA-256 of the tensor file). The sidecar is written last, atomically: it is
 //! the commit point, so a crash at any moment leaves the previous checkpoint intact. Older
@@ -53,6 +54,9 @@ pub struct Sidecar {
     /// Running sums of the epoch in progress, so its metrics come out the same.
     pub epoch_loss_sum: f64,
     pub epoch_correct: i64,
+    /// Batches in the whole run, when a time budget fixed it (the schedule depends on it).
+    #[serde(default)]
+    pub total_batches: Option<usize>,
     /// The resolved config of the run (TOML).
     pub config: String,
 }
@@ -434,7 +438,7 @@ mod tests {
             format_version: FORMAT_VERSION,
             generation: 0,
             tensors_sha256: String::new(),
-            model: "seed".into(),
+            model: "tutorial".into(),
             epoch: 2,
             batch: 5,
             step: 77,
@@ -444,6 +448,7 @@ mod tests {
             momentum: 0.9,
             epoch_loss_sum: 1.5,
             epoch_correct: 3,
+            total_batches: None,
             config: "[training]\n".into(),
         }
     }

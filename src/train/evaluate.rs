@@ -23,25 +23,42 @@ const EVAL_BATCH: i64 = 1000;
 #[derive(Debug, Clone)]
 pub struct Evaluation {
     pub loss: f64,
+    /// With test-time flips when asked for, else equal to `accuracy_plain`.
     pub accuracy: f64,
+    /// On the images alone.
+    pub accuracy_plain: f64,
     pub confusion: Confusion,
     pub predicted: Vec<u8>,
     pub confidence: Vec<f32>,
 }
 
-/// Run `net` over a test set in evaluation mode (no dropout, no gradients).
-pub fn evaluate(net: &dyn Network, images: &Tensor, labels: &Tensor) -> Result<Evaluation> {
+/// Run `net` over a test set in evaluation mode (no dropout, no gradients). With `tta`,
+/// each image's logits are averaged with its mirror's (test-time augmentation); the
+/// accuracy without is reported too.
+pub fn evaluate(
+    net: &dyn Network,
+    images: &Tensor,
+    labels: &Tensor,
+    tta: bool,
+) -> Result<Evaluation> {
     let _guard = tch::no_grad_guard();
     let n = images.size()[0];
     let mut loss_sum = 0.0;
     let mut predicted = Vec::with_capacity(n as usize);
     let mut confidence = Vec::with_capacity(n as usize);
+    let mut plain_correct = Tensor::zeros([], (Kind::Int64, images.device()));
     let mut start = 0;
     while start < n {
         let len = EVAL_BATCH.min(n - start);
         let xs = scale(&images.narrow(0, start, len));
         let ys = labels.narrow(0, start, len);
-        let logits = net.forward_t(&xs, false);
+        let plain = net.forward_t(&xs, false);
+        plain_correct += plain.argmax(-1, false).eq_tensor(&ys).sum(Kind::Int64);
+        let logits = if tta {
+            (&plain + net.forward_t(&xs.flip([3]), false)) / 2.0
+        } else {
+            plain
+        };
         loss_sum += logits
             .log_softmax(-1, Kind::Float)
             .nll_loss_nd::<Tensor>(&ys, None, tch::Reduction::Sum, -100)
@@ -66,6 +83,7 @@ pub fn evaluate(net: &dyn Network, images: &Tensor, labels: &Tensor) -> Result<E
     Ok(Evaluation {
         loss: loss_sum / n.max(1) as f64,
         accuracy: correct as f64 / n.max(1) as f64,
+        accuracy_plain: plain_correct.int64_value(&[]) as f64 / n.max(1) as f64,
         confusion,
         predicted,
         confidence,
@@ -78,10 +96,11 @@ pub fn evaluate_saved(
     weights: &Path,
     test: &Split,
     device: Device,
+    tta: bool,
 ) -> Result<Evaluation> {
     let model = Classifier::load(kind, weights, device)?;
     let (x, y) = split_tensors(test, device);
-    evaluate(model.net.as_ref(), &x, &y)
+    evaluate(model.net.as_ref(), &x, &y, tta)
 }
 
 /// A saved model ready to classify images (for `predict` and `eval`).

@@ -60,6 +60,8 @@ pub struct RunInfo {
     pub test_images: usize,
     pub lr: f64,
     pub seed: u64,
+    /// The wall-time budget in seconds, when one rules the run's length.
+    pub time_budget: Option<f64>,
     pub run_dir: PathBuf,
     /// Where the data came from and how long it took to load.
     pub data_source: String,
@@ -78,10 +80,15 @@ pub struct EpochSummary {
     pub train_loss: f64,
     pub train_acc: f64,
     pub test_loss: f64,
+    /// With test-time flips when the recipe uses them.
     pub test_acc: f64,
+    /// Without test-time flips.
+    pub test_acc_plain: f64,
     pub lr: f64,
     /// Wall time of the training part of the epoch (evaluation excluded).
     pub seconds: f64,
+    /// Seconds since the run's first batch, evaluations included, pauses left out.
+    pub elapsed: f64,
     pub eval_seconds: f64,
     pub images_per_sec: f64,
     pub confusion: Confusion,
@@ -163,6 +170,10 @@ pub struct Progress {
     /// Estimated seconds to the end of the run.
     pub eta_secs: f64,
     pub lr: f64,
+    /// Seconds since the run's first batch, pauses left out.
+    pub elapsed_secs: f64,
+    /// What is left of the time budget, when there is one.
+    pub budget_left_secs: Option<f64>,
 }
 
 impl Progress {
@@ -192,6 +203,50 @@ impl Progress {
     }
 }
 
+/// A test-set evaluation between two epoch ends (`training.eval_every` below 1).
+#[derive(Debug, Clone, PartialEq)]
+pub struct TestPoint {
+    /// Fractional epoch of the weights evaluated.
+    pub at: f64,
+    pub test_loss: f64,
+    pub test_acc: f64,
+    pub test_acc_plain: f64,
+    pub lr: f64,
+    /// Seconds since the run's first batch, evaluations included.
+    pub elapsed: f64,
+}
+
+/// What a time budget decided, once the run measured its speed.
+#[derive(Debug, Clone, PartialEq)]
+pub struct BudgetPlan {
+    pub budget_secs: f64,
+    /// Batches in the whole run, and the same in (fractional) epochs: where the
+    /// schedule ends.
+    pub total_batches: usize,
+    pub epochs: f64,
+    /// What the warm-up measured.
+    pub images_per_sec: f64,
+    pub eval_secs: f64,
+    /// When it was decided, in seconds since the first batch.
+    pub at_secs: f64,
+}
+
+impl BudgetPlan {
+    /// The Log's line for it.
+    pub fn describe(&self) -> String {
+        format!(
+            "time budget {}: measured {:.0} img/s and {:.1}s per evaluation; training {} \
+             batches ({:.2} epochs), {} of the budget left",
+            crate::duration::short(self.budget_secs),
+            self.images_per_sec,
+            self.eval_secs,
+            self.total_batches,
+            self.epochs,
+            crate::duration::short(self.budget_secs - self.at_secs),
+        )
+    }
+}
+
 /// Summary of a finished (or stopped) run.
 #[derive(Debug, Clone, PartialEq)]
 pub struct RunSummary {
@@ -213,6 +268,10 @@ pub enum TrainEvent {
     Started(Box<RunInfo>),
     Progress(Progress),
     EpochEnd(Box<EpochSummary>),
+    /// An evaluation between epoch ends.
+    Tested(Box<TestPoint>),
+    /// A time budget fixed the run's length.
+    Planned(Box<BudgetPlan>),
     Predictions(Box<Predictions>),
     FeatureMaps(Box<FeatureMaps>),
     /// A command took effect (pause, resume, a setting, …), described for the log.

@@ -10,14 +10,19 @@
 //! Here are the entry points; the loop itself is in `trainer` (its commands in
 //! `trainer/control`, its saves in `trainer/save`), the test-set evaluation in `evaluate`,
 //! the data as tensors in `input`, the trainer's RNG in `rng` and test fault injection in
-//! `fault`.
+//! `fault`. The recipe's pieces each have their file: `optim`, `schedule`, `loss`,
+//! `augment`, `ema` (the weight average) and `budget` (fitting a run into a wall time).
 
+pub mod augment;
+pub mod budget;
 pub mod catalog;
 pub mod checkpoint;
+pub mod ema;
 mod evaluate;
 pub mod events;
 mod fault;
 mod input;
+pub mod loss;
 pub mod optim;
 pub mod replay;
 mod rng;
@@ -288,6 +293,7 @@ fn train_in(
         test_images: ds.test.len(),
         lr: cfg.training.lr,
         seed: cfg.training.seed,
+        time_budget: cfg.training.time_budget.secs(),
         run_dir: run_dir.clone(),
         data_source: ds.dir.display().to_string(),
         data_load_secs: ds.load_secs,

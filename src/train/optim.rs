@@ -1,5 +1,5 @@
-//! Optimisers written on tensors (Adam, AdamW, SGD with momentum), with the same
-//! arithmetic as libtorch's `torch::optim` ones. tch cannot export its optimisers' state;
+//! Optimisers written on tensors (Adam, AdamW, SGD with momentum, Nesterov SGD with
+//! decoupled weight decay), with the same arithmetic as libtorch's `torch::optim` ones. tch cannot export its optimisers' state;
 //! owning it here lets a checkpoint save the moments and the step count, so that a resumed
 //! run continues exactly.
 
@@ -78,6 +78,11 @@ impl Optim {
         }
     }
 
+    /// Adam's kinds keep a second moment; the SGD kinds only a momentum buffer.
+    fn has_second_moment(&self) -> bool {
+        matches!(self.kind, Optimizer::Adam | Optimizer::Adamw)
+    }
+
     pub fn step_count(&self) -> i64 {
         self.step
     }
@@ -150,6 +155,20 @@ impl Optim {
                     }
                     let _ = p.g_sub_(&(g * lr));
                 }
+                Optimizer::Nesterov => {
+                    // Decoupled decay: shrink the weights, not the gradient.
+                    if wd != 0.0 {
+                        let _ = p.g_mul_scalar_(1.0 - lr * wd);
+                    }
+                    let buf = &mut self.first[i];
+                    if self.step == 1 {
+                        buf.copy_(&g);
+                    } else {
+                        let _ = buf.g_mul_scalar_(momentum);
+                        let _ = buf.g_add_(&g);
+                    }
+                    let _ = p.g_sub_(&((&g + &*buf * momentum) * lr));
+                }
             }
         }
     }
@@ -159,7 +178,7 @@ impl Optim {
         let mut out = Vec::with_capacity(self.params.len() * 2);
         for (i, (name, _)) in self.params.iter().enumerate() {
             out.push((format!("opt.m.{name}"), self.first[i].shallow_clone()));
-            if self.kind != Optimizer::Sgd {
+            if self.has_second_moment() {
                 out.push((format!("opt.v.{name}"), self.second[i].shallow_clone()));
             }
         }
@@ -205,7 +224,7 @@ impl Optim {
         let _guard = tch::no_grad_guard();
         for (i, (name, _)) in self.params.iter().enumerate() {
             self.first[i].copy_(&tensors[&format!("opt.m.{name}")]);
-            if self.kind != Optimizer::Sgd {
+            if self.has_second_moment() {
                 self.second[i].copy_(&tensors[&format!("opt.v.{name}")]);
             }
         }
@@ -259,6 +278,13 @@ mod tests {
             Optimizer::Sgd => nn::Sgd {
                 momentum: 0.9,
                 wd,
+                ..Default::default()
+            }
+            .build(&vs_b, 0.01),
+            // libtorch has no decoupled decay for SGD: compared without decay.
+            Optimizer::Nesterov => nn::Sgd {
+                momentum: 0.9,
+                nesterov: true,
                 ..Default::default()
             }
             .build(&vs_b, 0.01),
@@ -335,6 +361,24 @@ mod tests {
     fn sgd_momentum_matches_libtorch() {
         matches_tch(Optimizer::Sgd, 0.0);
         matches_tch(Optimizer::Sgd, 0.01);
+    }
+
+    #[test]
+    fn nesterov_matches_libtorch_and_decays_decoupled() {
+        matches_tch(Optimizer::Nesterov, 0.0);
+        // With a zero gradient, one step only shrinks the weights by lr·wd.
+        let vs = nn::VarStore::new(Device::Cpu);
+        let w = vs.root().var("w", &[2], nn::Init::Const(2.0));
+        let t = Training {
+            optimizer: Optimizer::Nesterov,
+            lr: 0.1,
+            weight_decay: 0.5,
+            ..Training::default()
+        };
+        let mut opt = Optim::new(&t, &vs);
+        opt.backward_step(&(&w * 0.0).sum(Kind::Float));
+        assert!((w.double_value(&[0]) - 2.0 * (1.0 - 0.05)).abs() < 1e-6);
+        assert_eq!(opt.state().len(), 1, "a momentum buffer, no second moment");
     }
 
     #[test]

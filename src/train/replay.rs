@@ -112,6 +112,7 @@ impl StoredRun {
                 data_source: "stored run".into(),
                 data_load_secs: 0.0,
                 early_stop: cfg.training.early_stop,
+                time_budget: cfg.training.time_budget.secs(),
             })),
         ];
         let mut rest = self.losses.as_slice();
@@ -128,6 +129,8 @@ impl StoredRun {
                 images_per_sec: s.images_per_sec,
                 eta_secs: 0.0,
                 lr: s.lr,
+                elapsed_secs: s.elapsed,
+                budget_left_secs: None,
             }));
             out.push(TrainEvent::EpochEnd(Box::new(s.clone())));
         }
@@ -143,6 +146,8 @@ impl StoredRun {
                 images_per_sec: 0.0,
                 eta_secs: 0.0,
                 lr: last.map_or(cfg.training.lr, |s| s.lr),
+                elapsed_secs: last.map_or(0.0, |s| s.elapsed),
+                budget_left_secs: None,
             }));
         }
         let status = self.status();
@@ -222,6 +227,8 @@ fn epoch_from_json(line: &str) -> Option<EpochSummary> {
         train_acc: f("train_acc")?,
         test_loss: f("test_loss")?,
         test_acc: f("test_acc")?,
+        test_acc_plain: f("test_acc_plain").or_else(|| f("test_acc"))?,
+        elapsed: f("elapsed").unwrap_or(0.0),
         lr: f("lr").unwrap_or(0.0),
         seconds: f("seconds").unwrap_or(0.0),
         eval_seconds: f("eval_seconds").unwrap_or(0.0),
@@ -291,7 +298,7 @@ fn serve(run: &StoredRun, control: &Receiver<Command>, sink: &mut dyn Sink) -> R
     checkpoint::load_weights(&mut vs, &weights)
         .with_context(|| format!("cannot load {}", weights.display()))?;
     let (x, y) = split_tensors(&test, device);
-    let eval = evaluate::evaluate(net.as_ref(), &x, &y)?;
+    let eval = evaluate::evaluate(net.as_ref(), &x, &y, cfg.training.tta)?;
     // The trainer's fixed sample of test images (see `Trainer::new`).
     let mut rng = SplitMix64::new(cfg.training.seed ^ 0x5EED_5A3F);
     let mut sample: Vec<usize> = (0..test.len()).collect();

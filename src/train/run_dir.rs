@@ -259,10 +259,12 @@ pub fn epoch_json(s: &EpochSummary) -> serde_json::Value {
         "train_acc": s.train_acc,
         "test_loss": s.test_loss,
         "test_acc": s.test_acc,
+        "test_acc_plain": s.test_acc_plain,
         "lr": s.lr,
         "seconds": s.seconds,
         "eval_seconds": s.eval_seconds,
         "images_per_sec": s.images_per_sec,
+        "elapsed": s.elapsed,
         "confusion": s.confusion,
     })
 }

@@ -15,13 +15,17 @@ use anyhow::{Context, Result};
 use flume::Receiver;
 use tch::{nn, Device, Kind, Tensor};
 
+use super::augment::Augment;
+use super::budget::{self, EvalPoints};
+use super::ema::Ema;
 use super::evaluate::{self, Evaluation};
 use super::events::{
-    Command, EpochSummary, FeatureMaps, Phase, Predictions, Progress, RunSummary, SaveReason,
-    TrainEvent,
+    BudgetPlan, Command, EpochSummary, FeatureMaps, Phase, Predictions, Progress, RunSummary,
+    SaveReason, TestPoint, TrainEvent,
 };
 use super::fault::Faults;
 use super::input::{scale, split_tensors};
+use super::loss;
 use super::optim::Optim;
 use super::rng::{step_seed, SplitMix64};
 use super::run_dir;
@@ -95,6 +99,34 @@ impl EpochMeter {
     }
 }
 
+/// The run's clock: seconds since its first batch, evaluations included, pauses left out
+/// (what `elapsed` reports and a time budget counts).
+#[derive(Debug, Default)]
+struct RunClock {
+    first_batch: Option<Instant>,
+    paused: Duration,
+}
+
+impl RunClock {
+    fn start(&mut self) {
+        self.first_batch.get_or_insert_with(Instant::now);
+    }
+
+    fn elapsed(&self) -> f64 {
+        self.first_batch.map_or(0.0, |t| {
+            t.elapsed().saturating_sub(self.paused).as_secs_f64()
+        })
+    }
+}
+
+/// The moving average of the weights and the network that evaluates it, when the recipe
+/// averages (`training.ema`).
+struct Averaged {
+    vs: nn::VarStore,
+    net: Box<dyn Network + Send>,
+    ema: Ema,
+}
+
 /// What became of one batch.
 #[derive(Debug, PartialEq, Eq)]
 enum Batch {
@@ -114,6 +146,18 @@ pub(super) struct Trainer<'a> {
     vs: nn::VarStore,
     net: Box<dyn Network + Send>,
     opt: Optim,
+    averaged: Option<Averaged>,
+    augment: Augment,
+    clock: RunClock,
+    /// With a time budget: batches done, seconds elapsed and seconds spent evaluating
+    /// when the speed measurement began.
+    measure_from: Option<(usize, f64, f64)>,
+    /// Seconds spent evaluating (and saving at epoch ends) since the first batch, and
+    /// the last evaluation's.
+    eval_time: f64,
+    last_eval_secs: Option<f64>,
+    /// Batches in the whole run, once a time budget has fixed it.
+    total_batches: Option<usize>,
     train_x: Tensor,
     train_y: Tensor,
     test_x: Tensor,
@@ -150,6 +194,22 @@ impl<'a> Trainer<'a> {
         let vs = nn::VarStore::new(device);
         let net = model::build(cfg.model.name, &vs.root(), cfg.model.dropout);
         let opt = Optim::new(tc, &vs);
+        // Built after the trained network, so that its weights draw what they always did.
+        let averaged = (tc.ema > 0.0).then(|| {
+            let mut avg_vs = nn::VarStore::new(device);
+            let avg_net = model::build(cfg.model.name, &avg_vs.root(), cfg.model.dropout);
+            avg_vs.freeze();
+            let ema = Ema::new(tc.ema, &vs, &avg_vs);
+            Averaged {
+                vs: avg_vs,
+                net: avg_net,
+                ema,
+            }
+        });
+        let augment = Augment {
+            flip: cfg.data.flip,
+            translate: cfg.data.translate as i64,
+        };
         let (train_x, train_y) = split_tensors(&ds.train, device);
         let (test_x, test_y) = split_tensors(&ds.test, device);
         let mut rng = SplitMix64::new(tc.seed ^ 0x5EED_5A3F);
@@ -164,6 +224,13 @@ impl<'a> Trainer<'a> {
             vs,
             net,
             opt,
+            averaged,
+            augment,
+            clock: RunClock::default(),
+            measure_from: None,
+            eval_time: 0.0,
+            last_eval_secs: None,
+            total_batches: None,
             train_x,
             train_y,
             test_x,
@@ -211,21 +278,48 @@ impl<'a> Trainer<'a> {
         }
     }
 
-    /// The epoch count the loop runs to: the live setting, but at least the epoch that
-    /// `epoch` (0-based) is in, which always finishes.
+    /// Batches done in the whole run.
+    fn run_batches(&self) -> usize {
+        self.cur.epoch * self.batches_per_epoch() + self.cur.batch
+    }
+
+    /// The epoch count the loop runs to: the live setting (or what a time budget chose),
+    /// but at least the epoch that `epoch` (0-based) is in, which always finishes.
     fn epochs_bound(&self, epoch: usize) -> usize {
-        self.training.epochs.max(epoch + 1)
+        match self.total_batches {
+            Some(n) => n.div_ceil(self.batches_per_epoch()),
+            None => self.training.epochs,
+        }
+        .max(epoch + 1)
+    }
+
+    /// Whether the run is over when 0-based `epoch` would start.
+    fn run_done(&self, epoch: usize) -> bool {
+        match self.total_batches {
+            Some(n) => self.run_batches() >= n,
+            None => epoch >= self.training.epochs,
+        }
+    }
+
+    /// Where the run evaluates: every `eval_every` epochs and at each epoch's end.
+    fn eval_points(&self) -> EvalPoints {
+        let per_epoch = self.batches_per_epoch();
+        let every = (self.cfg.training.eval_every * per_epoch as f64).round() as usize;
+        EvalPoints {
+            every: every.clamp(1, per_epoch),
+            per_epoch,
+        }
     }
 
     /// The rate at fractional epoch `at` of 0-based `epoch`: the schedule over the live
     /// settings, with the run as long as it will really be (so that a cosine schedule
     /// does not drop to 0 in an epoch that outlives a shortened run).
     fn scheduled_lr(&self, epoch: usize, at: f64) -> f64 {
-        let t = Training {
-            epochs: self.epochs_bound(epoch),
-            ..self.training.clone()
+        let length = match self.total_batches {
+            Some(n) => n as f64 / self.batches_per_epoch() as f64,
+            None => self.epochs_bound(epoch) as f64,
         };
-        schedule::lr_at(&t, at)
+        schedule::lr_at(&self.training, at, length)
     }
 
     /// Train from where `cur` stands (the start, or the checkpoint's position when
@@ -244,14 +338,17 @@ impl<'a> Trainer<'a> {
             if let Some(stop) = self.obey(control, sink) {
                 return self.finish_early(stop, sink);
             }
-            if epoch >= self.training.epochs || self.patience_spent(sink) {
+            if self.run_done(epoch) || self.patience_spent(sink) {
                 return Ok(Outcome::Finished);
             }
             let meter = match self.train_epoch(epoch, control, sink)? {
                 ControlFlow::Continue(meter) => meter,
                 ControlFlow::Break(outcome) => return Ok(outcome),
             };
+            let start = Instant::now();
             self.end_epoch(epoch, &meter, control, sink)?;
+            self.count_evaluation(start.elapsed().as_secs_f64());
+            self.replan(sink);
             epoch += 1;
         }
     }
@@ -286,14 +383,37 @@ impl<'a> Trainer<'a> {
                 }
             }
             meter.paused += pause_start.elapsed();
+            if self.clock.first_batch.is_some() {
+                self.clock.paused += pause_start.elapsed();
+            }
             if self.train_batch(epoch, b, &order, &mut meter, control, sink)? == Batch::Skipped {
                 continue;
             }
+            let done = self.run_batches();
+            let ends_run = self.total_batches.is_some_and(|n| done >= n);
             let due = meter.last_report.elapsed() >= PROGRESS_EVERY || b + 1 == batches;
-            if due && !self.report_progress(epoch, &mut meter, sink)? {
+            if (due || ends_run) && !self.report_progress(epoch, &mut meter, sink)? {
                 return self
                     .finish_early(Outcome::Stopped, sink)
                     .map(ControlFlow::Break);
+            }
+            if self.cfg.training.time_budget.0.is_some() && self.total_batches.is_none() {
+                self.measure_budget(sink)?;
+            }
+            if ends_run {
+                break;
+            }
+            if self.out_of_time() {
+                self.end_for_time(sink);
+                break;
+            }
+            if b + 1 < batches && self.eval_points().at(done) {
+                let start = Instant::now();
+                self.test_between(sink)?;
+                // Not training time: the epoch's speed leaves it out, `elapsed` keeps it.
+                meter.paused += start.elapsed();
+                self.count_evaluation(start.elapsed().as_secs_f64());
+                self.replan(sink);
             }
         }
         Ok(ControlFlow::Continue(meter))
@@ -323,14 +443,19 @@ impl<'a> Trainer<'a> {
         let len = bs.min(self.ds.train.len() - start);
         let frac = epoch as f64 + (b as f64 / self.batches_per_epoch() as f64);
         self.opt.hyper.lr = self.scheduled_lr(epoch, frac);
-        // Dropout draws from libtorch's RNG, reseeded from (seed, step) each batch so
-        // a resumed run repeats exactly what an uninterrupted one would have done.
-        tch::manual_seed(step_seed(self.cfg.training.seed, self.opt.step_count()));
+        self.clock.start();
+        // Dropout draws from libtorch's RNG, reseeded from (seed, step) each batch, and
+        // augmentation from our own generator seeded the same way, so a resumed run
+        // repeats exactly what an uninterrupted one would have done.
+        let (seed, step) = (self.cfg.training.seed, self.opt.step_count());
+        tch::manual_seed(step_seed(seed, step));
         let idx = order.narrow(0, start as i64, len as i64);
-        let xs = scale(&self.train_x.index_select(0, &idx));
+        let xs = self
+            .augment
+            .apply(&scale(&self.train_x.index_select(0, &idx)), seed, step);
         let ys = self.train_y.index_select(0, &idx);
         let logits = self.net.forward_t(&xs, true);
-        let loss = logits.cross_entropy_for_logits(&ys);
+        let loss = loss::cross_entropy(&logits, &ys, self.cfg.training.label_smoothing);
         let loss = self.faults.poison(self.opt.step_count(), loss);
         let loss_value = loss.detach();
         if let Err(e) = self.check_finite(&loss_value) {
@@ -339,6 +464,9 @@ impl<'a> Trainer<'a> {
             return Ok(Batch::Skipped);
         }
         self.opt.backward_step(&loss);
+        if let Some(avg) = &mut self.averaged {
+            avg.ema.update(self.opt.step_count());
+        }
         self.cur.loss_sum += &loss_value * len as f64;
         self.cur.correct += logits.argmax(-1, false).eq_tensor(&ys).sum(Kind::Int64);
         self.cur.batch = b + 1;
@@ -393,6 +521,8 @@ impl<'a> Trainer<'a> {
         let remaining = (self.epochs_bound(epoch) - epoch)
             .saturating_mul(n)
             .saturating_sub(seen);
+        let elapsed = self.clock.elapsed();
+        let budget_left = self.cfg.training.time_budget.secs().map(|b| b - elapsed);
         Ok(sink.send(TrainEvent::Progress(Progress {
             epoch,
             batch: self.cur.batch,
@@ -400,9 +530,153 @@ impl<'a> Trainer<'a> {
             losses,
             train_acc: self.cur.correct.int64_value(&[]) as f64 / seen as f64,
             images_per_sec: ips,
-            eta_secs: remaining as f64 / ips,
+            eta_secs: budget_left.unwrap_or(remaining as f64 / ips),
             lr: self.opt.hyper.lr,
+            elapsed_secs: elapsed,
+            budget_left_secs: budget_left,
         })))
+    }
+
+    /// With a time budget, before the run's length is fixed: start measuring the speed
+    /// after the first few batches, and once the measurement window has passed, time an
+    /// evaluation and fix the number of batches so that the schedule ends on time.
+    fn measure_budget(&mut self, sink: &mut dyn Sink) -> Result<()> {
+        let Some(budget_secs) = self.cfg.training.time_budget.secs() else {
+            return Ok(());
+        };
+        let done = self.run_batches();
+        let now = self.clock.elapsed();
+        let Some((from_batch, from_secs, _)) = self.measure_from else {
+            if done >= budget::WARM_BATCHES {
+                self.measure_from = Some((done, now, self.eval_time));
+            }
+            return Ok(());
+        };
+        if now - from_secs < budget::measure_window(budget_secs) || done <= from_batch {
+            return Ok(());
+        }
+        let batch_secs = (now - from_secs) / (done - from_batch) as f64;
+        let eval_secs = self.time_evaluation()?;
+        let at_secs = self.clock.elapsed();
+        let left = budget_secs - at_secs - budget::margin(budget_secs);
+        let total = budget::total_batches(done, left, batch_secs, eval_secs, self.eval_points());
+        self.total_batches = Some(total);
+        let plan = BudgetPlan {
+            budget_secs,
+            total_batches: total,
+            epochs: total as f64 / self.batches_per_epoch() as f64,
+            images_per_sec: self.cfg.training.batch_size as f64 / batch_secs,
+            eval_secs,
+            at_secs,
+        };
+        sink.send(TrainEvent::Message(plan.describe()));
+        sink.send(TrainEvent::Planned(Box::new(plan)));
+        Ok(())
+    }
+
+    /// With a time budget: whether the time left only just covers the final evaluation
+    /// (the run then ends at once, whatever the plan said: a slower machine than measured
+    /// must not overrun the budget).
+    fn out_of_time(&self) -> bool {
+        let Some(budget_secs) = self.cfg.training.time_budget.secs() else {
+            return false;
+        };
+        let final_eval = self.last_eval_secs.unwrap_or(0.0);
+        self.clock.elapsed() + final_eval + 0.5 >= budget_secs
+    }
+
+    /// The budget is spent: this batch is the run's last.
+    fn end_for_time(&mut self, sink: &mut dyn Sink) {
+        let done = self.run_batches();
+        self.total_batches = Some(done);
+        sink.send(TrainEvent::Message(format!(
+            "time budget spent at epoch {:.2}: ending the run here",
+            self.position()
+        )));
+        if let Some(budget_secs) = self.cfg.training.time_budget.secs() {
+            sink.send(TrainEvent::Planned(Box::new(BudgetPlan {
+                budget_secs,
+                total_batches: done,
+                epochs: self.position(),
+                images_per_sec: 0.0,
+                eval_secs: self.last_eval_secs.unwrap_or(0.0),
+                at_secs: self.clock.elapsed(),
+            })));
+        }
+    }
+
+    /// An evaluation (and at an epoch's end, the save) took `secs`.
+    fn count_evaluation(&mut self, secs: f64) {
+        if self.clock.first_batch.is_some() {
+            self.eval_time += secs;
+            self.last_eval_secs = Some(secs);
+        }
+    }
+
+    /// With a time budget, after each evaluation: fit the number of batches again to the
+    /// time left at the speed measured so far (evaluations left out), so that noise or a
+    /// busier machine moves the schedule's end instead of overrunning the budget.
+    fn replan(&mut self, sink: &mut dyn Sink) {
+        let (Some(budget_secs), Some(old), Some((from_batch, from_secs, from_eval))) = (
+            self.cfg.training.time_budget.secs(),
+            self.total_batches,
+            self.measure_from,
+        ) else {
+            return;
+        };
+        let done = self.run_batches();
+        let now = self.clock.elapsed();
+        let training = now - from_secs - (self.eval_time - from_eval);
+        // A run that reached its planned end (or was ended for time) stays ended.
+        if done >= old || done <= from_batch || training <= 0.0 {
+            return;
+        }
+        let batch_secs = training / (done - from_batch) as f64;
+        let eval_secs = self.last_eval_secs.unwrap_or(0.0);
+        let left = budget_secs - now - budget::margin(budget_secs);
+        let total = budget::total_batches(done, left, batch_secs, eval_secs, self.eval_points());
+        if total == old {
+            return;
+        }
+        self.total_batches = Some(total);
+        sink.send(TrainEvent::Planned(Box::new(BudgetPlan {
+            budget_secs,
+            total_batches: total,
+            epochs: total as f64 / self.batches_per_epoch() as f64,
+            images_per_sec: self.cfg.training.batch_size as f64 / batch_secs,
+            eval_secs,
+            at_secs: now,
+        })));
+    }
+
+    /// Seconds one evaluation of the test set takes, timed on a part of it.
+    fn time_evaluation(&self) -> Result<f64> {
+        let n = self.test_x.size()[0];
+        let part = n.min(2000);
+        let start = Instant::now();
+        evaluate::evaluate(
+            self.evaluated_net(),
+            &self.test_x.narrow(0, 0, part),
+            &self.test_y.narrow(0, 0, part),
+            self.cfg.training.tta,
+        )?;
+        Ok(start.elapsed().as_secs_f64() * n as f64 / part.max(1) as f64)
+    }
+
+    /// An evaluation between epoch ends, reported as a [`TestPoint`].
+    fn test_between(&mut self, sink: &mut dyn Sink) -> Result<()> {
+        sink.send(TrainEvent::Phase(Phase::Evaluating));
+        let eval = self.evaluate()?;
+        sink.send(TrainEvent::Tested(Box::new(TestPoint {
+            at: self.position(),
+            test_loss: eval.loss,
+            test_acc: eval.accuracy,
+            test_acc_plain: eval.accuracy_plain,
+            lr: self.opt.hyper.lr,
+            elapsed: self.clock.elapsed(),
+        })));
+        sink.send(TrainEvent::Phase(Phase::Training));
+        Ok(())
     }
 
     /// After the last batch of `epoch`: evaluate, append the epoch to `metrics.jsonl`,
@@ -441,7 +715,11 @@ impl<'a> Trainer<'a> {
         sink: &mut dyn Sink,
     ) -> Result<(EpochSummary, Evaluation)> {
         let seconds = meter.training_secs();
-        let n = self.ds.train.len() as f64;
+        // The whole split, or what a time budget's last epoch reached of it.
+        let n = self
+            .cur
+            .seen(self.cfg.training.batch_size, self.ds.train.len())
+            .max(1) as f64;
         let train_loss = self.cur.loss_sum.double_value(&[]) / n;
         let train_acc = self.cur.correct.int64_value(&[]) as f64 / n;
         sink.send(TrainEvent::Phase(Phase::Evaluating));
@@ -454,8 +732,10 @@ impl<'a> Trainer<'a> {
             train_acc,
             test_loss: eval.loss,
             test_acc: eval.accuracy,
+            test_acc_plain: eval.accuracy_plain,
             lr: self.opt.hyper.lr,
             seconds,
+            elapsed: self.clock.elapsed(),
             eval_seconds: eval_start.elapsed().as_secs_f64(),
             images_per_sec: meter.images as f64 / seconds.max(1e-9),
             confusion: eval.confusion,
@@ -496,8 +776,21 @@ impl<'a> Trainer<'a> {
         Ok(outcome)
     }
 
+    /// The network that is evaluated and saved: the weight average when there is one.
+    fn evaluated_net(&self) -> &dyn Network {
+        match &self.averaged {
+            Some(avg) => avg.net.as_ref(),
+            None => self.net.as_ref(),
+        }
+    }
+
     fn evaluate(&self) -> Result<Evaluation> {
-        evaluate::evaluate(self.net.as_ref(), &self.test_x, &self.test_y)
+        evaluate::evaluate(
+            self.evaluated_net(),
+            &self.test_x,
+            &self.test_y,
+            self.cfg.training.tta,
+        )
     }
 
     fn predictions(&self, eval: &Evaluation) -> Predictions {
@@ -506,7 +799,7 @@ impl<'a> Trainer<'a> {
 
     fn feature_maps(&self, index: usize, at_epoch: f64) -> FeatureMaps {
         evaluate::feature_maps(
-            self.net.as_ref(),
+            self.evaluated_net(),
             &self.test_x,
             &self.ds.test,
             index,

@@ -336,6 +336,22 @@ impl App {
             }
             TrainEvent::Progress(p) => self.on_progress(p),
             TrainEvent::EpochEnd(s) => self.on_epoch_end(s),
+            TrainEvent::Tested(t) => {
+                self.log(
+                    LogKind::Epoch,
+                    format!(
+                        "epoch {:.2}  test acc {:.1}%  loss {:.3}",
+                        t.at,
+                        t.test_acc * 100.0,
+                        t.test_loss
+                    ),
+                );
+                self.charts.push_test(t.at, t.test_loss, t.test_acc * 100.0);
+            }
+            TrainEvent::Planned(plan) => {
+                self.charts.run_end = Some(plan.epochs);
+                self.status.plan = Some(plan);
+            }
             TrainEvent::Predictions(p) => self.predictions.latest = Some(p),
             TrainEvent::FeatureMaps(f) => self.features.on_maps(f),
             TrainEvent::Applied(what) => self.log(LogKind::Applied, what),

@@ -5,8 +5,8 @@ use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use crate::train::events::{
-    Confusion, EpochSummary, FeatureMaps, LayerMaps, Phase, Prediction, Predictions, Progress,
-    RunInfo, RunSummary, SaveReason, TrainEvent, IMAGE_PIXELS, IMAGE_SIDE, NUM_CLASSES,
+    BudgetPlan, Confusion, EpochSummary, FeatureMaps, LayerMaps, Phase, Prediction, Predictions,
+    Progress, RunInfo, RunSummary, SaveReason, TrainEvent, IMAGE_PIXELS, IMAGE_SIDE, NUM_CLASSES,
 };
 use crate::ui::app::{App, UiOptions};
 use crate::ui::theme::ColorMode;
@@ -52,6 +52,7 @@ pub fn run_info() -> RunInfo {
         test_images: 10_000,
         lr: 1e-3,
         seed: 42,
+        time_budget: None,
         run_dir: PathBuf::from("/runs/2024-06-01T12-00-00"),
         data_source: "data/fashion-mnist".into(),
         data_load_secs: 1.3,
@@ -88,6 +89,8 @@ pub fn progress(epoch: usize, from: usize, to: usize, rng: &mut Rng) -> Vec<Prog
             images_per_sec: 1850.0 + 10.0 * (end % 7) as f64,
             eta_secs: (1.0 - done) * EPOCHS as f64 * 32.5,
             lr: 1e-3,
+            elapsed_secs: x * 33.5,
+            budget_left_secs: None,
         });
         b = end;
     }
@@ -139,8 +142,10 @@ pub fn epoch_summary(epoch: usize) -> EpochSummary {
         train_acc: 0.81 + 0.04 * epoch as f64,
         test_loss: 0.47 - 0.09 * epoch as f64,
         test_acc: f64::from(correct) / 10_000.0,
+        test_acc_plain: f64::from(correct) / 10_000.0,
         lr: 1e-3,
         seconds: 31.4,
+        elapsed: 33.5 * epoch as f64,
         eval_seconds: 2.1,
         images_per_sec: 1910.0,
         confusion,
@@ -332,6 +337,68 @@ pub fn script() -> Vec<(f64, TrainEvent)> {
         ));
         out.push((t, TrainEvent::Phase(Phase::Training)));
     }
+    out
+}
+
+/// A `fast` run under a three-minute budget, 40 s in: the plan fixed (6.5 epochs), the
+/// one-cycle rate warming up then decaying, and the feature maps of its four conv layers.
+pub fn budget_script() -> Vec<(f64, TrainEvent)> {
+    let mut rng = Rng::new(11);
+    let info = RunInfo {
+        model: "fast".into(),
+        batch_size: 256,
+        batches_per_epoch: 235,
+        lr: 0.2,
+        time_budget: Some(180.0),
+        ..run_info()
+    };
+    let mut out = vec![
+        (0.5, TrainEvent::Started(Box::new(info))),
+        (0.5, TrainEvent::Phase(Phase::Training)),
+    ];
+    let plan = BudgetPlan {
+        budget_secs: 180.0,
+        total_batches: 1528,
+        epochs: 1528.0 / 235.0,
+        images_per_sec: 9_000.0,
+        eval_secs: 1.2,
+        at_secs: 5.5,
+    };
+    for k in 1..=40 {
+        let at = f64::from(k) / 40.0 * 1.5;
+        let lr = if at < 0.5 {
+            0.2 * at / 0.5
+        } else {
+            0.2 * (plan.epochs - at) / (plan.epochs - 0.5)
+        };
+        let elapsed = f64::from(k);
+        out.push((
+            0.5 + elapsed,
+            TrainEvent::Progress(Progress {
+                epoch: at as usize,
+                batch: ((at.fract()) * 235.0) as usize,
+                batches: 235,
+                losses: vec![(at, loss_at(at, &mut rng))],
+                train_acc: 0.9 - 0.5 * (-3.0 * at).exp(),
+                images_per_sec: 9_000.0,
+                eta_secs: 180.0 - elapsed,
+                lr,
+                elapsed_secs: elapsed,
+                budget_left_secs: Some(180.0 - elapsed),
+            }),
+        ));
+        if k == 6 {
+            out.push((6.5, TrainEvent::Planned(Box::new(plan.clone()))));
+        }
+    }
+    let mut maps = feature_maps(0, 1.5);
+    maps.layers = vec![
+        layer("conv1", 32, 14, 0.0),
+        layer("conv2", 48, 14, 1.0),
+        layer("conv3", 96, 7, 2.0),
+        layer("conv4", 192, 3, 3.0),
+    ];
+    out.push((40.5, TrainEvent::FeatureMaps(Box::new(maps))));
     out
 }
 

@@ -146,6 +146,25 @@ fn screen_no_colour_uses_shading() {
 }
 
 #[test]
+fn a_budgeted_fast_run_shows_its_plan_schedule_and_four_conv_layers() {
+    let mut app = fixtures::app_with(fixtures::budget_script(), opts(ColorMode::Ansi16));
+    let t = text(&screen(&app, 160, 48));
+    assert!(t.contains("budget 2:20 left of 3:00"), "{t}");
+    assert!(t.contains("epoch 2/7"), "{t}");
+    assert!(t.contains("lr ≤ "), "the schedule's line: {t}");
+    assert!(t.contains("budget end"), "{t}");
+    assert!(t.contains("time budget") || app.status.plan.is_some());
+    // The feature-map pane steps through all four layers at every size.
+    for _ in 0..4 {
+        app.features.step_layer(1);
+        for (w, h) in [(160, 48), (80, 24), (30, 10), (3, 2)] {
+            let _ = pane_screen(&app, Pane::Features, w, h);
+        }
+    }
+    assert_eq!(app.features.layer, 0);
+}
+
+#[test]
 fn too_small_notice() {
     let t = screen(&mid_run(), 39, 11);
     assert_snapshot!(t.backend());

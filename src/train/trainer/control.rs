@@ -70,12 +70,17 @@ impl Trainer<'_> {
         match setting {
             LiveSetting::WeightDecay(wd) => self.opt.hyper.weight_decay = wd,
             // libtorch's Adam(W) would take it as beta1, which the config keeps at 0.9.
-            LiveSetting::Momentum(m) if self.cfg.training.optimizer == Optimizer::Sgd => {
+            LiveSetting::Momentum(m)
+                if matches!(
+                    self.cfg.training.optimizer,
+                    Optimizer::Sgd | Optimizer::Nesterov
+                ) =>
+            {
                 self.opt.hyper.momentum = m
             }
             LiveSetting::Momentum(_) => {
                 note = format!(
-                    " (no effect with {:?}: momentum is for sgd)",
+                    " (no effect with {:?}: momentum is for sgd and nesterov)",
                     self.cfg.training.optimizer
                 )
                 .to_lowercase();

@@ -9,10 +9,10 @@ use tch::Tensor;
 use super::{EpochState, Trainer};
 use crate::atomic;
 use crate::config::{self, Config, Training};
-use crate::train::checkpoint;
 use crate::train::events::{Command, Phase, SaveReason, TrainEvent};
 use crate::train::run_dir;
 use crate::train::sink::Sink;
+use crate::train::{checkpoint, ema};
 
 impl Trainer<'_> {
     /// Save; on failure either fail, or pause until the user resumes (retry) or stops.
@@ -83,6 +83,7 @@ impl Trainer<'_> {
             momentum: self.opt.hyper.momentum,
             epoch_loss_sum: self.cur.loss_sum.double_value(&[]),
             epoch_correct: self.cur.correct.int64_value(&[]),
+            total_batches: self.total_batches,
             // With the live settings as they are now, so a resumed run keeps them.
             config: Config {
                 training,
@@ -92,7 +93,11 @@ impl Trainer<'_> {
         };
         let dir = self.run_dir.join(checkpoint::DIR);
         let crash = self.faults.crash_in(self.saves);
-        checkpoint::save_hooked(&dir, &self.vs, self.opt.state(), sidecar, &mut || {
+        let mut extra = self.opt.state();
+        if let Some(avg) = &self.averaged {
+            extra.extend(avg.ema.state());
+        }
+        checkpoint::save_hooked(&dir, &self.vs, extra, sidecar, &mut || {
             if crash {
                 std::process::abort();
             }
@@ -104,7 +109,8 @@ impl Trainer<'_> {
         Ok(())
     }
 
-    /// Continue from the checkpoint in `run_dir`: weights, optimiser, position, sums.
+    /// Continue from the checkpoint in `run_dir`: weights (BatchNorm statistics among
+    /// them), optimiser, weight average, position, sums, and a time budget's decision.
     /// Every field of the sidecar is checked against the run first. When a setting that
     /// shapes the run (batch size, seed, …) was changed by force, a position inside an
     /// epoch means nothing under the new setting: that epoch restarts from its start.
@@ -128,8 +134,13 @@ impl Trainer<'_> {
             )
             .map_err(in_dir)?;
         }
-        let rest = checkpoint::restore_model(&mut self.vs, loaded.tensors)?;
+        let mut rest = checkpoint::restore_model(&mut self.vs, loaded.tensors)?;
+        let averaged = ema::split_off(&mut rest);
         self.opt.load_state(&rest, sc.step)?;
+        if let Some(avg) = &mut self.averaged {
+            avg.ema.load_state(&averaged)?;
+        }
+        self.total_batches = sc.total_batches;
         self.cur = EpochState {
             epoch: sc.epoch,
             batch: sc.batch,
@@ -169,15 +180,17 @@ impl Trainer<'_> {
     fn save_model(&mut self, disk_full: bool) -> Result<()> {
         let path = self.run_dir.join(run_dir::MODEL_FILE);
         let tmp = self.run_dir.join(run_dir::MODEL_TEMP);
+        // The weights that are evaluated: the average when there is one.
+        let vs = self.averaged.as_ref().map_or(&self.vs, |avg| &avg.vs);
         atomic::write_with(&path, &tmp, |tmp| {
-            self.vs.save(tmp)?;
+            vs.save(tmp)?;
             if disk_full {
                 return Err(std::io::Error::from_raw_os_error(libc::ENOSPC).into());
             }
             Ok::<_, anyhow::Error>(())
         })
         .map_err(|e| atomic::explain(e, format!("cannot save the model to {}", path.display())))?;
-        let about = crate::model::describe(self.cfg.model.name, &self.vs, self.cfg.model.dropout);
+        let about = crate::model::describe(self.cfg.model.name, vs, self.cfg.model.dropout);
         let json = self.run_dir.join(run_dir::MODEL_JSON);
         atomic::write(&json, format!("{about:#}\n").as_bytes())
             .map_err(|e| atomic::explain(e.into(), format!("cannot write {}", json.display())))?;

@@ -1,6 +1,7 @@
 //! The "Loss" and "Accuracy" panes' state: bounded histories of the training loss (raw and
-//! smoothed), running training accuracy, per-epoch test loss and accuracy, and the live
-//! setting changes marked on the loss chart.
+//! smoothed), running training accuracy, per-epoch test loss and accuracy (and those
+//! between epoch ends), the learning rate, the live setting changes marked on the loss
+//! chart and where a time budget ends the run.
 
 use crate::train::events::Progress;
 use crate::ui::history::Series;
@@ -55,6 +56,10 @@ pub struct Charts {
     pub changes: Vec<(f64, String)>,
     /// Other runs overlaid on the charts (none unless asked for).
     pub others: Vec<OtherRun>,
+    /// The learning rate over fractional epochs, as the progress snapshots report it.
+    pub lr: Series,
+    /// Where a time budget ends the run (fractional epochs), once it is fixed.
+    pub run_end: Option<f64>,
 }
 
 impl Default for Charts {
@@ -68,6 +73,8 @@ impl Default for Charts {
             test_acc: Vec::new(),
             changes: Vec::new(),
             others: Vec::new(),
+            lr: Series::new(SERIES_CAP),
+            run_end: None,
         }
     }
 }
@@ -90,7 +97,23 @@ impl Charts {
         if p.batches > 0 && p.batch > 0 {
             let x = p.epoch as f64 + p.batch as f64 / p.batches as f64;
             self.train_acc.push(x, p.train_acc * 100.0);
+            self.lr.push(x, p.lr);
         }
+    }
+
+    /// Whether the rate changed during the run so far (a schedule worth drawing).
+    pub fn lr_varies(&self) -> bool {
+        let mut rates = self.lr.points().iter().map(|p| p.1);
+        match rates.next() {
+            Some(first) => rates.any(|r| r != first),
+            None => false,
+        }
+    }
+
+    /// An evaluation between epoch ends: test loss and accuracy (%) at fractional `at`.
+    pub fn push_test(&mut self, at: f64, test_loss: f64, test_acc: f64) {
+        self.test_loss.push((at, test_loss));
+        self.test_acc.push((at, test_acc));
     }
 
     /// A finished epoch's test loss and accuracy (%).
@@ -118,7 +141,8 @@ impl Charts {
     }
 
     /// The right end of the charts' x axis: the epoch in progress rounded up to a whole
-    /// epoch, so the curves use the width early on and the axis ends at the run's epochs.
+    /// epoch, so the curves use the width early on and the axis ends at the run's epochs;
+    /// with a time budget's plan, where it ends the run.
     pub fn x_max(&self) -> f64 {
         let data = [
             self.loss_raw.points().last().map(|p| p.0),
@@ -130,6 +154,10 @@ impl Charts {
             .flat_map(|(_, o)| [o.loss.last(), o.test_acc.last()])
             .map(|p| p.map(|p| p.0));
         let data_max = data.into_iter().chain(others).flatten().fold(0.0, f64::max);
-        data_max.ceil().max(1.0)
+        match self.run_end {
+            // A time budget's run ends mid-epoch: the axis ends there.
+            Some(end) if end >= data_max => end.max(f64::MIN_POSITIVE),
+            _ => data_max.ceil().max(1.0),
+        }
     }
 }

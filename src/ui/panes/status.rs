@@ -6,7 +6,7 @@
 use std::time::Duration;
 
 use crate::duration;
-use crate::train::events::{EpochSummary, Phase, Progress, RunInfo, RunSummary};
+use crate::train::events::{BudgetPlan, EpochSummary, Phase, Progress, RunInfo, RunSummary};
 
 /// Shown when the trainer's channels close without `Done` or `Failed`.
 pub const DISCONNECTED: &str = "trainer thread ended unexpectedly";
@@ -23,6 +23,8 @@ pub struct RunStatus {
     pub last_epoch: Option<Box<EpochSummary>>,
     /// The best epoch so far (1-based) and its test accuracy.
     pub best: Option<(usize, f64)>,
+    /// What a time budget decided, once it has.
+    pub plan: Option<Box<BudgetPlan>>,
     pub done: Option<Box<RunSummary>>,
     pub failure: Option<String>,
     /// When `Stop` was sent (dashboard time).
@@ -41,6 +43,7 @@ impl Default for RunStatus {
             progress: None,
             last_epoch: None,
             best: None,
+            plan: None,
             done: None,
             failure: None,
             stop_sent_at: None,

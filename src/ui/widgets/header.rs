@@ -1,5 +1,5 @@
-//! The header: state chip, model and device, epoch with a batch gauge, throughput, ETA and
-//! learning rate, or the outcome once training is over. Pieces that do not fit are dropped,
+//! The header: state chip, model and device, epoch with a batch gauge, throughput, ETA (or
+//! what is left of a time budget) and learning rate, or the outcome once training is over. Pieces that do not fit are dropped,
 //! least important first.
 
 use ratatui::buffer::Buffer;
@@ -150,8 +150,13 @@ fn pieces(status: &RunStatus, theme: &Theme, wide: bool) -> Vec<Piece<'static>> 
 
     let p = status.progress.as_ref();
     let epoch0 = p.map_or(0, |p| p.epoch);
-    let epoch = (epoch0 + 1).min(info.epochs.max(1));
-    push(1, vec![Span::raw(format!("epoch {epoch}/{}", info.epochs))]);
+    // A time budget decides the run's length once it has measured the speed.
+    let epochs = status
+        .plan
+        .as_ref()
+        .map_or(info.epochs, |plan| plan.epochs.ceil() as usize);
+    let epoch = (epoch0 + 1).min(epochs.max(1));
+    push(1, vec![Span::raw(format!("epoch {epoch}/{epochs}"))]);
 
     let ratio = p.map_or(0.0, |p| {
         if p.batches == 0 {
@@ -178,10 +183,15 @@ fn pieces(status: &RunStatus, theme: &Theme, wide: bool) -> Vec<Piece<'static>> 
     );
     if let Some(p) = p {
         push(4, vec![Span::raw(format!("{:.0} img/s", p.images_per_sec))]);
-        push(
-            3,
-            vec![Span::raw(format!("ETA {}", duration::eta(p.eta_secs)))],
-        );
+        let time = match (p.budget_left_secs, info.time_budget) {
+            (Some(left), Some(budget)) => format!(
+                "budget {} left of {}",
+                duration::eta(left.max(0.0)),
+                duration::eta(budget)
+            ),
+            _ => format!("ETA {}", duration::eta(p.eta_secs)),
+        };
+        push(3, vec![Span::raw(time)]);
         push(6, vec![Span::raw(format!("lr {}", fmt_lr(p.lr)))]);
     } else {
         push(6, vec![Span::raw(format!("lr {}", fmt_lr(info.lr)))]);

@@ -1,6 +1,8 @@
 //! The "Loss" pane: per-batch training loss (raw and smoothed) and per-epoch test loss
 //! against fractional epochs, autoscaled, with a legend; live setting changes are
-//! vertical lines, the newest named in the legend.
+//! vertical lines, the newest named in the legend. A schedule that moves the learning rate
+//! is drawn as a thin line scaled to the chart's height, and a time budget's end as a
+//! vertical line.
 
 use ratatui::buffer::Buffer;
 use ratatui::layout::Rect;
@@ -84,6 +86,20 @@ impl Widget for LossChart<'_> {
             .shown_others()
             .map(|(c, o)| (c, &o.name, thin(&o.loss, 4 * usize::from(area.width))))
             .collect();
+        // The learning-rate schedule as a thin line scaled to the chart's height (drawn
+        // only when the rate varies), and where a time budget ends the run.
+        let lr_max = charts.lr.points().iter().map(|p| p.1).fold(0.0, f64::max);
+        let lr_line: Vec<(f64, f64)> = if charts.lr_varies() && lr_max > 0.0 {
+            thin(charts.lr.points(), 2 * usize::from(area.width))
+                .iter()
+                .map(|&(x, lr)| (x, lr / lr_max * y_max * 0.9))
+                .collect()
+        } else {
+            Vec::new()
+        };
+        let end_line: Vec<(f64, f64)> = charts
+            .run_end
+            .map_or(Vec::new(), |x| vec![(x, 0.0), (x, y_max)]);
         let mut datasets = vec![
             series(
                 plain,
@@ -119,6 +135,33 @@ impl Widget for LossChart<'_> {
                 theme.fg(*color),
                 points,
             ));
+        }
+        if !lr_line.is_empty() {
+            datasets.push(
+                series(
+                    plain,
+                    &format!("lr ≤ {}", crate::ui::panes::status::fmt_lr(lr_max)),
+                    SeriesRole::Reference,
+                    GraphType::Line,
+                    theme.fg(Color::Green),
+                    &lr_line,
+                )
+                .marker(if plain { Marker::Dot } else { Marker::Braille }),
+            );
+        }
+        if !end_line.is_empty() {
+            datasets.push(
+                Dataset::default()
+                    .marker(if plain {
+                        Marker::Custom('|')
+                    } else {
+                        Marker::Braille
+                    })
+                    .graph_type(GraphType::Line)
+                    .style(theme.fg(Color::LightRed))
+                    .name(name("budget end", SeriesRole::Reference))
+                    .data(&end_line),
+            );
         }
         let newest = charts.changes.len().saturating_sub(1);
         for (i, (points, (_, label))) in lines.iter().zip(&charts.changes).enumerate() {

@@ -1,0 +1,110 @@
+//! The Keras tutorial's network, reproduced exactly (layers, initialisation, dropout).
+
+use tch::nn::{self, ModuleT};
+use tch::Tensor;
+
+use super::Network;
+
+/// Keras's default initialiser: Glorot (Xavier) uniform, bound √(6 / (fan_in + fan_out)).
+fn glorot(fan_in: i64, fan_out: i64) -> nn::Init {
+    let bound = (6.0 / (fan_in + fan_out) as f64).sqrt();
+    nn::Init::Uniform {
+        lo: -bound,
+        up: bound,
+    }
+}
+
+/// The reference tutorial's network: three 3×3 stride-2 unpadded conv layers (32, 64,
+/// 128 channels, ReLU), flatten (128×2×2 = 512), dropout, dense 512 ReLU, dropout,
+/// dense 10. 360,458 parameters. Initialised like Keras (Glorot uniform, zero biases).
+#[derive(Debug)]
+pub struct TutorialCnn {
+    conv1: nn::Conv2D,
+    conv2: nn::Conv2D,
+    conv3: nn::Conv2D,
+    fc1: nn::Linear,
+    fc2: nn::Linear,
+    dropout: f64,
+}
+
+impl TutorialCnn {
+    pub fn new(vs: &nn::Path, dropout: f64) -> TutorialCnn {
+        let conv = |name: &str, cin: i64, cout: i64| {
+            let cfg = nn::ConvConfig {
+                stride: 2,
+                padding: 0,
+                ws_init: glorot(cin * 9, cout * 9),
+                bs_init: nn::Init::Const(0.0),
+                ..Default::default()
+            };
+            nn::conv2d(vs / name, cin, cout, 3, cfg)
+        };
+        let linear = |name: &str, din: i64, dout: i64| {
+            let cfg = nn::LinearConfig {
+                ws_init: glorot(din, dout),
+                bs_init: Some(nn::Init::Const(0.0)),
+                bias: true,
+            };
+            nn::linear(vs / name, din, dout, cfg)
+        };
+        TutorialCnn {
+            conv1: conv("conv1", 1, 32),
+            conv2: conv("conv2", 32, 64),
+            conv3: conv("conv3", 64, 128),
+            fc1: linear("fc1", 512, 512),
+            fc2: linear("fc2", 512, 10),
+            dropout,
+        }
+    }
+
+    fn head(&self, features: &Tensor, train: bool) -> Tensor {
+        features
+            .flatten(1, -1)
+            .dropout(self.dropout, train)
+            .apply(&self.fc1)
+            .relu()
+            .dropout(self.dropout, train)
+            .apply(&self.fc2)
+    }
+}
+
+impl ModuleT for TutorialCnn {
+    fn forward_t(&self, xs: &Tensor, train: bool) -> Tensor {
+        let features = xs
+            .apply(&self.conv1)
+            .relu()
+            .apply(&self.conv2)
+            .relu()
+            .apply(&self.conv3)
+            .relu();
+        self.head(&features, train)
+    }
+}
+
+impl Network for TutorialCnn {
+    fn forward_with_activations(&self, xs: &Tensor) -> (Tensor, Vec<(&'static str, Tensor)>) {
+        let a1 = xs.apply(&self.conv1).relu();
+        let a2 = a1.apply(&self.conv2).relu();
+        let a3 = a2.apply(&self.conv3).relu();
+        let logits = self.head(&a3, false);
+        (logits, vec![("conv1", a1), ("conv2", a2), ("conv3", a3)])
+    }
+}
+/// The layers as `model.json` describes them (PyTorch names and layouts).
+pub fn layers(dropout: f64) -> serde_json::Value {
+    let conv = |name: &str, cin: i64, cout: i64| {
+        serde_json::json!({"name": name, "type": "Conv2d", "in_channels": cin,
+            "out_channels": cout, "kernel_size": 3, "stride": 2, "padding": 0,
+            "then": "relu"})
+    };
+    serde_json::json!([
+        conv("conv1", 1, 32),
+        conv("conv2", 32, 64),
+        conv("conv3", 64, 128),
+        {"type": "Flatten", "note": "[N, 128, 2, 2] to [N, 512], channel-major as in PyTorch"},
+        {"type": "Dropout", "p": dropout, "note": "training only"},
+        {"name": "fc1", "type": "Linear", "in_features": 512, "out_features": 512, "then": "relu"},
+        {"type": "Dropout", "p": dropout, "note": "training only"},
+        {"name": "fc2", "type": "Linear", "in_features": 512, "out_features": 10},
+    ])
+}

@@ -1,0 +1,167 @@
+//! Data augmentation on a whole batch as tensors, on the batch's device: a random
+//! horizontal flip per image and a random translation by up to N pixels with zero fill.
+//! The draws come from the trainer's own generator seeded by (seed, step), so a resumed
+//! run augments its batches exactly as an uninterrupted one, on any device.
+
+use tch::{Kind, Tensor};
+
+use super::rng::{step_seed, SplitMix64};
+
+/// Mixed into the run's seed so that augmentation draws differ from dropout's.
+const AUGMENT_SALT: u64 = 0xA06_0E47;
+
+/// What to do to each training batch.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Augment {
+    /// Mirror each image left–right with probability ½.
+    pub flip: bool,
+    /// Shift each image by a whole number of pixels in `-translate..=translate` along
+    /// each axis, filling with zeros.
+    pub translate: i64,
+}
+
+/// One image's draw: mirrored or not, and its shift (rows, columns).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Draw {
+    flip: bool,
+    dy: i64,
+    dx: i64,
+}
+
+impl Augment {
+    pub fn is_off(&self) -> bool {
+        !self.flip && self.translate == 0
+    }
+
+    fn draws(&self, n: usize, seed: u64, step: i64) -> Vec<Draw> {
+        let mut rng = SplitMix64::new(step_seed(seed ^ AUGMENT_SALT, step) as u64);
+        let span = 2 * self.translate as u64 + 1;
+        (0..n)
+            .map(|_| Draw {
+                flip: self.flip && rng.next_u64() & 1 == 1,
+                dy: rng.below(span) as i64 - self.translate,
+                dx: rng.below(span) as i64 - self.translate,
+            })
+            .collect()
+    }
+
+    /// `xs` (`[N, C, H, W]`, floats) augmented with the draws of optimiser step `step` of a
+    /// run seeded with `seed`. Returns `xs` itself when augmentation is off.
+    pub fn apply(&self, xs: &Tensor, seed: u64, step: i64) -> Tensor {
+        if self.is_off() {
+            return xs.shallow_clone();
+        }
+        let size = xs.size();
+        let (n, h, w) = (size[0], size[2], size[3]);
+        let draws = self.draws(n as usize, seed, step);
+        let device = xs.device();
+        let mut out = xs.shallow_clone();
+        if self.flip {
+            let mask: Vec<bool> = draws.iter().map(|d| d.flip).collect();
+            let mask = Tensor::from_slice(&mask)
+                .to_device(device)
+                .view([n, 1, 1, 1]);
+            out = out.flip([3]).where_self(&mask, &out);
+        }
+        let t = self.translate;
+        if t > 0 {
+            // Pad with zeros, then gather each image's window: rows dy + t + 0..h and
+            // columns dx + t + 0..w of the padded image.
+            let padded = out.constant_pad_nd([t, t, t, t]);
+            let offsets = |f: fn(&Draw) -> i64, len: i64| {
+                let base: Vec<i64> = draws.iter().map(|d| f(d) + t).collect();
+                Tensor::from_slice(&base)
+                    .to_device(device)
+                    .view([n, 1, 1, 1])
+                    + Tensor::arange(len, (Kind::Int64, device))
+            };
+            let c = size[1];
+            let rows = offsets(|d| d.dy, h)
+                .view([n, 1, h, 1])
+                .expand([n, c, h, w + 2 * t], true);
+            let cols = offsets(|d| d.dx, w)
+                .view([n, 1, 1, w])
+                .expand([n, c, h, w], true);
+            out = padded.gather(2, &rows, false).gather(3, &cols, false);
+        }
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tch::Device;
+
+    fn batch(n: i64) -> Tensor {
+        // Distinct, positive pixels so that zeros can only come from the fill.
+        Tensor::arange(n * 28 * 28, (Kind::Float, Device::Cpu)).view([n, 1, 28, 28]) + 1.0
+    }
+
+    #[test]
+    fn off_returns_the_batch() {
+        let xs = batch(3);
+        assert!(Augment::default().apply(&xs, 1, 0).equal(&xs));
+    }
+
+    #[test]
+    fn shapes_are_kept_and_the_same_seed_and_step_give_the_same_batch() {
+        let aug = Augment {
+            flip: true,
+            translate: 2,
+        };
+        let xs = batch(16);
+        let a = aug.apply(&xs, 7, 5);
+        assert_eq!(a.size(), xs.size());
+        assert!(a.equal(&aug.apply(&xs, 7, 5)));
+        assert!(!a.equal(&aug.apply(&xs, 7, 6)));
+        assert!(!a.equal(&aug.apply(&xs, 8, 5)));
+    }
+
+    #[test]
+    fn a_flip_is_a_mirror() {
+        let aug = Augment {
+            flip: true,
+            translate: 0,
+        };
+        let xs = batch(32);
+        let out = aug.apply(&xs, 3, 1);
+        let draws = aug.draws(32, 3, 1);
+        assert!(draws.iter().any(|d| d.flip) && draws.iter().any(|d| !d.flip));
+        for (i, d) in draws.iter().enumerate() {
+            let want = if d.flip {
+                xs.get(i as i64).flip([2])
+            } else {
+                xs.get(i as i64)
+            };
+            assert!(out.get(i as i64).equal(&want), "image {i}");
+        }
+    }
+
+    #[test]
+    fn translation_shifts_and_fills_with_zeros() {
+        let aug = Augment {
+            flip: false,
+            translate: 2,
+        };
+        let xs = batch(40);
+        let out = aug.apply(&xs, 11, 3);
+        for (i, d) in aug.draws(40, 11, 3).iter().enumerate() {
+            let (src, dst) = (xs.get(i as i64).get(0), out.get(i as i64).get(0));
+            for y in 0..28i64 {
+                for x in 0..28i64 {
+                    let (sy, sx) = (y + d.dy, x + d.dx);
+                    let want = if (0..28).contains(&sy) && (0..28).contains(&sx) {
+                        src.double_value(&[sy, sx])
+                    } else {
+                        0.0
+                    };
+                    assert_eq!(dst.double_value(&[y, x]), want, "image {i} at ({y}, {x})");
+                }
+            }
+        }
+        // Every shift in -2..=2 occurs in 40 draws, both ways.
+        let draws = aug.draws(40, 11, 3);
+        assert!(draws.iter().any(|d| d.dy == -2) && draws.iter().any(|d| d.dx == 2));
+    }
+}
