@@ -5,23 +5,24 @@
 //! of [`App::take_action`]. It is a router: each pane's state lives in
 //! [`crate::ui::panes`], and each widget borrows only its own.
 
+mod editing;
+
 use std::collections::VecDeque;
-use std::path::Path;
 use std::time::{Duration, Instant};
 
-use ratatui::crossterm::event::{KeyCode, KeyEvent, KeyEventKind, KeyModifiers};
+use ratatui::crossterm::event::{KeyCode, KeyEvent, KeyEventKind};
 
-use crate::config::params::{self, LiveSetting};
-use crate::config::{Config, ConfigError};
+use crate::config::params::LiveSetting;
+use crate::config::Config;
 use crate::train::events::{
     saved_text, Change, Command, EpochSummary, Phase, Progress, RunSummary, SaveReason, TrainEvent,
 };
 use crate::train::Failure;
-use crate::ui::editor::{Action, Commit, ConfigInUse, Editor, Tone};
+use crate::ui::editor::{Action, ConfigInUse, Editor};
 use crate::ui::keys::RunsAction;
 use crate::ui::keys::{
-    self, ConfirmAction, EditorAction, FieldAction, GlobalAction, BINDINGS, CONFIRM_BINDINGS,
-    EDITOR_BINDINGS, FIELD_BINDINGS, OTHER_RUNS_BINDINGS, RUNS_BINDINGS,
+    self, ConfirmAction, GlobalAction, BINDINGS, CONFIRM_BINDINGS, OTHER_RUNS_BINDINGS,
+    RUNS_BINDINGS,
 };
 use crate::ui::panes::status::{done_text, started_text, DISCONNECTED};
 use crate::ui::panes::{
@@ -184,76 +185,6 @@ impl App {
     /// The next piece of file work to do, if any.
     pub fn take_action(&mut self) -> Option<Action> {
         self.actions.pop_front()
-    }
-
-    /// The outcome of an [`Action::Save`].
-    pub fn on_saved(&mut self, path: &Path, result: Result<(), String>) {
-        let (tone, line) = self.editor.on_saved(path, result);
-        let kind = if tone == Tone::Bad {
-            LogKind::Error
-        } else {
-            LogKind::Applied
-        };
-        self.log(kind, line);
-        self.dirty = true;
-    }
-
-    /// A new version of the config file in use (flags re-applied, validated) or why it
-    /// cannot be used. Returns the live changes to send; the rest is listed as pending
-    /// for the next run. An invalid file changes nothing.
-    pub fn on_config_file(&mut self, result: Result<Config, ConfigError>) -> Vec<Command> {
-        self.dirty = true;
-        let had_edits = !self.editor.unsaved.is_empty();
-        let before = self.editor.wanted.clone();
-        let running = self.status.trainer_running();
-        let plan = match self.editor.on_reload(result, running) {
-            Ok(plan) => plan,
-            Err(e) => {
-                self.log(
-                    LogKind::Error,
-                    format!("config file not applied: {e}; keeping the current values"),
-                );
-                return Vec::new();
-            }
-        };
-        let changed = params::plan(&before, &self.editor.wanted, false).next_run;
-        let mut line = "config file reloaded".to_string();
-        if had_edits {
-            line.push_str(" (replacing the unsaved edits)");
-        }
-        if changed.is_empty() {
-            line.push_str(": no setting changed");
-        } else {
-            let items: Vec<String> = changed
-                .iter()
-                .map(|(k, from, to)| format!("{k} {from} → {to}"))
-                .collect();
-            line.push_str(&format!(": {}", items.join(", ")));
-        }
-        self.log(LogKind::Applied, line);
-        if !plan.live.is_empty() {
-            let live: Vec<String> = plan
-                .live
-                .iter()
-                .map(|s| format!("{} {s}", s.name()))
-                .collect();
-            self.log(
-                LogKind::Applied,
-                format!("applying live: {}", live.join(", ")),
-            );
-        }
-        let pending = self.editor.pending(running);
-        if !pending.is_empty() {
-            let items: Vec<String> = pending
-                .iter()
-                .map(|(k, from, to)| format!("{k} {from} → {to}"))
-                .collect();
-            self.log(
-                LogKind::Info,
-                format!("pending for the next run: {}", items.join(", ")),
-            );
-        }
-        plan.live.into_iter().map(Command::Set).collect()
     }
 
     /// See [`RunStatus::display_phase`].
@@ -562,61 +493,6 @@ impl App {
             LogKind::Info,
             "view is read-only: write a report with `fashion-tui report RUN... --out DIR`",
         );
-    }
-
-    /// A key while the editor is open: to its text field when one is open, else to its
-    /// table ([`EDITOR_BINDINGS`]).
-    fn editor_key(&mut self, key: KeyEvent) -> Option<Command> {
-        let ed = &mut self.editor;
-        if ed.field.is_some() {
-            match keys::action(FIELD_BINDINGS, &key) {
-                Some(FieldAction::Apply) => return self.commit_field(),
-                Some(FieldAction::Cancel) => ed.cancel(),
-                Some(FieldAction::Delete) => ed.delete(),
-                Some(FieldAction::Clear) => ed.clear(),
-                None => {
-                    let plain = !key
-                        .modifiers
-                        .intersects(KeyModifiers::CONTROL | KeyModifiers::ALT);
-                    if let (KeyCode::Char(c), true) = (key.code, plain) {
-                        ed.type_char(c);
-                    }
-                }
-            }
-            return None;
-        }
-        match keys::action(EDITOR_BINDINGS, &key)? {
-            EditorAction::Up => ed.move_by(-1),
-            EditorAction::Down => ed.move_by(1),
-            EditorAction::Edit => ed.begin(),
-            EditorAction::Save => {
-                if let Some(action) = ed.save() {
-                    self.actions.push_back(action);
-                }
-            }
-            EditorAction::Close => self.overlay = Overlay::None,
-        }
-        None
-    }
-
-    fn commit_field(&mut self) -> Option<Command> {
-        let running = self.status.trainer_running();
-        let key = self.editor.param().key;
-        match self.editor.commit(running) {
-            Commit::Live(s) => {
-                self.log(LogKind::Applied, format!("{key} = {s} requested"));
-                Some(Command::Set(s))
-            }
-            Commit::NextRun => {
-                let value = params::value_text(&self.editor.wanted, key);
-                self.log(
-                    LogKind::Info,
-                    format!("{key} = {value} is pending for the next run"),
-                );
-                None
-            }
-            Commit::Refused | Commit::Unchanged => None,
-        }
     }
 
     fn toggle_pause(&mut self) -> Option<Command> {
