@@ -5,6 +5,8 @@
 
 mod common;
 
+use common::bin;
+
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
@@ -13,15 +15,6 @@ use fashion_tui::model::ModelKind;
 use fashion_tui::train::events::TrainEvent;
 use fashion_tui::train::run_record::{self, Status};
 use fashion_tui::train::{self, run_dir};
-
-fn bin() -> Command {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_fashion-tui"));
-    c.env_remove("FASHION_MNIST_DIR")
-        .env_remove("FASHION_TUI_FAULT")
-        .env("XDG_CONFIG_HOME", "/nonexistent-fashion-tui-test")
-        .current_dir(env!("CARGO_TARGET_TMPDIR"));
-    c
-}
 
 /// `train --headless` on `data` into `run` with the quick settings and `flags`.
 fn train(data: &Path, run: &Path, flags: &[&str]) -> Command {

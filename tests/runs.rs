@@ -5,18 +5,10 @@
 
 mod common;
 
-use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use common::{bin, contents};
 
-fn bin() -> Command {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_fashion-tui"));
-    c.env_remove("FASHION_MNIST_DIR")
-        .env_remove("FASHION_TUI_FAULT")
-        .env("XDG_CONFIG_HOME", "/nonexistent-fashion-tui-test")
-        .current_dir(env!("CARGO_TARGET_TMPDIR"));
-    c
-}
+use std::path::{Path, PathBuf};
+use std::process::Output;
 
 fn fixtures() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/runs")
@@ -34,20 +26,6 @@ fn runs(root: &Path, flags: &[&str]) -> Output {
 
 fn stdout(o: &Output) -> String {
     String::from_utf8_lossy(&o.stdout).into_owned()
-}
-
-/// Every file under `dir` with its bytes.
-fn contents(dir: &Path) -> BTreeMap<PathBuf, Vec<u8>> {
-    let mut out = BTreeMap::new();
-    for e in std::fs::read_dir(dir).unwrap().flatten() {
-        let p = e.path();
-        if p.is_dir() {
-            out.extend(contents(&p));
-        } else {
-            out.insert(p.clone(), std::fs::read(&p).unwrap());
-        }
-    }
-    out
 }
 
 #[test]

@@ -6,7 +6,8 @@
 
 mod common;
 
-use std::collections::BTreeMap;
+use common::contents;
+
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -124,20 +125,6 @@ fn failed_and_interrupted_runs_say_so() {
         .filter(|e| matches!(e, TrainEvent::EpochEnd(_)))
         .count();
     assert_eq!(epochs, 2);
-}
-
-/// Every file under `dir` with its bytes.
-fn contents(dir: &Path) -> BTreeMap<PathBuf, Vec<u8>> {
-    let mut out = BTreeMap::new();
-    for e in std::fs::read_dir(dir).unwrap().flatten() {
-        let p = e.path();
-        if p.is_dir() {
-            out.extend(contents(&p));
-        } else {
-            out.insert(p.clone(), std::fs::read(&p).unwrap());
-        }
-    }
-    out
 }
 
 #[test]

@@ -64,6 +64,20 @@ pub fn bin() -> std::process::Command {
     c
 }
 
+/// Every file under `dir` with its bytes: to show that reading a run changes nothing.
+pub fn contents(dir: &Path) -> std::collections::BTreeMap<std::path::PathBuf, Vec<u8>> {
+    let mut out = std::collections::BTreeMap::new();
+    for e in std::fs::read_dir(dir).unwrap().flatten() {
+        let p = e.path();
+        if p.is_dir() {
+            out.extend(contents(&p));
+        } else {
+            out.insert(p.clone(), std::fs::read(&p).unwrap());
+        }
+    }
+    out
+}
+
 /// Wait until `cond` holds, polling; panic naming `what` after `limit`. For files and
 /// processes that say nothing when they change: events are waited for on their channel.
 pub fn wait_for(what: &str, limit: Duration, mut cond: impl FnMut() -> bool) {
