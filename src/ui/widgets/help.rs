@@ -3,13 +3,13 @@
 //! exactly what the handler does.
 
 use ratatui::buffer::Buffer;
-use ratatui::layout::{Constraint, Rect};
+use ratatui::layout::Rect;
 use ratatui::style::{Modifier, Style};
-use ratatui::text::Line;
-use ratatui::widgets::{Block, BorderType, Clear, Widget};
+use ratatui::widgets::Widget;
 
 use crate::ui::keys::{BINDINGS, OTHER_RUNS_BINDINGS};
 use crate::ui::theme::Theme;
+use crate::ui::widgets::overlay;
 use crate::ui::widgets::put;
 
 pub struct Help<'a> {
@@ -38,21 +38,14 @@ impl Widget for Help<'_> {
         let want_h = u16::try_from(rows.len())
             .unwrap_or(u16::MAX)
             .saturating_add(4);
-        let rect = area.centered(
-            Constraint::Length(want_w.min(area.width)),
-            Constraint::Length(want_h.min(area.height)),
+        let inner = overlay(
+            area,
+            buf,
+            (want_w, want_h),
+            " Help ",
+            " ? or Esc closes ".to_string(),
+            theme,
         );
-        Clear.render(rect, buf);
-        let block = Block::bordered()
-            .border_type(BorderType::Double)
-            .border_style(theme.accent())
-            .title(Line::styled(
-                " Help ",
-                Style::new().add_modifier(Modifier::BOLD),
-            ))
-            .title_bottom(Line::styled(" ? or Esc closes ", theme.dim()).right_aligned());
-        let inner = block.inner(rect);
-        block.render(rect, buf);
         let inner = Rect {
             x: inner.x.saturating_add(1),
             width: inner.width.saturating_sub(1),

@@ -18,7 +18,7 @@ pub mod runs;
 
 use ratatui::buffer::Buffer;
 use ratatui::layout::{Constraint, Rect};
-use ratatui::style::Style;
+use ratatui::style::{Modifier, Style};
 use ratatui::symbols::Marker;
 use ratatui::text::Line;
 use ratatui::widgets::{
@@ -226,4 +226,34 @@ pub fn axis_labels(lo: f64, hi: f64, fmt: impl Fn(f64) -> String) -> Vec<Line<'s
         Line::from(fmt((lo + hi) / 2.0)),
         Line::from(fmt(hi)),
     ]
+}
+
+/// A box of `size` cells (clipped to `area`) centred over `area`, cleared, with a double
+/// border, a bold `title` and a dim `hint` at the bottom right: the help and Runs overlays.
+/// Returns the area inside the border.
+pub fn overlay(
+    area: Rect,
+    buf: &mut Buffer,
+    size: (u16, u16),
+    title: &str,
+    hint: String,
+    theme: &Theme,
+) -> Rect {
+    use ratatui::widgets::{Block, BorderType, Clear};
+    let rect = area.centered(
+        Constraint::Length(size.0.min(area.width)),
+        Constraint::Length(size.1.min(area.height)),
+    );
+    Clear.render(rect, buf);
+    let block = Block::bordered()
+        .border_type(BorderType::Double)
+        .border_style(theme.accent())
+        .title(Line::styled(
+            title.to_string(),
+            Style::new().add_modifier(Modifier::BOLD),
+        ))
+        .title_bottom(Line::styled(hint, theme.dim()).right_aligned());
+    let inner = block.inner(rect);
+    block.render(rect, buf);
+    inner
 }

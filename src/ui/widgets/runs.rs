@@ -4,15 +4,15 @@
 use std::path::Path;
 
 use ratatui::buffer::Buffer;
-use ratatui::layout::{Constraint, Rect};
-use ratatui::style::{Modifier, Style};
-use ratatui::text::Line;
-use ratatui::widgets::{Block, BorderType, Clear, Widget};
+use ratatui::layout::Rect;
+use ratatui::style::Style;
+use ratatui::widgets::Widget;
 
 use crate::ui::keys::RUNS_BINDINGS;
 use crate::ui::panes::charts::OTHER_COLORS;
 use crate::ui::panes::Charts;
 use crate::ui::theme::Theme;
+use crate::ui::widgets::overlay;
 use crate::ui::widgets::put;
 
 pub struct RunsView<'a> {
@@ -54,21 +54,7 @@ impl Widget for RunsView<'_> {
         let want_h = u16::try_from(lines.len())
             .unwrap_or(u16::MAX)
             .saturating_add(2);
-        let rect = area.centered(
-            Constraint::Length(want_w.min(area.width)),
-            Constraint::Length(want_h.min(area.height)),
-        );
-        Clear.render(rect, buf);
-        let block = Block::bordered()
-            .border_type(BorderType::Double)
-            .border_style(theme.accent())
-            .title(Line::styled(
-                " Runs ",
-                Style::new().add_modifier(Modifier::BOLD),
-            ))
-            .title_bottom(Line::styled(hint, theme.dim()).right_aligned());
-        let inner = block.inner(rect);
-        block.render(rect, buf);
+        let inner = overlay(area, buf, (want_w, want_h), " Runs ", hint, theme);
         for (i, (text, style)) in lines.iter().enumerate() {
             let y = inner.y.saturating_add(u16::try_from(i).unwrap_or(u16::MAX));
             put(buf, inner, inner.x.saturating_add(1), y, text, *style);
