@@ -1,0 +1,98 @@
+//! Adam's whole update in one pass over the flat buffers, on the CPU: read a gradient,
+//! its two moments and its weight once, write three of them once. libtorch's tensor-op
+//! chain makes eleven passes over the same 1.4 MB (the tutorial network) and dispatches
+//! eleven kernels; this loop, compiled for AVX2 when the processor has it, takes about half
+//! the time. tch does not bind libtorch's own `_fused_adam_`.
+//!
+//! The arithmetic is the tensor chain's, operation for operation, in f32: `lerp` as
+//! libtorch's vectorised kernel computes it (one fused multiply-add), then
+//! `v·β2 + (g·g)·(1-β2)`, `√v / √bc2 + ε`, `(m / denom)·step`.
+
+use tch::{Device, Kind, Tensor};
+
+/// Adam's constants for one step, as f32 (libtorch converts its scalars the same way).
+#[derive(Debug, Clone, Copy)]
+pub struct AdamStep {
+    /// 1 - β1, the weight of `lerp(m, g, ·)`.
+    pub one_minus_beta1: f32,
+    pub beta2: f32,
+    pub one_minus_beta2: f32,
+    /// √(1 - β2ᵗ).
+    pub sqrt_bc2: f32,
+    pub eps: f32,
+    /// lr / (1 - β1ᵗ).
+    pub step_size: f32,
+}
+
+/// Whether [`adam`] can run on these buffers: contiguous f32 on the CPU, same length.
+pub fn applies(buffers: &[&Tensor]) -> bool {
+    let n = buffers.first().map(|t| t.numel());
+    buffers.iter().all(|t| {
+        t.device() == Device::Cpu
+            && t.kind() == Kind::Float
+            && t.is_contiguous()
+            && Some(t.numel()) == n
+    })
+}
+
+/// One Adam step over whole flat buffers: `p` weights, `g` gradients, `m`/`v` moments.
+/// Callers check [`applies`] first; panics otherwise (a programming error, not a user's).
+pub fn adam(p: &mut Tensor, g: &Tensor, m: &mut Tensor, v: &mut Tensor, c: AdamStep) {
+    assert!(
+        applies(&[p, g, m, v]),
+        "fused Adam needs contiguous CPU f32 buffers"
+    );
+    let n = p.numel();
+    // SAFETY: each tensor is a contiguous CPU f32 buffer of n elements (checked above),
+    // the four are distinct allocations owned by the optimiser (weights, gradients, two
+    // moments), and nothing else touches them while the step runs on this thread.
+    let (p, g, m, v) = unsafe {
+        (
+            std::slice::from_raw_parts_mut(p.data_ptr() as *mut f32, n),
+            std::slice::from_raw_parts(g.data_ptr() as *const f32, n),
+            std::slice::from_raw_parts_mut(m.data_ptr() as *mut f32, n),
+            std::slice::from_raw_parts_mut(v.data_ptr() as *mut f32, n),
+        )
+    };
+    #[cfg(target_arch = "x86_64")]
+    if is_x86_feature_detected!("avx2") && is_x86_feature_detected!("fma") {
+        // SAFETY: the processor has AVX2 and FMA (just checked).
+        unsafe { adam_avx2(p, g, m, v, c) };
+        return;
+    }
+    adam_slices(p, g, m, v, c);
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,fma")]
+unsafe fn adam_avx2(p: &mut [f32], g: &[f32], m: &mut [f32], v: &mut [f32], c: AdamStep) {
+    adam_slices(p, g, m, v, c)
+}
+
+#[inline(always)]
+fn adam_slices(p: &mut [f32], g: &[f32], m: &mut [f32], v: &mut [f32], c: AdamStep) {
+    for (((p, &g), m), v) in p.iter_mut().zip(g).zip(m.iter_mut()).zip(v.iter_mut()) {
+        *m = c.one_minus_beta1.mul_add(g - *m, *m);
+        *v = *v * c.beta2 + g * g * c.one_minus_beta2;
+        let denom = v.sqrt() / c.sqrt_bc2 + c.eps;
+        *p -= *m / denom * c.step_size;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_contiguous_cpu_floats_of_one_length_apply() {
+        let a = Tensor::zeros([6], (Kind::Float, Device::Cpu));
+        assert!(applies(&[&a, &a.zeros_like()]));
+        assert!(!applies(&[
+            &a,
+            &Tensor::zeros([5], (Kind::Float, Device::Cpu))
+        ]));
+        assert!(!applies(&[&a, &a.to_kind(Kind::Double)]));
+        let strided = Tensor::zeros([12], (Kind::Float, Device::Cpu)).slice(0, 0, 12, 2);
+        assert!(!applies(&[&strided]));
+    }
+}
