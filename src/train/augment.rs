@@ -5,7 +5,7 @@
 
 use tch::{Kind, Tensor};
 
-use super::rng::{step_seed, SplitMix64};
+use crate::rng::{step_seed, SplitMix64};
 
 /// Mixed into the run's seed so that augmentation draws differ from dropout's.
 const AUGMENT_SALT: u64 = 0xA06_0E47;

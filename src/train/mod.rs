@@ -9,8 +9,8 @@
 //!
 //! Here are the entry points; the loop itself is in `trainer` (its commands in
 //! `trainer/control`, its saves in `trainer/save`), the test-set evaluation in `evaluate`,
-//! the data as tensors in `input`, the trainer's RNG in `rng` and test fault injection in
-//! `fault`. The recipe's pieces each have their file: `optim`, `schedule`, `loss`,
+//! the data as tensors in `input` and test fault injection in `fault` (its randomness is
+//! the crate's `rng`). The recipe's pieces each have their file: `optim`, `schedule`, `loss`,
 //! `augment`, `ema` (the weight average) and `budget` (fitting a run into a wall time).
 
 pub mod augment;
@@ -25,7 +25,6 @@ mod input;
 pub mod loss;
 pub mod optim;
 pub mod replay;
-mod rng;
 pub mod run_dir;
 pub mod run_record;
 pub mod schedule;
@@ -43,9 +42,9 @@ use flume::Receiver;
 use crate::atomic;
 use crate::config::Config;
 use crate::data::{self, Dataset};
+pub use crate::rng::{step_seed, SplitMix64};
 pub use evaluate::{evaluate, evaluate_saved, Classifier, Evaluation};
 use events::{Command, Phase, RunInfo, RunSummary, TrainEvent};
-pub use rng::{step_seed, SplitMix64};
 pub use sink::{ChannelSink, Receivers, Sink};
 use trainer::Trainer;
 

@@ -28,7 +28,6 @@ use super::fault::Faults;
 use super::input::{scale, split_tensors};
 use super::loss;
 use super::optim::Optim;
-use super::rng::{step_seed, SplitMix64};
 use super::run_dir;
 use super::run_record::{self, LossLog};
 use super::schedule;
@@ -36,6 +35,7 @@ use super::sink::Sink;
 use crate::config::{Config, Training};
 use crate::data::Dataset;
 use crate::model::{self, Network};
+use crate::rng::{step_seed, SplitMix64};
 
 /// How often per-batch metrics are sent: ~30 times a second at most.
 const PROGRESS_EVERY: Duration = Duration::from_millis(33);

@@ -1,6 +1,7 @@
-//! The trainer's own randomness, independent of libtorch's global RNG: the batch order
-//! of each epoch and the sample shown in the Predictions pane come from [`SplitMix64`],
-//! and dropout is reseeded for every optimiser step from [`step_seed`].
+//! The program's own randomness, independent of libtorch's global RNG: the batch order
+//! of each epoch, the sample shown in the Predictions pane, augmentation and dropout masks
+//! come from [`SplitMix64`]; libtorch's generator is reseeded for every optimiser step from
+//! [`step_seed`] (dropout draws its mask's seed from it).
 
 /// The libtorch seed for optimiser step `step` of a run seeded with `seed`.
 pub fn step_seed(seed: u64, step: i64) -> i64 {
