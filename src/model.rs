@@ -2,6 +2,7 @@
 //! returns the conv layers' activations for the feature-map pane: the Keras tutorial's
 //! network in [`tutorial`], the faster, more accurate one in [`fast`].
 
+pub mod dropout;
 pub mod fast;
 pub mod tutorial;
 

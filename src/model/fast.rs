@@ -7,6 +7,7 @@
 use tch::nn::{self, ModuleT};
 use tch::Tensor;
 
+use super::dropout::Dropout;
 use super::Network;
 
 /// The shape of a [`FastCnn`]: the stem's channels and stride, then its blocks.
@@ -113,7 +114,7 @@ impl FastCnn {
     fn classify(&self, features: &Tensor, train: bool) -> Tensor {
         features
             .amax([2, 3], false)
-            .dropout(self.dropout, train)
+            .apply_t(&Dropout(self.dropout), train)
             .apply(&self.head)
     }
 

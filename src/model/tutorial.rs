@@ -3,6 +3,7 @@
 use tch::nn::{self, ModuleT};
 use tch::Tensor;
 
+use super::dropout::Dropout;
 use super::Network;
 
 /// Keras's default initialiser: Glorot (Xavier) uniform, bound √(6 / (fan_in + fan_out)).
@@ -60,10 +61,10 @@ impl TutorialCnn {
     fn head(&self, features: &Tensor, train: bool) -> Tensor {
         features
             .flatten(1, -1)
-            .dropout(self.dropout, train)
+            .apply_t(&Dropout(self.dropout), train)
             .apply(&self.fc1)
             .relu()
-            .dropout(self.dropout, train)
+            .apply_t(&Dropout(self.dropout), train)
             .apply(&self.fc2)
     }
 }
