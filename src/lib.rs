@@ -13,5 +13,6 @@ pub mod model;
 pub mod paths;
 pub mod predict;
 pub mod report;
+pub mod startup;
 pub mod train;
 pub mod ui;
