@@ -27,11 +27,15 @@ lint: setup
 	$(CARGO) fmt --check
 	$(CARGO) clippy --all-targets -- -D warnings
 
-## Every figure in the README, as markdown rows (about 15 min on 2 cores): seconds per epoch and
-## peak memory, fashion-tui vs PyTorch eager (CPU, same model, batch 32); the 10-epoch accuracy
-## table (scripts/bench_accuracy.sh); what the dashboard costs training (scripts/bench_dashboard.sh).
+## Every figure in the README, as markdown rows (about 40 min on 2 cores): one epoch of the
+## tutorial (training and evaluation), fashion-tui vs PyTorch eager with default and fused Adam
+## (interleaved rounds; both ratios, images/s, the fraction of the machine's sgemm ceiling, peak
+## memory) and of the fast model (scripts/bench_speed.sh); the dashboard's time to its first
+## frame (scripts/bench_startup.sh); the 10-epoch accuracy table (scripts/bench_accuracy.sh);
+## what the dashboard costs training (scripts/bench_dashboard.sh); three minutes of each model
+## (scripts/bench_models.sh).
 bench: build
-	$(CARGO) build --release --example dashboard_cost
+	$(CARGO) build --release --example dashboard_cost --example sgemm_ceiling
 	@bash scripts/bench.sh
 
 screenshots: build

@@ -14,5 +14,6 @@ pub mod paths;
 pub mod predict;
 pub mod report;
 pub mod rng;
+pub mod startup;
 pub mod train;
 pub mod ui;

@@ -6,12 +6,15 @@ use std::process::ExitCode;
 use clap::Parser;
 use fashion_tui::cli::{Cli, Command};
 use fashion_tui::commands;
+use fashion_tui::startup::Startup;
 
 fn main() -> ExitCode {
+    // First: the dashboard says how long it took to come up.
+    let startup = Startup::now();
     let cli = Cli::parse();
     let result = match &cli.command {
-        None => commands::train::run(&cli.train),
-        Some(Command::Train(args)) => commands::train::run(args),
+        None => commands::train::run(&cli.train, startup),
+        Some(Command::Train(args)) => commands::train::run(args, startup),
         Some(Command::Eval(args)) => commands::eval::run(args),
         Some(Command::Config(cmd)) => commands::config::run(cmd),
         Some(Command::Report(args)) => commands::report::run(args),

@@ -1,7 +1,9 @@
 //! The networks. Each is a struct implementing `ModuleT`, plus a method that also
 //! returns the conv layers' activations for the feature-map pane: the Keras tutorial's
-//! network in [`tutorial`], the faster, more accurate one in [`fast`].
+//! network in [`tutorial`], the faster, more accurate one in [`fast`]; what an image costs
+//! each of them in [`cost`].
 
+pub mod cost;
 pub mod dropout;
 pub mod fast;
 pub mod tutorial;
@@ -103,10 +105,6 @@ pub fn describe(kind: ModelKind, vs: &nn::VarStore, dropout: f64) -> serde_json:
             )
         })
         .collect();
-    let layers = match kind {
-        ModelKind::Tutorial => tutorial::layers(dropout),
-        ModelKind::Fast => fast::layers(fast::FAST_SPEC, dropout),
-    };
     serde_json::json!({
         "format": "fashion-tui model description",
         "format_version": 1,
@@ -121,10 +119,18 @@ pub fn describe(kind: ModelKind, vs: &nn::VarStore, dropout: f64) -> serde_json:
             "pixels": "8-bit grayscale, object light on a black background, as in Fashion-MNIST",
         },
         "output": {"shape": [-1, 10], "kind": "logits (softmax gives probabilities)"},
-        "layers": layers,
+        "layers": layers(kind, dropout),
         "tensors": tensors,
         "classes": DATASET_CLASS_NAMES,
     })
+}
+
+/// The layers of `kind` as `model.json` describes them (PyTorch names and layouts).
+pub fn layers(kind: ModelKind, dropout: f64) -> serde_json::Value {
+    match kind {
+        ModelKind::Tutorial => tutorial::layers(dropout),
+        ModelKind::Fast => fast::layers(fast::FAST_SPEC, dropout),
+    }
 }
 
 /// Build `kind` under `vs`'s root.

@@ -16,6 +16,7 @@ use crate::config::reload::Reloader;
 use crate::config::{self, Config, ConfigError, Source};
 use crate::headless::{self, Ending};
 use crate::report;
+use crate::startup::Startup;
 use crate::train::events::{Command, RunSummary, TrainEvent};
 use crate::train::{self, ChannelSink, Sink};
 use crate::ui;
@@ -71,8 +72,9 @@ fn resume_config(args: &TrainArgs, dir: Option<&Path>) -> Result<Config> {
     Ok(cfg)
 }
 
-/// `fashion-tui [train]`.
-pub fn run(args: &TrainArgs) -> Result<ExitCode> {
+/// `fashion-tui [train]`. `startup` is when the process and `main` began: the dashboard
+/// logs how long it took to come up.
+pub fn run(args: &TrainArgs, startup: Startup) -> Result<ExitCode> {
     // A resumed run takes its config from its checkpoint: no config file is watched.
     let (cfg, source, resume) = match &args.resume {
         Some(dir) => (resume_config(args, dir.as_deref())?, Source::Defaults, true),
@@ -129,6 +131,7 @@ pub fn run(args: &TrainArgs) -> Result<ExitCode> {
         let mut app = ui::App::new(opts);
         app.set_config(in_use);
         app.set_notify(cfg.ui.notify);
+        app.set_startup(startup);
         // Earlier runs to overlay on the charts (`r`), none shown until picked.
         let root = match cfg.runtime.run_dir.as_str() {
             "" => train::run_dir::default_runs_root(),

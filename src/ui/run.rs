@@ -83,6 +83,7 @@ where
             terminal
                 .draw(|f| render(app, f))
                 .context("drawing the dashboard")?;
+            app.on_frame_drawn(Instant::now());
         }
         if app.should_quit() || until.is_some_and(|u| now >= u) {
             return Ok(());

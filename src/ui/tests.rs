@@ -11,6 +11,7 @@ use ratatui::layout::Rect;
 use ratatui::style::{Color, Modifier};
 use ratatui::Terminal;
 
+use crate::startup::Startup;
 use crate::train::events::{Command, Phase, Progress, SaveReason, TrainEvent};
 use crate::ui::app::{App, Overlay};
 use crate::ui::fixtures::{self, finished, mid_run, opts, Rng};
@@ -816,6 +817,54 @@ fn run_loop_returns_at_its_deadline_without_quitting() {
         text(&term).contains("TRAINING"),
         "the window drew the dashboard"
     );
+}
+
+#[test]
+fn the_first_frame_logs_once_how_long_the_dashboard_took_to_come_up() {
+    let t0 = Instant::now();
+    let mut app = App::new(opts(ColorMode::Ansi16));
+    app.set_startup(Startup {
+        process: t0,
+        main: t0 + Duration::from_millis(180),
+    });
+    app.take_dirty();
+    app.on_frame_drawn(t0 + Duration::from_millis(431));
+    app.on_frame_drawn(t0 + Duration::from_millis(900));
+    let up: Vec<&str> = app
+        .log_entries()
+        .map(|e| e.text.as_str())
+        .filter(|t| t.starts_with("dashboard up"))
+        .collect();
+    assert_eq!(up, ["dashboard up in 0.43 s (main at 0.18 s)"]);
+    assert!(app.is_dirty(), "the line is drawn in the next frame");
+    // Without a start (tests, `view`), nothing is logged.
+    let mut plain = App::new(opts(ColorMode::Ansi16));
+    plain.on_frame_drawn(t0);
+    assert_eq!(plain.log_entries().count(), 0);
+}
+
+#[test]
+fn run_loop_reports_its_first_frame() {
+    let (chans, _ev_tx, _p_tx, _cmd_rx) = channels();
+    let mut term = Terminal::new(TestBackend::new(120, 36)).expect("terminal");
+    let mut app = App::new(opts(ColorMode::Ansi16));
+    app.set_startup(Startup::now());
+    let mut input = |_: Duration| Ok(None);
+    // A deadline already passed: one turn of the loop, one frame.
+    run_loop(
+        &mut term,
+        &mut app,
+        &chans,
+        &mut input,
+        None,
+        Some(Instant::now()),
+    )
+    .expect("loop");
+    let up = app
+        .log_entries()
+        .filter(|e| e.text.starts_with("dashboard up in "))
+        .count();
+    assert_eq!(up, 1);
 }
 
 #[test]
