@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Benchmark: the seed (tutorial) model trained as the README reports it: 10 epochs on the
+# Benchmark: the tutorial model trained as the README reports it: 10 epochs on the
 # real Fashion-MNIST, CPU, seed 42, headless --json, release build. Prints the per-epoch
 # table as markdown rows (paste into the README's "The model and what it reaches"), the
 # seconds per epoch (mean, range), the peak resident memory (GNU time's max RSS of the
@@ -18,7 +18,7 @@ command -v /usr/bin/time >/dev/null || { echo "bench: needs GNU time (apt-get in
 
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
-echo "bench: the seed model, $epochs epoch(s), seed $seed, $threads thread(s), train limit $limit (0 = all)" >&2
+echo "bench: the tutorial model, $epochs epoch(s), seed $seed, $threads thread(s), train limit $limit (0 = all)" >&2
 /usr/bin/time -v -o "$work/time" "$bin" train --json --device cpu --threads "$threads" \
   --epochs "$epochs" --seed "$seed" --train-limit "$limit" --data-dir "$data" \
   --run-dir "$work/run" > "$work/out.jsonl" 2> "$work/err" \
@@ -32,7 +32,7 @@ epochs = [l for l in lines if "epoch" in l and "event" not in l]
 rss = int(re.search(r"Maximum resident set size \(kbytes\): (\d+)", open(f"{d}/time").read()).group(1)) / 1024
 load = re.search(r"loaded .* in ([0-9.]+)s", open(f"{d}/err").read())
 secs = [e["seconds"] for e in epochs]
-print(f"== the seed model: {len(epochs)} epochs, seed {seed}, CPU, {threads} thread(s)"
+print(f"== the tutorial model: {len(epochs)} epochs, seed {seed}, CPU, {threads} thread(s)"
       + (f", first {limit} training images" if limit else ""))
 print("| epoch | train loss | train acc | test loss | test acc |")
 print("| ---: | ---: | ---: | ---: | ---: |")
