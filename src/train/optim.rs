@@ -173,14 +173,8 @@ impl Optim {
             Optimizer::Sgd => {
                 let g = if wd != 0.0 { &g + &*p * wd } else { g };
                 let g = if momentum != 0.0 {
-                    let buf = &mut self.first;
-                    if self.step == 1 {
-                        buf.copy_(&g);
-                    } else {
-                        let _ = buf.g_mul_scalar_(momentum);
-                        let _ = buf.g_add_(&g);
-                    }
-                    buf.shallow_clone()
+                    accumulate_momentum(&mut self.first, &g, momentum, self.step);
+                    self.first.shallow_clone()
                 } else {
                     g
                 };
@@ -193,15 +187,9 @@ impl Optim {
                 if wd != 0.0 {
                     let _ = p.g_mul_scalar_(1.0 - lr * wd);
                 }
-                let buf = &mut self.first;
-                if self.step == 1 {
-                    buf.copy_(&g);
-                } else {
-                    let _ = buf.g_mul_scalar_(momentum);
-                    let _ = buf.g_add_(&g);
-                }
+                accumulate_momentum(&mut self.first, &g, momentum, self.step);
                 // p -= lr·(g + momentum·buf)
-                a.copy_(buf);
+                a.copy_(&self.first);
                 let _ = a.g_mul_scalar_(momentum);
                 let _ = a.g_add_(&g);
                 let _ = a.g_mul_scalar_(lr);
@@ -268,6 +256,17 @@ impl Optim {
         }
         self.step = step;
         Ok(())
+    }
+}
+
+/// SGD's momentum buffer after step `step` (1-based): the gradient itself at the first
+/// step, then `momentum·buf + g` (libtorch's order, no dampening).
+fn accumulate_momentum(buf: &mut Tensor, g: &Tensor, momentum: f64, step: i64) {
+    if step == 1 {
+        buf.copy_(g);
+    } else {
+        let _ = buf.g_mul_scalar_(momentum);
+        let _ = buf.g_add_(g);
     }
 }
 
