@@ -1,5 +1,6 @@
 //! The "Accuracy" pane: running training accuracy over fractional epochs, test accuracy
-//! per epoch, and the Keras tutorial's 90 % as a reference line; the y axis starts at a
+//! per epoch (and the validation accuracy when the run holds training images out), and
+//! the Keras tutorial's 90 % as a reference line; the y axis starts at a
 //! multiple of 10 below what matters (after the first half epoch).
 
 use ratatui::buffer::Buffer;
@@ -31,6 +32,7 @@ impl Widget for AccuracyChart<'_> {
                 .points()
                 .last()
                 .map(|p| format!("train {:.1}%", p.1)),
+            charts.val_acc.last().map(|p| format!("val {:.1}%", p.1)),
             charts.test_acc.last().map(|p| format!("test {:.1}%", p.1)),
         ]
         .into_iter()
@@ -61,6 +63,7 @@ impl Widget for AccuracyChart<'_> {
             .iter()
             .filter(|p| settled(p.0))
             .chain(&charts.test_acc)
+            .chain(&charts.val_acc)
             .chain(charts.shown_others().flat_map(|(_, o)| &o.test_acc))
             .map(|p| p.1)
             .fold(REFERENCE_ACC, f64::min);
@@ -97,6 +100,16 @@ impl Widget for AccuracyChart<'_> {
                 &charts.test_acc,
             ),
         ];
+        if !charts.val_acc.is_empty() {
+            datasets.push(series(
+                plain,
+                "validation",
+                SeriesRole::Raw,
+                line,
+                theme.fg(Color::Yellow),
+                &charts.val_acc,
+            ));
+        }
         for (color, o) in charts.shown_others() {
             datasets.push(series(
                 plain,
