@@ -13,7 +13,9 @@ use crate::ui::panes::charts::REFERENCE_ACC;
 use crate::ui::panes::Charts;
 use crate::ui::panes::Pane;
 use crate::ui::theme::Theme;
-use crate::ui::widgets::{axis_labels, chart_block, empty_pane, epoch_chart, series, SeriesRole};
+use crate::ui::widgets::{
+    axis_labels, empty_pane, epoch_chart, pane_block, series, with_info, SeriesRole,
+};
 
 pub struct AccuracyChart<'a> {
     pub charts: &'a Charts,
@@ -38,13 +40,21 @@ impl Widget for AccuracyChart<'_> {
         .into_iter()
         .flatten()
         .collect();
-        let block = chart_block(
+        // Short of room: the held-out and test accuracies (the ones that choose and
+        // judge), else the test accuracy alone.
+        let mut info = vec![stats.join(" · ")];
+        if let [.., val, test] = &stats[..] {
+            if !charts.val_acc.is_empty() {
+                info.push(format!("{val} · {test}"));
+            }
+        }
+        info.extend(stats.last().cloned());
+        let block = with_info(
+            pane_block(Pane::Accuracy, self.focused, theme),
             Pane::Accuracy,
-            self.focused,
-            theme,
             area.width,
-            &stats,
-            stats.last(),
+            &info,
+            theme.dim(),
         );
         if charts.train_acc.is_empty() && charts.test_acc.is_empty() {
             empty_pane(block, "waiting for the first batch…", area, buf, theme);
