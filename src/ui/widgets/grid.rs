@@ -5,8 +5,8 @@
 //!
 //! Sizes are in pixels along the item's longer side. A pixel is one cell wide and half a
 //! cell tall (the upper half block `▀` carries two), so a picture `w × h` pixels takes
-//! `w` columns and `h / 2` rows, rounded up. Items are enlarged by whole multiples only
-//! (every source pixel the same size) and shrunk to any size (averaging).
+//! `w` columns and `h / 2` rows, rounded up. Pictures are drawn at any size between the
+//! smallest and the largest allowed (see [`crate::ui::widgets::pixels`] for how).
 
 use ratatui::layout::Rect;
 
@@ -54,21 +54,16 @@ impl Fit {
     }
 }
 
-/// The drawn sizes to try, largest first: whole multiples of the item's longer side up to
-/// `max_side`, then the item's own size and every smaller one down to `min_side`.
+/// The drawn sizes to try, largest first: from `max_side` down to `min_side` (or the
+/// item's own size, when that is smaller).
 pub fn sides(items: &Items) -> Vec<usize> {
     let long = items.px.0.max(items.px.1);
     if long == 0 {
         return Vec::new();
     }
     let top = items.max_side.max(1);
-    let mut out: Vec<usize> = (2..=top / long).rev().map(|k| k * long).collect();
-    let low = items.min_side.clamp(1, long);
-    out.extend((low..=long.min(top)).rev());
-    if out.is_empty() {
-        out.push(low.min(top));
-    }
-    out
+    let low = items.min_side.clamp(1, long).min(top);
+    (low..=top).rev().collect()
 }
 
 /// The item drawn `side` pixels along its longer side: its size in pixels.
@@ -202,12 +197,10 @@ mod tests {
     }
 
     #[test]
-    fn sizes_go_from_whole_multiples_down_to_the_smallest() {
-        assert_eq!(
-            sides(&items(13, 1, 0, 4, 32)),
-            [26, 13, 12, 11, 10, 9, 8, 7, 6, 5, 4]
-        );
-        assert_eq!(sides(&items(2, 1, 0, 4, 8)), [8, 6, 4, 2]);
+    fn sizes_go_from_the_largest_down_to_the_smallest() {
+        let s = sides(&items(13, 1, 0, 4, 32));
+        assert_eq!((s.len(), s[0], s[28]), (29, 32, 4));
+        assert_eq!(sides(&items(2, 1, 0, 4, 8)), [8, 7, 6, 5, 4, 3, 2]);
         assert_eq!(sides(&items(28, 1, 1, 8, 28))[..3], [28, 27, 26]);
         assert_eq!(
             sides(&items(28, 1, 1, 8, 20))[0],

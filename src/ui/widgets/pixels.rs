@@ -85,8 +85,9 @@ fn span(i: usize, out: usize, src: usize) -> (usize, usize) {
 }
 
 /// A `src` picture (width, height) whose values come from `value`, drawn `out` pixels:
-/// each output pixel the mean of the source pixels it covers (nearest neighbour when
-/// enlarging by a whole multiple). Pixels outside the source read as 0.
+/// each output pixel the mean of the source pixels it touches: a run of them when
+/// shrinking; when enlarging the one it lies in, or the two it straddles (never one
+/// when enlarging by a whole multiple). Pixels outside the source read as 0.
 fn resampled<'a>(
     src: (usize, usize),
     out: (usize, usize),
