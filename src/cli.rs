@@ -118,6 +118,10 @@ pub struct TrainArgs {
     /// Use only the first N training images.
     #[arg(long, value_name = "N")]
     pub train_limit: Option<usize>,
+    /// Hold out N training images and choose the best epoch (and stop early) by their
+    /// accuracy instead of the test set's.
+    #[arg(long, value_name = "N")]
+    pub validation: Option<usize>,
     /// Train the best model that fits this wall time (e.g. 3m, 90s): the run measures
     /// its speed and fixes its length so that the schedule ends on time.
     #[arg(long, value_name = "DURATION", value_parser = setting::<TimeBudget>("training.time_budget"))]
@@ -291,6 +295,9 @@ impl TrainArgs {
         }
         if let Some(v) = self.train_limit {
             cfg.data.train_limit = v;
+        }
+        if let Some(v) = self.validation {
+            cfg.data.validation = v;
         }
         if let Some(v) = self.time_budget {
             cfg.training.time_budget = v;

@@ -153,6 +153,9 @@ pub struct Data {
     /// 0 = the whole split.
     pub train_limit: usize,
     pub test_limit: usize,
+    /// Training images held out (the same ones for a seed) to choose the best epoch and
+    /// stop early by; 0 = none, the test set chooses.
+    pub validation: usize,
     /// Training augmentation: mirror half the images left–right.
     pub flip: bool,
     /// Training augmentation: shift by up to this many pixels (zero fill).
@@ -487,6 +490,43 @@ mod tests {
             .unwrap_err()
             .0
             .contains("allowed 1 to 10"));
+    }
+
+    #[test]
+    fn held_out_images_must_leave_some_to_train_on() {
+        let mut c = Config::default();
+        c.data.validation = 100;
+        c.validate().unwrap();
+        c.training.batch_size = 32;
+        c.validate_against_data(101).unwrap_err();
+        c.training.batch_size = 1;
+        c.validate_against_data(101).unwrap();
+        assert_eq!(
+            c.validate_against_data(100).unwrap_err().0,
+            "data.validation = 100 is out of range: allowed 0 (off) to 99 (it must leave \
+             images to train on: there are 100 training images)"
+        );
+        c.data.train_limit = 50;
+        let e = c.validate_against_data(50).unwrap_err().0;
+        assert!(e.starts_with("data.validation = 100 is out of range: allowed 0 (off) to 49"));
+        assert!(
+            e.ends_with("50 training images that data.train_limit leaves)"),
+            "{e}"
+        );
+        // The batch must fit in what is left.
+        c.data.train_limit = 0;
+        c.training.batch_size = 32;
+        assert_eq!(
+            c.validate_against_data(120).unwrap_err().0,
+            "training.batch_size = 32 is out of range: allowed 1 to 20 (the number of \
+             training images once data.validation has held 100 out)"
+        );
+        c.data.validation = 60_000;
+        assert!(c
+            .validate()
+            .unwrap_err()
+            .0
+            .starts_with("data.validation = 60000 is out of range: allowed 0 (off) to 59999"));
     }
 
     #[test]

@@ -50,15 +50,20 @@ fn write_line(w: &mut dyn Write, line: &str) -> io::Result<()> {
     w.flush()
 }
 
-/// The per-epoch line, Keras style.
+/// The per-epoch line, Keras style (`val_loss` and `val_acc` when the run holds training
+/// images out).
 pub fn epoch_line(s: &EpochSummary, eta_secs: f64) -> String {
     let eta = if s.epoch < s.epochs {
         format!(" - ETA {}", duration::short(eta_secs))
     } else {
         String::new()
     };
+    let val = match (s.val_loss, s.val_acc) {
+        (Some(loss), Some(acc)) => format!(" - val_loss: {loss:.4} - val_acc: {acc:.4}"),
+        _ => String::new(),
+    };
     format!(
-        "Epoch {}/{} - {:.1}s - {:.0} img/s - loss: {:.4} - acc: {:.4} - test_loss: {:.4} - test_acc: {:.4} - lr: {}{eta}",
+        "Epoch {}/{} - {:.1}s - {:.0} img/s - loss: {:.4} - acc: {:.4}{val} - test_loss: {:.4} - test_acc: {:.4} - lr: {}{eta}",
         s.epoch, s.epochs, s.seconds, s.images_per_sec, s.train_loss, s.train_acc, s.test_loss,
         s.test_acc, s.lr
     ) + &plain_text(s.test_acc, s.test_acc_plain)
@@ -99,8 +104,12 @@ pub fn test_json(t: &TestPoint) -> serde_json::Value {
 }
 
 fn banner(info: &RunInfo) -> String {
+    let val = match info.validation {
+        0 => String::new(),
+        n => format!(" / {n} validation"),
+    };
     format!(
-        "Training {} ({} parameters) on {}: {} epochs, batch {}, lr {}, {} train / {} test images, seed {}\nRun directory: {}",
+        "Training {} ({} parameters) on {}: {} epochs, batch {}, lr {}, {} train{val} / {} test images, seed {}\nRun directory: {}",
         info.model,
         info.parameters,
         info.device,
@@ -295,6 +304,8 @@ mod tests {
             test_loss: 0.4,
             test_acc: 0.85,
             test_acc_plain: 0.85,
+            val_loss: None,
+            val_acc: None,
             elapsed: 10.0,
             lr: 0.001,
             seconds: 10.0,
@@ -375,6 +386,7 @@ mod tests {
             "{out}"
         );
         assert!(out.contains("test_acc: 0.8500 - lr: 0.001\n"), "{out}");
+        assert!(!out.contains("val_"), "{out}");
         assert!(out.contains(
             "Done: 2 epoch(s) in 22s, test accuracy 85.00%, model saved to /r/model.safetensors"
         ));
@@ -408,6 +420,27 @@ mod tests {
             let end = print(&rx, &mut Failing(libc::EPIPE), &mut Vec::new(), opts);
             assert!(matches!(end, Ending::Done(_)), "json {json}: {end:?}");
         }
+    }
+
+    #[test]
+    fn held_out_images_add_their_loss_and_accuracy() {
+        let s = EpochSummary {
+            val_loss: Some(0.25),
+            val_acc: Some(0.9),
+            ..summary(1)
+        };
+        let line = epoch_line(&s, 11.0);
+        assert!(
+            line.contains("acc: 0.8000 - val_loss: 0.2500 - val_acc: 0.9000 - test_loss: 0.4000"),
+            "{line}"
+        );
+        let v = epoch_json(&s);
+        assert_eq!(
+            (v["val_loss"].as_f64(), v["val_acc"].as_f64()),
+            (Some(0.25), Some(0.9))
+        );
+        let plain = epoch_json(&summary(1));
+        assert!(plain.get("val_acc").is_none() && plain.get("val_loss").is_none());
     }
 
     #[test]

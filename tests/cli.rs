@@ -346,3 +346,97 @@ fn resume_with_another_run_dir_is_a_usage_error() {
     assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
     assert!(stderr(&o).contains("--run-dir"), "{}", stderr(&o));
 }
+
+#[test]
+fn held_out_images_add_json_fields_and_choose_the_best_epoch() {
+    let data = tempfile::tempdir().unwrap();
+    let run_dir = tempfile::tempdir().unwrap();
+    common::write_synthetic(data.path(), 200, 40);
+    let o = run_in(
+        data.path(),
+        run_dir.path(),
+        "train --json --device cpu --threads 1 --epochs 2 --batch-size 16 --validation 40",
+    );
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("held out 40 of the 200 training images for validation"),
+        "{}",
+        stderr(&o)
+    );
+    let stdout = String::from_utf8(o.stdout).unwrap();
+    let lines: Vec<serde_json::Value> = stdout
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("stdout carries only JSON lines"))
+        .collect();
+    for epoch in &lines[..2] {
+        let acc = epoch["val_acc"].as_f64().expect("val_acc");
+        assert!((0.0..=1.0).contains(&acc), "{epoch}");
+        assert!(
+            epoch["val_loss"].as_f64().is_some_and(f64::is_finite),
+            "{epoch}"
+        );
+        // 40 held-out images: the accuracy is a whole number of them.
+        assert!((acc * 40.0 - (acc * 40.0).round()).abs() < 1e-9, "{epoch}");
+    }
+    let rec: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(run_dir.path().join("run.json")).unwrap())
+            .unwrap();
+    assert_eq!(rec["best_by"], "val", "{rec}");
+    let best = rec["best_epoch"].as_u64().unwrap() as usize;
+    assert_eq!(rec["best_val_acc"], lines[best - 1]["val_acc"], "{rec}");
+    assert_eq!(rec["best_test_acc"], lines[best - 1]["test_acc"], "{rec}");
+    let saved = std::fs::read_to_string(run_dir.path().join("config.toml")).unwrap();
+    assert!(saved.contains("validation = 40"), "{saved}");
+
+    // Without held-out images the epoch lines have no such fields and the test set
+    // chooses.
+    let plain = tempfile::tempdir().unwrap();
+    let o = run_in(
+        data.path(),
+        plain.path(),
+        "train --json --device cpu --threads 1 --epochs 1 --batch-size 16",
+    );
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let first: serde_json::Value =
+        serde_json::from_str(String::from_utf8(o.stdout).unwrap().lines().next().unwrap()).unwrap();
+    assert!(first.get("val_acc").is_none() && first.get("val_loss").is_none());
+    let rec = std::fs::read_to_string(plain.path().join("run.json")).unwrap();
+    assert!(rec.contains("\"best_by\": \"test\""), "{rec}");
+}
+
+#[test]
+fn holding_out_every_training_image_is_a_usage_error() {
+    let data = tempfile::tempdir().unwrap();
+    let run_dir = tempfile::tempdir().unwrap();
+    common::write_synthetic(data.path(), 100, 30);
+    for (flags, message) in [
+        (
+            "--validation 100",
+            "data.validation = 100 is out of range: allowed 0 (off) to 99 (it must leave \
+             images to train on: there are 100 training images)",
+        ),
+        (
+            "--validation 60 --train-limit 50",
+            "allowed 0 (off) to 49 (it must leave images to train on: there are 50 training \
+             images that data.train_limit leaves)",
+        ),
+        (
+            "--validation 90 --batch-size 16",
+            "training.batch_size = 16 is out of range: allowed 1 to 10 (the number of \
+             training images once data.validation has held 90 out)",
+        ),
+    ] {
+        let o = run_in(
+            data.path(),
+            run_dir.path(),
+            &format!("train --headless --device cpu --threads 1 --epochs 1 {flags}"),
+        );
+        assert_eq!(o.status.code(), Some(2), "{flags}: {}", stderr(&o));
+        assert!(stderr(&o).contains(message), "{flags}: {}", stderr(&o));
+        assert!(!stderr(&o).contains("panicked"), "{}", stderr(&o));
+        assert!(
+            !run_dir.path().join("metrics.jsonl").exists(),
+            "{flags}: it trained"
+        );
+    }
+}

@@ -236,6 +236,7 @@ fn x_in_the_dashboard_writes_the_report_and_says_where() {
         data_source: String::new(),
         data_load_secs: 0.0,
         early_stop: 0,
+        validation: 0,
         time_budget: None,
     })));
     app.on_key(x);

@@ -20,8 +20,19 @@ use tempfile::TempDir;
 
 static RNG: Mutex<()> = Mutex::new(());
 
-/// The per-epoch metrics that must repeat exactly (timings excluded).
-type Metrics = Vec<(usize, f64, f64, f64, f64, Vec<u32>)>;
+/// The per-epoch metrics that must repeat exactly (timings excluded): epoch, training
+/// loss and accuracy, test loss and accuracy, the confusion matrix, and the held-out
+/// images' loss and accuracy when there are any.
+type Metrics = Vec<(
+    usize,
+    f64,
+    f64,
+    f64,
+    f64,
+    Vec<u32>,
+    Option<f64>,
+    Option<f64>,
+)>;
 
 fn metrics_of(run: &Path) -> Metrics {
     let text = std::fs::read_to_string(run.join("metrics.jsonl")).unwrap();
@@ -46,6 +57,8 @@ fn metrics_of(run: &Path) -> Metrics {
                 v["test_loss"].as_f64().unwrap(),
                 v["test_acc"].as_f64().unwrap(),
                 confusion,
+                v["val_loss"].as_f64(),
+                v["val_acc"].as_f64(),
             )
         })
         .collect()
@@ -205,6 +218,61 @@ fn resumed_runs_repeat_an_uninterrupted_run_exactly() {
     assert_eq!(metrics_of(mid.path()), expected);
 }
 
+#[test]
+fn a_run_with_held_out_images_resumes_exactly() {
+    let _lock = RNG.lock().unwrap_or_else(|e| e.into_inner());
+    let data = tempfile::tempdir().unwrap();
+    common::write_synthetic(data.path(), 400, 60);
+    let config = |run: &Path| {
+        let mut cfg = common::quick_config(data.path(), run, 3);
+        cfg.data.validation = 80;
+        cfg.training.early_stop = 1;
+        cfg
+    };
+
+    let straight = tempfile::tempdir().unwrap();
+    run_to_end(&config(straight.path()), false);
+    let expected = metrics_of(straight.path());
+    assert!(!expected.is_empty());
+    assert!(
+        expected.iter().all(|m| m.6.is_some() && m.7.is_some()),
+        "{expected:?}"
+    );
+
+    // Stopped inside epoch 2, after its first batch, and resumed.
+    let mid = tempfile::tempdir().unwrap();
+    let cfg = config(mid.path());
+    let (tx, control) = flume::unbounded();
+    let mut starts = 0;
+    let mut sink = |ev: TrainEvent| {
+        if ev == TrainEvent::Phase(Phase::Training) {
+            starts += 1;
+            if starts == 2 {
+                tx.send(Command::Stop).unwrap();
+            }
+        }
+        true
+    };
+    let summary = train::run_with(&cfg, RunOptions::default(), &control, &mut sink).unwrap();
+    assert!(summary.stopped_early);
+    let sc = sidecar(mid.path());
+    assert_eq!(
+        (sc.epoch, sc.batch),
+        (1, 1),
+        "stopped in epoch 2, mid-epoch"
+    );
+    run_to_end(&cfg, true);
+    assert_eq!(metrics_of(mid.path()), expected);
+    // The same best epoch, chosen by the held-out images, in both records.
+    let record = |run: &Path| fashion_tui::train::run_record::read(run).unwrap().unwrap();
+    let (a, b) = (record(straight.path()), record(mid.path()));
+    assert_eq!(
+        (a.best_by, a.best_epoch, a.best_val_acc, a.epochs_done),
+        (b.best_by, b.best_epoch, b.best_val_acc, b.epochs_done)
+    );
+    assert_eq!(a.best_by, fashion_tui::train::events::BestBy::Val);
+}
+
 /// `quick_config` for the `fast` model with its recipe (BatchNorm, label smoothing,
 /// Nesterov SGD with one-cycle, the weight average), augmentation and test-time flips.
 fn fast_config(data: &Path, run: &Path, epochs: usize) -> Config {
@@ -347,6 +415,8 @@ fn resume_refuses_changed_next_run_settings_unless_forced() {
             "8",
             "--seed",
             "9",
+            "--validation",
+            "8",
             "--resume",
         ])
         .arg(run.path())
@@ -356,6 +426,7 @@ fn resume_refuses_changed_next_run_settings_unless_forced() {
     assert_eq!(out.status.code(), Some(2), "{stderr}");
     assert!(stderr.contains("training.batch_size 16 → 8"), "{stderr}");
     assert!(stderr.contains("training.seed 42 → 9"), "{stderr}");
+    assert!(stderr.contains("data.validation 0 → 8"), "{stderr}");
     assert!(stderr.contains("--force"), "{stderr}");
     let out = Process::new(bin)
         .args([

@@ -12,7 +12,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
 use fashion_tui::model::ModelKind;
-use fashion_tui::train::events::TrainEvent;
+use fashion_tui::train::events::{BestBy, TrainEvent};
 use fashion_tui::train::run_record::{self, Status};
 use fashion_tui::train::{self, run_dir};
 
@@ -63,8 +63,11 @@ fn a_finished_run_records_its_epochs_losses_and_best_model() {
     assert!(!rec.commit.is_empty());
     let ended = rec.ended.as_deref().expect("an end time");
     assert!(run_record::seconds_between(&rec.started, ended).is_some_and(|s| s >= 0.0));
-    let (best, best_acc) = run_record::best_in_metrics(run.path()).unwrap();
-    assert_eq!(rec.best_epoch, Some(best));
+    let best = run_record::best_in_metrics(run.path(), BestBy::Test).unwrap();
+    let best_acc = best.acc;
+    assert_eq!(rec.best_epoch, Some(best.epoch));
+    assert_eq!(rec.best_by, BestBy::Test);
+    assert_eq!(rec.best_val_acc, None);
     assert_eq!(rec.best_test_acc, Some(best_acc));
     assert_eq!(rec.final_test_acc, run_dir::last_test_acc(run.path()));
 
@@ -125,6 +128,107 @@ fn early_stopping_ends_a_run_that_stopped_improving() {
         messages.iter().any(|m| m.contains("for 1 of 2 epochs")),
         "{messages:?}"
     );
+}
+
+#[test]
+fn held_out_images_choose_the_best_epoch_and_when_to_stop() {
+    let data = tempfile::tempdir().unwrap();
+    let run = tempfile::tempdir().unwrap();
+    // The test labels are shifted by one class: the better the model learns, the lower
+    // its test accuracy. Judged by the test set, epoch 1 would be the best; judged by
+    // the held-out training images, a later one is.
+    let mut test = common::synthetic_split(100, 2);
+    for l in &mut test.labels {
+        *l = (*l + 1) % 10;
+    }
+    fashion_tui::data::write_dataset(data.path(), &common::synthetic_split(320, 1), &test).unwrap();
+    let mut cfg = common::quick_config(data.path(), run.path(), 40);
+    cfg.training.early_stop = 2;
+    cfg.data.validation = 64;
+    // Slow enough to take a few epochs to learn the easy synthetic classes.
+    cfg.training.lr = 1e-4;
+    let (_tx, rx) = flume::unbounded();
+    let mut events = Vec::new();
+    let mut sink = |ev: TrainEvent| {
+        events.push(ev);
+        true
+    };
+    let summary = train::run(&cfg, &rx, &mut sink).unwrap();
+    assert!(summary.epochs_completed < 40, "{summary:?}");
+
+    let info = events
+        .iter()
+        .find_map(|e| match e {
+            TrainEvent::Started(i) => Some(i.clone()),
+            _ => None,
+        })
+        .unwrap();
+    assert_eq!((info.validation, info.train_images), (64, 256));
+    assert_eq!(info.best_by(), BestBy::Val);
+    let epochs: Vec<_> = events
+        .iter()
+        .filter_map(|e| match e {
+            TrainEvent::EpochEnd(s) => Some(s.as_ref().clone()),
+            _ => None,
+        })
+        .collect();
+    let val: Vec<f64> = epochs.iter().map(|s| s.val_acc.unwrap()).collect();
+    assert!(epochs
+        .iter()
+        .all(|s| s.val_loss.is_some_and(f64::is_finite)));
+    // The first of the highest validation accuracies, and the run ends two epochs later.
+    let top = val.iter().copied().fold(f64::MIN, f64::max);
+    let best = 1 + val.iter().position(|&v| v == top).unwrap();
+    let by_test = 1 + epochs
+        .iter()
+        .position(|s| s.test_acc == epochs.iter().map(|s| s.test_acc).fold(f64::MIN, f64::max))
+        .unwrap();
+    assert_ne!(
+        best, by_test,
+        "the test set would choose another epoch: {epochs:?}"
+    );
+    assert_eq!(summary.epochs_completed, best + 2, "{val:?}");
+
+    let rec = record(run.path());
+    assert_eq!(rec.best_by, BestBy::Val);
+    assert_eq!(rec.best_epoch, Some(best));
+    assert_eq!(rec.best_val_acc, Some(top));
+    assert_eq!(rec.best_test_acc, Some(epochs[best - 1].test_acc));
+    let reason = rec.reason.unwrap_or_default();
+    assert!(
+        reason.starts_with("early stop after epoch")
+            && reason.contains("no better validation accuracy than"),
+        "{reason}"
+    );
+    let text = std::fs::read_to_string(run.path().join(run_dir::RECORD_FILE)).unwrap();
+    assert!(text.contains("\"best_by\": \"val\""), "{text}");
+    // Each epoch's line carries the held-out images' loss and accuracy.
+    let metrics = std::fs::read_to_string(run.path().join(run_dir::METRICS_FILE)).unwrap();
+    for (line, s) in metrics.lines().zip(&epochs) {
+        let v: serde_json::Value = serde_json::from_str(line).unwrap();
+        assert_eq!(v["val_acc"].as_f64(), s.val_acc, "{line}");
+        assert_eq!(v["val_loss"].as_f64(), s.val_loss, "{line}");
+    }
+    // best.safetensors is the model of the epoch validation chose.
+    let ds = fashion_tui::data::load_dir(data.path(), fashion_tui::data::Repair::Replace).unwrap();
+    let eval = train::evaluate_saved(
+        ModelKind::Tutorial,
+        &run.path().join(run_dir::BEST_MODEL_FILE),
+        &ds.test,
+        tch::Device::Cpu,
+        false,
+    )
+    .unwrap();
+    assert!((eval.accuracy - epochs[best - 1].test_acc).abs() < 1e-9);
+    let said = |needle: &str| {
+        events
+            .iter()
+            .any(|e| matches!(e, TrainEvent::Message(m) if m.contains(needle)))
+    };
+    assert!(said(
+        "held out 64 of the 320 training images for validation"
+    ));
+    assert!(said("no better validation accuracy than"));
 }
 
 #[test]

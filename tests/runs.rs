@@ -164,3 +164,50 @@ fn real_runs_are_compared_by_what_differs() {
     );
     assert_eq!((row(2)[0], row(2)[10]), ("b", "0.003"), "{table}");
 }
+
+#[test]
+fn a_run_whose_best_epoch_validation_chose_says_so() {
+    let data = tempfile::tempdir().unwrap();
+    let root = tempfile::tempdir().unwrap();
+    common::write_synthetic(data.path(), 160, 50);
+    for (name, validation) in [("plain", "0"), ("validated", "32")] {
+        let o = bin()
+            .args(["train", "--headless", "--device", "cpu", "--threads", "1"])
+            .args(["--batch-size", "16", "--epochs", "1"])
+            .args(["--validation", validation, "--data-dir"])
+            .arg(data.path())
+            .arg("--run-dir")
+            .arg(root.path().join(name))
+            .output()
+            .unwrap();
+        assert_eq!(o.status.code(), Some(0), "{o:?}");
+    }
+    let table = stdout(&runs(root.path(), &[]));
+    let lines: Vec<&str> = table.lines().collect();
+    assert!(lines[0].contains(" validation "), "{table}");
+    let row = |name: &str| *lines.iter().find(|l| l.starts_with(name)).unwrap();
+    assert!(!row("plain").contains("(val "), "{table}");
+    let validated = row("validated");
+    let at = validated
+        .find(" @1 (val ")
+        .expect("the validation accuracy");
+    assert!(validated[at..].contains("%)"), "{table}");
+
+    let o = runs(root.path(), &["--json"]);
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let by_name = |n: &str| {
+        v["runs"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|r| r["name"] == n)
+            .unwrap()
+            .clone()
+    };
+    assert_eq!(by_name("plain")["best_by"], "test");
+    assert_eq!(by_name("plain")["best_val_acc"], serde_json::Value::Null);
+    let val = by_name("validated");
+    assert_eq!(val["best_by"], "val");
+    assert!(val["best_val_acc"].as_f64().is_some(), "{val}");
+    assert_eq!(val["settings"]["data.validation"], 32);
+}

@@ -1,5 +1,6 @@
 //! `fashion-tui runs`: a table of the runs in a runs directory (name, start, model,
-//! epochs, status, best and final test accuracy, duration) with the settings that differ
+//! epochs, status, best and final test accuracy (with the validation accuracy where
+//! held-out images chose the best epoch), duration) with the settings that differ
 //! between the listed runs, and only those; or the same as JSON. Broken run directories
 //! are listed with what is wrong with them; folders that hold no run are skipped with a
 //! note. Reads only; never changes a run.
@@ -15,6 +16,7 @@ use crate::config::params::{self, PARAMS};
 use crate::config::ConfigError;
 use crate::duration;
 use crate::train::catalog::{self, RunEntry};
+use crate::train::events::BestBy;
 use crate::train::run_dir;
 
 /// Keys never compared: where a run was written, and how it was shown.
@@ -123,6 +125,18 @@ fn percent(acc: Option<f64>) -> String {
     acc.map_or_else(|| "—".into(), |a| format!("{:.2}%", a * 100.0))
 }
 
+/// The BEST column: the best epoch's test accuracy and the epoch (`90.00% @3`), and when
+/// held-out images chose it, their accuracy (`89.10% @7 (val 91.20%)`).
+fn best_text(r: &RunEntry) -> String {
+    match (r.best_test_acc, r.best_epoch, r.best_by, r.best_val_acc) {
+        (Some(a), Some(e), BestBy::Val, Some(v)) => {
+            format!("{} @{e} (val {})", percent(Some(a)), percent(Some(v)))
+        }
+        (Some(a), Some(e), _, _) => format!("{} @{e}", percent(Some(a))),
+        _ => "—".into(),
+    }
+}
+
 /// `2026-11-30 14:09` from RFC 3339.
 fn start_text(started: Option<&str>) -> String {
     started
@@ -181,10 +195,7 @@ pub fn table(runs: &[RunEntry], keys: &[&'static str]) -> String {
                 None => r.epochs_done.to_string(),
             },
             r.status.label().to_string(),
-            match (r.best_test_acc, r.best_epoch) {
-                (Some(a), Some(e)) => format!("{} @{e}", percent(Some(a))),
-                _ => "—".into(),
-            },
+            best_text(r),
             percent(r.final_test_acc),
             r.seconds.map_or_else(|| "—".into(), duration::short),
         ];
@@ -239,6 +250,8 @@ pub fn json_text(runs: &[RunEntry], keys: &[&'static str], skipped: &[String]) -
                 "status": r.status.label(),
                 "status_derived": r.derived,
                 "best_epoch": r.best_epoch,
+                "best_by": r.best_by,
+                "best_val_acc": r.best_val_acc,
                 "best_test_acc": r.best_test_acc,
                 "final_test_acc": r.final_test_acc,
                 "seconds": r.seconds,

@@ -277,6 +277,14 @@ pub const PARAMS: &[Param] = &[
     .shapes_run(),
     next("data.test_limit", "use the first N test images (0 = all)"),
     next(
+        "data.validation",
+        "hold out N training images to pick the best epoch by: 0 (off)",
+    )
+    // The upper bound depends on the data (and data.train_limit): checked once it is
+    // loaded, by `Config::validate_against_data`.
+    .range("0 (off) to 59999", |c| whole(c.data.validation, 0..=59_999))
+    .shapes_run(),
+    next(
         "data.flip",
         "augment: mirror half the training images: true | false",
     )

@@ -53,12 +53,31 @@ impl Config {
         Ok(())
     }
 
-    /// Checks that need the dataset's size.
+    /// Checks that need the dataset's size: `train_images` before any are held out.
     pub fn validate_against_data(&self, train_images: usize) -> Result<(), ConfigError> {
-        if self.training.batch_size > train_images {
+        let held = self.data.validation;
+        let limited = if self.data.train_limit > 0 {
+            " that data.train_limit leaves"
+        } else {
+            ""
+        };
+        if held > 0 && held >= train_images {
             return Err(ConfigError(format!(
-                "training.batch_size = {} is out of range: allowed 1 to {train_images} \
-                 (the number of training images)",
+                "data.validation = {held} is out of range: allowed 0 (off) to {} (it must \
+                 leave images to train on: there are {train_images} training images{limited})",
+                train_images.saturating_sub(1)
+            )));
+        }
+        let left = train_images - held;
+        if self.training.batch_size > left {
+            let after = if held > 0 {
+                format!(" once data.validation has held {held} out")
+            } else {
+                String::new()
+            };
+            return Err(ConfigError(format!(
+                "training.batch_size = {} is out of range: allowed 1 to {left} \
+                 (the number of training images{after})",
                 self.training.batch_size
             )));
         }

@@ -71,6 +71,9 @@ impl fmt::Debug for Split {
 pub struct Dataset {
     pub train: Split,
     pub test: Split,
+    /// Training images held out to choose the best epoch by (`data.validation`); empty
+    /// as read, filled by the trainer.
+    pub validation: Split,
     /// Directory it was read from.
     pub dir: PathBuf,
     /// Wall-clock seconds spent reading and decompressing.
@@ -130,6 +133,7 @@ pub fn load_dir(dir: &Path, repair: Repair) -> Result<Dataset, DataError> {
     Ok(Dataset {
         train,
         test,
+        validation: Split::default(),
         dir: dir.to_path_buf(),
         load_secs: start.elapsed().as_secs_f64(),
     })

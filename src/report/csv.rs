@@ -20,14 +20,24 @@ pub const COLUMNS: [&str; 10] = [
     "images_per_sec",
 ];
 
+/// Appended to [`COLUMNS`] when a run held training images out (`data.validation`);
+/// empty in the rows of runs that did not.
+pub const VAL_COLUMNS: [&str; 2] = ["val_loss", "val_acc"];
+
 /// The CSV text for `runs` (RFC 4180: `\r\n` is not required; lines end in `\n`).
 pub fn metrics(runs: &[Run]) -> String {
+    let val = runs.iter().any(Run::validated);
     let mut out = COLUMNS.join(",");
+    if val {
+        out.push(',');
+        out.push_str(&VAL_COLUMNS.join(","));
+    }
     out.push('\n');
+    let cell = |v: Option<f64>| v.map_or(String::new(), |v| v.to_string());
     for run in runs {
         let name = field(&run.name);
         for e in &run.epochs {
-            let _ = writeln!(
+            let _ = write!(
                 out,
                 "{name},{},{},{},{},{},{},{},{},{}",
                 e.epoch,
@@ -40,6 +50,10 @@ pub fn metrics(runs: &[Run]) -> String {
                 e.eval_seconds,
                 e.images_per_sec
             );
+            if val {
+                let _ = write!(out, ",{},{}", cell(e.val_loss), cell(e.val_acc));
+            }
+            out.push('\n');
         }
     }
     out
@@ -81,5 +95,21 @@ mod tests {
             cells[..5],
             [2.0, e.train_loss, e.train_acc, e.test_loss, e.test_acc]
         );
+    }
+
+    #[test]
+    fn held_out_images_add_two_columns_at_the_end() {
+        let mut a = fake_run("a", 1);
+        a.epochs[0].val_loss = Some(0.25);
+        a.epochs[0].val_acc = Some(0.875);
+        let text = metrics(&[a, fake_run("b", 1)]);
+        let lines: Vec<&str> = text.lines().collect();
+        assert!(
+            lines[0].ends_with(",images_per_sec,val_loss,val_acc"),
+            "{}",
+            lines[0]
+        );
+        assert!(lines[1].ends_with(",0.25,0.875"), "{}", lines[1]);
+        assert!(lines[2].ends_with(",,"), "{}", lines[2]);
     }
 }

@@ -50,6 +50,11 @@ pub struct Epoch {
     pub train_acc: f64,
     pub test_loss: f64,
     pub test_acc: f64,
+    /// On the held-out training images (`data.validation`), when the run held some out.
+    #[serde(default)]
+    pub val_loss: Option<f64>,
+    #[serde(default)]
+    pub val_acc: Option<f64>,
     pub lr: f64,
     #[serde(default)]
     pub seconds: f64,
@@ -118,11 +123,28 @@ impl Run {
         }))
     }
 
-    /// The epoch with the highest test accuracy (the earliest of equals).
+    /// Whether the run held training images out: they chose its best epoch.
+    pub fn validated(&self) -> bool {
+        self.epochs.iter().any(|e| e.val_acc.is_some())
+    }
+
+    /// The accuracy that chooses the best epoch: the validation accuracy when the run
+    /// held images out (`None` for an epoch without it), else the test accuracy.
+    pub fn score(&self, e: &Epoch) -> Option<f64> {
+        if self.validated() {
+            e.val_acc
+        } else {
+            Some(e.test_acc)
+        }
+    }
+
+    /// The best epoch (the earliest of equals): by validation accuracy when the run held
+    /// images out, as the trainer chose it, else by test accuracy.
     pub fn best(&self) -> &Epoch {
+        let score = |e: &Epoch| self.score(e).unwrap_or(f64::NEG_INFINITY);
         self.epochs
             .iter()
-            .reduce(|best, e| if e.test_acc > best.test_acc { e } else { best })
+            .reduce(|best, e| if score(e) > score(best) { e } else { best })
             .expect("a loaded run has an epoch")
     }
 }
@@ -241,6 +263,8 @@ pub(crate) mod tests {
                     train_acc: 0.7 + 0.03 * f,
                     test_loss: 0.8 / f + 0.05,
                     test_acc: 0.72 + 0.028 * f,
+                    val_loss: None,
+                    val_acc: None,
                     lr: 0.001,
                     seconds: 1.5,
                     eval_seconds: 0.2,
@@ -261,6 +285,22 @@ pub(crate) mod tests {
         let mut run = fake_run("a", 4);
         run.epochs[1].test_acc = 0.99;
         assert_eq!(run.best().epoch, 2);
+        assert!(!run.validated());
+    }
+
+    #[test]
+    fn held_out_images_choose_the_best_epoch() {
+        let mut run = fake_run("a", 4);
+        run.epochs[1].test_acc = 0.99;
+        for (e, v) in run.epochs.iter_mut().zip([0.5, 0.6, 0.9, 0.9]) {
+            e.val_acc = Some(v);
+        }
+        assert!(run.validated());
+        assert_eq!(
+            run.best().epoch,
+            3,
+            "the first of the highest validation accuracy"
+        );
     }
 
     #[test]

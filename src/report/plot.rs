@@ -168,7 +168,8 @@ impl Curves<'_> {
             .runs
             .iter()
             .flat_map(|r| &r.epochs)
-            .flat_map(|e| [e.train_acc, e.test_acc])
+            .flat_map(|e| [Some(e.train_acc), Some(e.test_acc), e.val_acc])
+            .flatten()
             .filter(|v| v.is_finite())
             .fold(TARGET_ACC, f64::min);
         // From a multiple of 10% below everything to 100%.
@@ -219,11 +220,29 @@ impl Curves<'_> {
                 .draw_series(LineSeries::new(test, c.stroke_width(2)).point_size(3))?
                 .label(format!("{} test", run.name))
                 .legend(move |(x, y)| PathElement::new([(x, y), (x + 20, y)], c.stroke_width(2)));
+            if run.validated() {
+                let val = run
+                    .epochs
+                    .iter()
+                    .filter_map(|e| Some((e.epoch as f64, e.val_acc? * 100.0)));
+                // Thin and dotted at each epoch: apart from the thick test line.
+                chart
+                    .draw_series(LineSeries::new(val, c.stroke_width(1)).point_size(2))?
+                    .label(format!("{} validation", run.name))
+                    .legend(move |(x, y)| {
+                        PathElement::new([(x, y), (x + 20, y)], c.stroke_width(1))
+                    });
+            }
+            // The best epoch, on the curve that chose it.
             let best = run.best();
-            let at = (best.epoch as f64, best.test_acc * 100.0);
+            let (which, score) = match (run.validated(), best.val_acc) {
+                (true, Some(v)) => ("best val", v),
+                _ => ("best", best.test_acc),
+            };
+            let at = (best.epoch as f64, score * 100.0);
             chart
                 .draw_series([EmptyElement::at(at) + Circle::new((0, 0), 8, c.stroke_width(2))])?;
-            // Above the circle (the best test accuracy has no test point above it), on the
+            // Above the circle (the best accuracy has no point of its curve above it), on the
             // side with room: left of a late best epoch.
             let late = 2 * best.epoch > self.epochs() + 1;
             let (side, dx) = if late {
@@ -237,7 +256,7 @@ impl Curves<'_> {
                 .pos(Pos::new(side, VPos::Bottom));
             chart.draw_series([EmptyElement::at(at)
                 + Text::new(
-                    format!("best {:.2}% @ {}", at.1, best.epoch),
+                    format!("{which} {:.2}% @ {}", at.1, best.epoch),
                     (dx, -8 - 16 * i as i32),
                     style,
                 )])?;
@@ -314,12 +333,16 @@ fn confusion_panel<DB: DrawingBackend>(run: &Run, area: &DrawingArea<DB, Shift>)
         (PANEL.0 as i32 / 2, 16),
         centered(18),
     ))?;
-    area.draw(&Text::new(
-        format!(
-            "epoch {} (best test accuracy {:.2}%)",
-            best.epoch,
+    let chosen = match best.val_acc.filter(|_| run.validated()) {
+        Some(v) => format!(
+            "best validation accuracy {:.2}%, test {:.2}%",
+            v * 100.0,
             best.test_acc * 100.0
         ),
+        None => format!("best test accuracy {:.2}%", best.test_acc * 100.0),
+    };
+    area.draw(&Text::new(
+        format!("epoch {} ({chosen})", best.epoch),
         (PANEL.0 as i32 / 2, 38),
         centered(14),
     ))?;

@@ -8,6 +8,7 @@ use std::fs::{self, File};
 use std::io::{self, Read, Seek, SeekFrom};
 use std::path::{Path, PathBuf};
 
+use super::events::BestBy;
 use super::run_dir::{CONFIG_FILE, METRICS_FILE, MODEL_FILE, RECORD_FILE};
 use super::run_record::{self, Status};
 use crate::config::Config;
@@ -27,6 +28,11 @@ pub struct RunEntry {
     /// Whether the status was derived (no `run.json`: a run from an older version).
     pub derived: bool,
     pub best_epoch: Option<usize>,
+    /// What chose the best epoch: validation (held-out training images) or test.
+    pub best_by: BestBy,
+    /// The best epoch's validation accuracy, when validation chose it.
+    pub best_val_acc: Option<f64>,
+    /// The best epoch's test accuracy.
     pub best_test_acc: Option<f64>,
     pub final_test_acc: Option<f64>,
     /// From start to end (or to now, while it runs).
@@ -122,6 +128,8 @@ pub fn read_entry(dir: &Path) -> Option<RunEntry> {
         status: Status::Interrupted,
         derived: true,
         best_epoch: None,
+        best_by: BestBy::Test,
+        best_val_acc: None,
         best_test_acc: None,
         final_test_acc: last_acc,
         seconds: None,
@@ -149,6 +157,8 @@ pub fn read_entry(dir: &Path) -> Option<RunEntry> {
             entry.epochs_done = entry.epochs_done.max(rec.epochs_done);
             entry.epochs_planned = Some(rec.epochs_planned);
             entry.best_epoch = rec.best_epoch;
+            entry.best_by = rec.best_by;
+            entry.best_val_acc = rec.best_val_acc;
             entry.best_test_acc = rec.best_test_acc;
             entry.final_test_acc = entry.final_test_acc.or(rec.final_test_acc);
             entry.reason = rec.reason;
@@ -171,9 +181,12 @@ pub fn read_entry(dir: &Path) -> Option<RunEntry> {
 /// from what is there.
 fn derive_old(dir: &Path, e: &mut RunEntry) {
     e.started = started_from_name(&e.name);
-    if let Some((epoch, acc)) = run_record::best_in_metrics(dir) {
-        e.best_epoch = Some(epoch);
-        e.best_test_acc = Some(acc);
+    let by = BestBy::with(e.config.as_ref().map_or(0, |c| c.data.validation));
+    if let Some(best) = run_record::best_in_metrics(dir, by) {
+        e.best_epoch = Some(best.epoch);
+        e.best_by = best.by;
+        e.best_val_acc = (best.by == BestBy::Val).then_some(best.acc);
+        e.best_test_acc = Some(best.test_acc);
     }
     let planned = e.epochs_planned.unwrap_or(usize::MAX);
     // Without a record, an unfinished run cannot tell a stop from a crash.

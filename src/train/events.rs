@@ -7,6 +7,8 @@
 
 use std::path::PathBuf;
 
+use serde::{Deserialize, Serialize};
+
 pub use crate::config::params::LiveSetting;
 pub use crate::data::{IMAGE_PIXELS, IMAGE_SIDE, NUM_CLASSES};
 
@@ -66,9 +68,95 @@ pub struct RunInfo {
     /// Where the data came from and how long it took to load.
     pub data_source: String,
     pub data_load_secs: f64,
-    /// `training.early_stop`: epochs without a better test accuracy that end the run
-    /// (0: never).
+    /// `training.early_stop`: epochs without a better accuracy (by [`RunInfo::best_by`])
+    /// that end the run (0: never).
     pub early_stop: usize,
+    /// Training images held out to choose the best epoch by (`data.validation`; 0: none,
+    /// the test set chooses). `train_images` does not count them.
+    pub validation: usize,
+}
+
+impl RunInfo {
+    /// What chooses the run's best epoch.
+    pub fn best_by(&self) -> BestBy {
+        BestBy::with(self.validation)
+    }
+}
+
+/// What chooses a run's best epoch (and ends it early): the accuracy on training images
+/// held out for it (`data.validation`), or, without them, the test accuracy.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum BestBy {
+    #[default]
+    Test,
+    Val,
+}
+
+impl BestBy {
+    /// With `held_out` validation images (0: none).
+    pub fn with(held_out: usize) -> BestBy {
+        if held_out > 0 {
+            BestBy::Val
+        } else {
+            BestBy::Test
+        }
+    }
+
+    /// `val` or `test`, as `run.json` and short labels have it.
+    pub fn label(self) -> &'static str {
+        match self {
+            BestBy::Test => "test",
+            BestBy::Val => "val",
+        }
+    }
+
+    /// In words, for messages: `validation accuracy` or `test accuracy`.
+    pub fn accuracy(self) -> &'static str {
+        match self {
+            BestBy::Test => "test accuracy",
+            BestBy::Val => "validation accuracy",
+        }
+    }
+}
+
+/// The best epoch of a run so far.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Best {
+    /// 1-based.
+    pub epoch: usize,
+    pub by: BestBy,
+    /// Its accuracy by `by`: what later epochs must beat.
+    pub acc: f64,
+    /// Its test accuracy (the same as `acc` when the test set chooses).
+    pub test_acc: f64,
+}
+
+impl Best {
+    /// Epoch `s` as a candidate, judged `by`; `None` when it lacks that accuracy (an
+    /// epoch of a run that held nothing out, judged by validation).
+    pub fn of(s: &EpochSummary, by: BestBy) -> Option<Best> {
+        let acc = match by {
+            BestBy::Test => s.test_acc,
+            BestBy::Val => s.val_acc?,
+        };
+        Some(Best {
+            epoch: s.epoch,
+            by,
+            acc,
+            test_acc: s.test_acc,
+        })
+    }
+
+    /// `best` updated with the candidate `next`: a strictly higher accuracy wins, so the
+    /// first of equals stays.
+    pub fn update(best: Option<Best>, next: Option<Best>) -> Option<Best> {
+        match (best, next) {
+            (Some(b), Some(n)) if n.acc > b.acc => Some(n),
+            (None, n) => n,
+            (b, _) => b,
+        }
+    }
 }
 
 /// Results of one finished epoch, including its test-set evaluation.
@@ -84,6 +172,10 @@ pub struct EpochSummary {
     pub test_acc: f64,
     /// Without test-time flips.
     pub test_acc_plain: f64,
+    /// Loss and accuracy on the held-out training images (`data.validation`), when the
+    /// run holds some out.
+    pub val_loss: Option<f64>,
+    pub val_acc: Option<f64>,
     pub lr: f64,
     /// Wall time of the training part of the epoch (evaluation excluded).
     pub seconds: f64,

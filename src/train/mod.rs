@@ -9,8 +9,9 @@
 //!
 //! Here are the entry points; the loop itself is in `trainer` (its commands in
 //! `trainer/control`, its saves in `trainer/save`), the test-set evaluation in `evaluate`,
-//! the data as tensors in `input` and test fault injection in `fault` (its randomness is
-//! the crate's `rng`). The recipe's pieces each have their file: `optim`, `schedule`, `loss`,
+//! the data as tensors in `input`, the validation images held out of the training set in
+//! `holdout` and test fault injection in `fault` (its randomness is the crate's `rng`).
+//! The recipe's pieces each have their file: `optim`, `schedule`, `loss`,
 //! `augment`, `ema` (the weight average) and `budget` (fitting a run into a wall time).
 
 pub mod augment;
@@ -21,6 +22,7 @@ pub mod ema;
 mod evaluate;
 pub mod events;
 mod fault;
+pub mod holdout;
 mod input;
 pub mod loss;
 pub mod optim;
@@ -44,7 +46,7 @@ use crate::config::Config;
 use crate::data::{self, Dataset};
 pub use crate::rng::{step_seed, SplitMix64};
 pub use evaluate::{evaluate, evaluate_saved, Classifier, Evaluation};
-use events::{Command, Phase, RunInfo, RunSummary, TrainEvent};
+use events::{BestBy, Command, Phase, RunInfo, RunSummary, TrainEvent};
 pub use sink::{ChannelSink, Receivers, Sink};
 use trainer::Trainer;
 
@@ -190,9 +192,19 @@ pub fn run_with(
     sink.send(TrainEvent::Message(
         "loading the Fashion-MNIST dataset…".into(),
     ));
-    let ds = load_data(cfg, sink)?;
+    let mut ds = load_data(cfg, sink)?;
     // (An empty split is refused as the data loads; a limit never empties one.)
     cfg.validate_against_data(ds.train.len())?;
+    let held = cfg.data.validation;
+    if held > 0 {
+        ds.validation = holdout::hold_out(&mut ds.train, held, cfg.training.seed);
+        sink.send(TrainEvent::Message(format!(
+            "held out {held} of the {} training images for validation (by the seed, {}): \
+             the best epoch and early stopping go by their accuracy",
+            held + ds.train.len(),
+            cfg.training.seed
+        )));
+    }
 
     let run_dir = match cfg.runtime.run_dir.as_str() {
         "" => {
@@ -222,6 +234,7 @@ pub fn run_with(
         &resolved.description,
         cfg.training.epochs,
         opts.resume,
+        BestBy::with(cfg.data.validation),
     )?;
     // From here on the run has a record, and it says how the run ended.
     let prepared = Prepared {
@@ -297,6 +310,7 @@ fn train_in(
         data_source: ds.dir.display().to_string(),
         data_load_secs: ds.load_secs,
         early_stop: cfg.training.early_stop,
+        validation: ds.validation.len(),
     })));
     let outcome = t.train(control, sink)?;
     let summary = t.summary(outcome, started.elapsed().as_secs_f64());

@@ -88,7 +88,8 @@ impl StoredRun {
         let train_images = match cfg.data.train_limit {
             0 => 60_000,
             n => n,
-        };
+        }
+        .saturating_sub(cfg.data.validation);
         let batches = train_images.div_ceil(cfg.training.batch_size.max(1));
         let rec = self.record.as_ref();
         let mut out = vec![
@@ -112,6 +113,7 @@ impl StoredRun {
                 data_source: "stored run".into(),
                 data_load_secs: 0.0,
                 early_stop: cfg.training.early_stop,
+                validation: cfg.data.validation,
                 time_budget: cfg.training.time_budget.secs(),
             })),
         ];
@@ -228,6 +230,8 @@ fn epoch_from_json(line: &str) -> Option<EpochSummary> {
         test_loss: f("test_loss")?,
         test_acc: f("test_acc")?,
         test_acc_plain: f("test_acc_plain").or_else(|| f("test_acc"))?,
+        val_loss: f("val_loss"),
+        val_acc: f("val_acc"),
         elapsed: f("elapsed").unwrap_or(0.0),
         lr: f("lr").unwrap_or(0.0),
         seconds: f("seconds").unwrap_or(0.0),

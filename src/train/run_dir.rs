@@ -250,9 +250,10 @@ pub fn utc_stamp(t: SystemTime) -> String {
         .to_string()
 }
 
-/// One epoch as the JSON object used by `metrics.jsonl` and `--json` output.
+/// One epoch as the JSON object used by `metrics.jsonl` and `--json` output; with
+/// `val_loss` and `val_acc` when the run holds training images out.
 pub fn epoch_json(s: &EpochSummary) -> serde_json::Value {
-    json!({
+    let mut v = json!({
         "epoch": s.epoch,
         "epochs": s.epochs,
         "train_loss": s.train_loss,
@@ -266,7 +267,12 @@ pub fn epoch_json(s: &EpochSummary) -> serde_json::Value {
         "images_per_sec": s.images_per_sec,
         "elapsed": s.elapsed,
         "confusion": s.confusion,
-    })
+    });
+    if let (Some(loss), Some(acc), Some(map)) = (s.val_loss, s.val_acc, v.as_object_mut()) {
+        map.insert("val_loss".into(), json!(loss));
+        map.insert("val_acc".into(), json!(acc));
+    }
+    v
 }
 
 /// Append one epoch to `metrics.jsonl` and flush it to disk.

@@ -17,6 +17,7 @@ use std::path::Path;
 use anyhow::{Context, Result};
 use serde::{Deserialize, Serialize};
 
+use super::events::{Best, BestBy};
 use super::run_dir::{self, LOCK_FILE};
 pub use super::run_dir::{BEST_MODEL_FILE, BEST_MODEL_TEMP, LOSS_FILE, RECORD_FILE};
 use crate::atomic;
@@ -97,6 +98,14 @@ pub struct RunRecord {
     pub epochs_done: usize,
     #[serde(default)]
     pub best_epoch: Option<usize>,
+    /// What chose the best epoch: `val` (held-out training images) or `test`. Records
+    /// from before the choice existed were chosen by test.
+    #[serde(default)]
+    pub best_by: BestBy,
+    /// The best epoch's validation accuracy, when validation chose it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub best_val_acc: Option<f64>,
+    /// The best epoch's test accuracy (when validation chose it, not the highest one).
     #[serde(default)]
     pub best_test_acc: Option<f64>,
     #[serde(default)]
@@ -200,20 +209,21 @@ fn lock_held(dir: &Path) -> Option<bool> {
 }
 
 /// The record of a run starting (or resuming) in `dir` now: `running` with this
-/// process's pid. A resumed run keeps its start time.
+/// process's pid, its best epoch chosen `by`. A resumed run keeps its start time.
 pub fn start(
     dir: &Path,
     model: &str,
     device: &str,
     epochs_planned: usize,
     resume: bool,
+    by: BestBy,
 ) -> Result<()> {
     let earlier = if resume {
         read(dir).ok().flatten()
     } else {
         None
     };
-    let rec = RunRecord {
+    let mut rec = RunRecord {
         format: FORMAT,
         status: Status::Running,
         pid: Some(std::process::id()),
@@ -229,18 +239,23 @@ pub fn start(
         epochs_planned,
         epochs_done: run_dir::recorded_epochs(dir),
         best_epoch: None,
+        best_by: by,
+        best_val_acc: None,
         best_test_acc: None,
         final_test_acc: run_dir::last_test_acc(dir),
     };
-    let rec = match best_in_metrics(dir) {
-        Some((e, acc)) => RunRecord {
-            best_epoch: Some(e),
-            best_test_acc: Some(acc),
-            ..rec
-        },
-        None => rec,
-    };
+    set_best(&mut rec, best_in_metrics(dir, by));
     write(dir, &rec)
+}
+
+/// Record `best` (the best epoch so far) in `rec`.
+pub fn set_best(rec: &mut RunRecord, best: Option<Best>) {
+    rec.best_epoch = best.map(|b| b.epoch);
+    rec.best_test_acc = best.map(|b| b.test_acc);
+    rec.best_val_acc = best.filter(|b| b.by == BestBy::Val).map(|b| b.acc);
+    if let Some(b) = best {
+        rec.best_by = b.by;
+    }
 }
 
 /// Mark the run in `dir` as ended with `status` now; `reason`, when given, replaces the
@@ -256,21 +271,29 @@ pub fn end(dir: &Path, status: Status, reason: Option<String>) -> Result<()> {
     })
 }
 
-/// The best epoch in `metrics.jsonl` by test accuracy (the first of equals), and its
-/// accuracy.
-pub fn best_in_metrics(dir: &Path) -> Option<(usize, f64)> {
+/// The best epoch in `metrics.jsonl` judged `by` validation or test accuracy (the first
+/// of equals); epochs without that accuracy are passed over.
+pub fn best_in_metrics(dir: &Path, by: BestBy) -> Option<Best> {
     let text = fs::read_to_string(dir.join(run_dir::METRICS_FILE)).ok()?;
-    let mut best: Option<(usize, f64)> = None;
+    let mut best: Option<Best> = None;
     for line in text.lines() {
         let Ok(v) = serde_json::from_str::<serde_json::Value>(line) else {
             continue;
         };
-        let (Some(e), Some(acc)) = (v["epoch"].as_u64(), v["test_acc"].as_f64()) else {
+        let (Some(e), Some(test_acc)) = (v["epoch"].as_u64(), v["test_acc"].as_f64()) else {
             continue;
         };
-        if best.is_none_or(|(_, b)| acc > b) {
-            best = Some((e as usize, acc));
-        }
+        let acc = match by {
+            BestBy::Test => Some(test_acc),
+            BestBy::Val => v["val_acc"].as_f64(),
+        };
+        let next = acc.map(|acc| Best {
+            epoch: e as usize,
+            by,
+            acc,
+            test_acc,
+        });
+        best = Best::update(best, next);
     }
     best
 }
@@ -379,6 +402,8 @@ mod tests {
             epochs_planned: 3,
             epochs_done: 0,
             best_epoch: None,
+            best_by: BestBy::Test,
+            best_val_acc: None,
             best_test_acc: None,
             final_test_acc: None,
         }
@@ -451,7 +476,39 @@ mod tests {
         let lines = "{\"epoch\":1,\"test_acc\":0.5}\n{\"epoch\":2,\"test_acc\":0.7}\n\
                      {\"epoch\":3,\"test_acc\":0.7}\n{\"epoch\":4,\"test_a";
         fs::write(dir.path().join(run_dir::METRICS_FILE), lines).unwrap();
-        assert_eq!(best_in_metrics(dir.path()), Some((2, 0.7)));
+        let best = best_in_metrics(dir.path(), BestBy::Test).unwrap();
+        assert_eq!((best.epoch, best.acc, best.test_acc), (2, 0.7, 0.7));
+        assert_eq!(best_in_metrics(dir.path(), BestBy::Val), None);
+    }
+
+    #[test]
+    fn validation_chooses_the_best_epoch_when_it_is_held_out() {
+        let dir = tempfile::tempdir().unwrap();
+        let lines = "{\"epoch\":1,\"test_acc\":0.5,\"val_acc\":0.6}\n\
+                     {\"epoch\":2,\"test_acc\":0.8,\"val_acc\":0.7}\n\
+                     {\"epoch\":3,\"test_acc\":0.7,\"val_acc\":0.9}\n";
+        fs::write(dir.path().join(run_dir::METRICS_FILE), lines).unwrap();
+        let best = best_in_metrics(dir.path(), BestBy::Val).unwrap();
+        assert_eq!((best.epoch, best.acc, best.test_acc), (3, 0.9, 0.7));
+        let mut rec = record(Status::Running, None);
+        set_best(&mut rec, Some(best));
+        assert_eq!(rec.best_by, BestBy::Val);
+        assert_eq!(
+            (rec.best_epoch, rec.best_val_acc, rec.best_test_acc),
+            (Some(3), Some(0.9), Some(0.7))
+        );
+        let text = serde_json::to_string(&rec).unwrap();
+        assert!(text.contains("\"best_by\":\"val\""), "{text}");
+        // By test the same file has another best.
+        let best = best_in_metrics(dir.path(), BestBy::Test).unwrap();
+        assert_eq!(best.epoch, 2);
+        set_best(&mut rec, Some(best));
+        assert_eq!((rec.best_by, rec.best_val_acc), (BestBy::Test, None));
+        // Older records without the field read as chosen by test.
+        let mut old: serde_json::Value = serde_json::from_str(&text).unwrap();
+        old.as_object_mut().unwrap().remove("best_by");
+        let back: RunRecord = serde_json::from_value(old).unwrap();
+        assert_eq!(back.best_by, BestBy::Test);
     }
 
     #[test]

@@ -21,7 +21,7 @@ use super::budget::EvalPoints;
 use super::ema::Ema;
 use super::evaluate::{self, Evaluation};
 use super::events::{
-    Command, EpochSummary, FeatureMaps, Phase, Predictions, Progress, RunSummary, SaveReason,
+    Best, Command, EpochSummary, FeatureMaps, Phase, Predictions, Progress, RunSummary, SaveReason,
     TrainEvent,
 };
 use super::fault::Faults;
@@ -163,6 +163,8 @@ pub(super) struct Trainer<'a> {
     train_y: Tensor,
     test_x: Tensor,
     test_y: Tensor,
+    /// The held-out training images (`data.validation`), when there are any.
+    val: Option<(Tensor, Tensor)>,
     run_dir: PathBuf,
     /// Fixed random test indices shown in the Predictions pane.
     sample: Vec<usize>,
@@ -177,8 +179,8 @@ pub(super) struct Trainer<'a> {
     saves: u32,
     /// Losses on their way to `loss.jsonl`.
     loss_log: LossLog,
-    /// The best epoch so far (1-based) and its test accuracy.
-    best: Option<(usize, f64)>,
+    /// The best epoch so far, by validation accuracy when there are held-out images.
+    best: Option<Best>,
 }
 
 impl<'a> Trainer<'a> {
@@ -213,6 +215,7 @@ impl<'a> Trainer<'a> {
         };
         let (train_x, train_y) = split_tensors(&ds.train, device);
         let (test_x, test_y) = split_tensors(&ds.test, device);
+        let val = (!ds.validation.is_empty()).then(|| split_tensors(&ds.validation, device));
         let mut rng = SplitMix64::new(tc.seed ^ 0x5EED_5A3F);
         let mut all: Vec<usize> = (0..ds.test.len()).collect();
         rng.shuffle(&mut all);
@@ -236,6 +239,7 @@ impl<'a> Trainer<'a> {
             train_y,
             test_x,
             test_y,
+            val,
             run_dir,
             sample: all,
             feature_index: 0,
@@ -566,7 +570,8 @@ impl<'a> Trainer<'a> {
         Ok(())
     }
 
-    /// The epoch's training figures, and its evaluation on the test set.
+    /// The epoch's training figures, and its evaluation on the test set (and on the
+    /// held-out images, when there are any).
     fn evaluate_epoch(
         &self,
         epoch: usize,
@@ -584,6 +589,7 @@ impl<'a> Trainer<'a> {
         sink.send(TrainEvent::Phase(Phase::Evaluating));
         let eval_start = Instant::now();
         let eval = self.evaluate()?;
+        let val = self.validate()?;
         let summary = EpochSummary {
             epoch: epoch + 1,
             epochs: self.epochs_bound(epoch),
@@ -592,6 +598,8 @@ impl<'a> Trainer<'a> {
             test_loss: eval.loss,
             test_acc: eval.accuracy,
             test_acc_plain: eval.accuracy_plain,
+            val_loss: val.as_ref().map(|v| v.loss),
+            val_acc: val.as_ref().map(|v| v.accuracy),
             lr: self.opt.hyper.lr,
             seconds,
             elapsed: self.clock.elapsed(),
@@ -650,6 +658,14 @@ impl<'a> Trainer<'a> {
             &self.test_y,
             self.cfg.training.tta,
         )
+    }
+
+    /// The evaluation on the held-out training images, when there are any.
+    fn validate(&self) -> Result<Option<Evaluation>> {
+        let Some((x, y)) = &self.val else {
+            return Ok(None);
+        };
+        evaluate::evaluate(self.evaluated_net(), x, y, self.cfg.training.tta).map(Some)
     }
 
     fn predictions(&self, eval: &Evaluation) -> Predictions {

@@ -367,14 +367,16 @@ impl App {
             Some(&(_, prev)) => format!(" ({:+.1})", acc - prev),
             None => String::new(),
         };
+        let val_acc = s.val_acc.map(|v| v * 100.0);
+        let val = val_acc.map_or(String::new(), |v| format!("  val acc {v:.1}%"));
         self.log(
             LogKind::Epoch,
             format!(
-                "epoch {}/{}  test acc {acc:.1}%{delta}  loss {:.3}",
+                "epoch {}/{}  test acc {acc:.1}%{delta}  loss {:.3}{val}",
                 s.epoch, s.epochs, s.test_loss
             ),
         );
-        self.charts.push_epoch(s.epoch, s.test_loss, acc);
+        self.charts.push_epoch(s.epoch, s.test_loss, acc, val_acc);
         self.status.on_epoch(s);
     }
 

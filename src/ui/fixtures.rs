@@ -57,6 +57,7 @@ pub fn run_info() -> RunInfo {
         data_source: "data/fashion-mnist".into(),
         data_load_secs: 1.3,
         early_stop: 0,
+        validation: 0,
     }
 }
 
@@ -143,6 +144,8 @@ pub fn epoch_summary(epoch: usize) -> EpochSummary {
         test_loss: 0.47 - 0.09 * epoch as f64,
         test_acc: f64::from(correct) / 10_000.0,
         test_acc_plain: f64::from(correct) / 10_000.0,
+        val_loss: None,
+        val_acc: None,
         lr: 1e-3,
         seconds: 31.4,
         elapsed: 33.5 * epoch as f64,

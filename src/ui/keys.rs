@@ -179,7 +179,7 @@ pub const BINDINGS: &[Binding<GlobalAction>] = &[
     Binding {
         keys: &[ch('z')],
         label: "z",
-        description: "zoom the focused pane to the whole screen, and back",
+        description: "zoom the focused pane (its grids grow), and back",
         footer: Some("z zoom"),
         action: GlobalAction::Zoom,
     },

@@ -140,12 +140,17 @@ fn big_layout(app: &App, body: Rect, buf: &mut Buffer) {
         (Pane::Features, features),
         (Pane::Predictions, preds),
     ] {
-        pane(app, p, r, buf, app.focus == p);
+        draw_pane(app, p, r, buf, app.focus == p, true);
     }
 }
 
-/// Draw one pane.
+/// Draw one pane, alone on the screen or in a tab (`z` gives it no more room).
 pub fn pane(app: &App, pane: Pane, area: Rect, buf: &mut Buffer, focused: bool) {
+    draw_pane(app, pane, area, buf, focused, false);
+}
+
+/// Draw one pane; `can_zoom` when it shares the screen, so that `z` would enlarge it.
+fn draw_pane(app: &App, pane: Pane, area: Rect, buf: &mut Buffer, focused: bool, can_zoom: bool) {
     let theme = &app.theme;
     let charts = &app.charts;
     let plain = app.opts.ascii_charts || !theme.has_color();
@@ -174,12 +179,14 @@ pub fn pane(app: &App, pane: Pane, area: Rect, buf: &mut Buffer, focused: bool) 
             features: &app.features,
             theme,
             focused,
+            can_zoom,
         }
         .render(area, buf),
         Pane::Predictions => PredictionsGrid {
             predictions: &app.predictions,
             theme,
             focused,
+            can_zoom,
         }
         .render(area, buf),
         Pane::Log => LogView {

@@ -231,23 +231,24 @@ fn confusion_degrades_in_small_areas() {
 #[test]
 fn wrong_predictions_are_red_and_modes_switch() {
     let mut app = mid_run();
-    // Small: halved images, short names.
+    // Small: all sixteen images, shrunk, short names.
     let t = pane_screen(&app, Pane::Predictions, 64, 34);
     let buf = t.backend().buffer();
     let pos = find(buf, "Snkr→Shrt").expect("caption");
     assert_eq!(buf[pos].fg, Color::Red);
     let ok = find(buf, "Boot→Boot").expect("caption");
     assert_eq!(buf[ok].fg, Color::Green);
-    // Big: full-size images, full names.
-    let t = pane_screen(&app, Pane::Predictions, 158, 42);
-    let buf = t.backend().buffer();
-    let pos = find(buf, "Sneaker → Shirt (").expect("caption");
-    assert_eq!(buf[pos].fg, Color::Red);
+    assert!(!text(&t).contains("showing"), "all sixteen show");
     app.on_key(ch('m'));
     assert_eq!(app.predictions.mode, PredictionsMode::Mistakes);
     let s = text(&pane_screen(&app, Pane::Predictions, 64, 34));
     assert!(s.contains("most confident mistakes"));
-    assert!(s.contains("Shirt → T-shirt (99%)"), "{s}");
+    assert!(s.contains("Shrt→Tee 99%"), "{s}");
+    // Big: the eight mistakes at full size, full names.
+    let t = pane_screen(&app, Pane::Predictions, 158, 42);
+    let buf = t.backend().buffer();
+    let pos = find(buf, "Shirt → T-shirt (99%)").expect("caption");
+    assert_eq!(buf[pos].fg, Color::Red);
 }
 
 #[test]
@@ -886,4 +887,49 @@ fn accuracy_axis_ignores_the_first_half_epoch_and_each_epochs_first_batches() {
     // Lowest settled point: 50% at x = 0.5; room below it rounds down to 40%.
     assert!(pane.contains("│40% │"), "{pane}");
     assert!(!pane.contains("│0%"), "{pane}");
+}
+
+#[test]
+fn held_out_images_choose_the_best_epoch_shown_in_the_header_and_are_charted() {
+    let run = |early_stop: usize, validation: usize| {
+        let mut app = App::new(opts(ColorMode::Ansi16));
+        app.on_event(TrainEvent::Started(Box::new(
+            crate::train::events::RunInfo {
+                early_stop,
+                validation,
+                train_images: 60_000 - validation,
+                ..fixtures::run_info()
+            },
+        )));
+        for (epoch, val) in [(1, 0.90), (2, 0.912), (3, 0.905)] {
+            let s = crate::train::events::EpochSummary {
+                val_loss: (validation > 0).then_some(0.3),
+                val_acc: (validation > 0).then_some(val),
+                ..fixtures::epoch_summary(epoch)
+            };
+            app.on_event(TrainEvent::EpochEnd(Box::new(s)));
+        }
+        text(&screen(&app, 160, 48))
+    };
+    let s = run(3, 5000);
+    assert!(s.contains("best val 91.2% @ 2 · patience 1/3"), "{s}");
+    assert!(s.contains("validation"), "the Accuracy legend: {s}");
+    assert!(s.contains("val 90.5%"), "the Accuracy title: {s}");
+    assert!(s.contains("val acc 90.5%"), "the Log: {s}");
+    assert!(
+        s.contains("55,000 train / 5,000 validation / 10,000 test"),
+        "{s}"
+    );
+    let s = run(0, 5000);
+    assert!(
+        s.contains("best val 91.2% @ 2") && !s.contains("patience"),
+        "{s}"
+    );
+    // Without held-out images the test accuracy chooses, and the header names the best
+    // epoch only while early stopping counts.
+    let s = run(0, 0);
+    assert!(!s.contains("best ") && !s.contains("validation"), "{s}");
+    let s = run(3, 0);
+    assert!(s.contains("best 94.0% @ 3 · patience 0/3"), "{s}");
+    assert!(!s.contains("best val"), "{s}");
 }

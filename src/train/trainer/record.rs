@@ -1,12 +1,14 @@
 //! What the trainer keeps for comparing runs later (see [`run_record`]): the loss history,
 //! `run.json` after every epoch, the best epoch's model as `best.safetensors`, and early
-//! stopping when the test accuracy has not improved for `training.early_stop` epochs.
+//! stopping when the accuracy has not improved for `training.early_stop` epochs. The
+//! accuracy that counts is the validation accuracy when the run holds training images
+//! out (`data.validation`), else the test accuracy.
 
 use anyhow::{Context, Result};
 
 use super::Trainer;
 use crate::atomic;
-use crate::train::events::{EpochSummary, TrainEvent};
+use crate::train::events::{Best, BestBy, EpochSummary, TrainEvent};
 use crate::train::run_dir;
 use crate::train::run_record;
 use crate::train::sink::Sink;
@@ -16,15 +18,19 @@ impl Trainer<'_> {
     /// `best.safetensors`, and the progress into `run.json`.
     pub(super) fn record_epoch(&mut self, s: &EpochSummary, sink: &mut dyn Sink) -> Result<()> {
         self.flush_losses()?;
-        if self.best.is_none_or(|(_, acc)| s.test_acc > acc) {
-            self.best = Some((s.epoch, s.test_acc));
+        let by = self.best_by();
+        let best = Best::update(self.best, Best::of(s, by));
+        if best != self.best {
+            self.best = best;
             self.save_best()?;
-        } else if let (Some((e, acc)), n) = (self.best, self.training.early_stop) {
+        } else if let (Some(b), n) = (self.best, self.training.early_stop) {
             if n > 0 {
                 sink.send(TrainEvent::Message(format!(
-                    "no better test accuracy than {:.2}% (epoch {e}) for {} of {n} epochs",
-                    acc * 100.0,
-                    s.epoch - e
+                    "no better {} than {:.2}% (epoch {}) for {} of {n} epochs",
+                    by.accuracy(),
+                    b.acc * 100.0,
+                    b.epoch,
+                    s.epoch - b.epoch
                 )));
             }
         }
@@ -33,9 +39,13 @@ impl Trainer<'_> {
             r.epochs_done = s.epoch;
             r.epochs_planned = s.epochs;
             r.final_test_acc = Some(s.test_acc);
-            r.best_epoch = best.map(|b| b.0);
-            r.best_test_acc = best.map(|b| b.1);
+            run_record::set_best(r, best);
         })
+    }
+
+    /// What chooses the best epoch: the held-out images, when there are any.
+    pub(super) fn best_by(&self) -> BestBy {
+        BestBy::with(self.ds.validation.len())
     }
 
     /// Append the losses not yet written to `loss.jsonl`.
@@ -52,17 +62,19 @@ impl Trainer<'_> {
     /// better test accuracy. Says so, in the log and in `run.json`, when they have.
     pub(super) fn patience_spent(&mut self, sink: &mut dyn Sink) -> bool {
         let n = self.training.early_stop;
-        let Some((best_epoch, acc)) = self.best else {
+        let Some(best) = self.best else {
             return false;
         };
         let done = self.cur.epoch;
-        if n == 0 || self.cur.batch > 0 || done.saturating_sub(best_epoch) < n {
+        if n == 0 || self.cur.batch > 0 || done.saturating_sub(best.epoch) < n {
             return false;
         }
         let why = format!(
-            "early stop after epoch {done}: no better test accuracy than {:.2}% (epoch \
-             {best_epoch}) for {n} epochs",
-            acc * 100.0
+            "early stop after epoch {done}: no better {} than {:.2}% (epoch {}) for {n} \
+             epochs",
+            best.by.accuracy(),
+            best.acc * 100.0,
+            best.epoch
         );
         sink.send(TrainEvent::Message(why.clone()));
         if let Err(e) = run_record::update(&self.run_dir, |r| r.reason = Some(why)) {
@@ -73,7 +85,7 @@ impl Trainer<'_> {
 
     /// The best epoch as the resumed run's metrics say (they end at its checkpoint).
     pub(super) fn restore_best(&mut self) {
-        self.best = run_record::best_in_metrics(&self.run_dir);
+        self.best = run_record::best_in_metrics(&self.run_dir, self.best_by());
     }
 
     fn save_best(&self) -> Result<()> {

@@ -1,6 +1,6 @@
 //! The "Loss" and "Accuracy" panes' state: bounded histories of the training loss (raw and
 //! smoothed), running training accuracy, per-epoch test loss and accuracy (and those
-//! between epoch ends), the learning rate, the live setting changes marked on the loss
+//! between epoch ends), per-epoch validation accuracy, the learning rate, the live setting changes marked on the loss
 //! chart and where a time budget ends the run.
 
 use crate::train::events::Progress;
@@ -52,6 +52,8 @@ pub struct Charts {
     pub test_loss: Vec<(f64, f64)>,
     /// (epoch, test accuracy %) per finished epoch.
     pub test_acc: Vec<(f64, f64)>,
+    /// (epoch, validation accuracy %) per finished epoch, when the run holds images out.
+    pub val_acc: Vec<(f64, f64)>,
     /// Live setting changes: (fractional epoch, e.g. `lr 0.0005`), the newest last.
     pub changes: Vec<(f64, String)>,
     /// Other runs overlaid on the charts (none unless asked for).
@@ -71,6 +73,7 @@ impl Default for Charts {
             train_acc: Series::new(SERIES_CAP),
             test_loss: Vec::new(),
             test_acc: Vec::new(),
+            val_acc: Vec::new(),
             changes: Vec::new(),
             others: Vec::new(),
             lr: Series::new(SERIES_CAP),
@@ -116,11 +119,21 @@ impl Charts {
         self.test_acc.push((at, test_acc));
     }
 
-    /// A finished epoch's test loss and accuracy (%).
-    pub fn push_epoch(&mut self, epoch: usize, test_loss: f64, test_acc: f64) {
+    /// A finished epoch's test loss and accuracy (%), and its validation accuracy (%)
+    /// when the run holds images out.
+    pub fn push_epoch(
+        &mut self,
+        epoch: usize,
+        test_loss: f64,
+        test_acc: f64,
+        val_acc: Option<f64>,
+    ) {
         let x = epoch as f64;
         self.test_loss.push((x, test_loss));
         self.test_acc.push((x, test_acc));
+        if let Some(v) = val_acc {
+            self.val_acc.push((x, v));
+        }
     }
 
     /// The overlaid runs that are shown, with their colour.

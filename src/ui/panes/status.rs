@@ -6,7 +6,9 @@
 use std::time::Duration;
 
 use crate::duration;
-use crate::train::events::{BudgetPlan, EpochSummary, Phase, Progress, RunInfo, RunSummary};
+use crate::train::events::{
+    Best, BestBy, BudgetPlan, EpochSummary, Phase, Progress, RunInfo, RunSummary,
+};
 
 /// Shown when the trainer's channels close without `Done` or `Failed`.
 pub const DISCONNECTED: &str = "trainer thread ended unexpectedly";
@@ -21,8 +23,8 @@ pub struct RunStatus {
     /// The latest progress scalars (its `losses` go to the charts).
     pub progress: Option<Progress>,
     pub last_epoch: Option<Box<EpochSummary>>,
-    /// The best epoch so far (1-based) and its test accuracy.
-    pub best: Option<(usize, f64)>,
+    /// The best epoch so far, by validation accuracy when the run holds images out.
+    pub best: Option<Best>,
     /// What a time budget decided, once it has.
     pub plan: Option<Box<BudgetPlan>>,
     pub done: Option<Box<RunSummary>>,
@@ -64,27 +66,35 @@ impl RunStatus {
         }
     }
 
-    /// A finished epoch: the latest, and the best if it beats it.
+    /// A finished epoch: the latest, and the best if it beats it (by its validation
+    /// accuracy when it has one, as the trainer judges).
     pub fn on_epoch(&mut self, s: Box<EpochSummary>) {
-        if self.best.is_none_or(|(_, acc)| s.test_acc > acc) {
-            self.best = Some((s.epoch, s.test_acc));
-        }
+        let by = BestBy::with(usize::from(s.val_acc.is_some()));
+        self.best = Best::update(self.best, Best::of(&s, by));
         self.last_epoch = Some(s);
     }
 
-    /// `best 91.2% @ 7 · patience 2/3` while early stopping counts epochs without a better
-    /// test accuracy; `None` when it is off or no epoch has finished.
-    pub fn patience_text(&self) -> Option<String> {
+    /// The best epoch for the header: `best 91.2% @ 7 · patience 2/3` while early
+    /// stopping counts epochs without a better test accuracy, `best val 91.2% @ 7` (and
+    /// the patience, when it counts) when held-out images choose the best epoch; `None`
+    /// when neither applies or no epoch has finished.
+    pub fn best_text(&self) -> Option<String> {
         let n = self.info.as_ref()?.early_stop;
-        let (best, acc) = self.best?;
+        let best = self.best?;
         let done = self.last_epoch.as_ref()?.epoch;
-        (n > 0).then(|| {
-            format!(
-                "best {:.1}% @ {best} · patience {}/{n}",
-                acc * 100.0,
-                done.saturating_sub(best).min(n)
-            )
-        })
+        let which = match best.by {
+            BestBy::Val => "best val",
+            BestBy::Test => "best",
+        };
+        let text = format!("{which} {:.1}% @ {}", best.acc * 100.0, best.epoch);
+        match (n, best.by) {
+            (0, BestBy::Test) => None,
+            (0, BestBy::Val) => Some(text),
+            (n, _) => Some(format!(
+                "{text} · patience {}/{n}",
+                done.saturating_sub(best.epoch).min(n)
+            )),
+        }
     }
 
     /// The first batch or the `Started` event ends the loading phase.
@@ -201,9 +211,13 @@ pub fn done_text(s: &RunSummary) -> String {
 
 /// The log's line for the start of the run.
 pub fn started_text(info: &RunInfo) -> String {
+    let val = match info.validation {
+        0 => String::new(),
+        n => format!(" / {} validation", group_thousands(n as u64)),
+    };
     format!(
         "started {} ({} parameters) on {}: {} epochs × {} batches of {}, \
-         {} train / {} test images from {} in {:.1}s, lr {}, seed {}",
+         {} train{val} / {} test images from {} in {:.1}s, lr {}, seed {}",
         info.model,
         group_thousands(info.parameters as u64),
         info.device,

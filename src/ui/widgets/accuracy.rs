@@ -1,5 +1,6 @@
 //! The "Accuracy" pane: running training accuracy over fractional epochs, test accuracy
-//! per epoch, and the Keras tutorial's 90 % as a reference line; the y axis starts at a
+//! per epoch (and the validation accuracy when the run holds training images out), and
+//! the Keras tutorial's 90 % as a reference line; the y axis starts at a
 //! multiple of 10 below what matters (after the first half epoch).
 
 use ratatui::buffer::Buffer;
@@ -12,7 +13,9 @@ use crate::ui::panes::charts::REFERENCE_ACC;
 use crate::ui::panes::Charts;
 use crate::ui::panes::Pane;
 use crate::ui::theme::Theme;
-use crate::ui::widgets::{axis_labels, chart_block, empty_pane, epoch_chart, series, SeriesRole};
+use crate::ui::widgets::{
+    axis_labels, empty_pane, epoch_chart, pane_block, series, with_info, SeriesRole,
+};
 
 pub struct AccuracyChart<'a> {
     pub charts: &'a Charts,
@@ -31,18 +34,27 @@ impl Widget for AccuracyChart<'_> {
                 .points()
                 .last()
                 .map(|p| format!("train {:.1}%", p.1)),
+            charts.val_acc.last().map(|p| format!("val {:.1}%", p.1)),
             charts.test_acc.last().map(|p| format!("test {:.1}%", p.1)),
         ]
         .into_iter()
         .flatten()
         .collect();
-        let block = chart_block(
+        // Short of room: the held-out and test accuracies (the ones that choose and
+        // judge), else the test accuracy alone.
+        let mut info = vec![stats.join(" · ")];
+        if let [.., val, test] = &stats[..] {
+            if !charts.val_acc.is_empty() {
+                info.push(format!("{val} · {test}"));
+            }
+        }
+        info.extend(stats.last().cloned());
+        let block = with_info(
+            pane_block(Pane::Accuracy, self.focused, theme),
             Pane::Accuracy,
-            self.focused,
-            theme,
             area.width,
-            &stats,
-            stats.last(),
+            &info,
+            theme.dim(),
         );
         if charts.train_acc.is_empty() && charts.test_acc.is_empty() {
             empty_pane(block, "waiting for the first batch…", area, buf, theme);
@@ -61,6 +73,7 @@ impl Widget for AccuracyChart<'_> {
             .iter()
             .filter(|p| settled(p.0))
             .chain(&charts.test_acc)
+            .chain(&charts.val_acc)
             .chain(charts.shown_others().flat_map(|(_, o)| &o.test_acc))
             .map(|p| p.1)
             .fold(REFERENCE_ACC, f64::min);
@@ -97,6 +110,16 @@ impl Widget for AccuracyChart<'_> {
                 &charts.test_acc,
             ),
         ];
+        if !charts.val_acc.is_empty() {
+            datasets.push(series(
+                plain,
+                "validation",
+                SeriesRole::Raw,
+                line,
+                theme.fg(Color::Yellow),
+                &charts.val_acc,
+            ));
+        }
         for (color, o) in charts.shown_others() {
             datasets.push(series(
                 plain,

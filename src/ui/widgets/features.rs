@@ -1,6 +1,7 @@
 //! The "Feature maps" pane: the input image of one test sample and the channels of the
 //! selected conv layer as small heatmaps, with a caption and a colour scale for the layer's
-//! min and max. ←/→ pick the sample, ↑/↓ the layer (see [`crate::ui::keys`]).
+//! min and max. The heatmaps are as large as the pane allows with every channel showing
+//! (see [`grid`]). ←/→ pick the sample, ↑/↓ the layer (see [`crate::ui::keys`]).
 
 use crate::ui::widgets::empty_pane;
 use ratatui::buffer::Buffer;
@@ -9,10 +10,11 @@ use ratatui::style::{Modifier, Style};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::Widget;
 
-use crate::train::events::{FeatureMaps, LayerMaps};
+use crate::train::events::{FeatureMaps, LayerMaps, IMAGE_SIDE};
 use crate::ui::panes::Features;
 use crate::ui::panes::Pane;
 use crate::ui::theme::{Palette, Theme};
+use crate::ui::widgets::grid::{self, Fit, Items};
 use crate::ui::widgets::pixels::{activation, image, scale_bar};
 use crate::ui::widgets::{class_name, pane_block, put, short_name, with_info};
 
@@ -20,56 +22,95 @@ pub struct FeatureMapsView<'a> {
     pub features: &'a Features,
     pub theme: &'a Theme,
     pub focused: bool,
+    /// Whether `z` would give the pane more room (it is one of several on the screen).
+    pub can_zoom: bool,
 }
 
-/// Pixels on the longer side that a channel tile is scaled up towards.
-const TILE_TARGET: usize = 12;
+/// Channel maps are shrunk to no fewer pixels a side than this (or their own size).
+const MIN_SIDE: usize = 4;
+/// …and enlarged to at most four times their size, and at most this many pixels.
+const MAX_SIDE: usize = 32;
 
-/// How a layer's channels tile an area: tile size, and where the tiles go.
+/// No channels: what an empty layer list fits.
+const NOTHING: Items = Items {
+    px: (1, 1),
+    count: 0,
+    caption: 0,
+    min_side: 1,
+    max_side: 1,
+};
+
+/// How the body of the pane is shared: the input image in the top-left corner, drawn
+/// `input` pixels a side (0: left out), and the layer's channels around it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-struct Tiling {
-    scale: usize,
-    /// Tile size in cells.
-    w: u16,
-    h: u16,
-    /// A blank row between tile rows, when it costs no row of tiles.
-    gap_y: u16,
+struct Layout {
+    input: usize,
+    /// The corner the input image takes, its margin included.
+    reserved: (u16, u16),
+    channels: Fit,
 }
 
-impl Tiling {
-    fn new(layer: &LayerMaps, area: Rect) -> Tiling {
-        let side = layer.width.max(layer.height).max(1);
-        let scale = (TILE_TARGET / side).max(1);
-        let w = u16::try_from(layer.width.saturating_mul(scale)).unwrap_or(u16::MAX);
-        let h = u16::try_from(layer.height.saturating_mul(scale).div_ceil(2)).unwrap_or(u16::MAX);
-        let tight = area.height / h.max(1);
-        let loose = area.height.saturating_add(1) / h.saturating_add(1);
-        Tiling {
-            scale,
-            w,
-            h,
-            gap_y: u16::from(loose == tight),
-        }
+/// The channels' size limits for a layer of `width × height` maps.
+fn channel_items(layer: &LayerMaps) -> Items {
+    let long = layer.width.max(layer.height);
+    Items {
+        px: (layer.width, layer.height),
+        count: layer.channels,
+        caption: 0,
+        min_side: MIN_SIDE,
+        max_side: long.saturating_mul(4).min(MAX_SIDE).max(long),
     }
+}
 
-    /// Top-left corners of up to `limit` tiles, row by row, flowing around a `reserved`
-    /// (width, height) block in the area's top-left corner (the input image).
-    fn positions(&self, area: Rect, reserved: (u16, u16), limit: usize) -> Vec<(u16, u16)> {
-        let mut out = Vec::new();
-        if self.w == 0 || self.h == 0 {
-            return out;
-        }
-        let mut y = 0u16;
-        while y.saturating_add(self.h) <= area.height && out.len() < limit {
-            let mut x = if y < reserved.1 { reserved.0 } else { 0 };
-            while x.saturating_add(self.w) <= area.width && out.len() < limit {
-                out.push((area.x.saturating_add(x), area.y.saturating_add(y)));
-                x = x.saturating_add(self.w.saturating_add(1));
+/// The layout of `body`: every channel (or the most) before anything else, then rows of
+/// channels that stand apart, then the input image shown, then larger channels, then a
+/// larger input image (full size, half size or none).
+fn layout(body: (u16, u16), layer: Option<&LayerMaps>) -> Layout {
+    let options = [IMAGE_SIDE, IMAGE_SIDE / 2, 0].map(|input| {
+        // Beside the image one blank column and under it one blank row.
+        let reserved = match input {
+            0 => (0, 0),
+            side => {
+                let (w, h) = grid::scaled((IMAGE_SIDE, IMAGE_SIDE), side);
+                let cells = |v: usize| u16::try_from(v).unwrap_or(u16::MAX);
+                (
+                    cells(w).saturating_add(2),
+                    cells(h.div_ceil(2)).saturating_add(1),
+                )
             }
-            y = y.saturating_add(self.h + self.gap_y);
-        }
-        out
-    }
+        };
+        let fits = reserved.0 <= body.0.saturating_add(2) && reserved.1 <= body.1.saturating_add(1);
+        let items = layer.map_or(NOTHING, channel_items);
+        let channels = grid::fit(body, reserved, &items);
+        (
+            fits,
+            Layout {
+                input,
+                reserved,
+                channels,
+            },
+        )
+    });
+    let count = layer.map_or(0, |l| l.channels);
+    options
+        .into_iter()
+        .filter(|(fits, _)| *fits)
+        .map(|(_, l)| l)
+        .max_by_key(|l| {
+            (
+                l.channels.shown >= count,
+                l.channels.shown,
+                l.channels.apart(),
+                l.input > 0,
+                l.channels.px.0.max(l.channels.px.1),
+                l.input,
+            )
+        })
+        .unwrap_or(Layout {
+            input: 0,
+            reserved: (0, 0),
+            channels: grid::fit((0, 0), (0, 0), &NOTHING),
+        })
 }
 
 impl Widget for FeatureMapsView<'_> {
@@ -119,30 +160,14 @@ impl Widget for FeatureMapsView<'_> {
             ..inner
         };
 
-        // The input image in the top-left corner, the channels flowing around it. Full
-        // size when that still shows at least half as many channels as halving it would.
-        let (full, half) = (image(&fm.pixels[..], false), image(&fm.pixels[..], true));
-        const FULL: (u16, u16) = (30, 15);
-        const HALF: (u16, u16) = (16, 8);
-        let fits = |r: (u16, u16)| body.width >= r.0 - 2 && body.height >= r.1 - 1;
-        let count = |r: (u16, u16)| {
-            layer.map_or(0, |l| {
-                Tiling::new(l, body).positions(body, r, l.channels).len()
-            })
-        };
-        let reserved = if fits(FULL) && count(FULL) * 2 >= count(HALF) {
-            full.draw(buf, body.x, body.y, body, theme, Palette::Gray);
-            FULL
-        } else if fits(HALF) {
-            half.draw(buf, body.x, body.y, body, theme, Palette::Gray);
-            HALF
-        } else {
-            (0, 0)
-        };
+        // The input image in the top-left corner, the channels flowing around it.
+        let plan = layout((body.width, body.height), layer);
+        if plan.input > 0 {
+            image(&fm.pixels[..], plan.input).draw(buf, body.x, body.y, body, theme, Palette::Gray);
+        }
 
         let Some(layer) = layer else { return };
-        let tiling = Tiling::new(layer, body);
-        let spots = tiling.positions(body, reserved, layer.channels);
+        let spots = grid::positions(body, plan.reserved, &plan.channels);
         let shown = spots.len();
         for (c, &(x, y)) in spots.iter().enumerate() {
             activation(
@@ -151,7 +176,7 @@ impl Widget for FeatureMapsView<'_> {
                 layer.height,
                 layer.min,
                 layer.max,
-                tiling.scale,
+                plan.channels.px,
             )
             .draw(buf, x, y, body, theme, Palette::Heat);
         }
@@ -191,8 +216,21 @@ impl Widget for FeatureMapsView<'_> {
             );
         }
         if shown < layer.channels && scale_row {
-            let more = format!("   showing {shown} of {} · z zooms", layer.channels);
-            put(buf, inner, after, bar_y, &more, theme.dim());
+            let (n, zoom) = (
+                layer.channels,
+                if self.can_zoom { " · z zooms" } else { "" },
+            );
+            let room = usize::from(inner.right().saturating_sub(after));
+            let more = [
+                format!("   showing {shown} of {n}{zoom}"),
+                format!("  {shown} of {n}{zoom}"),
+                format!(" {shown}/{n}"),
+            ]
+            .into_iter()
+            .find(|m| m.chars().count() <= room);
+            if let Some(more) = more {
+                put(buf, inner, after, bar_y, &more, theme.dim());
+            }
         }
     }
 }
@@ -273,21 +311,32 @@ mod tests {
     }
 
     #[test]
-    fn tiling_scales_small_maps_and_flows_around_the_image() {
-        let area = Rect::new(2, 3, 60, 16);
-        let t = Tiling::new(&layer(32, 13), area);
-        assert_eq!((t.scale, t.w, t.h, t.gap_y), (1, 13, 7, 1));
-        // 4 per row, two rows, no image.
-        assert_eq!(t.positions(area, (0, 0), 100).len(), 8);
-        // Row 0 starts right of a 16×8 image; row 1 (y = 8) is below it.
-        let p = t.positions(area, (16, 8), 100);
-        assert_eq!(p[0], (18, 3));
-        assert_eq!(p[3], (2, 11));
-        assert_eq!(p.len(), 7);
-        assert_eq!(t.positions(area, (0, 0), 5).len(), 5);
-        let t = Tiling::new(&layer(128, 2), area);
-        assert_eq!((t.scale, t.w, t.h), (6, 12, 6));
-        let t = Tiling::new(&layer(1, 0), Rect::new(0, 0, 0, 0));
-        assert!(t.positions(Rect::new(0, 0, 0, 0), (0, 0), 9).is_empty());
+    fn every_channel_and_the_input_image_show_when_they_can() {
+        // The body of the pane at 160×48: every layer of the tutorial's model shows whole,
+        // beside the input image at half size unless the image would make the rows of
+        // maps touch where they need not.
+        for (c, w, input, apart) in [(32, 13, 14, true), (64, 6, 14, false), (128, 2, 0, true)] {
+            let l = layout((55, 15), Some(&layer(c, w)));
+            assert_eq!(l.channels.shown, c, "{c}×{w}: {l:?}");
+            assert_eq!(l.channels.apart(), apart, "{c}×{w}: {l:?}");
+            assert_eq!(l.input, input, "{c}×{w}: {l:?}");
+        }
+        // Zoomed to the whole screen: the image at full size, the maps larger.
+        let l = layout((156, 39), Some(&layer(32, 13)));
+        assert_eq!((l.input, l.channels.shown), (28, 32), "{l:?}");
+        assert!(l.channels.px.0 >= 13, "{l:?}");
+        // Too little room for every channel: the most that fit, the image left out.
+        let l = layout((20, 6), Some(&layer(64, 6)));
+        assert!(l.channels.shown < 64 && l.channels.shown > 0, "{l:?}");
+    }
+
+    #[test]
+    fn tiny_bodies_never_panic() {
+        for body in [(0, 0), (1, 1), (2, 1), (30, 0)] {
+            for l in [Some(layer(32, 13)), Some(layer(0, 0)), None] {
+                let plan = layout(body, l.as_ref());
+                assert!(plan.channels.shown <= l.as_ref().map_or(0, |l| l.channels));
+            }
+        }
     }
 }

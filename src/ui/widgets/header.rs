@@ -196,7 +196,7 @@ fn pieces(status: &RunStatus, theme: &Theme, wide: bool) -> Vec<Piece<'static>> 
     } else {
         push(6, vec![Span::raw(format!("lr {}", fmt_lr(info.lr)))]);
     }
-    if let Some(text) = status.patience_text() {
+    if let Some(text) = status.best_text() {
         push(3, vec![Span::raw(text)]);
     }
     out

@@ -8,6 +8,7 @@ pub mod confusion;
 pub mod editor;
 pub mod features;
 pub mod footer;
+pub mod grid;
 pub mod header;
 pub mod help;
 pub mod log;

@@ -75,58 +75,76 @@ impl<F: Fn(usize, usize) -> f32> Grid<F> {
     }
 }
 
-/// A 28×28 8-bit image at full size (28×14 cells) or halved by 2×2 averaging (14×7 cells).
-pub fn image(pixels: &[u8], half: bool) -> Grid<impl Fn(usize, usize) -> f32 + '_> {
+/// The source pixels `[lo, hi)` along one axis that output pixel `i` of `out` covers in a
+/// picture `src` pixels long: one pixel when enlarging, a run of them when shrinking.
+fn span(i: usize, out: usize, src: usize) -> (usize, usize) {
+    let out = out.max(1);
+    let lo = i.saturating_mul(src) / out;
+    let hi = i.saturating_add(1).saturating_mul(src).div_ceil(out);
+    (lo, hi.max(lo + 1))
+}
+
+/// A `src` picture (width, height) whose values come from `value`, drawn `out` pixels:
+/// each output pixel the mean of the source pixels it touches: a run of them when
+/// shrinking; when enlarging the one it lies in, or the two it straddles (never one
+/// when enlarging by a whole multiple). Pixels outside the source read as 0.
+fn resampled<'a>(
+    src: (usize, usize),
+    out: (usize, usize),
+    value: impl Fn(usize, usize) -> f32 + 'a,
+) -> Grid<impl Fn(usize, usize) -> f32 + 'a> {
+    Grid {
+        width: out.0,
+        height: out.1,
+        value: move |x: usize, y: usize| {
+            let (x0, x1) = span(x, out.0, src.0);
+            let (y0, y1) = span(y, out.1, src.1);
+            let mut sum = 0.0;
+            for yy in y0..y1 {
+                for xx in x0..x1 {
+                    sum += value(xx, yy);
+                }
+            }
+            sum / ((x1 - x0) * (y1 - y0)) as f32
+        },
+    }
+}
+
+/// A 28×28 8-bit image drawn `side × side` pixels: 28 is full size (28×14 cells), 14
+/// halves it (14×7 cells).
+pub fn image(pixels: &[u8], side: usize) -> Grid<impl Fn(usize, usize) -> f32 + '_> {
     let px = move |x: usize, y: usize| -> f32 {
         pixels
             .get(y * IMAGE_SIDE + x)
             .map_or(0.0, |&v| f32::from(v) / 255.0)
     };
-    let side = if half { IMAGE_SIDE / 2 } else { IMAGE_SIDE };
-    Grid {
-        width: side,
-        height: side,
-        value: move |x: usize, y: usize| {
-            if half {
-                (px(2 * x, 2 * y)
-                    + px(2 * x + 1, 2 * y)
-                    + px(2 * x, 2 * y + 1)
-                    + px(2 * x + 1, 2 * y + 1))
-                    / 4.0
-            } else {
-                px(x, y)
-            }
-        },
-    }
+    resampled((IMAGE_SIDE, IMAGE_SIDE), (side, side), px)
 }
 
-/// One activation map, normalised to `lo..hi` and scaled up `scale` times (nearest
-/// neighbour) so tiny maps stay visible.
+/// One activation map of `width × height` values, normalised to `lo..hi` and drawn `out`
+/// pixels (width, height).
 pub fn activation(
     values: &[f32],
     width: usize,
     height: usize,
     lo: f32,
     hi: f32,
-    scale: usize,
+    out: (usize, usize),
 ) -> Grid<impl Fn(usize, usize) -> f32 + '_> {
-    let scale = scale.max(1);
     let span = hi - lo;
-    Grid {
-        width: width.saturating_mul(scale),
-        height: height.saturating_mul(scale),
-        value: move |x: usize, y: usize| {
-            let v = values
-                .get((y / scale) * width + x / scale)
-                .copied()
-                .unwrap_or(lo);
-            if span > 0.0 && span.is_finite() {
-                (v - lo) / span
-            } else {
-                0.0
-            }
-        },
-    }
+    let v = move |x: usize, y: usize| -> f32 {
+        let v = values
+            .get(y.saturating_mul(width).saturating_add(x))
+            .copied()
+            .filter(|_| x < width)
+            .unwrap_or(lo);
+        if span > 0.0 && span.is_finite() {
+            ((v - lo) / span).clamp(0.0, 1.0)
+        } else {
+            0.0
+        }
+    };
+    resampled((width, height), out, v)
 }
 
 /// A horizontal colour scale from 0 to 1 across `width` cells.
@@ -173,7 +191,7 @@ mod tests {
         px[0] = 255; // (0,0) white, (0,1) black
         let theme = Theme::new(ColorMode::TrueColor);
         let mut buf = Buffer::empty(Rect::new(0, 0, 30, 15));
-        let g = image(&px, false);
+        let g = image(&px, 28);
         assert_eq!(g.cells(), (28, 14));
         let all = buf.area;
         g.draw(&mut buf, 0, 0, all, &theme, Palette::Gray);
@@ -193,7 +211,7 @@ mod tests {
         let px = [255u8; 784];
         let theme = Theme::new(ColorMode::None);
         let mut buf = Buffer::empty(Rect::new(0, 0, 14, 7));
-        let g = image(&px, true);
+        let g = image(&px, 14);
         assert_eq!(g.cells(), (14, 7));
         let all = buf.area;
         g.draw(&mut buf, 0, 0, all, &theme, Palette::Gray);
@@ -207,7 +225,7 @@ mod tests {
         let theme = Theme::new(ColorMode::Ansi16);
         for (w, h) in [(0, 0), (1, 1), (5, 2)] {
             let mut buf = Buffer::empty(Rect::new(3, 4, w, h));
-            image(&px, false).draw(
+            image(&px, 28).draw(
                 &mut buf,
                 0,
                 0,
@@ -216,7 +234,7 @@ mod tests {
                 Palette::Gray,
             );
             let all = buf.area;
-            image(&px, false).draw(
+            image(&px, 28).draw(
                 &mut buf,
                 u16::MAX - 2,
                 u16::MAX - 1,
@@ -239,12 +257,36 @@ mod tests {
     #[test]
     fn activation_upscales_and_normalises() {
         let v = [0.0f32, 1.0, 2.0, 3.0];
-        let g = activation(&v, 2, 2, 0.0, 3.0, 3);
+        let g = activation(&v, 2, 2, 0.0, 3.0, (6, 6));
         assert_eq!((g.width, g.height), (6, 6));
         assert_eq!((g.value)(0, 0), 0.0);
         assert_eq!((g.value)(5, 5), 1.0);
         assert_eq!((g.value)(3, 0), 1.0 / 3.0);
-        let flat = activation(&v, 2, 2, 1.0, 1.0, 1);
+        let flat = activation(&v, 2, 2, 1.0, 1.0, (2, 2));
         assert_eq!((flat.value)(1, 1), 0.0);
+        // Shrunk: each pixel the mean of those it covers.
+        let one = activation(&v, 2, 2, 0.0, 3.0, (1, 1));
+        assert_eq!((one.value)(0, 0), 0.5);
+        let g = activation(&[], 0, 0, 0.0, 1.0, (3, 3));
+        assert_eq!((g.value)(2, 2), 0.0);
+    }
+
+    #[test]
+    fn images_shrink_by_averaging() {
+        let mut px = [0u8; 784];
+        px[0] = 255;
+        let half = image(&px, 14);
+        assert_eq!((half.value)(0, 0), 0.25);
+        let small = image(&px, 7);
+        assert_eq!((small.value)(0, 0), 1.0 / 16.0);
+        // 28 → 10: every source pixel is covered, the last one too.
+        let mut px = [0u8; 784];
+        px[783] = 255;
+        let ten = image(&px, 10);
+        assert!((ten.value)(9, 9) > 0.0);
+        assert_eq!(span(0, 10, 28), (0, 3));
+        assert_eq!(span(9, 10, 28), (25, 28));
+        assert_eq!(span(5, 26, 13), (2, 3));
+        assert_eq!(span(0, 0, 0), (0, 1));
     }
 }

@@ -1,6 +1,7 @@
 //! The "Predictions" pane: a grid of test images with `true → predicted (confidence)`,
 //! mistakes in red. `m` switches between the fixed random sample and the most confident
-//! mistakes. Images are full size (28×14 cells) when enough fit, else halved (14×7).
+//! mistakes. The images are as large as the pane allows with every one of them showing
+//! (full size is 28×14 cells; see [`grid`]), the captions as long as their tiles allow.
 
 use crate::ui::widgets::empty_pane;
 use ratatui::buffer::Buffer;
@@ -8,10 +9,11 @@ use ratatui::layout::Rect;
 use ratatui::text::Line;
 use ratatui::widgets::Widget;
 
-use crate::train::events::Prediction;
+use crate::train::events::{Prediction, IMAGE_SIDE};
 use crate::ui::panes::Pane;
 use crate::ui::panes::{PredictionsMode, PredictionsPane};
 use crate::ui::theme::{Palette, Theme};
+use crate::ui::widgets::grid::{self, Items};
 use crate::ui::widgets::pixels::image;
 use crate::ui::widgets::{class_name, pane_block, put, short_name, waiting, with_info};
 
@@ -19,58 +21,55 @@ pub struct PredictionsGrid<'a> {
     pub predictions: &'a PredictionsPane,
     pub theme: &'a Theme,
     pub focused: bool,
+    /// Whether `z` would give the pane more room (it is one of several on the screen).
+    pub can_zoom: bool,
 }
 
-/// Tile geometry: image cells plus one caption row, and the pitch between tiles.
+/// Images are drawn at most full size, and no smaller than a caption of short names
+/// (`Snkr→Shrt`) can be read under them.
+const MAX_SIDE: usize = IMAGE_SIDE;
+const MIN_SIDE: usize = 8;
+
+/// How much a caption says: full names with the confidence, short names with it, short
+/// names alone, or their first three letters (as the confusion matrix's header has them).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-struct TileSize {
-    half: bool,
-    pitch_x: u16,
-    pitch_y: u16,
+enum Caption {
+    Full,
+    Short,
+    Bare,
+    Three,
 }
 
-const FULL: TileSize = TileSize {
-    half: false,
-    pitch_x: 30,
-    pitch_y: 15,
-};
-const HALF: TileSize = TileSize {
-    half: true,
-    pitch_x: 15,
-    pitch_y: 8,
-};
-
-impl TileSize {
-    /// Tiles that fit in `area` (the last column needs no gap after it).
-    fn capacity(&self, area: Rect) -> (u16, u16) {
-        let img_w = if self.half { 14 } else { 28 };
-        let cols = if area.width >= img_w {
-            1 + (area.width - img_w) / self.pitch_x
-        } else {
-            0
-        };
-        (cols, area.height / self.pitch_y)
-    }
-}
-
-/// The caption of a tile: full names at full size, short ones when halved.
-fn caption(p: &Prediction, half: bool) -> String {
+/// The caption of one tile.
+fn caption(p: &Prediction, how: Caption) -> String {
     let pct = (p.confidence * 100.0).clamp(0.0, 100.0).round();
-    if half {
-        // "100%" would not fit a 14-cell caption.
-        let pct = pct.min(99.0);
-        format!(
-            "{}→{} {pct:.0}%",
-            short_name(usize::from(p.label)),
-            short_name(usize::from(p.predicted))
-        )
-    } else {
-        format!(
+    let (label, predicted) = (usize::from(p.label), usize::from(p.predicted));
+    let (a, b) = (short_name(label), short_name(predicted));
+    let three = |name: &str| name.chars().take(3).collect::<String>();
+    match how {
+        Caption::Full => format!(
             "{} → {} ({pct:.0}%)",
-            class_name(usize::from(p.label)),
-            class_name(usize::from(p.predicted))
-        )
+            class_name(label),
+            class_name(predicted)
+        ),
+        // "100%" would not fit a 14-cell caption.
+        Caption::Short => format!("{a}→{b} {:.0}%", pct.min(99.0)),
+        Caption::Bare => format!("{a}→{b}"),
+        Caption::Three => format!("{}→{}", three(a), three(b)),
     }
+}
+
+/// The most a caption can say in `room` columns under every tile of `shown`: one kind
+/// for the whole grid, so that the captions read alike.
+fn caption_kind(shown: &[Prediction], room: usize) -> Caption {
+    [Caption::Full, Caption::Short, Caption::Bare]
+        .into_iter()
+        .find(|&how| {
+            shown
+                .iter()
+                .all(|p| caption(p, how).chars().count() <= room)
+        })
+        .unwrap_or(Caption::Three)
 }
 
 impl Widget for PredictionsGrid<'_> {
@@ -99,26 +98,19 @@ impl Widget for PredictionsGrid<'_> {
         block = with_info(block, Pane::Predictions, area.width, &info, theme.dim());
         let inner = block.inner(area);
         let n = list.len().min(pane.limit);
-        let cap = |t: TileSize| {
-            let (c, r) = t.capacity(inner);
-            (c, usize::from(c) * usize::from(r))
+        let items = Items {
+            px: (IMAGE_SIDE, IMAGE_SIDE),
+            count: n,
+            caption: 1,
+            min_side: MIN_SIDE,
+            max_side: MAX_SIDE,
         };
-        // Full size when that shows at least half as many images as halving would.
-        let (_, full_cap) = cap(FULL);
-        let (_, half_cap) = cap(HALF);
-        let tile = if full_cap > 0 && full_cap * 2 >= half_cap.min(n) {
-            FULL
-        } else {
-            HALF
-        };
-        let (cols, capacity) = cap(tile);
-        if capacity > 0 && capacity < n {
+        let fit = grid::fit((inner.width, inner.height), (0, 0), &items);
+        if fit.shown > 0 && fit.shown < n {
+            let zoom = if self.can_zoom { " · z zooms" } else { "" };
             block = block.title_bottom(
-                Line::styled(
-                    format!(" showing {capacity} of {n} · z zooms "),
-                    theme.dim(),
-                )
-                .right_aligned(),
+                Line::styled(format!(" showing {} of {n}{zoom} ", fit.shown), theme.dim())
+                    .right_aligned(),
             );
         }
         block.render(area, buf);
@@ -130,31 +122,20 @@ impl Widget for PredictionsGrid<'_> {
             waiting(msg, inner, buf, theme);
             return;
         }
-        let img_w = if tile.half { 14 } else { 28 };
-        for (i, p) in list.iter().take(n.min(capacity)).enumerate() {
-            let i = u16::try_from(i).unwrap_or(u16::MAX);
-            let x = inner
-                .x
-                .saturating_add((i % cols.max(1)).saturating_mul(tile.pitch_x));
-            let y = inner
-                .y
-                .saturating_add((i / cols.max(1)).saturating_mul(tile.pitch_y));
-            image(&p.pixels[..], tile.half).draw(buf, x, y, inner, theme, Palette::Gray);
+        if fit.shown == 0 {
+            waiting("too small for images", inner, buf, theme);
+            return;
+        }
+        let spots = grid::positions(inner, (0, 0), &fit);
+        let shown = &list[..spots.len().min(list.len())];
+        let how = caption_kind(shown, usize::from(fit.tile.0));
+        for (p, &(x, y)) in shown.iter().zip(&spots) {
+            image(&p.pixels[..], fit.px.0).draw(buf, x, y, inner, theme, Palette::Gray);
             let ok = p.label == p.predicted;
             let style = if ok { theme.good() } else { theme.bad() };
-            let text = caption(p, tile.half);
-            let clip = Rect::new(x, inner.y, img_w + 1, inner.height).intersection(inner);
-            put(
-                buf,
-                clip,
-                x,
-                y.saturating_add(tile.pitch_y - 1),
-                &text,
-                style,
-            );
-        }
-        if capacity == 0 {
-            waiting("too small for images", inner, buf, theme);
+            let clip = Rect::new(x, inner.y, fit.tile.0, inner.height).intersection(inner);
+            let below = y.saturating_add(fit.tile.1.saturating_sub(1));
+            put(buf, clip, x, below, &caption(p, how), style);
         }
     }
 }
@@ -164,7 +145,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn captions_fit_their_tiles() {
+    fn captions_fit_their_tiles_and_read_alike() {
         let p = Prediction {
             index: 0,
             pixels: Box::new([0; 784]),
@@ -172,21 +153,32 @@ mod tests {
             predicted: 2,
             confidence: 1.0,
         };
-        assert_eq!(caption(&p, false), "Pullover → Pullover (100%)");
-        assert!(caption(&p, false).chars().count() <= 28);
-        for a in 0..10u8 {
-            for b in 0..10u8 {
-                let q = Prediction {
-                    label: a,
-                    predicted: b,
-                    ..p.clone()
-                };
-                assert!(
-                    caption(&q, true).chars().count() <= 14,
-                    "{}",
-                    caption(&q, true)
-                );
+        let one = std::slice::from_ref(&p);
+        let at = |room| caption(&p, caption_kind(one, room));
+        assert_eq!(at(28), "Pullover → Pullover (100%)");
+        assert_eq!(at(14), "Pull→Pull 99%");
+        assert_eq!(at(9), "Pull→Pull");
+        assert_eq!(at(8), "Pul→Pul");
+        let all: Vec<Prediction> = (0..100u8)
+            .map(|i| Prediction {
+                label: i / 10,
+                predicted: i % 10,
+                ..p.clone()
+            })
+            .collect();
+        for room in [28, 14, 9, 8, 7] {
+            let how = caption_kind(&all, room);
+            for q in &all {
+                assert!(caption(q, how).chars().count() <= room, "{room}: {how:?}");
             }
         }
+        // One long pair shortens every caption of the grid.
+        let coat = Prediction {
+            label: 4,
+            predicted: 0,
+            ..p.clone()
+        };
+        assert_eq!(caption_kind(std::slice::from_ref(&coat), 8), Caption::Bare);
+        assert_eq!(caption_kind(&[coat, all[77].clone()], 8), Caption::Three);
     }
 }
