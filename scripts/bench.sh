@@ -15,7 +15,7 @@
 # Takes about 40 minutes on a 2-core machine (plus a one-time PyTorch install).
 # Usage: scripts/bench.sh [THREADS] [TRAIN_LIMIT] [EPOCHS]
 #   TRAIN_LIMIT (0 = all 60,000 images) and EPOCHS (10) are for trying the script quickly;
-#   BENCH_ROUNDS (4) sets the speed rounds.
+#   BENCH_ROUNDS (8) sets the speed rounds.
 set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 threads=${1:-$(nproc)}
@@ -23,7 +23,7 @@ limit=${2:-0}
 epochs=${3:-10}
 
 # Speed and memory against PyTorch, and the fraction of the ceiling.
-bash "$root/scripts/bench_speed.sh" "$threads" "$limit" "${BENCH_ROUNDS:-4}"
+bash "$root/scripts/bench_speed.sh" "$threads" "$limit" "${BENCH_ROUNDS:-8}"
 
 # Time to the dashboard's first frame.
 bash "$root/scripts/bench_startup.sh" "$threads"

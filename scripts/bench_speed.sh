@@ -27,12 +27,12 @@
 # forward FLOPs per image, from src/model/cost.rs) / epoch seconds / ceiling.
 #
 # Usage: scripts/bench_speed.sh [THREADS] [TRAIN_LIMIT] [ROUNDS]
-#   TRAIN_LIMIT (0 = all 60,000 images) and ROUNDS (4) are for trying the script quickly.
+#   TRAIN_LIMIT (0 = all 60,000 images) and ROUNDS (8: this VM drifts; fewer for a quick try).
 set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 threads=${1:-$(nproc)}
 limit=${2:-0}
-rounds=${3:-4}
+rounds=${3:-8}
 data=${FASHION_MNIST_DIR:-/usr/share/datasets/fashion-mnist}
 cache=${FASHION_TUI_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/fashion-tui}
 py="$cache/pytorch-2.13.0"

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Pictures of the real dashboard during a real run, taken from a real terminal emulator:
 # xterm (DejaVu Sans Mono, truecolor) on a virtual X display, driven with xdotool, grabbed
-# with ImageMagick. Writes screenshots/{dashboard-160x48,dashboard-80x24,help}.png.
+# with ImageMagick. Writes screenshots/{dashboard-160x48,dashboard-80x24,help,view-overlay}.png.
 # Needs (Debian): xvfb xterm xdotool imagemagick fonts-dejavu-core; installs them as root.
 set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -28,15 +28,14 @@ done
 [ -s "$work/display" ] || { echo "screenshots: Xvfb did not start" >&2; exit 1; }
 export DISPLAY=:$(head -n 1 "$work/display")
 
-# shot NAME COLSxROWS SECONDS [KEYS...]: run the dashboard in a new xterm, wait, press
-# KEYS (xdotool key names), grab the window.
+# shot NAME COLSxROWS SECONDS [KEYS...]: run "${cmd[@]}" (the dashboard) in a new xterm,
+# wait, press KEYS (xdotool key names), grab the window.
 shot() {
   local name=$1 geom=$2 wait=$3; shift 3
   local cls="ftshot$name"
   xterm -class "ftshot" -name "$cls" -fa 'DejaVu Sans Mono' -fs 10 -geometry "$geom" \
     -bg '#101418' -fg '#d8dee9' -e env COLORTERM=truecolor TERM=xterm-256color \
-    "$bin" --device cpu --train-limit 12000 --test-limit 2000 --epochs 20 \
-    --run-dir "$work/run-$name" &
+    "${cmd[@]}" &
   local term=$!
   local win=""
   for _ in $(seq 50); do
@@ -58,6 +57,19 @@ shot() {
   echo "screenshots: $out/$name.png"
 }
 
-shot dashboard-160x48 160x48 40 p
-shot dashboard-80x24 80x24 25
-shot help 160x48 12 question
+# live NAME: the training command for shot NAME (a live run).
+live() {
+  cmd=("$bin" --device cpu --train-limit 12000 --test-limit 2000 --epochs 20 --run-dir "$work/run-$1")
+}
+live dashboard-160x48 && shot dashboard-160x48 160x48 40 p
+live dashboard-80x24 && shot dashboard-80x24 80x24 25
+live help && shot help 160x48 12 question
+
+# Two finished runs that differ in their learning rate, viewed together: the second drawn
+# over the first's charts, with the Runs pane open.
+for lr in 0.001 0.003; do
+  "$bin" train --device cpu --json --train-limit 12000 --test-limit 2000 --epochs 6 --lr "$lr" \
+    --run-dir "$work/lr-$lr" >/dev/null
+done
+cmd=("$bin" view "$work/lr-0.001" "$work/lr-0.003")
+shot view-overlay 160x48 8 r
