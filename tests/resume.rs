@@ -195,25 +195,7 @@ fn resumed_runs_repeat_an_uninterrupted_run_exactly() {
     // epoch 2 starts and is obeyed before its next batch, whatever the machine's speed.
     let mid = tempfile::tempdir().unwrap();
     let cfg = common::quick_config(data.path(), mid.path(), 3);
-    let (tx, control) = flume::unbounded();
-    let mut starts = 0;
-    let mut sink = |ev: TrainEvent| {
-        if ev == TrainEvent::Phase(Phase::Training) {
-            starts += 1;
-            if starts == 2 {
-                tx.send(Command::Stop).unwrap();
-            }
-        }
-        true
-    };
-    let summary = train::run_with(&cfg, RunOptions::default(), &control, &mut sink).unwrap();
-    assert!(summary.stopped_early);
-    let sc = sidecar(mid.path());
-    assert_eq!(
-        (sc.epoch, sc.batch),
-        (1, 1),
-        "stopped in epoch 2, mid-epoch"
-    );
+    stop_after_first_batch_of_epoch_2(&cfg, mid.path());
     run_to_end(&cfg, true);
     assert_eq!(metrics_of(mid.path()), expected);
 }
@@ -242,25 +224,7 @@ fn a_run_with_held_out_images_resumes_exactly() {
     // Stopped inside epoch 2, after its first batch, and resumed.
     let mid = tempfile::tempdir().unwrap();
     let cfg = config(mid.path());
-    let (tx, control) = flume::unbounded();
-    let mut starts = 0;
-    let mut sink = |ev: TrainEvent| {
-        if ev == TrainEvent::Phase(Phase::Training) {
-            starts += 1;
-            if starts == 2 {
-                tx.send(Command::Stop).unwrap();
-            }
-        }
-        true
-    };
-    let summary = train::run_with(&cfg, RunOptions::default(), &control, &mut sink).unwrap();
-    assert!(summary.stopped_early);
-    let sc = sidecar(mid.path());
-    assert_eq!(
-        (sc.epoch, sc.batch),
-        (1, 1),
-        "stopped in epoch 2, mid-epoch"
-    );
+    stop_after_first_batch_of_epoch_2(&cfg, mid.path());
     run_to_end(&cfg, true);
     assert_eq!(metrics_of(mid.path()), expected);
     // The same best epoch, chosen by the held-out images, in both records.
@@ -524,4 +488,28 @@ fn a_malformed_fault_is_refused_before_training() {
         "{stderr}"
     );
     assert!(!run.path().join("metrics.jsonl").exists(), "it trained");
+}
+
+/// Train `cfg` and stop it inside epoch 2, after its first batch: the Stop goes out when
+/// epoch 2 starts and is obeyed before its next batch, whatever the machine's speed.
+fn stop_after_first_batch_of_epoch_2(cfg: &Config, run: &Path) {
+    let (tx, control) = flume::unbounded();
+    let mut starts = 0;
+    let mut sink = |ev: TrainEvent| {
+        if ev == TrainEvent::Phase(Phase::Training) {
+            starts += 1;
+            if starts == 2 {
+                tx.send(Command::Stop).unwrap();
+            }
+        }
+        true
+    };
+    let summary = train::run_with(cfg, RunOptions::default(), &control, &mut sink).unwrap();
+    assert!(summary.stopped_early);
+    let sc = sidecar(run);
+    assert_eq!(
+        (sc.epoch, sc.batch),
+        (1, 1),
+        "stopped in epoch 2, mid-epoch"
+    );
 }

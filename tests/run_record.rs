@@ -78,15 +78,7 @@ fn a_finished_run_records_its_epochs_losses_and_best_model() {
     assert!(losses.last().unwrap().0 <= 3.0);
 
     // best.safetensors is the best epoch's model: it scores that epoch's accuracy.
-    let ds = fashion_tui::data::load_dir(data.path(), fashion_tui::data::Repair::Replace).unwrap();
-    let eval = train::evaluate_saved(
-        ModelKind::Tutorial,
-        &run.path().join(run_dir::BEST_MODEL_FILE),
-        &ds.test,
-        tch::Device::Cpu,
-        false,
-    )
-    .unwrap();
+    let eval = evaluate_best_model(data.path(), run.path());
     assert!(
         (eval.accuracy - best_acc).abs() < 1e-9,
         "{} vs {best_acc}",
@@ -210,15 +202,7 @@ fn held_out_images_choose_the_best_epoch_and_when_to_stop() {
         assert_eq!(v["val_loss"].as_f64(), s.val_loss, "{line}");
     }
     // best.safetensors is the model of the epoch validation chose.
-    let ds = fashion_tui::data::load_dir(data.path(), fashion_tui::data::Repair::Replace).unwrap();
-    let eval = train::evaluate_saved(
-        ModelKind::Tutorial,
-        &run.path().join(run_dir::BEST_MODEL_FILE),
-        &ds.test,
-        tch::Device::Cpu,
-        false,
-    )
-    .unwrap();
+    let eval = evaluate_best_model(data.path(), run.path());
     assert!((eval.accuracy - epochs[best - 1].test_acc).abs() < 1e-9);
     let said = |needle: &str| {
         events
@@ -303,4 +287,17 @@ fn a_signal_stops_a_run_and_kill_9_leaves_it_interrupted() {
         "nothing could write after kill -9"
     );
     assert_eq!(run_record::status_of(run.path(), &rec), Status::Interrupted);
+}
+
+/// The test-set evaluation of a run's `best.safetensors` (a tutorial model).
+fn evaluate_best_model(data: &Path, run: &Path) -> train::Evaluation {
+    let ds = fashion_tui::data::load_dir(data, fashion_tui::data::Repair::Replace).unwrap();
+    train::evaluate_saved(
+        ModelKind::Tutorial,
+        &run.join(run_dir::BEST_MODEL_FILE),
+        &ds.test,
+        tch::Device::Cpu,
+        false,
+    )
+    .unwrap()
 }
