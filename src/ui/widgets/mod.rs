@@ -212,12 +212,22 @@ pub fn epoch_chart<'a>(
                 .title("epoch")
                 .style(theme.dim())
                 .bounds([0.0, x_max])
-                .labels(axis_labels(0.0, x_max, |v| format!("{v:.0}"))),
+                .labels(axis_labels(0.0, x_max, epoch_label)),
         )
         .y_axis(y_axis.style(theme.dim()))
         .legend_position(Some(corner))
         .hidden_legend_constraints((Constraint::Ratio(2, 3), Constraint::Ratio(2, 3)))
         .style(Style::new())
+}
+
+/// An epoch on the x axis: whole epochs as integers, the middle of an odd span with its
+/// half (`1.5`, and `0.5` for a one-epoch run, not a second `0`).
+fn epoch_label(v: f64) -> String {
+    if (v - v.round()).abs() < 1e-9 {
+        format!("{v:.0}")
+    } else {
+        format!("{v:.1}")
+    }
 }
 
 /// Axis labels for `lo..hi`: low, middle and high.
@@ -257,4 +267,22 @@ pub fn overlay(
     let inner = block.inner(rect);
     block.render(rect, buf);
     inner
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn epoch_labels_keep_a_half_epoch_and_show_whole_ones_plainly() {
+        let texts = |lo, hi| -> Vec<String> {
+            axis_labels(lo, hi, epoch_label)
+                .iter()
+                .map(|l| l.to_string())
+                .collect()
+        };
+        assert_eq!(texts(0.0, 1.0), ["0", "0.5", "1"]);
+        assert_eq!(texts(0.0, 3.0), ["0", "1.5", "3"]);
+        assert_eq!(texts(0.0, 10.0), ["0", "5", "10"]);
+    }
 }
