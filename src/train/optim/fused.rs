@@ -43,6 +43,10 @@ pub fn adam(p: &mut Tensor, g: &Tensor, m: &mut Tensor, v: &mut Tensor, c: AdamS
         "fused Adam needs contiguous CPU f32 buffers"
     );
     let n = p.numel();
+    if n == 0 {
+        // An empty buffer's data pointer may be null, which no slice may hold.
+        return;
+    }
     // SAFETY: each tensor is a contiguous CPU f32 buffer of n elements (checked above),
     // the four are distinct allocations owned by the optimiser (weights, gradients, two
     // moments), and nothing else touches them while the step runs on this thread.
