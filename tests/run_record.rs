@@ -5,7 +5,7 @@
 
 mod common;
 
-use common::bin;
+use common::train;
 
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
@@ -15,18 +15,6 @@ use fashion_tui::model::ModelKind;
 use fashion_tui::train::events::{BestBy, TrainEvent};
 use fashion_tui::train::run_record::{self, Status};
 use fashion_tui::train::{self, run_dir};
-
-/// `train --headless` on `data` into `run` with the quick settings and `flags`.
-fn train(data: &Path, run: &Path, flags: &[&str]) -> Command {
-    let mut c = bin();
-    c.args(["train", "--headless", "--device", "cpu", "--threads", "1"])
-        .args(["--batch-size", "16", "--data-dir"])
-        .arg(data)
-        .arg("--run-dir")
-        .arg(run)
-        .args(flags);
-    c
-}
 
 fn record(run: &Path) -> run_record::RunRecord {
     run_record::read(run).unwrap().expect("a run.json")

@@ -128,22 +128,13 @@ fn real_runs_are_compared_by_what_differs() {
     let root = tempfile::tempdir().unwrap();
     common::write_synthetic(data.path(), 160, 50);
     for (name, lr) in [("a", "0.001"), ("b", "0.003")] {
-        let o = bin()
-            .args(["train", "--headless", "--device", "cpu", "--threads", "1"])
-            .args([
-                "--batch-size",
-                "16",
-                "--epochs",
-                "1",
-                "--lr",
-                lr,
-                "--data-dir",
-            ])
-            .arg(data.path())
-            .arg("--run-dir")
-            .arg(root.path().join(name))
-            .output()
-            .unwrap();
+        let o = common::train(
+            data.path(),
+            &root.path().join(name),
+            &["--epochs", "1", "--lr", lr],
+        )
+        .output()
+        .unwrap();
         assert_eq!(o.status.code(), Some(0), "{o:?}");
     }
     let o = runs(root.path(), &[]);
@@ -171,13 +162,8 @@ fn a_run_whose_best_epoch_validation_chose_says_so() {
     let root = tempfile::tempdir().unwrap();
     common::write_synthetic(data.path(), 160, 50);
     for (name, validation) in [("plain", "0"), ("validated", "32")] {
-        let o = bin()
-            .args(["train", "--headless", "--device", "cpu", "--threads", "1"])
-            .args(["--batch-size", "16", "--epochs", "1"])
-            .args(["--validation", validation, "--data-dir"])
-            .arg(data.path())
-            .arg("--run-dir")
-            .arg(root.path().join(name))
+        let flags = ["--epochs", "1", "--validation", validation];
+        let o = common::train(data.path(), &root.path().join(name), &flags)
             .output()
             .unwrap();
         assert_eq!(o.status.code(), Some(0), "{o:?}");

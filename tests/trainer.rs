@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use fashion_tui::config::{Config, Schedule};
 use fashion_tui::train::events::{
-    Change, Command, LiveSetting, Phase, RunSummary, SaveReason, TrainEvent,
+    Change, Command, FeatureMaps, LiveSetting, Phase, RunSummary, SaveReason, TrainEvent,
 };
 use fashion_tui::train::{self, run_dir, ChannelSink};
 
@@ -83,14 +83,7 @@ fn a_short_run_emits_events_in_order_learns_and_writes_its_run_dir() {
     assert_eq!(losses.len(), 3 * 25, "one loss point per batch");
 
     // Feature maps have the model's real shapes.
-    let fm = events
-        .iter()
-        .rev()
-        .find_map(|e| match e {
-            TrainEvent::FeatureMaps(f) => Some(f),
-            _ => None,
-        })
-        .unwrap();
+    let fm = last_feature_maps(&events);
     let shapes: Vec<_> = fm
         .layers
         .iter()
@@ -524,14 +517,7 @@ fn the_fast_model_learns_and_shows_every_conv_layer() {
         })
         .collect();
     assert_eq!(tested, [0.52, 1.52, 2.52]);
-    let fm = events
-        .iter()
-        .rev()
-        .find_map(|e| match e {
-            TrainEvent::FeatureMaps(f) => Some(f),
-            _ => None,
-        })
-        .unwrap();
+    let fm = last_feature_maps(&events);
     let layers: Vec<_> = fm
         .layers
         .iter()
@@ -601,4 +587,16 @@ fn a_time_budget_plans_the_runs_length_and_ends_it_there() {
     .unwrap()
     .unwrap();
     assert_eq!(sc.total_batches, Some(plan.total_batches));
+}
+
+/// The last feature maps a run sent.
+fn last_feature_maps(events: &[TrainEvent]) -> &FeatureMaps {
+    events
+        .iter()
+        .rev()
+        .find_map(|e| match e {
+            TrainEvent::FeatureMaps(f) => Some(f.as_ref()),
+            _ => None,
+        })
+        .expect("the run sent feature maps")
 }

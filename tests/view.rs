@@ -228,24 +228,13 @@ fn two_real_runs_viewed_in_a_real_terminal_one_toggled_off() {
     common::write_synthetic(data.path(), 320, 100);
     let bin = env!("CARGO_BIN_EXE_fashion-tui");
     for (name, lr) in [("alpha", "0.001"), ("beta", "0.01")] {
-        let o = std::process::Command::new(bin)
-            .env_remove("FASHION_TUI_FAULT")
-            .env("XDG_CONFIG_HOME", "/nonexistent-fashion-tui-test")
-            .args(["train", "--headless", "--device", "cpu", "--threads", "1"])
-            .args([
-                "--batch-size",
-                "16",
-                "--epochs",
-                "2",
-                "--lr",
-                lr,
-                "--data-dir",
-            ])
-            .arg(data.path())
-            .arg("--run-dir")
-            .arg(root.path().join(name))
-            .output()
-            .unwrap();
+        let o = common::train(
+            data.path(),
+            &root.path().join(name),
+            &["--epochs", "2", "--lr", lr],
+        )
+        .output()
+        .unwrap();
         assert_eq!(o.status.code(), Some(0), "{o:?}");
     }
     let before = contents(root.path());

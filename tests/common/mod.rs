@@ -64,6 +64,22 @@ pub fn bin() -> std::process::Command {
     c
 }
 
+/// `train --headless` on `data` into `run` on one CPU thread with `flags`, at batch 16
+/// unless `flags` names another size.
+pub fn train(data: &Path, run: &Path, flags: &[&str]) -> std::process::Command {
+    let mut c = bin();
+    c.args(["train", "--headless", "--device", "cpu", "--threads", "1"]);
+    if !flags.contains(&"--batch-size") {
+        c.args(["--batch-size", "16"]);
+    }
+    c.arg("--data-dir")
+        .arg(data)
+        .arg("--run-dir")
+        .arg(run)
+        .args(flags);
+    c
+}
+
 /// Every file under `dir` with its bytes: to show that reading a run changes nothing.
 pub fn contents(dir: &Path) -> std::collections::BTreeMap<std::path::PathBuf, Vec<u8>> {
     let mut out = std::collections::BTreeMap::new();
