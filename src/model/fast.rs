@@ -8,6 +8,7 @@ use tch::nn::{self, ModuleT};
 use tch::Tensor;
 
 use super::dropout::Dropout;
+use super::layout;
 use super::Network;
 
 /// The shape of a [`FastCnn`]: the stem's channels and stride, then its blocks.
@@ -118,8 +119,10 @@ impl FastCnn {
             .apply(&self.head)
     }
 
+    /// The activations are channels-last throughout (see [`layout`]): on two CPU cores
+    /// that made a training step ~20% faster (BatchNorm and max-pool above all).
     fn run(&self, xs: &Tensor, train: bool, mut keep: impl FnMut(usize, &Tensor)) -> Tensor {
-        let mut x = xs.shallow_clone();
+        let mut x = layout::channels_last(xs);
         for (i, (conv, &pool)) in self.convs.iter().zip(&self.pool_before).enumerate() {
             if pool {
                 x = x.max_pool2d_default(2);
