@@ -15,5 +15,6 @@ pub mod predict;
 pub mod report;
 pub mod rng;
 pub mod startup;
+pub mod team;
 pub mod train;
 pub mod ui;

@@ -14,17 +14,32 @@ pub fn step_seed(seed: u64, step: i64) -> i64 {
 #[derive(Debug, Clone)]
 pub struct SplitMix64(u64);
 
+/// SplitMix64's step between states.
+const GAMMA: u64 = 0x9E37_79B9_7F4A_7C15;
+
+/// SplitMix64's output function of a state.
+fn mix(state: u64) -> u64 {
+    let mut z = state;
+    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    z ^ (z >> 31)
+}
+
 impl SplitMix64 {
     pub fn new(seed: u64) -> Self {
         SplitMix64(seed)
     }
 
     pub fn next_u64(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
+        self.0 = self.0.wrapping_add(GAMMA);
+        mix(self.0)
+    }
+
+    /// The `k`-th value (from 0) that `SplitMix64::new(seed)` draws, without drawing the
+    /// ones before it: the generator is a counter, so pieces of a sequence can be drawn
+    /// apart (on several threads) and still equal the whole.
+    pub fn nth(seed: u64, k: u64) -> u64 {
+        mix(seed.wrapping_add(k.wrapping_add(1).wrapping_mul(GAMMA)))
     }
 
     /// Uniform in `0..n` (n > 0), by rejection to avoid modulo bias.
@@ -65,5 +80,21 @@ mod tests {
         sorted.sort();
         assert_eq!(sorted, (0..1000).collect::<Vec<_>>());
         assert_ne!(a, sorted);
+    }
+
+    #[test]
+    fn nth_is_the_sequence_drawn_at_any_position() {
+        // The reference implementation's first output for seed 0.
+        assert_eq!(SplitMix64::new(0).next_u64(), 0xE220_A839_7B1D_CDAF);
+        for seed in [0, 1, u64::MAX, 0x1234_5678_9ABC_DEF0] {
+            let mut rng = SplitMix64::new(seed);
+            for k in 0..100 {
+                assert_eq!(
+                    SplitMix64::nth(seed, k),
+                    rng.next_u64(),
+                    "seed {seed}, k {k}"
+                );
+            }
+        }
     }
 }

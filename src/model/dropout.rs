@@ -13,6 +13,10 @@ use tch::nn::ModuleT;
 use tch::{Device, Kind, Tensor};
 
 use crate::rng::SplitMix64;
+use crate::team;
+
+/// Masks of at least this many values are drawn on all of libtorch's threads.
+const SPLIT_FROM: usize = 1 << 13;
 
 /// [`dropout`] with probability `.0`, as a layer (`xs.apply_t(&Dropout(p), train)`).
 #[derive(Debug, Clone, Copy)]
@@ -39,21 +43,41 @@ pub fn dropout(xs: &Tensor, p: f64, train: bool) -> Tensor {
 }
 
 /// `n` mask values: `1/(1-p)` with probability `1 - p`, else 0, from `seed`. Each value
-/// uses 32 random bits (two per draw of the generator).
+/// uses 32 random bits: values `2k` and `2k + 1` are the low and high halves of the
+/// generator's `k`-th draw, so a long mask is drawn in pieces on libtorch's threads
+/// ([`team`]) with the same values as one loop.
 pub fn mask(n: usize, p: f64, seed: u64) -> Vec<f32> {
     let keep = 1.0 - p;
     // Kept when a uniform 32-bit draw is below this (probability keep, to 2^-32).
     let threshold = (keep * 4_294_967_296.0).round() as u64;
     let scale = (1.0 / keep) as f32;
-    let mut rng = SplitMix64::new(seed);
-    let mut out = Vec::with_capacity(n + 1);
-    while out.len() < n {
-        let r = rng.next_u64();
-        for half in [r & 0xFFFF_FFFF, r >> 32] {
-            out.push(if half < threshold { scale } else { 0.0 });
+    let value = |half: u64| if half < threshold { scale } else { 0.0 };
+    let mut out = vec![0f32; n];
+    let draws = n.div_ceil(2);
+    let threads = if n >= SPLIT_FROM {
+        tch::get_num_threads().max(1) as usize
+    } else {
+        1
+    };
+    let base = out.as_mut_ptr() as usize;
+    team::split(threads, &|part, parts| {
+        let r = team::piece(draws, part, parts, 8);
+        let (start, end) = (2 * r.start, (2 * r.end).min(n));
+        if start >= end {
+            return;
         }
-    }
-    out.truncate(n);
+        // SAFETY: `out` holds n values and outlives the split; the pieces' ranges
+        // [2·r.start, 2·r.end) ∩ [0, n) are disjoint.
+        let piece =
+            unsafe { std::slice::from_raw_parts_mut((base as *mut f32).add(start), end - start) };
+        for (pair, k) in piece.chunks_mut(2).zip(r) {
+            let draw = SplitMix64::nth(seed, k as u64);
+            pair[0] = value(draw & 0xFFFF_FFFF);
+            if let Some(high) = pair.get_mut(1) {
+                *high = value(draw >> 32);
+            }
+        }
+    });
     out
 }
 
@@ -71,6 +95,16 @@ mod tests {
         assert!(m.iter().all(|&x| x == 0.0 || x == 1.25));
         assert_eq!(m, mask(100_001, 0.2, 9));
         assert_ne!(m, mask(100_001, 0.2, 10));
+        // Drawn in pieces on several threads, it equals one sequential loop.
+        let mut rng = SplitMix64::new(9);
+        let one_loop: Vec<f32> = (0..50_001)
+            .flat_map(|_| {
+                let r = rng.next_u64();
+                [r & 0xFFFF_FFFF, r >> 32].map(|h| if h < 3_435_973_837 { 1.25 } else { 0.0 })
+            })
+            .take(100_001)
+            .collect();
+        assert_eq!(m, one_loop);
     }
 
     #[test]

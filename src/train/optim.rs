@@ -12,7 +12,6 @@ use crate::config::{Optimizer, Training};
 
 mod flat;
 mod fused;
-mod team;
 use flat::Flat;
 
 /// Hyperparameters that can change while training (the rest are fixed per run).

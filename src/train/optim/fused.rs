@@ -11,7 +11,7 @@
 
 use tch::{Device, Kind, Tensor};
 
-use super::team;
+use crate::team;
 
 /// Buffers of at least this many values are split across libtorch's intra-op threads
 /// ([`team`]); below it, waking the second thread costs more than it saves.
@@ -129,7 +129,7 @@ mod tests {
 
     #[test]
     fn a_buffer_split_across_threads_gets_the_same_update_as_one_loop() {
-        tch::set_num_threads(2);
+        // Split when libtorch runs more than one thread (its default: one per core).
         let n = 3 * SPLIT_FROM + 5;
         let o = (Kind::Float, Device::Cpu);
         let (p, g, m) = (
