@@ -38,7 +38,7 @@ class Tutorial(nn.Module):
         x = F.dropout(x.flatten(1), self.dropout, self.training)
         return self.f2(F.dropout(F.relu(self.f1(x)), self.dropout, self.training))
 
-def evaluate(net, x, y, batch=1000):
+def evaluate(net, x, y, batch=256):
     """What fashion-tui's evaluation computes: the loss, the predicted classes with their
     softmax confidence, the accuracy and the confusion matrix, without autograd."""
     net.eval()

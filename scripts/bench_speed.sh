@@ -10,7 +10,7 @@
 #   fused    the same with torch.optim.Adam(fused=True)
 #   fast     fashion-tui's fast model with its own recipe (batch 256); no PyTorch twin
 # An arm's epoch is its training loop and then one evaluation over the whole test set
-# (10,000 images, batches of 1000, no autograd): `seconds` + `eval_seconds` of its JSON
+# (10,000 images, batches of 256, no autograd): `seconds` + `eval_seconds` of its JSON
 # line. Not timed, on either side: starting the process, reading the dataset, building the
 # model; nor fashion-tui's checkpoint and the dashboard's predictions and feature maps,
 # which come after its evaluation.

@@ -16,8 +16,11 @@ use super::input::{pixels, scale, split_tensors};
 use crate::data::Split;
 use crate::model::{self, Network};
 
-/// Images per forward pass when evaluating.
-const EVAL_BATCH: i64 = 1000;
+/// Images per forward pass when evaluating. Measured on two cores, 10,000 test images:
+/// batches of 256 took 0.40 s for `fast` and 0.11 s for the tutorial where batches of
+/// 1000 took 1.0 s and 0.36 s (a batch's activations, tens of MB, no longer fit the caches
+/// and are mapped afresh by the allocator for every layer).
+const EVAL_BATCH: i64 = 256;
 
 /// Test-set results of one evaluation.
 #[derive(Debug, Clone)]
