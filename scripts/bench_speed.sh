@@ -21,8 +21,9 @@
 # ratios. Peak RSS: GNU time's maximum resident set of each whole process (the binary on
 # its CPU path; the Python interpreter with torch and numpy loaded), the highest round.
 #
-# The ceiling: examples/sgemm_ceiling's best f32 matmul rate at THREADS threads (our
-# libtorch), measured before and after the rounds; the higher counts. An arm's fraction of
+# The ceiling: examples/sgemm_ceiling's best f32 matrix-product rate at THREADS threads
+# through our libtorch's MKL (mm) or oneDNN (the product as a 1x1 convolution), measured
+# before and after the rounds; the higher counts. An arm's fraction of
 # it: (training images x the network's training FLOPs per image + test images x its
 # forward FLOPs per image, from src/model/cost.rs) / epoch seconds / ceiling.
 #
@@ -120,7 +121,10 @@ label = {"ours": "fashion-tui, tutorial (release binary)",
 t = arms["ours"]["rows"][0]
 print(f"== speed and memory: one epoch ({t['train']} training images, then the evaluation of "
       f"{t['test']} test images), CPU, {threads} thread(s), rounds: {n} (balanced Latin square order)")
-print(f"sgemm ceiling (f32, libtorch, {threads} thread(s)): {ceiling:.0f} GFLOP/s "
+best = lambda c, lib: max(r["gflops"] for r in c[lib])
+print(f"matrix-product ceiling (f32, libtorch, {threads} thread(s)): {ceiling:.0f} GFLOP/s "
+      f"(MKL {max(best(c, 'sgemm') for c in (before, after)):.0f}, "
+      f"oneDNN {max(best(c, 'onednn') for c in (before, after)):.0f}; "
       f"(before the rounds {before['ceiling_gflops']:.0f}, after {after['ceiling_gflops']:.0f}); "
       f"FLOPs per training image: tutorial {models['tutorial']['train_flops_per_image'] / 1e6:.2f} M, "
       f"fast {models['fast']['train_flops_per_image'] / 1e6:.2f} M")
