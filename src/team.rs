@@ -24,6 +24,12 @@ struct Runtime {
     num_threads: Query,
 }
 
+#[cfg(not(unix))]
+fn runtime() -> Option<Runtime> {
+    None
+}
+
+#[cfg(unix)]
 fn runtime() -> Option<Runtime> {
     static RUNTIME: OnceLock<Option<Runtime>> = OnceLock::new();
     *RUNTIME.get_or_init(|| {
