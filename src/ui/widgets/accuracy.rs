@@ -95,7 +95,7 @@ impl Widget for AccuracyChart<'_> {
             ),
             series(
                 plain,
-                "train (running)",
+                "train (epoch avg)",
                 SeriesRole::Smooth,
                 line,
                 theme.fg(Color::Cyan),
