@@ -20,7 +20,9 @@ work=$(mktemp -d)
 # (a fixed number collides with a server still shutting down from a previous run).
 Xvfb -displayfd 3 -screen 0 2200x1400x24 -nolisten tcp 3>"$work/display" >/dev/null 2>&1 &
 xvfb=$!
-trap 'kill $xvfb 2>/dev/null; pkill -f "xterm -class ftshot" 2>/dev/null; rm -rf "$work"' EXIT
+# Under set -e a failing command would end the trap early (exit 1, $work left behind):
+# no xterm left for pkill to find is the normal case.
+trap 'kill $xvfb 2>/dev/null || true; pkill -f "xterm -class ftshot" 2>/dev/null || true; rm -rf "$work"' EXIT
 for _ in $(seq 100); do
   [ -s "$work/display" ] && break
   sleep 0.1
