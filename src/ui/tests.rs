@@ -106,6 +106,37 @@ fn screen_done() {
 }
 
 #[test]
+fn the_done_header_names_the_best_epoch_when_it_is_not_the_last() {
+    let header = |app: &App| {
+        text(&screen(app, 160, 48))
+            .lines()
+            .nth(1)
+            .unwrap_or_default()
+            .to_string()
+    };
+    assert!(
+        !header(&finished()).contains("best"),
+        "the last epoch was the best"
+    );
+    let mut app = mid_run();
+    let best = fixtures::epoch_summary(2).test_acc;
+    app.on_event(TrainEvent::EpochEnd(Box::new(
+        crate::train::events::EpochSummary {
+            test_acc: best - 0.01,
+            ..fixtures::epoch_summary(3)
+        },
+    )));
+    app.on_event(TrainEvent::Phase(Phase::Done));
+    app.on_event(TrainEvent::Done(fixtures_done()));
+    let line = header(&app);
+    assert!(line.contains("DONE"), "{line}");
+    assert!(
+        line.contains(&format!("best {:.1}% @ 2", best * 100.0)),
+        "{line}"
+    );
+}
+
+#[test]
 fn screen_failed_shows_the_reason() {
     let mut app = mid_run();
     app.on_event(TrainEvent::Failed(

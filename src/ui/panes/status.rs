@@ -13,6 +13,15 @@ use crate::train::events::{
 /// Shown when the trainer's channels close without `Done` or `Failed`.
 pub const DISCONNECTED: &str = "trainer thread ended unexpectedly";
 
+/// `best 91.2% @ 7`, or `best val 91.2% @ 7` when held-out images chose it.
+fn best_of(best: Best) -> String {
+    let which = match best.by {
+        BestBy::Val => "best val",
+        BestBy::Test => "best",
+    };
+    format!("{which} {:.1}% @ {}", best.acc * 100.0, best.epoch)
+}
+
 #[derive(Debug, Clone, PartialEq)]
 pub struct RunStatus {
     /// The phase the trainer last reported.
@@ -82,11 +91,7 @@ impl RunStatus {
         let n = self.info.as_ref()?.early_stop;
         let best = self.best?;
         let done = self.last_epoch.as_ref()?.epoch;
-        let which = match best.by {
-            BestBy::Val => "best val",
-            BestBy::Test => "best",
-        };
-        let text = format!("{which} {:.1}% @ {}", best.acc * 100.0, best.epoch);
+        let text = best_of(best);
         match (n, best.by) {
             (0, BestBy::Test) => None,
             (0, BestBy::Val) => Some(text),
@@ -95,6 +100,15 @@ impl RunStatus {
                 done.saturating_sub(best.epoch).min(n)
             )),
         }
+    }
+
+    /// The best epoch for a finished run's header, where `best.safetensors` holds a
+    /// model other than the final one: `best 87.5% @ 14` (`best val …` when held-out
+    /// images chose it); `None` when the best epoch is the last.
+    pub fn best_done_text(&self) -> Option<String> {
+        let best = self.best?;
+        let last = self.last_epoch.as_ref()?.epoch;
+        (best.epoch != last).then(|| best_of(best))
     }
 
     /// The first batch or the `Started` event ends the loading phase.
@@ -261,6 +275,34 @@ pub fn group_thousands(n: u64) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_finished_run_names_its_best_epoch_when_it_is_not_the_last() {
+        let mut status = RunStatus::default();
+        assert_eq!(status.best_done_text(), None, "no epoch yet");
+        let mut epoch = |n: usize, test_acc: f64, val_acc: Option<f64>| {
+            status.on_epoch(Box::new(EpochSummary {
+                test_acc,
+                val_acc,
+                ..crate::ui::fixtures::epoch_summary(n)
+            }));
+            status.best_done_text()
+        };
+        assert_eq!(epoch(1, 0.80, None), None, "the best is the last");
+        assert_eq!(epoch(2, 0.875, None), None);
+        assert_eq!(epoch(3, 0.86, None).as_deref(), Some("best 87.5% @ 2"));
+        let mut status = RunStatus::default();
+        for (n, val) in [(1, 0.91), (2, 0.90)] {
+            status.on_epoch(Box::new(EpochSummary {
+                val_acc: Some(val),
+                ..crate::ui::fixtures::epoch_summary(n)
+            }));
+        }
+        assert_eq!(
+            status.best_done_text().as_deref(),
+            Some("best val 91.0% @ 1")
+        );
+    }
 
     #[test]
     fn formats() {

@@ -130,6 +130,9 @@ fn pieces(status: &RunStatus, theme: &Theme, wide: bool) -> Vec<Piece<'static>> 
                 )],
             );
         }
+        if let Some(best) = status.best_done_text() {
+            push(2, vec![Span::raw(best)]);
+        }
         push(3, vec![Span::raw(run_time(done))]);
         push(2, vec![Span::raw(model_text(done))]);
         push(4, vec![Span::styled("q to quit", theme.dim())]);
