@@ -95,6 +95,17 @@ pub fn split(threads: usize, work: &(dyn Fn(usize, usize) + Sync)) {
     }
 }
 
+/// How many threads a loop over `n` values should ask [`split`] for: libtorch's intra-op
+/// thread count from `from` values on, one below (where waking a second thread costs more
+/// than it saves).
+pub fn threads_for(n: usize, from: usize) -> usize {
+    if n >= from {
+        tch::get_num_threads().max(1) as usize
+    } else {
+        1
+    }
+}
+
 /// The `part`-th of `parts` near-equal pieces of `0..n`, each starting at a multiple of
 /// `align` (so that vector loops stay aligned), as a range.
 pub fn piece(n: usize, part: usize, parts: usize, align: usize) -> std::ops::Range<usize> {

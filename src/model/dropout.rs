@@ -54,11 +54,7 @@ pub fn mask(n: usize, p: f64, seed: u64) -> Vec<f32> {
     let value = |half: u64| if half < threshold { scale } else { 0.0 };
     let mut out = vec![0f32; n];
     let draws = n.div_ceil(2);
-    let threads = if n >= SPLIT_FROM {
-        tch::get_num_threads().max(1) as usize
-    } else {
-        1
-    };
+    let threads = team::threads_for(n, SPLIT_FROM);
     let base = out.as_mut_ptr() as usize;
     team::split(threads, &|part, parts| {
         let r = team::piece(draws, part, parts, 8);

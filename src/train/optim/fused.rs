@@ -54,11 +54,7 @@ pub fn adam(p: &mut Tensor, g: &Tensor, m: &mut Tensor, v: &mut Tensor, c: AdamS
         // An empty buffer's data pointer may be null, which no slice may hold.
         return;
     }
-    let threads = if n >= SPLIT_FROM {
-        tch::get_num_threads().max(1) as usize
-    } else {
-        1
-    };
+    let threads = team::threads_for(n, SPLIT_FROM);
     let (p, g, m, v) = (
         p.data_ptr() as usize,
         g.data_ptr() as usize,
