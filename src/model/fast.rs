@@ -252,6 +252,8 @@ mod tests {
         );
         // Activations follow a ReLU.
         assert!(acts.iter().all(|(_, a)| a.min().double_value(&[]) >= 0.0));
+        // ... and stay channels-last from the input on.
+        assert!(acts.iter().all(|(_, a)| super::layout::is_channels_last(a)));
     }
 
     #[test]

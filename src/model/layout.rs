@@ -23,7 +23,8 @@ pub fn channels_last(xs: &Tensor) -> Tensor {
     }
 }
 
-/// Whether `xs` ([N, C, H, W]) has the channels-last strides.
+/// Whether `xs` ([N, C, H, W]) has the channels-last strides (for tests of the layout).
+#[cfg(test)]
 pub fn is_channels_last(xs: &Tensor) -> bool {
     let (size, stride) = (xs.size(), xs.stride());
     let ([_, c, _, w], [_, sc, sh, sw]) = (size.as_slice(), stride.as_slice()) else {
