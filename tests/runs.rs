@@ -128,14 +128,11 @@ fn real_runs_are_compared_by_what_differs() {
     let root = tempfile::tempdir().unwrap();
     common::write_synthetic(data.path(), 160, 50);
     for (name, lr) in [("a", "0.001"), ("b", "0.003")] {
-        let o = common::train(
+        common::train_ok(
             data.path(),
             &root.path().join(name),
             &["--epochs", "1", "--lr", lr],
-        )
-        .output()
-        .unwrap();
-        assert_eq!(o.status.code(), Some(0), "{o:?}");
+        );
     }
     let o = runs(root.path(), &[]);
     let table = stdout(&o);
@@ -163,10 +160,7 @@ fn a_run_whose_best_epoch_validation_chose_says_so() {
     common::write_synthetic(data.path(), 160, 50);
     for (name, validation) in [("plain", "0"), ("validated", "32")] {
         let flags = ["--epochs", "1", "--validation", validation];
-        let o = common::train(data.path(), &root.path().join(name), &flags)
-            .output()
-            .unwrap();
-        assert_eq!(o.status.code(), Some(0), "{o:?}");
+        common::train_ok(data.path(), &root.path().join(name), &flags);
     }
     let table = stdout(&runs(root.path(), &[]));
     let lines: Vec<&str> = table.lines().collect();

@@ -80,6 +80,12 @@ pub fn train(data: &Path, run: &Path, flags: &[&str]) -> std::process::Command {
     c
 }
 
+/// [`train`], run to its end, which must be a success (exit code 0).
+pub fn train_ok(data: &Path, run: &Path, flags: &[&str]) {
+    let o = train(data, run, flags).output().unwrap();
+    assert_eq!(o.status.code(), Some(0), "{o:?}");
+}
+
 /// Every file under `dir` with its bytes: to show that reading a run changes nothing.
 pub fn contents(dir: &Path) -> std::collections::BTreeMap<std::path::PathBuf, Vec<u8>> {
     let mut out = std::collections::BTreeMap::new();
