@@ -284,9 +284,11 @@ fn print_until_unwritable(
     }
 }
 
-/// [`print`] to the process's stdout and stderr.
+/// [`print`] to the process's stdout and stderr. Their handles lock per write, not for
+/// the whole run: a held lock would block any other thread that writes there (a warning,
+/// a panic message) and with it the training.
 pub fn print_std(rx: &Receivers, opts: Options) -> Ending {
-    print(rx, &mut io::stdout().lock(), &mut io::stderr().lock(), opts)
+    print(rx, &mut io::stdout(), &mut io::stderr(), opts)
 }
 
 #[cfg(test)]
@@ -449,5 +451,41 @@ mod tests {
         sink.send(TrainEvent::Failed("boom".into()));
         let end = print(&rx, &mut Vec::new(), &mut Vec::new(), Options::default());
         assert_eq!(end, Ending::Failed("boom".into()));
+    }
+
+    #[test]
+    fn other_threads_can_write_to_stderr_while_the_events_are_printed() {
+        let (mut sink, rx) = ChannelSink::new();
+        let (told, heard) = flume::bounded(1);
+        let writer = std::thread::spawn(move || {
+            // Let the printer start waiting for events first.
+            std::thread::sleep(Duration::from_millis(300));
+            let _ = writeln!(io::stderr(), "(headless test: a line from another thread)");
+            sink.send(TrainEvent::Done(Box::new(RunSummary {
+                epochs_completed: 0,
+                test_acc: None,
+                model_path: None,
+                run_dir: PathBuf::from("/r"),
+                stopped_early: false,
+                seconds: 0.0,
+            })));
+            let _ = told.send(());
+        });
+        let printer = std::thread::spawn(move || {
+            print_std(
+                &rx,
+                Options {
+                    json: false,
+                    live: false,
+                },
+            )
+        });
+        // Generous: the writer needs a fraction of a second unless it is blocked for good.
+        assert!(
+            heard.recv_timeout(Duration::from_secs(60)).is_ok(),
+            "the other thread stayed blocked on stderr while the printer waited for events"
+        );
+        writer.join().unwrap();
+        assert!(matches!(printer.join().unwrap(), Ending::Done(_)));
     }
 }
