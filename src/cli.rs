@@ -129,6 +129,9 @@ pub struct TrainArgs {
     /// Evaluate on the test set every N epochs (e.g. 0.25), besides each epoch's end.
     #[arg(long, value_name = "N")]
     pub eval_every: Option<f64>,
+    /// Evaluate every --eval-every epochs only until this epoch, then at epoch ends (0: the whole run).
+    #[arg(long, value_name = "EPOCH")]
+    pub eval_until: Option<f64>,
     /// Continue a run from its last checkpoint (default: the latest run with one).
     #[arg(long, value_name = "RUN_DIR", num_args = 0..=1)]
     pub resume: Option<Option<PathBuf>>,
@@ -304,6 +307,9 @@ impl TrainArgs {
         }
         if let Some(v) = self.eval_every {
             cfg.training.eval_every = v;
+        }
+        if let Some(v) = self.eval_until {
+            cfg.training.eval_until = v;
         }
     }
 }

@@ -101,6 +101,9 @@ pub struct Training {
     pub time_budget: TimeBudget,
     /// Evaluate every this many epochs (fractions allowed); epoch ends always evaluate.
     pub eval_every: f64,
+    /// `eval_every` holds until this epoch; after it, only epoch ends evaluate. 0 = the
+    /// whole run.
+    pub eval_until: f64,
 }
 
 impl Default for Training {
@@ -123,6 +126,7 @@ impl Default for Training {
             tta: false,
             time_budget: TimeBudget::OFF,
             eval_every: 1.0,
+            eval_until: 0.0,
         }
     }
 }

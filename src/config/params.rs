@@ -258,6 +258,14 @@ pub const PARAMS: &[Param] = &[
         let v = c.training.eval_every;
         float(v, (0.01..=1.0).contains(&v))
     }),
+    next(
+        "training.eval_until",
+        "eval_every until epoch N, then epoch ends only: 0 (all run) to 10000",
+    )
+    .range("0 (the whole run) to 10000", |c| {
+        let v = c.training.eval_until;
+        float(v, (0.0..=10_000.0).contains(&v))
+    }),
     next("model.name", "the network: tutorial | fast").shapes_run(),
     next("model.dropout", "before each dense layer: 0 ≤ dropout < 1")
         .range("0 ≤ dropout < 1", |c| {

@@ -17,26 +17,31 @@ pub fn margin(budget_secs: f64) -> f64 {
     budget_secs * 0.02 + 1.0
 }
 
-/// How evaluations fall: in each epoch of `per_epoch` batches, after every `every`
-/// batches and at its end; plus one at the run's end.
+/// How evaluations fall: at the end of each epoch of `per_epoch` batches and, within the
+/// run's first `until` batches, after every `every` batches of an epoch; plus one at the
+/// run's end.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct EvalPoints {
     pub every: usize,
     pub per_epoch: usize,
+    /// `usize::MAX`: the whole run.
+    pub until: usize,
 }
 
 impl EvalPoints {
     /// Whether the run evaluates after batch `m` (1-based count of the run's batches).
     pub fn at(&self, m: usize) -> bool {
         let b = m % self.per_epoch.max(1);
-        m > 0 && (b == 0 || b % self.every.max(1) == 0)
+        m > 0 && (b == 0 || (m <= self.until && b % self.every.max(1) == 0))
     }
 
-    /// Evaluations after batches `1..=m`, not counting a final one.
+    /// Evaluations after batches `1..=m`, not counting a final one: the epoch ends, and
+    /// the points within epochs up to `until`.
     fn upto(&self, m: usize) -> usize {
         let (every, per_epoch) = (self.every.max(1), self.per_epoch.max(1));
-        let per_full_epoch = (per_epoch - 1) / every + 1;
-        (m / per_epoch) * per_full_epoch + (m % per_epoch) / every
+        let k = m.min(self.until);
+        let within = (k / per_epoch) * ((per_epoch - 1) / every) + (k % per_epoch) / every;
+        m / per_epoch + within
     }
 
     /// Evaluations a run that has done `done` batches still makes if it ends after `total`,
@@ -92,6 +97,7 @@ mod tests {
         let e = EvalPoints {
             every: 50,
             per_epoch: 200,
+            until: usize::MAX,
         };
         assert!(e.at(50) && e.at(200) && !e.at(60));
         // After 1..=400: 50, 100, …, 400 (8 points; the epoch ends are among them).
@@ -102,9 +108,30 @@ mod tests {
         let odd = EvalPoints {
             every: 30,
             per_epoch: 45,
+            until: usize::MAX,
         };
         // 30, 45 (the end), 75, 90, 120, 135 → 6 up to 135, which is one.
         assert_eq!(odd.between(0, 135), 6);
+    }
+
+    #[test]
+    fn points_within_epochs_stop_after_until_and_the_count_matches_them() {
+        let e = EvalPoints {
+            every: 50,
+            per_epoch: 200,
+            until: 300,
+        };
+        // 50, 100, 150, 200 (end), 250, 300; then only the ends 400, 600.
+        let points: Vec<usize> = (1..=600).filter(|&m| e.at(m)).collect();
+        assert_eq!(points, [50, 100, 150, 200, 250, 300, 400, 600]);
+        // `between` counts exactly the points `at` marks, for every span.
+        for done in [0, 49, 50, 170, 300, 301, 399] {
+            for total in done + 1..=650 {
+                let marked = (done + 1..=total).filter(|&m| e.at(m)).count();
+                let last = usize::from(!e.at(total));
+                assert_eq!(e.between(done, total), marked + last, "{done}..{total}");
+            }
+        }
     }
 
     #[test]
@@ -112,6 +139,7 @@ mod tests {
         let evals = EvalPoints {
             every: 235,
             per_epoch: 235,
+            until: usize::MAX,
         };
         // 0.05 s a batch, 1 s an evaluation, 100 s left after 40 batches.
         let n = total_batches(40, 100.0, 0.05, 1.0, evals);

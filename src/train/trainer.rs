@@ -306,13 +306,20 @@ impl<'a> Trainer<'a> {
         }
     }
 
-    /// Where the run evaluates: every `eval_every` epochs and at each epoch's end.
+    /// Where the run evaluates: every `eval_every` epochs (until epoch `eval_until`
+    /// when that is set) and at each epoch's end.
     fn eval_points(&self) -> EvalPoints {
+        let t = &self.cfg.training;
         let per_epoch = self.batches_per_epoch();
-        let every = (self.cfg.training.eval_every * per_epoch as f64).round() as usize;
+        let every = (t.eval_every * per_epoch as f64).round() as usize;
+        let until = match t.eval_until {
+            u if u > 0.0 => (u * per_epoch as f64).round() as usize,
+            _ => usize::MAX,
+        };
         EvalPoints {
             every: every.clamp(1, per_epoch),
             per_epoch,
+            until,
         }
     }
 
