@@ -94,6 +94,7 @@ fn images_per_sec(net: &dyn Network, vs: &nn::VarStore, batch: i64, secs: f64) -
     let aug = Augment {
         flip: true,
         translate: 2,
+        cutout: 0,
     };
     let xs = Tensor::rand([batch, 1, 28, 28], (Kind::Float, Device::Cpu));
     let ys = Tensor::randint(10, [batch], (Kind::Int64, Device::Cpu));

@@ -164,6 +164,8 @@ pub struct Data {
     pub flip: bool,
     /// Training augmentation: shift by up to this many pixels (zero fill).
     pub translate: usize,
+    /// Training augmentation: black out a square of this side at a random place; 0 = off.
+    pub cutout: usize,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -252,6 +252,7 @@ fn fast_config(data: &Path, run: &Path, epochs: usize) -> Config {
     // Off in the recipe (they lose on Fashion-MNIST), on here so that resuming covers them.
     cfg.data.flip = true;
     cfg.data.translate = 2;
+    cfg.data.cutout = 6;
     cfg.training.tta = true;
     cfg
 }

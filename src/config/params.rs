@@ -305,6 +305,13 @@ pub const PARAMS: &[Param] = &[
     .range("0 to 8", |c| whole(c.data.translate, 0..=8))
     .shapes_run()
     .recipe(),
+    next(
+        "data.cutout",
+        "augment: black out an N×N square of each training image, 0 (off) to 28",
+    )
+    .range("0 (off) to 28", |c| whole(c.data.cutout, 0..=28))
+    .shapes_run()
+    .recipe(),
     next("runtime.device", "auto | cpu | cuda | cuda:N"),
     next("runtime.threads", "CPU threads: 0 (one per core) to 1024")
         .range("0 (all cores) to 1024", |c| {

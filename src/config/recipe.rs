@@ -36,6 +36,7 @@ pub fn defaults_for(kind: ModelKind) -> Config {
             c.model.dropout = 0.0;
             c.data.flip = false;
             c.data.translate = 0;
+            c.data.cutout = 0;
         }
     }
     c
@@ -61,6 +62,7 @@ impl Config {
                 "model.dropout" => self.model.dropout = r.model.dropout,
                 "data.flip" => self.data.flip = r.data.flip,
                 "data.translate" => self.data.translate = r.data.translate,
+                "data.cutout" => self.data.cutout = r.data.cutout,
                 _ => {}
             }
         }

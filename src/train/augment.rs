@@ -1,5 +1,6 @@
 //! Data augmentation on a whole batch as tensors, on the batch's device: a random
-//! horizontal flip per image and a random translation by up to N pixels with zero fill.
+//! horizontal flip per image, a random translation by up to N pixels with zero fill, and
+//! cutout (a square of black pixels at a random place, which may reach past the border).
 //! The draws come from the trainer's own generator seeded by (seed, step), so a resumed
 //! run augments its batches exactly as an uninterrupted one, on any device.
 
@@ -9,6 +10,9 @@ use crate::rng::{step_seed, SplitMix64};
 
 /// Mixed into the run's seed so that augmentation draws differ from dropout's.
 const AUGMENT_SALT: u64 = 0xA06_0E47;
+/// ... and the cutout centres from a generator of their own, so that turning cutout on
+/// leaves the flips and shifts of every image as they were.
+const CUTOUT_SALT: u64 = 0xC07_C07;
 
 /// What to do to each training batch.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -18,29 +22,50 @@ pub struct Augment {
     /// Shift each image by a whole number of pixels in `-translate..=translate` along
     /// each axis, filling with zeros.
     pub translate: i64,
+    /// Black out a `cutout`×`cutout` square of each image (after the shift), centred on a
+    /// pixel drawn uniformly from the whole image; 0 = off.
+    pub cutout: i64,
 }
 
-/// One image's draw: mirrored or not, and its shift (rows, columns).
+/// One image's draw: mirrored or not, its shift (rows, columns), and the centre of its
+/// cutout square (row, column).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 struct Draw {
     flip: bool,
     dy: i64,
     dx: i64,
+    cy: i64,
+    cx: i64,
 }
 
 impl Augment {
     pub fn is_off(&self) -> bool {
-        !self.flip && self.translate == 0
+        !self.flip && self.translate == 0 && self.cutout == 0
     }
 
-    fn draws(&self, n: usize, seed: u64, step: i64) -> Vec<Draw> {
+    /// Each image's draw for a batch of `n` images of `side`×`side` pixels.
+    fn draws(&self, n: usize, side: i64, seed: u64, step: i64) -> Vec<Draw> {
         let mut rng = SplitMix64::new(step_seed(seed ^ AUGMENT_SALT, step) as u64);
+        let mut centres = SplitMix64::new(step_seed(seed ^ CUTOUT_SALT, step) as u64);
         let span = 2 * self.translate as u64 + 1;
         (0..n)
-            .map(|_| Draw {
-                flip: self.flip && rng.next_u64() & 1 == 1,
-                dy: rng.below(span) as i64 - self.translate,
-                dx: rng.below(span) as i64 - self.translate,
+            .map(|_| {
+                let flip = self.flip && rng.next_u64() & 1 == 1;
+                let dy = rng.below(span) as i64 - self.translate;
+                let dx = rng.below(span) as i64 - self.translate;
+                let (cy, cx) = if self.cutout > 0 {
+                    let cy = centres.below(side as u64) as i64;
+                    (cy, centres.below(side as u64) as i64)
+                } else {
+                    (0, 0)
+                };
+                Draw {
+                    flip,
+                    dy,
+                    dx,
+                    cy,
+                    cx,
+                }
             })
             .collect()
     }
@@ -53,7 +78,7 @@ impl Augment {
         }
         let size = xs.size();
         let (n, h, w) = (size[0], size[2], size[3]);
-        let draws = self.draws(n as usize, seed, step);
+        let draws = self.draws(n as usize, h, seed, step);
         let device = xs.device();
         let mut out = xs.shallow_clone();
         if self.flip {
@@ -84,6 +109,22 @@ impl Augment {
                 .expand([n, c, h, w], true);
             out = padded.gather(2, &rows, false).gather(3, &cols, false);
         }
+        let s = self.cutout;
+        if s > 0 {
+            // Image i's hole: rows cy - s/2 .. cy - s/2 + s, columns likewise, as a
+            // [N, 1, H, W] mask built from one row test and one column test per image.
+            let span = |f: fn(&Draw) -> i64, len: i64| {
+                let first: Vec<i64> = draws.iter().map(|d| f(d) - s / 2).collect();
+                let first = Tensor::from_slice(&first).to_device(device).view([n, 1]);
+                let at = Tensor::arange(len, (Kind::Int64, device)).view([1, len]);
+                at.ge_tensor(&first)
+                    .logical_and(&at.lt_tensor(&(first + s)))
+            };
+            let hole = span(|d| d.cy, h)
+                .view([n, 1, h, 1])
+                .logical_and(&span(|d| d.cx, w).view([n, 1, 1, w]));
+            out = out.masked_fill(&hole, 0.0);
+        }
         out
     }
 }
@@ -109,6 +150,7 @@ mod tests {
         let aug = Augment {
             flip: true,
             translate: 2,
+            cutout: 8,
         };
         let xs = batch(16);
         let a = aug.apply(&xs, 7, 5);
@@ -123,10 +165,11 @@ mod tests {
         let aug = Augment {
             flip: true,
             translate: 0,
+            cutout: 0,
         };
         let xs = batch(32);
         let out = aug.apply(&xs, 3, 1);
-        let draws = aug.draws(32, 3, 1);
+        let draws = aug.draws(32, 28, 3, 1);
         assert!(draws.iter().any(|d| d.flip) && draws.iter().any(|d| !d.flip));
         for (i, d) in draws.iter().enumerate() {
             let want = if d.flip {
@@ -143,10 +186,11 @@ mod tests {
         let aug = Augment {
             flip: false,
             translate: 2,
+            cutout: 0,
         };
         let xs = batch(40);
         let out = aug.apply(&xs, 11, 3);
-        for (i, d) in aug.draws(40, 11, 3).iter().enumerate() {
+        for (i, d) in aug.draws(40, 28, 11, 3).iter().enumerate() {
             let (src, dst) = (xs.get(i as i64).get(0), out.get(i as i64).get(0));
             for y in 0..28i64 {
                 for x in 0..28i64 {
@@ -161,7 +205,56 @@ mod tests {
             }
         }
         // Every shift in -2..=2 occurs in 40 draws, both ways.
-        let draws = aug.draws(40, 11, 3);
+        let draws = aug.draws(40, 28, 11, 3);
         assert!(draws.iter().any(|d| d.dy == -2) && draws.iter().any(|d| d.dx == 2));
+    }
+
+    #[test]
+    fn cutout_blacks_out_a_square_clipped_at_the_border_and_keeps_the_rest() {
+        let aug = Augment {
+            flip: false,
+            translate: 0,
+            cutout: 6,
+        };
+        let xs = batch(50);
+        let out = aug.apply(&xs, 5, 9);
+        let draws = aug.draws(50, 28, 5, 9);
+        for (i, d) in draws.iter().enumerate() {
+            let (src, dst) = (xs.get(i as i64).get(0), out.get(i as i64).get(0));
+            let (rows, cols) = (d.cy - 3..d.cy + 3, d.cx - 3..d.cx + 3);
+            let mut holes = 0;
+            for y in 0..28i64 {
+                for x in 0..28i64 {
+                    let hole = rows.contains(&y) && cols.contains(&x);
+                    holes += hole as i64;
+                    let want = if hole { 0.0 } else { src.double_value(&[y, x]) };
+                    assert_eq!(dst.double_value(&[y, x]), want, "image {i} at ({y}, {x})");
+                }
+            }
+            let clip = |c: i64| (c + 3).min(28) - (c - 3).max(0);
+            assert_eq!(holes, clip(d.cy) * clip(d.cx), "image {i}");
+        }
+        // Centres cover the image, so some squares are cut by the border.
+        assert!(draws
+            .iter()
+            .any(|d| d.cy < 3 || d.cx < 3 || d.cy > 24 || d.cx > 24));
+        assert!(draws
+            .iter()
+            .any(|d| (3..=24).contains(&d.cy) && (3..=24).contains(&d.cx)));
+    }
+
+    #[test]
+    fn turning_cutout_on_keeps_the_flips_and_shifts() {
+        let plain = Augment {
+            flip: true,
+            translate: 2,
+            cutout: 0,
+        };
+        let cut = Augment { cutout: 8, ..plain };
+        let strip = |ds: Vec<Draw>| -> Vec<_> { ds.iter().map(|d| (d.flip, d.dy, d.dx)).collect() };
+        assert_eq!(
+            strip(plain.draws(64, 28, 4, 2)),
+            strip(cut.draws(64, 28, 4, 2))
+        );
     }
 }

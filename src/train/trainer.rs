@@ -212,6 +212,7 @@ impl<'a> Trainer<'a> {
         let augment = Augment {
             flip: cfg.data.flip,
             translate: cfg.data.translate as i64,
+            cutout: cfg.data.cutout as i64,
         };
         let (train_x, train_y) = split_tensors(&ds.train, device);
         let (test_x, test_y) = split_tensors(&ds.test, device);
