@@ -72,7 +72,14 @@ fn fast_model_short_run_on_real_data() {
         "test accuracy {}",
         last.test_acc
     );
-    // No test-time flips in the recipe: the plain accuracy is the accuracy.
-    assert_eq!(last.test_acc_plain, last.test_acc);
+    // The recipe classifies each test image with its mirror; the accuracy without is
+    // reported too, and is of the same order.
+    assert!(cfg.training.tta && cfg.data.flip);
+    assert!(
+        (last.test_acc - last.test_acc_plain).abs() < 0.05,
+        "with flips {} and without {}",
+        last.test_acc,
+        last.test_acc_plain
+    );
     assert!(tests[0].elapsed < epochs[0].elapsed && epochs[0].elapsed < tests[1].elapsed);
 }

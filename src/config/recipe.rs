@@ -29,12 +29,12 @@ pub fn defaults_for(kind: ModelKind) -> Config {
             t.warmup = 0.5;
             t.label_smoothing = 0.1;
             t.ema = 0.99;
-            // Measured on Fashion-MNIST: flips cost accuracy (its shoes and bags all face
-            // one way), flip TTA too without flip training, and translation slows
-            // learning more than it regularises on runs of a few epochs.
-            t.tta = false;
+            // Measured over three minutes (~14 epochs) of Fashion-MNIST: mirrored training
+            // images with flip TTA lift the accuracy by ~0.8 points; translation or
+            // cutout on top of them cost, head dropout did nothing.
+            t.tta = true;
             c.model.dropout = 0.0;
-            c.data.flip = false;
+            c.data.flip = true;
             c.data.translate = 0;
             c.data.cutout = 0;
         }
