@@ -8,7 +8,8 @@
 
 use std::time::Instant;
 
-use fashion_tui::config::{Optimizer, Training};
+use fashion_tui::config::recipe::defaults_for;
+use fashion_tui::config::{ModelKind, Optimizer, Training};
 use fashion_tui::model::fast::{block, macs, FastSpec};
 use fashion_tui::model::{FastCnn, Network, TutorialCnn};
 use fashion_tui::train::augment::Augment;
@@ -91,12 +92,7 @@ fn images_per_sec(net: &dyn Network, vs: &nn::VarStore, batch: i64, secs: f64) -
         ..Training::default()
     };
     let mut opt = Optim::new(&t, vs);
-    // The fast recipe's augmentation.
-    let aug = Augment {
-        flip: true,
-        translate: 0,
-        cutout: 0,
-    };
+    let aug = Augment::of(&defaults_for(ModelKind::Fast).data);
     let xs = Tensor::rand([batch, 1, 28, 28], (Kind::Float, Device::Cpu));
     let ys = Tensor::randint(10, [batch], (Kind::Int64, Device::Cpu));
     let mut step = |i: i64| {

@@ -6,6 +6,7 @@
 
 use tch::{Kind, Tensor};
 
+use crate::config::Data;
 use crate::rng::{step_seed, SplitMix64};
 
 /// Mixed into the run's seed so that augmentation draws differ from dropout's.
@@ -39,12 +40,21 @@ struct Draw {
 }
 
 impl Augment {
+    /// The augmentation the `[data]` settings ask for.
+    pub fn of(data: &Data) -> Augment {
+        Augment {
+            flip: data.flip,
+            translate: data.translate as i64,
+            cutout: data.cutout as i64,
+        }
+    }
+
     pub fn is_off(&self) -> bool {
         !self.flip && self.translate == 0 && self.cutout == 0
     }
 
-    /// Each image's draw for a batch of `n` images of `side`×`side` pixels.
-    fn draws(&self, n: usize, side: i64, seed: u64, step: i64) -> Vec<Draw> {
+    /// Each image's draw for a batch of `n` images of `h`×`w` pixels.
+    fn draws(&self, n: usize, (h, w): (i64, i64), seed: u64, step: i64) -> Vec<Draw> {
         let mut rng = SplitMix64::new(step_seed(seed ^ AUGMENT_SALT, step) as u64);
         let mut centres = SplitMix64::new(step_seed(seed ^ CUTOUT_SALT, step) as u64);
         let span = 2 * self.translate as u64 + 1;
@@ -54,8 +64,8 @@ impl Augment {
                 let dy = rng.below(span) as i64 - self.translate;
                 let dx = rng.below(span) as i64 - self.translate;
                 let (cy, cx) = if self.cutout > 0 {
-                    let cy = centres.below(side as u64) as i64;
-                    (cy, centres.below(side as u64) as i64)
+                    let cy = centres.below(h as u64) as i64;
+                    (cy, centres.below(w as u64) as i64)
                 } else {
                     (0, 0)
                 };
@@ -78,7 +88,7 @@ impl Augment {
         }
         let size = xs.size();
         let (n, h, w) = (size[0], size[2], size[3]);
-        let draws = self.draws(n as usize, h, seed, step);
+        let draws = self.draws(n as usize, (h, w), seed, step);
         let device = xs.device();
         let mut out = xs.shallow_clone();
         if self.flip {
@@ -140,6 +150,23 @@ mod tests {
     }
 
     #[test]
+    fn the_data_settings_say_what_to_do() {
+        let data = Data {
+            flip: true,
+            translate: 3,
+            cutout: 5,
+            ..Data::default()
+        };
+        let want = Augment {
+            flip: true,
+            translate: 3,
+            cutout: 5,
+        };
+        assert_eq!(Augment::of(&data), want);
+        assert!(Augment::of(&Data::default()).is_off());
+    }
+
+    #[test]
     fn off_returns_the_batch() {
         let xs = batch(3);
         assert!(Augment::default().apply(&xs, 1, 0).equal(&xs));
@@ -169,7 +196,7 @@ mod tests {
         };
         let xs = batch(32);
         let out = aug.apply(&xs, 3, 1);
-        let draws = aug.draws(32, 28, 3, 1);
+        let draws = aug.draws(32, (28, 28), 3, 1);
         assert!(draws.iter().any(|d| d.flip) && draws.iter().any(|d| !d.flip));
         for (i, d) in draws.iter().enumerate() {
             let want = if d.flip {
@@ -190,7 +217,7 @@ mod tests {
         };
         let xs = batch(40);
         let out = aug.apply(&xs, 11, 3);
-        for (i, d) in aug.draws(40, 28, 11, 3).iter().enumerate() {
+        for (i, d) in aug.draws(40, (28, 28), 11, 3).iter().enumerate() {
             let (src, dst) = (xs.get(i as i64).get(0), out.get(i as i64).get(0));
             for y in 0..28i64 {
                 for x in 0..28i64 {
@@ -205,7 +232,7 @@ mod tests {
             }
         }
         // Every shift in -2..=2 occurs in 40 draws, both ways.
-        let draws = aug.draws(40, 28, 11, 3);
+        let draws = aug.draws(40, (28, 28), 11, 3);
         assert!(draws.iter().any(|d| d.dy == -2) && draws.iter().any(|d| d.dx == 2));
     }
 
@@ -218,7 +245,7 @@ mod tests {
         };
         let xs = batch(50);
         let out = aug.apply(&xs, 5, 9);
-        let draws = aug.draws(50, 28, 5, 9);
+        let draws = aug.draws(50, (28, 28), 5, 9);
         for (i, d) in draws.iter().enumerate() {
             let (src, dst) = (xs.get(i as i64).get(0), out.get(i as i64).get(0));
             let (rows, cols) = (d.cy - 3..d.cy + 3, d.cx - 3..d.cx + 3);
@@ -253,8 +280,8 @@ mod tests {
         let cut = Augment { cutout: 8, ..plain };
         let strip = |ds: Vec<Draw>| -> Vec<_> { ds.iter().map(|d| (d.flip, d.dy, d.dx)).collect() };
         assert_eq!(
-            strip(plain.draws(64, 28, 4, 2)),
-            strip(cut.draws(64, 28, 4, 2))
+            strip(plain.draws(64, (28, 28), 4, 2)),
+            strip(cut.draws(64, (28, 28), 4, 2))
         );
     }
 }

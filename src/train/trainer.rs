@@ -209,11 +209,7 @@ impl<'a> Trainer<'a> {
                 ema,
             }
         });
-        let augment = Augment {
-            flip: cfg.data.flip,
-            translate: cfg.data.translate as i64,
-            cutout: cfg.data.cutout as i64,
-        };
+        let augment = Augment::of(&cfg.data);
         let (train_x, train_y) = split_tensors(&ds.train, device);
         let (test_x, test_y) = split_tensors(&ds.test, device);
         let val = (!ds.validation.is_empty()).then(|| split_tensors(&ds.validation, device));
