@@ -18,8 +18,10 @@ pub fn margin(budget_secs: f64) -> f64 {
 }
 
 /// How evaluations fall: at the end of each epoch of `per_epoch` batches and, within the
-/// run's first `until` batches, after every `every` batches of an epoch; plus one at the
-/// run's end.
+/// run's first `until` batches, after every `every` batches of an epoch, except a point
+/// less than half an interval before the epoch's end (the end's evaluation stands for it:
+/// 0.25 of 469 batches is 117, whose fourth multiple, 468, would evaluate twice in a
+/// row); plus one at the run's end.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct EvalPoints {
     pub every: usize,
@@ -31,8 +33,16 @@ pub struct EvalPoints {
 impl EvalPoints {
     /// Whether the run evaluates after batch `m` (1-based count of the run's batches).
     pub fn at(&self, m: usize) -> bool {
-        let b = m % self.per_epoch.max(1);
-        m > 0 && (b == 0 || (m <= self.until && b % self.every.max(1) == 0))
+        let (every, per_epoch) = (self.every.max(1), self.per_epoch.max(1));
+        let b = m % per_epoch;
+        m > 0 && (b == 0 || (m <= self.until && b % every == 0 && b / every <= self.within_epoch()))
+    }
+
+    /// Points within one epoch: the multiples of `every` at least half an interval
+    /// before its end.
+    fn within_epoch(&self) -> usize {
+        let (every, per_epoch) = (self.every.max(1), self.per_epoch.max(1));
+        (2 * per_epoch).saturating_sub(every) / (2 * every)
     }
 
     /// Evaluations after batches `1..=m`, not counting a final one: the epoch ends, and
@@ -40,7 +50,8 @@ impl EvalPoints {
     fn upto(&self, m: usize) -> usize {
         let (every, per_epoch) = (self.every.max(1), self.per_epoch.max(1));
         let k = m.min(self.until);
-        let within = (k / per_epoch) * ((per_epoch - 1) / every) + (k % per_epoch) / every;
+        let inside = self.within_epoch();
+        let within = (k / per_epoch) * inside + ((k % per_epoch) / every).min(inside);
         m / per_epoch + within
     }
 
@@ -112,6 +123,36 @@ mod tests {
         };
         // 30, 45 (the end), 75, 90, 120, 135 → 6 up to 135, which is one.
         assert_eq!(odd.between(0, 135), 6);
+    }
+
+    #[test]
+    fn no_point_falls_just_before_an_epoch_end() {
+        // A quarter of 469 batches (batch 128 over 60,000 images) rounds to 117: the
+        // fourth multiple, 468, is one batch before the end, which evaluates anyway.
+        let e = EvalPoints {
+            every: 117,
+            per_epoch: 469,
+            until: usize::MAX,
+        };
+        let points: Vec<usize> = (1..=938).filter(|&m| e.at(m)).collect();
+        assert_eq!(points, [117, 234, 351, 469, 586, 703, 820, 938]);
+        for total in 1..=1000 {
+            let marked = (1..=total).filter(|&m| e.at(m)).count();
+            assert_eq!(e.between(0, total), marked + usize::from(!e.at(total)));
+        }
+        // Every batch, and every epoch only.
+        let each = EvalPoints {
+            every: 1,
+            per_epoch: 3,
+            until: usize::MAX,
+        };
+        assert_eq!((1..=6).filter(|&m| each.at(m)).count(), 6);
+        let ends = EvalPoints {
+            every: 3,
+            per_epoch: 3,
+            until: usize::MAX,
+        };
+        assert_eq!((1..=6).filter(|&m| ends.at(m)).collect::<Vec<_>>(), [3, 6]);
     }
 
     #[test]
