@@ -1,5 +1,7 @@
 """Load a fashion-tui model in PyTorch, without fashion-tui: model.json describes the
-network, model.safetensors holds its weights under PyTorch's names and layouts.
+network layer by layer, model.safetensors holds its weights under PyTorch's names and
+layouts. Works for every architecture fashion-tui saves (`tutorial`, `fast`), since it
+builds the network from model.json's layer list.
 
     python3 load_in_pytorch.py RUN_DIR [IMAGES_IDX]
 
@@ -30,39 +32,71 @@ def load_safetensors(path):
     return tensors
 
 
-class Seed(nn.Module):
-    """The "seed" architecture of model.json: three 3x3 stride-2 convolutions, two dense."""
+class ConvBn(nn.Module):
+    """A convolution without bias, then BatchNorm (`conv` and `bn`, as model.json names them)."""
 
-    def __init__(self):
+    def __init__(self, layer):
         super().__init__()
-        self.conv1 = nn.Conv2d(1, 32, 3, stride=2)
-        self.conv2 = nn.Conv2d(32, 64, 3, stride=2)
-        self.conv3 = nn.Conv2d(64, 128, 3, stride=2)
-        self.fc1 = nn.Linear(512, 512)
-        self.fc2 = nn.Linear(512, 10)
+        self.conv = conv2d(layer)
+        self.bn = nn.BatchNorm2d(layer["out_channels"])
 
     def forward(self, x):
-        x = torch.relu(self.conv1(x))
-        x = torch.relu(self.conv2(x))
-        x = torch.relu(self.conv3(x))
-        return self.fc2(torch.relu(self.fc1(x.flatten(1))))
+        return self.bn(self.conv(x))
 
 
-run = sys.argv[1]
-about = json.load(open(f"{run}/model.json"))
-assert about["architecture"] == "seed", about["architecture"]
-net = Seed()
-net.load_state_dict(load_safetensors(f"{run}/{about['weights']}"))
-net.eval()
+def conv2d(layer):
+    return nn.Conv2d(layer["in_channels"], layer["out_channels"], layer["kernel_size"],
+                     stride=layer["stride"], padding=layer["padding"],
+                     bias=layer.get("bias", True))
 
-if len(sys.argv) > 2:
-    raw = open(sys.argv[2], "rb").read()[16:]  # skip the IDX header
-    pixels = torch.frombuffer(bytearray(raw), dtype=torch.uint8).reshape(-1, 1, 28, 28)
-else:
-    pixels = torch.zeros(1, 1, 28, 28, dtype=torch.uint8)
-x = pixels.float() / 255.0  # the input scaling model.json states
-with torch.no_grad():
-    probs = net(x).softmax(1)
-for p in probs:
-    k = int(p.argmax())
-    print(f"{about['classes'][k]}\t{float(p[k]):.4f}")
+
+def build(layers):
+    """The network of model.json's `layers`, in order; a layer's `name` is its tensors'
+    prefix (conv1.weight, conv1.bn.running_mean, ...)."""
+    net = nn.Sequential()
+    for i, layer in enumerate(layers):
+        kind = layer["type"]
+        if kind == "Conv2d":
+            module = conv2d(layer)
+        elif kind == "Conv2d+BatchNorm2d":
+            module = ConvBn(layer)
+        elif kind == "Linear":
+            module = nn.Linear(layer["in_features"], layer["out_features"])
+        elif kind == "MaxPool2d":
+            module = nn.MaxPool2d(layer["kernel_size"], stride=layer["stride"])
+        elif kind == "AdaptiveMaxPool2d":
+            module = nn.Sequential(nn.AdaptiveMaxPool2d(layer["output_size"]), nn.Flatten())
+        elif kind == "Flatten":
+            module = nn.Flatten()
+        elif kind == "Dropout":
+            module = nn.Dropout(layer["p"])
+        else:
+            raise SystemExit(f"model.json: unknown layer type {kind!r}")
+        net.add_module(layer.get("name", f"_{i}"), module)
+        if layer.get("then") == "relu":
+            net.add_module(f"_{i}_relu", nn.ReLU())
+    return net
+
+
+if __name__ == "__main__":
+    run = sys.argv[1]
+    about = json.load(open(f"{run}/model.json"))
+    net = build(about["layers"])
+    missing, unexpected = net.load_state_dict(
+        load_safetensors(f"{run}/{about['weights']}"), strict=False)
+    # BatchNorm's batch counter is PyTorch's own bookkeeping, not part of the model.
+    missing = [k for k in missing if not k.endswith("num_batches_tracked")]
+    assert not missing and not unexpected, (missing, unexpected)
+    net.eval()
+
+    if len(sys.argv) > 2:
+        raw = open(sys.argv[2], "rb").read()[16:]  # skip the IDX header
+        pixels = torch.frombuffer(bytearray(raw), dtype=torch.uint8).reshape(-1, 1, 28, 28)
+    else:
+        pixels = torch.zeros(1, 1, 28, 28, dtype=torch.uint8)
+    x = pixels.float() / 255.0  # the input scaling model.json states
+    with torch.no_grad():
+        probs = net(x).softmax(1)
+    for p in probs:
+        k = int(p.argmax())
+        print(f"{about['classes'][k]}\t{float(p[k]):.4f}")

@@ -316,41 +316,83 @@ fn models_of_another_network_or_corrupt_are_refused_by_name() {
     assert!(text(&out.stderr).contains("none.safetensors does not exist"));
 }
 
+/// A `python3` that can import torch: the system's, else the PyTorch that `make bench`
+/// installs into the cache. None when neither has it.
+fn python_with_torch() -> Option<Command> {
+    let bench_torch = std::env::var_os("FASHION_TUI_CACHE")
+        .map(PathBuf::from)
+        .or_else(fashion_tui::paths::cache_dir)
+        .map(|c| c.join("pytorch-2.13.0"))
+        .filter(|p| p.join(".complete").exists());
+    let python = |path: Option<&PathBuf>| {
+        let mut c = Command::new("python3");
+        if let Some(p) = path {
+            c.env("PYTHONPATH", p);
+        }
+        c
+    };
+    let found = [None, bench_torch.as_ref()].into_iter().find_map(|path| {
+        python(path)
+            .args(["-c", "import torch"])
+            .output()
+            .is_ok_and(|o| o.status.success())
+            .then(|| python(path))
+    });
+    found
+}
+
 #[test]
-fn pytorch_loads_the_model_from_model_json_alone() {
-    let has_torch = Command::new("python3")
-        .args(["-c", "import torch"])
-        .output()
-        .is_ok_and(|o| o.status.success());
-    if !has_torch {
+fn pytorch_loads_either_model_from_model_json_alone() {
+    if python_with_torch().is_none() {
         eprintln!("skipped: python3 cannot import torch, so the PyTorch loader is not run");
         return;
     }
-    let (run, images, _) = real_run();
+    let (tutorial, images, _) = real_run();
+    // A few steps of `fast` (BatchNorm, max-pools): the loader builds it from the layers.
+    let fast = root().join("fast-run");
+    let _ = fs::remove_dir_all(&fast);
+    let out = bin()
+        .args(["train", "--headless", "--device", "cpu", "--threads", "2"])
+        .args(["--model", "fast", "--epochs", "1", "--train-limit", "600"])
+        .args(["--test-limit", &N.to_string(), "--seed", "3", "--run-dir"])
+        .arg(&fast)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", text(&out.stderr));
     let idx = root().join("for-torch.idx");
     fs::write(&idx, encode_images(&images[..5 * 784], 5)).unwrap();
     let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/load_in_pytorch.py");
-    let torch = Command::new("python3")
-        .arg(script)
-        .arg(run)
-        .arg(&idx)
-        .output()
-        .unwrap();
-    assert!(torch.status.success(), "{}", text(&torch.stderr));
-    let ours = bin()
-        .arg("predict")
-        .arg(run)
-        .arg(&idx)
-        .arg("--json")
-        .output()
-        .unwrap();
     let names = fashion_tui::model::DATASET_CLASS_NAMES;
     let short = fashion_tui::train::events::CLASS_NAMES;
-    for (theirs, ours) in text(&torch.stdout).lines().zip(json_lines(&ours)) {
-        let (class, p) = theirs.split_once('\t').unwrap();
-        let k = names.iter().position(|n| *n == class).unwrap();
-        assert_eq!(short[k], top_class(&ours));
-        let ours_p = ours["top"][0]["probability"].as_f64().unwrap();
-        assert!((p.parse::<f64>().unwrap() - ours_p).abs() < 1e-3);
+    for run in [tutorial, &fast] {
+        let torch = python_with_torch()
+            .unwrap()
+            .arg(&script)
+            .arg(run)
+            .arg(&idx)
+            .output()
+            .unwrap();
+        assert!(torch.status.success(), "{}", text(&torch.stderr));
+        let ours = bin()
+            .arg("predict")
+            .arg(run)
+            .arg(&idx)
+            .arg("--json")
+            .output()
+            .unwrap();
+        let (theirs, ours) = (text(&torch.stdout), json_lines(&ours));
+        assert_eq!(theirs.lines().count(), 5, "{theirs}");
+        assert_eq!(ours.len(), 5, "{}", run.display());
+        for (theirs, ours) in theirs.lines().zip(ours) {
+            let (class, p) = theirs.split_once('\t').unwrap();
+            let k = names.iter().position(|n| *n == class).unwrap();
+            assert_eq!(short[k], top_class(&ours), "{}", run.display());
+            let ours_p = ours["top"][0]["probability"].as_f64().unwrap();
+            assert!(
+                (p.parse::<f64>().unwrap() - ours_p).abs() < 1e-3,
+                "{}",
+                run.display()
+            );
+        }
     }
 }
