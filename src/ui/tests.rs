@@ -399,12 +399,16 @@ fn pause_and_resume_send_commands_and_show_at_once() {
     let mut app = mid_run();
     assert_eq!(app.on_key(ch('p')), Some(Command::Pause));
     assert_eq!(app.display_phase(), Phase::Paused);
-    assert!(text(&screen(&app, 160, 48)).contains(" PAUSED "));
+    let paused = text(&screen(&app, 160, 48));
+    assert!(paused.contains(" PAUSED "));
+    // The footer says what p does now.
+    assert!(paused.contains(" p resume ") && !paused.contains(" p pause "));
     app.on_event(TrainEvent::Phase(Phase::Paused));
     app.on_event(TrainEvent::Applied("paused".into()));
     assert_eq!(app.status.pause_request, None);
     assert_eq!(app.on_key(ch(' ')), Some(Command::Resume));
     assert_eq!(app.display_phase(), Phase::Training);
+    assert!(text(&screen(&app, 160, 48)).contains(" p pause "));
     app.on_event(TrainEvent::Phase(Phase::Training));
     assert_eq!(app.on_key(ch(' ')), Some(Command::Pause));
     // Key releases and repeats are ignored.

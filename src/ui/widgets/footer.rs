@@ -1,11 +1,12 @@
-//! The footer: the main keys (from [`crate::ui::keys::BINDINGS`]), or what the dashboard
-//! is waiting for.
+//! The footer: the main keys (from [`crate::ui::keys::BINDINGS`]; `p resume` while
+//! paused), or what the dashboard is waiting for.
 
 use ratatui::buffer::Buffer;
 use ratatui::layout::Rect;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::Widget;
 
+use crate::train::events::Phase;
 use crate::ui::keys::{GlobalAction, BINDINGS};
 use crate::ui::panes::RunStatus;
 use crate::ui::theme::Theme;
@@ -39,8 +40,14 @@ impl Widget for Footer<'_> {
             let useful = BINDINGS.iter().filter(|b| {
                 !(finished && matches!(b.action, GlobalAction::TogglePause | GlobalAction::Quit))
             });
-            for hint in useful.filter_map(|b| b.footer) {
+            let paused = status.display_phase() == Phase::Paused;
+            for (action, hint) in useful.filter_map(|b| Some((b.action, b.footer?))) {
                 let (key, what) = hint.split_once(' ').unwrap_or((hint, ""));
+                // The same key resumes: say what it does now.
+                let what = match action {
+                    GlobalAction::TogglePause if paused => "resume",
+                    _ => what,
+                };
                 let w = key.chars().count() + what.chars().count() + 3;
                 if used + w > usize::from(area.width) {
                     break;
