@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Pictures of the real dashboard during a real run, taken from a real terminal emulator:
 # xterm (DejaVu Sans Mono, truecolor) on a virtual X display, driven with xdotool, grabbed
-# with ImageMagick. Writes screenshots/{dashboard-160x48,dashboard-80x24,help,view-overlay}.png.
+# with ImageMagick. Writes screenshots/{dashboard-160x48,dashboard-80x24,help,fast-160x48,
+# view-overlay}.png.
 # Needs (Debian): xvfb xterm xdotool imagemagick fonts-dejavu-core; installs them as root.
 set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -63,9 +64,15 @@ shot() {
 live() {
   cmd=("$bin" --device cpu --train-limit 12000 --test-limit 2000 --epochs 20 --run-dir "$work/run-$1")
 }
-live dashboard-160x48 && shot dashboard-160x48 160x48 40 p
-live dashboard-80x24 && shot dashboard-80x24 80x24 25
+live dashboard-160x48 && shot dashboard-160x48 160x48 12 p
+live dashboard-80x24 && shot dashboard-80x24 80x24 10
 live help && shot help 160x48 12 question
+
+# The fast model under a time budget, half-way: its four conv layers, the learning-rate
+# line on the Loss chart with the budget's end, the time left in the header.
+cmd=("$bin" --device cpu --model fast --time-budget 90s --train-limit 30000 --test-limit 5000
+  --run-dir "$work/run-fast")
+shot fast-160x48 160x48 45
 
 # Two finished runs that differ in their learning rate, viewed together: the second drawn
 # over the first's charts, with the Runs pane open.
