@@ -102,8 +102,10 @@ pub struct TrainArgs {
     /// Headless, with only JSON lines on stdout (one per epoch, then a "done" line).
     #[arg(long)]
     pub json: bool,
+    /// Epochs to train (with --time-budget, the budget decides instead)
     #[arg(long, value_name = "N")]
     pub epochs: Option<usize>,
+    /// Images per training step
     #[arg(long, value_name = "N")]
     pub batch_size: Option<usize>,
     /// Learning rate.
