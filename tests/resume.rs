@@ -424,6 +424,30 @@ fn resume_refuses_changed_next_run_settings_unless_forced() {
     assert_eq!(sc.step, 4 + 8);
     let saved = std::fs::read_to_string(run.path().join("config.toml")).unwrap();
     assert!(saved.contains("batch_size = 8"), "{saved}");
+    // Not even --force changes the network: refused before the run's files are touched.
+    let files = ["config.toml", "run.json", "metrics.jsonl"]
+        .map(|f| std::fs::read(run.path().join(f)).unwrap());
+    let out = Process::new(bin)
+        .args([
+            "train",
+            "--headless",
+            "--model",
+            "fast",
+            "--force",
+            "--resume",
+        ])
+        .arg(run.path())
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains("holds the weights of a tutorial model"),
+        "{stderr}"
+    );
+    let after = ["config.toml", "run.json", "metrics.jsonl"]
+        .map(|f| std::fs::read(run.path().join(f)).unwrap());
+    assert_eq!(files, after, "the run's files are as they were");
     let out = Process::new(bin)
         .args(["train", "--headless", "--resume", "/nonexistent/run"])
         .output()

@@ -55,6 +55,18 @@ fn resume_config(args: &TrainArgs, dir: Option<&Path>) -> Result<Config> {
     args.apply(&mut cfg);
     cfg.runtime.run_dir = dir.to_string_lossy().into_owned();
     cfg.validate()?;
+    // The checkpoint's tensors are one network's: no --force makes them another's, and
+    // finding out after the run directory was taken would leave it marked failed.
+    if cfg.model.name != saved.model.name {
+        return Err(ConfigError(format!(
+            "cannot resume {} as a {} model: its checkpoint holds the weights of a {} model              (--force lets a resumed run change settings such as the batch size, not the              network; start a new run for {})",
+            dir.display(),
+            cfg.model.name,
+            saved.model.name,
+            cfg.model.name
+        ))
+        .into());
+    }
     let changes = config::next_run_changes(&saved, &cfg);
     if !changes.is_empty() && !args.force {
         let list: Vec<String> = changes
