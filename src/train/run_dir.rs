@@ -135,10 +135,11 @@ fn try_flock(file: &File) -> io::Result<bool> {
 }
 
 /// The files that make a run (beside its checkpoint directory).
-const RUN_FILES: [&str; 6] = [
+const RUN_FILES: [&str; 7] = [
     CONFIG_FILE,
     METRICS_FILE,
     MODEL_FILE,
+    MODEL_JSON,
     RECORD_FILE,
     LOSS_FILE,
     BEST_MODEL_FILE,
@@ -371,6 +372,10 @@ mod tests {
         assert!(!d.join("checkpoint").exists());
         assert!(d.join("notes.txt").exists());
         assert!(claim(&d, false).is_ok());
+        // A model.json alone (a user's, or one left by a run) is not overwritten either.
+        fs::write(d.join(MODEL_JSON), "mine").unwrap();
+        let err = claim(&d, false).err().unwrap();
+        assert!(err.to_string().contains("(model.json)"), "{err}");
     }
 
     #[test]
