@@ -537,13 +537,15 @@ fn the_fast_model_learns_and_shows_every_conv_layer() {
 }
 
 /// A time budget measures, plans a number of batches, and ends the run there: the last
-/// epoch may be cut short, and the schedule's rate is near 0 at the end.
+/// epoch may be cut short, and the schedule's rate is near 0 at the end. The budget
+/// decides the length, not `epochs` (here 1, which would end the run before the speed
+/// is measured).
 #[test]
 fn a_time_budget_plans_the_runs_length_and_ends_it_there() {
     let data = tempfile::tempdir().unwrap();
     let run = tempfile::tempdir().unwrap();
     common::write_synthetic(data.path(), 400, 100);
-    let mut cfg = fast_config(data.path(), run.path(), 10_000);
+    let mut cfg = fast_config(data.path(), run.path(), 1);
     cfg.training.time_budget = "10s".parse().unwrap();
     let events = run_collecting(&cfg);
     // The plan, as fitted again after each evaluation: the last one rules.
@@ -570,6 +572,10 @@ fn a_time_budget_plans_the_runs_length_and_ends_it_there() {
         .unwrap();
     assert_eq!(last.epochs, (plan.epochs.ceil() as usize), "{plan:?}");
     assert_eq!(last.epoch, last.epochs);
+    assert!(
+        last.epochs > 1,
+        "{plan:?}: the epochs setting ended the run"
+    );
     let batches: usize = events
         .iter()
         .filter_map(|e| match e {

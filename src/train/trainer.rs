@@ -295,10 +295,12 @@ impl<'a> Trainer<'a> {
         .max(epoch + 1)
     }
 
-    /// Whether the run is over when 0-based `epoch` would start.
+    /// Whether the run is over when 0-based `epoch` would start. With a time budget the
+    /// budget decides: until its plan is made the run goes on, whatever `epochs` says.
     fn run_done(&self, epoch: usize) -> bool {
         match self.total_batches {
             Some(n) => self.run_batches() >= n,
+            None if self.cfg.training.time_budget.0.is_some() => false,
             None => epoch >= self.training.epochs,
         }
     }
