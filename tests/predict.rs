@@ -316,6 +316,43 @@ fn models_of_another_network_or_corrupt_are_refused_by_name() {
     assert!(text(&out.stderr).contains("none.safetensors does not exist"));
 }
 
+#[test]
+fn eval_and_predict_need_only_the_test_files() {
+    let (run, _, _) = real_run();
+    let mut quiet = |_| {};
+    let (full, _) =
+        fashion_tui::data::locate::resolve(None, true, &fashion_tui::data::FILE_NAMES, &mut quiet)
+            .unwrap();
+    let test_only = root().join("test-only-data");
+    fs::create_dir_all(&test_only).unwrap();
+    for name in fashion_tui::data::TEST_FILE_NAMES {
+        let from = fashion_tui::data::idx::file_in(&full, name).unwrap();
+        fs::copy(&from, test_only.join(from.file_name().unwrap())).unwrap();
+    }
+    let out = bin()
+        .arg("eval")
+        .arg(run)
+        .arg("--data-dir")
+        .arg(&test_only)
+        .args(["--test-limit", &N.to_string()])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let out = bin()
+        .arg("predict")
+        .arg(run)
+        .args(["--test", "3", "--data-dir"])
+        .arg(&test_only)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stdout).contains("test[3]"),
+        "{}",
+        text(&out.stdout)
+    );
+}
+
 /// A `python3` that can import torch: the system's, else the PyTorch that `make bench`
 /// installs into the cache. None when neither has it.
 fn python_with_torch() -> Option<Command> {

@@ -107,10 +107,14 @@ pub fn locate_model(path: &Path) -> Result<(PathBuf, Option<Config>), ConfigErro
 
 /// The test split named by `cfg` (searched for, or downloaded, like training's data),
 /// cut to `data.test_limit`; the training split is not read.
-fn load_test_set(cfg: &Config) -> Result<crate::data::Split> {
+pub(super) fn load_test_set(cfg: &Config) -> Result<crate::data::Split> {
     let explicit = (!cfg.data.dir.is_empty()).then(|| PathBuf::from(&cfg.data.dir));
-    let (dir, _) =
-        crate::data::locate::resolve(explicit.as_deref(), explicit.is_none(), &mut |_| {})?;
+    let (dir, _) = crate::data::locate::resolve(
+        explicit.as_deref(),
+        explicit.is_none(),
+        &crate::data::TEST_FILE_NAMES,
+        &mut |_| {},
+    )?;
     let mut test = crate::data::load_test(&dir, crate::data::locate::repair_for(&dir))?;
     if cfg.data.test_limit > 0 {
         test.truncate(cfg.data.test_limit);

@@ -13,13 +13,13 @@ use std::process::ExitCode;
 use anyhow::{Context, Result};
 use serde_json::json;
 
-use super::eval::locate_model;
+use super::eval::{load_test_set, locate_model};
 use crate::cli::PredictArgs;
 use crate::config::{ColorMode, ConfigError};
 use crate::data::{self, IMAGE_PIXELS, NUM_CLASSES};
 use crate::predict::{self, FileKind, ImageError, Invert};
 use crate::train::events::CLASS_NAMES;
-use crate::train::{self, checkpoint, Classifier};
+use crate::train::{checkpoint, Classifier};
 
 /// One input: its name and either the 28×28 input or why there is none.
 struct Item {
@@ -203,28 +203,27 @@ fn read_input(path: &Path, invert: Invert, fit: usize, items: &mut Vec<Item>) {
 
 /// Test-set images `indices`, as they are, with their labels.
 fn test_items(cfg: &crate::config::Config, indices: &[usize], items: &mut Vec<Item>) -> Result<()> {
-    let mut quiet = |_ev: train::events::TrainEvent| true;
-    let ds = train::load_data(cfg, &mut quiet)?;
+    let test = load_test_set(cfg)?;
     for &i in indices {
         let name = format!("test[{i}]");
-        let input = if i < ds.test.len() {
+        let input = if i < test.len() {
             let mut b = Box::new([0u8; IMAGE_PIXELS]);
-            b.copy_from_slice(ds.test.image(i));
+            b.copy_from_slice(test.image(i));
             Ok(b)
         } else {
             Err(Problem {
                 usage: true,
                 message: format!(
                     "--test {i}: the test set has {} images (0 to {})",
-                    ds.test.len(),
-                    ds.test.len().saturating_sub(1)
+                    test.len(),
+                    test.len().saturating_sub(1)
                 ),
             })
         };
         items.push(Item {
             name,
             steps: "test-set image, used as it is".into(),
-            label: (i < ds.test.len()).then(|| ds.test.labels[i]),
+            label: (i < test.len()).then(|| test.labels[i]),
             input,
         });
     }

@@ -12,7 +12,7 @@ use std::path::{Path, PathBuf};
 
 use super::fetch::{self, FetchProgress, RemoteFile, FASHION_MNIST, MIRRORS};
 use super::idx::{file_in, Repair};
-use super::{DataError, FILE_NAMES};
+use super::DataError;
 
 /// Where the Debian package `dataset-fashion-mnist` installs the files.
 pub const SYSTEM_DIR: &str = "/usr/share/datasets/fashion-mnist";
@@ -87,15 +87,19 @@ pub fn repair_for(dir: &Path) -> Repair {
     }
 }
 
-/// The first candidate that holds all four files (compressed or not).
-pub fn find(cands: &[Candidate]) -> Option<&Candidate> {
-    cands.iter().find(|c| missing_files(&c.dir).is_empty())
+/// The first candidate that holds the files `names` (compressed or not): the four of
+/// [`super::FILE_NAMES`] to train, the test split's two to evaluate.
+pub fn find<'a>(cands: &'a [Candidate], names: &[&str]) -> Option<&'a Candidate> {
+    cands
+        .iter()
+        .find(|c| missing_files(&c.dir, names).is_empty())
 }
 
-/// The dataset files `dir` lacks (all four if it does not exist).
-pub fn missing_files(dir: &Path) -> Vec<&'static str> {
-    FILE_NAMES
-        .into_iter()
+/// Those of the dataset files `names` that `dir` lacks (all if it does not exist).
+pub fn missing_files<'a>(dir: &Path, names: &[&'a str]) -> Vec<&'a str> {
+    names
+        .iter()
+        .copied()
         .filter(|name| file_in(dir, name).is_none())
         .collect()
 }
@@ -122,11 +126,13 @@ fn describe_missing(dir: &Path, name: &str) -> String {
     name.to_string()
 }
 
-/// Finds the dataset in the usual places ([`candidates`] from the real environment), or
-/// downloads it from the canonical [`MIRRORS`]. See [`resolve_from`] for the policy.
+/// Finds the dataset files `names` ([`super::FILE_NAMES`] or [`super::TEST_FILE_NAMES`]) in the usual
+/// places ([`candidates`] from the real environment), or downloads them from the canonical
+/// [`MIRRORS`]. See [`resolve_from`] for the policy.
 pub fn resolve(
     explicit: Option<&Path>,
     allow_download: bool,
+    names: &[&str],
     progress: &mut dyn FnMut(FetchProgress),
 ) -> Result<(PathBuf, &'static str), DataError> {
     let cands = candidates(
@@ -135,13 +141,18 @@ pub fn resolve(
         default_cache_dir().as_deref(),
         Path::new(SYSTEM_DIR),
     );
-    resolve_from(&cands, &FASHION_MNIST, MIRRORS, allow_download, progress)
+    let files: Vec<RemoteFile> = FASHION_MNIST
+        .iter()
+        .filter(|f| names.contains(&f.name.as_ref()))
+        .cloned()
+        .collect();
+    resolve_from(&cands, &files, MIRRORS, allow_download, progress)
 }
 
 /// Returns the directory holding the dataset and its origin; `files` and `mirrors` say
 /// what to download and from where ([`FASHION_MNIST`] and [`MIRRORS`] in [`resolve`]).
 ///
-/// The first candidate with all four files wins. Otherwise the files are downloaded into
+/// The first candidate with all of `files` wins. Otherwise they are downloaded into
 /// the first candidate that is not the (read-only) system directory: the explicit
 /// directory only if `allow_download`, else `$FASHION_MNIST_DIR` if set, else the cache.
 /// Files already there and valid are kept. An explicit directory without the files and
@@ -153,7 +164,8 @@ pub fn resolve_from(
     allow_download: bool,
     progress: &mut dyn FnMut(FetchProgress),
 ) -> Result<(PathBuf, &'static str), DataError> {
-    if let Some(found) = find(cands) {
+    let names: Vec<&str> = files.iter().map(|f| f.name.as_ref()).collect();
+    if let Some(found) = find(cands, &names) {
         return Ok((found.dir.clone(), found.origin));
     }
     let target = cands
@@ -164,7 +176,7 @@ pub fn resolve_from(
         return Err(DataError::Incomplete {
             dir: target.dir.clone(),
             origin: target.origin,
-            missing: missing_files(&target.dir)
+            missing: missing_files(&target.dir, &names)
                 .into_iter()
                 .map(|name| describe_missing(&target.dir, name))
                 .collect(),
@@ -177,6 +189,7 @@ pub fn resolve_from(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::data::{FILE_NAMES, TEST_FILE_NAMES};
     use std::fs;
 
     fn touch_all(dir: &Path, names: &[&str]) {
@@ -235,13 +248,40 @@ mod tests {
         touch_all(&plain, &plain_names);
 
         let cands = candidates(None, Some(&partial), Some(&full), root.path());
-        assert_eq!(find(&cands).unwrap().dir, full);
-        assert_eq!(missing_files(&partial), [FILE_NAMES[3]]);
+        assert_eq!(find(&cands, &FILE_NAMES).unwrap().dir, full);
+        assert_eq!(missing_files(&partial, &FILE_NAMES), [FILE_NAMES[3]]);
         let cands = candidates(None, Some(&partial), Some(&plain), &full);
-        assert_eq!(find(&cands).unwrap().origin, ORIGIN_CACHE);
+        assert_eq!(find(&cands, &FILE_NAMES).unwrap().origin, ORIGIN_CACHE);
         let cands = candidates(None, Some(&partial), None, &root.path().join("nowhere"));
-        assert_eq!(find(&cands), None);
-        assert_eq!(missing_files(&root.path().join("nowhere")).len(), 4);
+        assert_eq!(find(&cands, &FILE_NAMES), None);
+        assert_eq!(
+            missing_files(&root.path().join("nowhere"), &FILE_NAMES).len(),
+            4
+        );
+    }
+
+    #[test]
+    fn evaluating_needs_only_the_test_files() {
+        let root = tempfile::tempdir().unwrap();
+        let test_only = root.path().join("test-only");
+        touch_all(&test_only, &TEST_FILE_NAMES);
+        let cands = candidates(Some(&test_only), None, None, root.path());
+        assert_eq!(find(&cands, &FILE_NAMES), None);
+        assert_eq!(find(&cands, &TEST_FILE_NAMES).unwrap().dir, test_only);
+        let test_files: Vec<RemoteFile> = FASHION_MNIST
+            .iter()
+            .filter(|f| TEST_FILE_NAMES.contains(&f.name.as_ref()))
+            .cloned()
+            .collect();
+        let got = resolve_from(&cands, &test_files, &[], false, &mut no_progress()).unwrap();
+        assert_eq!(got, (test_only.clone(), ORIGIN_EXPLICIT));
+        // Training still needs all four, and says which are missing.
+        match resolve_from(&cands, &FASHION_MNIST, &[], false, &mut no_progress()) {
+            Err(DataError::Incomplete { missing, .. }) => {
+                assert_eq!(missing, FILE_NAMES[..2]);
+            }
+            other => panic!("expected Incomplete, got {other:?}"),
+        }
     }
 
     #[test]

@@ -26,6 +26,8 @@ pub const TEST_IMAGES: &str = "t10k-images-idx3-ubyte.gz";
 pub const TEST_LABELS: &str = "t10k-labels-idx1-ubyte.gz";
 /// The four files a dataset directory must hold.
 pub const FILE_NAMES: [&str; 4] = [TRAIN_IMAGES, TRAIN_LABELS, TEST_IMAGES, TEST_LABELS];
+/// The two files of the test split: all that evaluating a model needs.
+pub const TEST_FILE_NAMES: [&str; 2] = [TEST_IMAGES, TEST_LABELS];
 
 /// Everything that can go wrong while finding, downloading or reading the dataset.
 ///

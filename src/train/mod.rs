@@ -140,8 +140,12 @@ pub fn load_data(cfg: &Config, sink: &mut dyn Sink) -> Result<Dataset> {
         }
     };
     // An explicit directory must already hold the files; only the cache is downloaded into.
-    let (dir, origin) =
-        data::locate::resolve(explicit.as_deref(), explicit.is_none(), &mut progress)?;
+    let (dir, origin) = data::locate::resolve(
+        explicit.as_deref(),
+        explicit.is_none(),
+        &data::FILE_NAMES,
+        &mut progress,
+    )?;
     let mut ds = data::load_dir(&dir, data::locate::repair_for(&dir))?;
     if cfg.data.train_limit > 0 {
         ds.train.truncate(cfg.data.train_limit);

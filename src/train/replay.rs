@@ -282,7 +282,7 @@ fn test_split(cfg: &Config) -> Result<data::Split> {
         data::locate::default_cache_dir().as_deref(),
         Path::new("/usr/share/datasets/fashion-mnist"),
     );
-    let found = data::locate::find(&cands)
+    let found = data::locate::find(&cands, &data::TEST_FILE_NAMES)
         .context("the Fashion-MNIST test set is not where the run found it")?;
     let mut test = data::load_test(&found.dir, data::Repair::Replace)?;
     if cfg.data.test_limit > 0 {
