@@ -290,12 +290,13 @@ pub fn append_metrics(dir: &Path, s: &EpochSummary) -> io::Result<()> {
 /// epochs after its checkpoint).
 pub fn truncate_metrics(dir: &Path, epochs: usize) -> io::Result<()> {
     let path = dir.join(METRICS_FILE);
-    let text = match fs::read_to_string(&path) {
-        Ok(t) => t,
+    let bytes = match fs::read(&path) {
+        Ok(b) => b,
         Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(()),
         Err(e) => return Err(e),
     };
-    let kept: String = text
+    // A line that is not UTF-8 is dropped like any other line that is not an epoch's.
+    let kept: String = String::from_utf8_lossy(&bytes)
         .lines()
         .filter(|l| {
             serde_json::from_str::<serde_json::Value>(l)
@@ -310,8 +311,8 @@ pub fn truncate_metrics(dir: &Path, epochs: usize) -> io::Result<()> {
 
 /// The highest epoch recorded in `metrics.jsonl` (0 when none).
 pub fn recorded_epochs(dir: &Path) -> usize {
-    fs::read_to_string(dir.join(METRICS_FILE))
-        .unwrap_or_default()
+    let bytes = fs::read(dir.join(METRICS_FILE)).unwrap_or_default();
+    String::from_utf8_lossy(&bytes)
         .lines()
         .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok()?["epoch"].as_u64())
         .max()
@@ -320,7 +321,8 @@ pub fn recorded_epochs(dir: &Path) -> usize {
 
 /// The test accuracy of the last epoch in `metrics.jsonl`, if any.
 pub fn last_test_acc(dir: &Path) -> Option<f64> {
-    let text = fs::read_to_string(dir.join(METRICS_FILE)).ok()?;
+    let bytes = fs::read(dir.join(METRICS_FILE)).ok()?;
+    let text = String::from_utf8_lossy(&bytes);
     let last = text.lines().rfind(|l| !l.trim().is_empty())?;
     serde_json::from_str::<serde_json::Value>(last).ok()?["test_acc"].as_f64()
 }
@@ -392,5 +394,16 @@ mod tests {
             "{\"epoch\":1,\"test_acc\":0.1}\n{\"epoch\":2,\"test_acc\":0.2}\n"
         );
         assert_eq!(last_test_acc(dir.path()), Some(0.2));
+        // A line that is not UTF-8 (a damaged file) is dropped, not an error, and does not
+        // hide the epochs before it.
+        let mut damaged = fs::read(dir.path().join(METRICS_FILE)).unwrap();
+        damaged.extend_from_slice(b"\xff\xfe\n");
+        fs::write(dir.path().join(METRICS_FILE), damaged).unwrap();
+        assert_eq!(recorded_epochs(dir.path()), 2);
+        truncate_metrics(dir.path(), 2).unwrap();
+        assert_eq!(
+            fs::read_to_string(dir.path().join(METRICS_FILE)).unwrap(),
+            left
+        );
     }
 }

@@ -2,7 +2,7 @@
 //! (see [`checkpoint`] for the format), a save that may pause for a retry when it fails,
 //! and continuing from a checkpoint.
 
-use anyhow::Result;
+use anyhow::{Context, Result};
 use flume::Receiver;
 use tch::Tensor;
 
@@ -161,7 +161,13 @@ impl Trainer<'_> {
                 sc.batch
             )));
         }
-        run_dir::truncate_metrics(&self.run_dir, sc.epoch)?;
+        run_dir::truncate_metrics(&self.run_dir, sc.epoch).with_context(|| {
+            format!(
+                "cannot cut {} back to the checkpoint's epoch {}",
+                self.run_dir.join(run_dir::METRICS_FILE).display(),
+                sc.epoch
+            )
+        })?;
         crate::train::run_record::truncate_losses(&self.run_dir, self.position())?;
         self.restore_best();
         self.last_test_acc = run_dir::last_test_acc(&self.run_dir);
