@@ -241,6 +241,10 @@ fn bad_inputs_are_named_and_the_good_ones_still_classified() {
     fs::write(dir.join("notes.png"), "not a picture\n").unwrap();
     fs::write(dir.join("huge.png"), png_header_only(20_000, 20_000)).unwrap();
     fs::write(dir.join("empty.png"), png_header_only(0, 7)).unwrap();
+    // An IDX image file of 3×3 images: the user's own file, so no advice to download it.
+    let mut small = vec![0, 0, 8, 3, 0, 0, 0, 1, 0, 0, 0, 3, 0, 0, 0, 3];
+    small.extend([0u8; 9]);
+    fs::write(dir.join("small.idx"), small).unwrap();
     let cases = [
         ("missing.png", "missing.png: no such file"),
         ("a-directory.png", "a-directory.png: is a directory"),
@@ -251,6 +255,7 @@ fn bad_inputs_are_named_and_the_good_ones_still_classified() {
             "huge.png: 20000×20000 is 400 megapixels, above the limit of 50",
         ),
         ("empty.png", "empty.png: "),
+        ("small.idx", "expected 28×28"),
     ];
     for (file, message) in cases {
         let out = bin()
@@ -263,6 +268,7 @@ fn bad_inputs_are_named_and_the_good_ones_still_classified() {
         let stderr = text(&out.stderr);
         assert_eq!(out.status.code(), Some(2), "{file}: {stderr}");
         assert!(stderr.contains(message), "{file}: {stderr}");
+        assert!(!stderr.contains("download"), "{file}: {stderr}");
         assert!(
             text(&out.stdout).contains("good.png: "),
             "{file}: the good picture must still be classified"

@@ -168,7 +168,7 @@ fn read_input(path: &Path, invert: Invert, fit: usize, items: &mut Vec<Item>) {
     };
     match predict::file_kind(path) {
         Err(e) => items.push(failed(e.into())),
-        Ok(FileKind::Idx) => match data::idx::read_images(path) {
+        Ok(FileKind::Idx) => match data::idx::read_own_images(path) {
             Ok(images) => items.extend(images.chunks_exact(IMAGE_PIXELS).enumerate().map(
                 |(i, px)| {
                     let mut b = Box::new([0u8; IMAGE_PIXELS]);

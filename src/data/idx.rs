@@ -113,13 +113,14 @@ impl Repair {
 pub fn load_dir(dir: &Path, repair: Repair) -> Result<Dataset, DataError> {
     let start = Instant::now();
     let (train_images, others) = thread::scope(|s| {
-        let big = s.spawn(|| read_file(&dir.join(TRAIN_IMAGES), Kind::Images, repair));
-        let others =
-            read_file(&dir.join(TRAIN_LABELS), Kind::Labels, repair).and_then(|train_labels| {
-                let test_images = read_file(&dir.join(TEST_IMAGES), Kind::Images, repair)?;
-                let test_labels = read_file(&dir.join(TEST_LABELS), Kind::Labels, repair)?;
+        let big = s.spawn(|| read_file(&dir.join(TRAIN_IMAGES), Kind::Images, Some(repair)));
+        let others = read_file(&dir.join(TRAIN_LABELS), Kind::Labels, Some(repair)).and_then(
+            |train_labels| {
+                let test_images = read_file(&dir.join(TEST_IMAGES), Kind::Images, Some(repair))?;
+                let test_labels = read_file(&dir.join(TEST_LABELS), Kind::Labels, Some(repair))?;
                 Ok((train_labels, test_images, test_labels))
-            });
+            },
+        );
         let train_images = match big.join() {
             Ok(result) => result,
             Err(panic) => std::panic::resume_unwind(panic),
@@ -142,8 +143,8 @@ pub fn load_dir(dir: &Path, repair: Repair) -> Result<Dataset, DataError> {
 /// Reads only the test split from `dir` (what evaluating a model needs), checked like
 /// [`load_dir`] checks it.
 pub fn load_test(dir: &Path, repair: Repair) -> Result<Split, DataError> {
-    let images = read_file(&dir.join(TEST_IMAGES), Kind::Images, repair)?;
-    let labels = read_file(&dir.join(TEST_LABELS), Kind::Labels, repair)?;
+    let images = read_file(&dir.join(TEST_IMAGES), Kind::Images, Some(repair))?;
+    let labels = read_file(&dir.join(TEST_LABELS), Kind::Labels, Some(repair))?;
     pair(dir, TEST, images, labels, repair)
 }
 
@@ -204,14 +205,20 @@ fn pair(
 /// If `path` ends in `.gz` and does not exist, an uncompressed file of the same name without
 /// `.gz` is read instead.
 pub fn read_images(path: &Path) -> Result<Vec<u8>, DataError> {
-    read_file(path, Kind::Images, Repair::Refetch)
+    read_file(path, Kind::Images, Some(Repair::Refetch))
+}
+
+/// Reads an image file a user brought (to classify): checked as [`read_images`] checks
+/// the dataset's, but a bad one's message gives no advice about downloading a fresh copy.
+pub fn read_own_images(path: &Path) -> Result<Vec<u8>, DataError> {
+    read_file(path, Kind::Images, None)
 }
 
 /// Reads a label file and returns its labels, each checked to be in `0..10`.
 ///
 /// Falls back to an uncompressed file like [`read_images`].
 pub fn read_labels(path: &Path) -> Result<Vec<u8>, DataError> {
-    read_file(path, Kind::Labels, Repair::Refetch)
+    read_file(path, Kind::Labels, Some(Repair::Refetch))
 }
 
 /// Parses an uncompressed image file held in memory; `file` names it in errors.
@@ -237,7 +244,7 @@ pub fn file_in(dir: &Path, name: &str) -> Option<PathBuf> {
 
 /// Reads one IDX file; a bad one's message ends with `repair`'s advice when a new copy
 /// would fix it.
-fn read_file(path: &Path, kind: Kind, repair: Repair) -> Result<Vec<u8>, DataError> {
+fn read_file(path: &Path, kind: Kind, repair: Option<Repair>) -> Result<Vec<u8>, DataError> {
     let path = match (path.exists(), path.parent(), path.file_name()) {
         (false, Some(dir), Some(name)) => {
             file_in(dir, &name.to_string_lossy()).unwrap_or_else(|| path.to_path_buf())
@@ -266,7 +273,7 @@ fn read_file(path: &Path, kind: Kind, repair: Repair) -> Result<Vec<u8>, DataErr
         // Already decompressed, whatever the name says.
         decode(kind, &bytes[..], bytes.len() as u64)
     };
-    result.map_err(|bad| bad.into_error(&path.display().to_string(), Some(repair)))
+    result.map_err(|bad| bad.into_error(&path.display().to_string(), repair))
 }
 
 /// The uncompressed size a gzip file declares in its last four bytes (modulo 4 GiB, and
