@@ -300,6 +300,29 @@ fn models_of_another_network_or_corrupt_are_refused_by_name() {
         "{}",
         text(&out.stderr)
     );
+    // The other of our networks, out of its run directory: named, with the flag to add.
+    let vs = tch::nn::VarStore::new(tch::Device::Cpu);
+    let _net = fashion_tui::model::build(fashion_tui::model::ModelKind::Fast, &vs.root(), 0.0);
+    let fast = dir.join("fast.safetensors");
+    vs.save(&fast).unwrap();
+    for command in ["predict", "eval"] {
+        let mut c = bin();
+        c.arg(command).arg(&fast);
+        if command == "predict" {
+            c.arg(&picture);
+        } else {
+            c.args(["--test-limit", "10"]);
+        }
+        let out = c.output().unwrap();
+        let stderr = text(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{command}: {stderr}");
+        assert!(
+            stderr.contains(
+                "fast.safetensors holds a fast model, not a tutorial one: add --model fast"
+            ),
+            "{command}: {stderr}"
+        );
+    }
     // Garbage under the right name.
     let corrupt = dir.join("corrupt.safetensors");
     fs::write(&corrupt, [7u8; 100]).unwrap();

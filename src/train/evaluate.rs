@@ -115,12 +115,30 @@ pub struct Classifier {
 }
 
 impl Classifier {
-    /// Build `kind` and load `weights` into it, refusing weights of another shape.
+    /// Build `kind` and load `weights` into it, refusing weights of another shape; when
+    /// they are another of our networks', the error says which (a usage error: the user
+    /// named the wrong model).
     pub fn load(kind: model::ModelKind, weights: &Path, device: Device) -> Result<Classifier> {
         let mut vs = nn::VarStore::new(device);
         let net = model::build(kind, &vs.root(), 0.0);
-        checkpoint::load_weights(&mut vs, weights)
-            .with_context(|| format!("cannot load model weights from {}", weights.display()))?;
+        if let Err(e) = checkpoint::load_weights(&mut vs, weights) {
+            if e.chain().any(|c| c.is::<checkpoint::Mismatch>()) {
+                let holds = model::ModelKind::ALL.into_iter().find(|&other| {
+                    let mut vs = nn::VarStore::new(Device::Cpu);
+                    let _net = model::build(other, &vs.root(), 0.0);
+                    other != kind && checkpoint::load_weights(&mut vs, weights).is_ok()
+                });
+                if let Some(holds) = holds {
+                    return Err(crate::config::ConfigError(format!(
+                        "{} holds a {holds} model, not a {kind} one: add --model {holds}",
+                        weights.display()
+                    ))
+                    .into());
+                }
+            }
+            return Err(e)
+                .with_context(|| format!("cannot load model weights from {}", weights.display()));
+        }
         Ok(Classifier {
             net,
             device,
