@@ -157,7 +157,7 @@ fn report_of_two_runs_overlaid() {
     assert!(again.status.success(), "{}", text(&again.stderr));
     let other = run(&[Path::new("report"), a, Path::new("--out"), &out_dir]);
     assert_eq!(other.status.code(), Some(2));
-    assert!(text(&other.stderr).contains("already holds a report of other runs"));
+    assert!(text(&other.stderr).contains("already holds the report of"));
 }
 
 #[test]

@@ -11,7 +11,7 @@ pub mod plot;
 
 use std::fs;
 use std::io;
-use std::path::{Path, PathBuf};
+use std::path::{Component, Path, PathBuf};
 
 use anyhow::{Context, Result};
 use serde::{Deserialize, Serialize};
@@ -158,6 +158,23 @@ pub struct Manifest {
 }
 
 impl Manifest {
+    /// The manifest as written into the report directory `out` (canonical): each run
+    /// relative to it, so that moving a run directory with its own report in it (or a
+    /// directory of runs with their overlay's report) keeps the report theirs.
+    fn relative_to(&self, out: &Path) -> Manifest {
+        Manifest {
+            runs: self.runs.iter().map(|r| relative(r, out)).collect(),
+        }
+    }
+
+    /// The runs of a manifest read from the report directory `out` (canonical), as
+    /// absolute paths (earlier reports wrote absolute paths, which stay as they are).
+    fn resolved_in(&self, out: &Path) -> Manifest {
+        Manifest {
+            runs: self.runs.iter().map(|r| normalise(&out.join(r))).collect(),
+        }
+    }
+
     pub fn of(runs: &[Run]) -> Manifest {
         Manifest {
             runs: runs
@@ -172,6 +189,33 @@ impl Manifest {
     }
 }
 
+/// `path` relative to `base`, both absolute and without `.` or `..` components.
+fn relative(path: &Path, base: &Path) -> PathBuf {
+    let (p, b): (Vec<_>, Vec<_>) = (path.components().collect(), base.components().collect());
+    let common = p.iter().zip(&b).take_while(|(x, y)| x == y).count();
+    let mut out: PathBuf = b[common..].iter().map(|_| Component::ParentDir).collect();
+    out.extend(&p[common..]);
+    if out.as_os_str().is_empty() {
+        out.push(Component::CurDir);
+    }
+    out
+}
+
+/// `path` with its `.` and `..` components worked out, without asking the file system.
+fn normalise(path: &Path) -> PathBuf {
+    let mut out = PathBuf::new();
+    for c in path.components() {
+        match c {
+            Component::CurDir => {}
+            Component::ParentDir => {
+                out.pop();
+            }
+            other => out.push(other),
+        }
+    }
+    out
+}
+
 /// Refuse to write into `out` when it holds report files that are not ours for exactly
 /// these runs: files without a manifest (someone else's) or with another run set.
 pub fn check_out_dir(out: &Path, manifest: &Manifest) -> Result<(), ConfigError> {
@@ -183,20 +227,26 @@ pub fn check_out_dir(out: &Path, manifest: &Manifest) -> Result<(), ConfigError>
     if present.is_empty() {
         return Ok(());
     }
+    let here = fs::canonicalize(out).unwrap_or_else(|_| out.to_path_buf());
     let previous = fs::read_to_string(out.join(MANIFEST_FILE))
         .ok()
-        .and_then(|t| serde_json::from_str::<Manifest>(&t).ok());
+        .and_then(|t| serde_json::from_str::<Manifest>(&t).ok())
+        .map(|m| m.resolved_in(&here));
+    let list = |m: &Manifest| {
+        m.runs
+            .iter()
+            .map(|r| r.display().to_string())
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
     match previous {
         Some(p) if p == *manifest => Ok(()),
         Some(p) => Err(ConfigError(format!(
-            "{} already holds a report of other runs ({}); choose another --out directory \
+            "{} already holds the report of {}, not of {}; choose another --out directory \
              or remove those files",
             out.display(),
-            p.runs
-                .iter()
-                .map(|r| r.display().to_string())
-                .collect::<Vec<_>>()
-                .join(", ")
+            list(&p),
+            list(manifest)
         ))),
         None => Err(ConfigError(format!(
             "{} already holds {} not written by a report; choose another --out directory \
@@ -214,6 +264,7 @@ pub fn write(runs: &[Run], out: &Path) -> Result<Vec<PathBuf>> {
     let manifest = Manifest::of(runs);
     check_out_dir(out, &manifest)?;
     fs::create_dir_all(out).with_context(|| format!("cannot create {}", out.display()))?;
+    let here = fs::canonicalize(out).with_context(|| format!("cannot open {}", out.display()))?;
     let curves = plot::Curves { runs };
     let confusion = plot::Confusions { runs };
     let files: [(&str, Vec<u8>); 6] = [
@@ -222,7 +273,10 @@ pub fn write(runs: &[Run], out: &Path) -> Result<Vec<PathBuf>> {
         (CONFUSION_SVG, plot::svg(&confusion)?.into_bytes()),
         (CONFUSION_PNG, plot::png(&confusion)?),
         (METRICS_CSV, csv::metrics(runs).into_bytes()),
-        (MANIFEST_FILE, serde_json::to_vec_pretty(&manifest)?),
+        (
+            MANIFEST_FILE,
+            serde_json::to_vec_pretty(&manifest.relative_to(&here))?,
+        ),
     ];
     let mut written = Vec::with_capacity(files.len());
     for (name, bytes) in files {
@@ -323,7 +377,45 @@ pub(crate) mod tests {
         .unwrap();
         assert!(check_out_dir(dir.path(), &a).is_ok());
         let e = check_out_dir(dir.path(), &b).unwrap_err();
-        assert!(e.0.contains("report of other runs (/runs/a)"), "{e}");
+        assert!(e.0.contains("the report of /runs/a, not of /runs/b"), "{e}");
+    }
+
+    #[test]
+    fn a_report_moves_with_its_runs() {
+        let root = tempfile::tempdir().unwrap();
+        let root = fs::canonicalize(root.path()).unwrap();
+        let (runs, other) = (root.join("runs"), root.join("elsewhere"));
+        let run = |d: &Path| Run {
+            dir: d.into(),
+            ..fake_run("r", 1)
+        };
+        // A run's own report, and an overlay's report beside two runs.
+        let (a, b, overlay) = (runs.join("a"), runs.join("b"), runs.join("both"));
+        for d in [&a, &b, &overlay] {
+            fs::create_dir_all(d).unwrap();
+        }
+        write(&[run(&a)], &a).unwrap();
+        write(&[run(&a), run(&b)], &overlay).unwrap();
+        let written = fs::read_to_string(overlay.join(MANIFEST_FILE)).unwrap();
+        assert!(written.contains("../a") && !written.contains(&*root.to_string_lossy()));
+        fs::rename(&runs, &other).unwrap();
+        let moved = |d: &str| other.join(d);
+        assert!(write(&[run(&moved("a"))], &moved("a")).is_ok());
+        let both = [run(&moved("a")), run(&moved("b"))];
+        assert!(write(&both, &moved("both")).is_ok());
+        // Still refused for another set of runs.
+        let e = write(&[run(&moved("b"))], &moved("a")).unwrap_err();
+        assert!(e.to_string().contains("already holds the report of"), "{e}");
+    }
+
+    #[test]
+    fn relative_paths_go_up_and_down() {
+        let rel = |p: &str, b: &str| relative(Path::new(p), Path::new(b));
+        assert_eq!(rel("/r/a", "/r/a"), Path::new("."));
+        assert_eq!(rel("/r/a", "/r/b"), Path::new("../a"));
+        assert_eq!(rel("/r/a/x", "/r"), Path::new("a/x"));
+        assert_eq!(rel("/x", "/r/b"), Path::new("../../x"));
+        assert_eq!(normalise(Path::new("/r/b/../a/.")), Path::new("/r/a"));
     }
 
     #[test]
