@@ -191,3 +191,19 @@ fn a_run_whose_best_epoch_validation_chose_says_so() {
     assert!(val["best_val_acc"].as_f64().is_some(), "{val}");
     assert_eq!(val["settings"]["data.validation"], 32);
 }
+
+#[test]
+fn a_runs_dir_that_is_missing_or_a_file_is_a_usage_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("a-file");
+    std::fs::write(&file, "mine").unwrap();
+    for (root, message) in [
+        (dir.path().join("nowhere"), "no such directory"),
+        (file, "a file, not a directory of runs"),
+    ] {
+        let out = runs(&root, &[]);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{stderr}");
+        assert!(stderr.contains(message), "{stderr}");
+    }
+}

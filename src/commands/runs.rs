@@ -96,6 +96,13 @@ pub fn run(args: &RunsArgs) -> Result<ExitCode> {
                 ConfigError(format!("--runs-dir {}: no such directory", root.display())).into(),
             )
         }
+        Err(e) if e.kind() == std::io::ErrorKind::NotADirectory => {
+            return Err(ConfigError(format!(
+                "--runs-dir {}: a file, not a directory of runs",
+                root.display()
+            ))
+            .into())
+        }
         Err(e) => return Err(e).with_context(|| format!("cannot list {}", root.display())),
     };
     let runs = select(cat.runs, args);

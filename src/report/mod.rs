@@ -219,6 +219,12 @@ fn normalise(path: &Path) -> PathBuf {
 /// Refuse to write into `out` when it holds report files that are not ours for exactly
 /// these runs: files without a manifest (someone else's) or with another run set.
 pub fn check_out_dir(out: &Path, manifest: &Manifest) -> Result<(), ConfigError> {
+    if out.exists() && !out.is_dir() {
+        return Err(ConfigError(format!(
+            "{} is a file, not a directory: --out names the directory for the report",
+            out.display()
+        )));
+    }
     let present: Vec<&str> = FILES
         .iter()
         .copied()
@@ -367,6 +373,11 @@ pub(crate) mod tests {
             runs: vec!["/runs/b".into()],
         };
         assert!(check_out_dir(dir.path(), &a).is_ok());
+        let file = dir.path().join("a-file");
+        fs::write(&file, b"mine").unwrap();
+        let e = check_out_dir(&file, &a).unwrap_err();
+        assert!(e.0.contains("is a file, not a directory"), "{e}");
+        fs::remove_file(&file).unwrap();
         fs::write(dir.path().join(CURVES_PNG), b"someone's").unwrap();
         let e = check_out_dir(dir.path(), &a).unwrap_err();
         assert!(e.0.contains("curves.png not written by a report"), "{e}");

@@ -64,6 +64,13 @@ static HELD: Mutex<Vec<(PathBuf, Weak<File>)>> = Mutex::new(Vec::new());
 /// Take the run directory `dir` (created if needed) for this process; refused with the
 /// holder's pid when another process has it.
 pub fn lock(dir: &Path) -> Result<RunLock> {
+    if dir.exists() && !dir.is_dir() {
+        return Err(RunDirError(format!(
+            "{} is a file, not a directory: a run needs a directory of its own (--run-dir)",
+            dir.display()
+        ))
+        .into());
+    }
     fs::create_dir_all(dir)
         .with_context(|| format!("cannot create run directory {}", dir.display()))?;
     let key = fs::canonicalize(dir).with_context(|| format!("cannot open {}", dir.display()))?;
@@ -374,6 +381,15 @@ mod tests {
         assert!(!d.join("checkpoint").exists());
         assert!(d.join("notes.txt").exists());
         assert!(claim(&d, false).is_ok());
+        // A file where the run directory should be.
+        let file = dir.path().join("a-file");
+        fs::write(&file, "mine").unwrap();
+        let err = claim(&file, false).err().unwrap();
+        assert!(err.is::<RunDirError>(), "{err:#}");
+        assert!(
+            err.to_string().contains("is a file, not a directory"),
+            "{err}"
+        );
         // A model.json alone (a user's, or one left by a run) is not overwritten either.
         fs::write(d.join(MODEL_JSON), "mine").unwrap();
         let err = claim(&d, false).err().unwrap();
