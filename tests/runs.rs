@@ -117,6 +117,13 @@ fn filters_and_orders() {
     );
     assert_eq!(names(&["--sort", "name"])[0], "20261128-090000-seed");
     assert!(names(&["--model", "fast"]).is_empty());
+    // Runs there, none chosen: said as such, not as an empty directory.
+    let o = runs(&fixtures(), &["--model", "fast"]);
+    let stderr = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        stderr.contains("none of the") && stderr.contains("match"),
+        "{stderr}"
+    );
     assert_eq!(names(&["--model", "seed"]).len(), 5);
     let o = runs(&fixtures().join("missing"), &[]);
     assert_eq!(o.status.code(), Some(2), "{o:?}");

@@ -105,6 +105,7 @@ pub fn run(args: &RunsArgs) -> Result<ExitCode> {
         }
         Err(e) => return Err(e).with_context(|| format!("cannot list {}", root.display())),
     };
+    let found = cat.runs.len();
     let runs = select(cat.runs, args);
     let keys = differing_keys(&runs);
     if args.json {
@@ -120,7 +121,14 @@ pub fn run(args: &RunsArgs) -> Result<ExitCode> {
             cat.skipped.join(", ")
         );
     }
-    if runs.is_empty() {
+    if runs.is_empty() && found > 0 {
+        eprintln!(
+            "none of the {found} run{} in {} match{} --model / --last",
+            if found == 1 { "" } else { "s" },
+            root.display(),
+            if found == 1 { "es" } else { "" }
+        );
+    } else if runs.is_empty() {
         eprintln!("no runs in {}", root.display());
     } else {
         print!("{}", table(&runs, &keys));
