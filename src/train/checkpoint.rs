@@ -407,8 +407,16 @@ pub fn check_tensors(
 
 /// Load a `.safetensors` weights file into `vs`, checked first (used by `eval`).
 pub fn load_weights(vs: &mut nn::VarStore, path: &Path) -> Result<()> {
+    // The file's own trouble first, in the system's words (the safetensors reader's
+    // are its enum's names: `IoError(Os { .. })`, `HeaderTooSmall`).
+    fs::File::open(path).with_context(|| format!("cannot open {}", path.display()))?;
     let given: HashMap<String, Tensor> = Tensor::read_safetensors(path)
-        .with_context(|| format!("cannot read {} as safetensors", path.display()))?
+        .map_err(|e| {
+            anyhow::anyhow!(
+                "{} is not a readable safetensors file (damaged or of another kind): {e}",
+                path.display()
+            )
+        })?
         .into_iter()
         .collect();
     let vars = vs.variables();
