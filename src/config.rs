@@ -303,7 +303,7 @@ impl Config {
                 .span()
                 .map(|s| validate::line_col(&filled, s.start))
                 .unwrap_or((1, 1));
-            let msg = e.message().trim_end().to_string();
+            let msg = hint::plain_words(e.message().trim_end());
             let hint = hint::unknown_key_hint(&msg);
             ConfigError(format!("{}:{line}:{col}: {msg}{hint}", path.display()))
         })?;

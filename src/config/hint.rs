@@ -17,6 +17,32 @@ fn known_names() -> Vec<String> {
     names
 }
 
+/// serde's message with the Rust type names it ends in said in a user's words:
+/// "expected usize" becomes "expected a whole number (0 or more)", "expected struct
+/// Training" "expected a table", and "integer `…` as i128" loses its "as i128".
+pub(crate) fn plain_words(msg: &str) -> String {
+    let mut out = msg.replace(" as i128", "").replace(" as u128", "");
+    for (rust, words) in [
+        ("usize", "a whole number (0 or more)"),
+        ("u64", "a whole number (0 or more)"),
+        ("u32", "a whole number (0 or more)"),
+        ("u16", "a whole number (0 or more)"),
+        ("u8", "a whole number (0 or more)"),
+        ("i64", "a whole number"),
+        ("i32", "a whole number"),
+        ("f64", "a number"),
+        ("f32", "a number"),
+    ] {
+        if let Some(head) = out.strip_suffix(&format!("expected {rust}")) {
+            out = format!("{head}expected {words}");
+        }
+    }
+    if let Some((head, _)) = out.split_once("expected struct ") {
+        out = format!("{head}expected a table");
+    }
+    out
+}
+
 /// For serde's "unknown field `x`" and "unknown variant `x`" messages, suggest the
 /// nearest allowed name: from the message's "expected one of" list when it has one,
 /// else from every key the schema knows.
@@ -65,4 +91,33 @@ fn edit_distance(a: &str, b: &str) -> usize {
         prev = cur;
     }
     prev[b.len()]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rust_type_names_become_words() {
+        assert_eq!(
+            plain_words("invalid type: string \"ten\", expected usize"),
+            "invalid type: string \"ten\", expected a whole number (0 or more)"
+        );
+        assert_eq!(
+            plain_words("invalid type: integer `99999999999999999999` as i128, expected usize"),
+            "invalid type: integer `99999999999999999999`, expected a whole number (0 or more)"
+        );
+        assert_eq!(
+            plain_words("invalid type: integer `3`, expected struct Training"),
+            "invalid type: integer `3`, expected a table"
+        );
+        assert_eq!(
+            plain_words("invalid type: string \"x\", expected f64"),
+            "invalid type: string \"x\", expected a number"
+        );
+        assert_eq!(
+            plain_words("unknown field `epoch`"),
+            "unknown field `epoch`"
+        );
+    }
 }

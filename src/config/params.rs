@@ -12,7 +12,8 @@
 
 use std::fmt;
 
-use crate::config::{hint::unknown_key_hint, Config, ConfigError, Schedule, Training};
+use crate::config::hint::{plain_words, unknown_key_hint};
+use crate::config::{Config, ConfigError, Schedule, Training};
 
 /// When a change to a setting takes effect.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -482,7 +483,7 @@ pub fn with_text(cfg: &Config, key: &str, text: &str) -> Result<Config, ConfigEr
         _ => toml::Value::String(trimmed.to_string()),
     };
     let new: Config = t.try_into().map_err(|e: toml::de::Error| {
-        let msg = e.message().trim_end().to_string();
+        let msg = plain_words(e.message().trim_end());
         if msg.starts_with(&format!("{key} = ")) {
             // A parsed name (model, device) whose message already quotes key and value.
             return ConfigError(msg);
