@@ -373,47 +373,26 @@ fn resume_refuses_changed_next_run_settings_unless_forced() {
     common::write_synthetic(data.path(), 64, 20);
     run_to_end(&common::quick_config(data.path(), run.path(), 1), false);
     let bin = env!("CARGO_BIN_EXE_fashion-tui");
-    let out = Process::new(bin)
-        .args([
-            "train",
-            "--headless",
-            "--batch-size",
-            "8",
-            "--seed",
-            "9",
-            "--validation",
-            "8",
-            "--resume",
-        ])
-        .arg(run.path())
-        .output()
-        .unwrap();
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    // `train --headless FLAGS --resume RUN`: its exit code and stderr.
+    let resume = |flags: &[&str]| {
+        let out = Process::new(bin)
+            .args(["train", "--headless"])
+            .args(flags)
+            .arg("--resume")
+            .arg(run.path())
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+        (out.status.code(), stderr)
+    };
+    let (code, stderr) = resume(&["--batch-size", "8", "--seed", "9", "--validation", "8"]);
+    assert_eq!(code, Some(2), "{stderr}");
     assert!(stderr.contains("training.batch_size 16 → 8"), "{stderr}");
     assert!(stderr.contains("training.seed 42 → 9"), "{stderr}");
     assert!(stderr.contains("data.validation 0 → 8"), "{stderr}");
     assert!(stderr.contains("--force"), "{stderr}");
-    let out = Process::new(bin)
-        .args([
-            "train",
-            "--headless",
-            "--epochs",
-            "2",
-            "--batch-size",
-            "8",
-            "--force",
-            "--resume",
-        ])
-        .arg(run.path())
-        .output()
-        .unwrap();
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let (code, stderr) = resume(&["--epochs", "2", "--batch-size", "8", "--force"]);
+    assert_eq!(code, Some(0), "{stderr}");
     // Forced: it continued from the checkpoint (epoch 2 of 2, not a fresh epoch 1) with the
     // new batch size, and the run's config records the setting it trained with.
     let metrics = metrics_of(run.path());
@@ -427,20 +406,8 @@ fn resume_refuses_changed_next_run_settings_unless_forced() {
     // Not even --force changes the network: refused before the run's files are touched.
     let files = ["config.toml", "run.json", "metrics.jsonl"]
         .map(|f| std::fs::read(run.path().join(f)).unwrap());
-    let out = Process::new(bin)
-        .args([
-            "train",
-            "--headless",
-            "--model",
-            "fast",
-            "--force",
-            "--resume",
-        ])
-        .arg(run.path())
-        .output()
-        .unwrap();
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    let (code, stderr) = resume(&["--model", "fast", "--force"]);
+    assert_eq!(code, Some(2), "{stderr}");
     assert!(
         stderr.contains("holds the weights of a tutorial model"),
         "{stderr}"
