@@ -583,5 +583,19 @@ mod tests {
         assert!(e.0.ends_with("is a directory, not a regular file"), "{e}");
         let e = locate(Some(dir.path()), dir.path(), None).unwrap_err();
         assert!(e.0.contains("(given with --config) is a directory"), "{e}");
+        // Where a file is looked for, a directory is named, not skipped.
+        let user = dir.path().join("user");
+        std::fs::create_dir(&user).unwrap();
+        let e = locate(None, dir.path(), Some(&user)).unwrap_err();
+        assert!(
+            e.0.contains("(the user's config file) is a directory"),
+            "{e}"
+        );
+        std::fs::create_dir(dir.path().join(FILE_NAME)).unwrap();
+        let e = locate(None, dir.path(), None).unwrap_err();
+        assert!(
+            e.0.contains("(in the working directory) is a directory"),
+            "{e}"
+        );
     }
 }

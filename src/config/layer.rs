@@ -55,13 +55,24 @@ pub fn locate(
             ))),
         };
     }
-    let local = cwd.join(FILE_NAME);
-    if local.is_file() {
-        return Ok(Source::File(local));
+    // Where a config file is looked for, something else than a file (a directory made by
+    // mistake) is named, not passed over: the run would quietly use other settings.
+    let found = |p: &Path, where_: &str| match std::fs::metadata(p) {
+        Ok(m) if m.is_file() => Ok(Some(Source::File(p.to_path_buf()))),
+        Ok(m) => Err(ConfigError(format!(
+            "{} ({where_}) is {}, not a config file: remove or rename it, or name a file \
+             with --config",
+            p.display(),
+            crate::config::file_kind(&m)
+        ))),
+        Err(_) => Ok(None),
+    };
+    if let Some(source) = found(&cwd.join(FILE_NAME), "in the working directory")? {
+        return Ok(source);
     }
     match user {
-        Some(u) if u.is_file() => Ok(Source::File(u.to_path_buf())),
-        _ => Ok(Source::Defaults),
+        Some(u) => Ok(found(u, "the user's config file")?.unwrap_or(Source::Defaults)),
+        None => Ok(Source::Defaults),
     }
 }
 
