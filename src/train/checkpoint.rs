@@ -181,6 +181,17 @@ impl Sidecar {
                 self.batch
             ));
         }
+        // A time budget's plan covers at least the batches already done.
+        let done = self
+            .epoch
+            .saturating_mul(batches)
+            .saturating_add(self.batch);
+        if let Some(total) = self.total_batches.filter(|&t| t == 0 || t < done) {
+            bad.push(format!(
+                "total_batches = {total} is fewer than the {done} batches already trained \
+                 (or zero)"
+            ));
+        }
         let seen = self.batch.saturating_mul(batch_size).min(images);
         if self.epoch_correct > seen as i64 {
             bad.push(format!(
@@ -458,6 +469,26 @@ mod tests {
             epoch_correct: 3,
             total_batches: None,
             config: "[training]\n".into(),
+        }
+    }
+
+    #[test]
+    fn a_budget_plan_short_of_the_position_is_refused() {
+        // Position: epoch 2, batch 5, at 10 batches an epoch = 25 batches done.
+        let mut sc = sidecar();
+        assert!(sc.check_position(10, 4, 40).is_ok());
+        for (total, ok) in [
+            (Some(25), true),
+            (Some(300), true),
+            (Some(24), false),
+            (Some(0), false),
+        ] {
+            sc.total_batches = total;
+            let r = sc.check_position(10, 4, 40);
+            assert_eq!(r.is_ok(), ok, "{total:?}: {r:?}");
+            if let Err(e) = r {
+                assert!(e.to_string().contains("total_batches"), "{e}");
+            }
         }
     }
 
