@@ -79,6 +79,8 @@ impl std::str::FromStr for TimeBudget {
         let bad = || "not a duration: write e.g. 3m, 90s or 1h30m (empty: no budget)".to_string();
         let mut secs: u64 = 0;
         let mut number = String::new();
+        // Units in order (h, then m, then s), each once: "1h1h" or "30m1h" is a typo.
+        let mut last_scale = u64::MAX;
         for c in text.chars() {
             if c.is_ascii_digit() {
                 number.push(c);
@@ -90,6 +92,10 @@ impl std::str::FromStr for TimeBudget {
                 's' => 1,
                 _ => return Err(bad()),
             };
+            if scale >= last_scale {
+                return Err(bad());
+            }
+            last_scale = scale;
             let v: u64 = number.parse().map_err(|_| bad())?;
             secs = v
                 .checked_mul(scale)
@@ -98,6 +104,9 @@ impl std::str::FromStr for TimeBudget {
             number.clear();
         }
         if !number.is_empty() {
+            if last_scale == 1 {
+                return Err(bad());
+            }
             let v: u64 = number.parse().map_err(|_| bad())?;
             secs = secs.checked_add(v).ok_or_else(bad)?;
         }
@@ -138,5 +147,7 @@ mod tests {
         assert_eq!(b("3m").unwrap().to_string(), "3m");
         assert_eq!(TimeBudget::OFF.to_string(), "");
         assert!(b("3 min").is_err() && b("m").is_err() && b("-3m").is_err());
+        // Each unit once, largest first.
+        assert!(b("1h1h").is_err() && b("30m1h").is_err() && b("10s5").is_err());
     }
 }
