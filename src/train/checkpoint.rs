@@ -101,8 +101,12 @@ pub fn read_sidecar(dir: &Path) -> Result<Option<Sidecar>> {
         ))
         .into());
     }
-    let sidecar = serde_json::from_str(&text)
-        .with_context(|| format!("{} is missing fields (corrupt checkpoint)", path.display()))?;
+    let sidecar = serde_json::from_str(&text).with_context(|| {
+        format!(
+            "{} has missing or malformed fields (corrupt checkpoint)",
+            path.display()
+        )
+    })?;
     Ok(Some(sidecar))
 }
 
