@@ -269,6 +269,11 @@ fn bad_inputs_are_named_and_the_good_ones_still_classified() {
         assert_eq!(out.status.code(), Some(2), "{file}: {stderr}");
         assert!(stderr.contains(message), "{file}: {stderr}");
         assert!(!stderr.contains("download"), "{file}: {stderr}");
+        assert_eq!(
+            stderr.matches(file).count(),
+            1,
+            "{file} named once: {stderr}"
+        );
         assert!(
             text(&out.stdout).contains("good.png: "),
             "{file}: the good picture must still be classified"

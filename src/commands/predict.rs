@@ -181,10 +181,17 @@ fn read_input(path: &Path, invert: Invert, fit: usize, items: &mut Vec<Item>) {
                     }
                 },
             )),
-            Err(e) => items.push(failed(Problem {
-                usage: true,
-                message: format!("{name}: not a readable IDX image file: {e}"),
-            })),
+            Err(e) => {
+                // The file is named once, at the front.
+                let why = match e {
+                    data::DataError::Invalid { reason, .. } => reason,
+                    other => other.to_string(),
+                };
+                items.push(failed(Problem {
+                    usage: true,
+                    message: format!("{name}: not a readable IDX image file: {why}"),
+                }))
+            }
         },
         Ok(FileKind::Picture) => match predict::load(path) {
             Ok(img) => {
