@@ -72,8 +72,8 @@ fn float(v: f64, ok: bool) -> Option<String> {
     (!(v.is_finite() && ok)).then(|| v.to_string())
 }
 
-/// `v` shown, unless it lies in `range`.
-fn whole<T: PartialOrd + ToString>(v: T, range: std::ops::RangeInclusive<T>) -> Option<String> {
+/// `v` shown, unless it lies in `range` (a NaN lies in none).
+fn within<T: PartialOrd + ToString>(v: T, range: impl std::ops::RangeBounds<T>) -> Option<String> {
     (!range.contains(&v)).then(|| v.to_string())
 }
 
@@ -141,23 +141,19 @@ pub const PARAMS: &[Param] = &[
         "training.epochs",
         "run length, 1 to 10000 (below the current epoch: ends after it)",
     )
-    .range("1 to 10000", |c| whole(c.training.epochs, 1..=10_000)),
+    .range("1 to 10000", |c| within(c.training.epochs, 1..=10_000)),
     live(
         "training.weight_decay",
         "L2 penalty (adam, sgd) or decoupled decay (adamw): 0 to 1",
     )
-    .range("0 to 1", |c| {
-        let v = c.training.weight_decay;
-        float(v, (0.0..=1.0).contains(&v))
-    })
+    .range("0 to 1", |c| within(c.training.weight_decay, 0.0..=1.0))
     .recipe(),
     live(
         "training.momentum",
         "sgd momentum (adam's beta1 stays 0.9): 0 ≤ momentum < 1",
     )
     .range("0 ≤ momentum < 1", |c| {
-        let v = c.training.momentum;
-        float(v, (0.0..1.0).contains(&v))
+        within(c.training.momentum, 0.0..1.0)
     }),
     live(
         "training.schedule",
@@ -169,7 +165,7 @@ pub const PARAMS: &[Param] = &[
         "step schedule: epochs between decays, 1 or more",
     )
     .range("1 or more", |c| {
-        whole(c.training.step_epochs, 1..=usize::MAX)
+        within(c.training.step_epochs, 1..=usize::MAX)
     }),
     live("training.gamma", "step schedule: the factor, 0 < gamma ≤ 1").range(
         "0 < gamma ≤ 1",
@@ -184,7 +180,7 @@ pub const PARAMS: &[Param] = &[
         .shapes_run()
         .recipe(),
     next("training.batch_size", "images per step: 1 to 60000")
-        .range("1 to 60000", |c| whole(c.training.batch_size, 1..=60_000))
+        .range("1 to 60000", |c| within(c.training.batch_size, 1..=60_000))
         .shapes_run()
         .recipe(),
     next(
@@ -194,7 +190,7 @@ pub const PARAMS: &[Param] = &[
     // TOML integers are signed 64-bit: a larger seed could not be written to the run's
     // config.toml, which resuming reads.
     .range("0 to 9223372036854775807 (2^63 - 1)", |c| {
-        whole(c.training.seed, 0..=i64::MAX as u64)
+        within(c.training.seed, 0..=i64::MAX as u64)
     })
     .shapes_run(),
     next(
@@ -202,16 +198,13 @@ pub const PARAMS: &[Param] = &[
         "stop after N epochs without a better test accuracy: 0 (off) to 10000",
     )
     .range("0 (off) to 10000", |c| {
-        whole(c.training.early_stop, 0..=10_000)
+        within(c.training.early_stop, 0..=10_000)
     }),
     next(
         "training.warmup",
         "onecycle: epochs of linear warm-up, 0 to 100 (auto: the model's)",
     )
-    .range("0 to 100", |c| {
-        let v = c.training.warmup;
-        float(v, (0.0..=100.0).contains(&v))
-    })
+    .range("0 to 100", |c| within(c.training.warmup, 0.0..=100.0))
     .shapes_run()
     .recipe(),
     next(
@@ -219,8 +212,7 @@ pub const PARAMS: &[Param] = &[
         "label smoothing of the loss, 0 ≤ ε < 1 (auto: the model's)",
     )
     .range("0 ≤ label_smoothing < 1", |c| {
-        let v = c.training.label_smoothing;
-        float(v, (0.0..1.0).contains(&v))
+        within(c.training.label_smoothing, 0.0..1.0)
     })
     .shapes_run()
     .recipe(),
@@ -228,10 +220,7 @@ pub const PARAMS: &[Param] = &[
         "training.ema",
         "decay of the evaluated weight average, 0 (off) ≤ ema < 1",
     )
-    .range("0 (off) ≤ ema < 1", |c| {
-        let v = c.training.ema;
-        float(v, (0.0..1.0).contains(&v))
-    })
+    .range("0 (off) ≤ ema < 1", |c| within(c.training.ema, 0.0..1.0))
     .shapes_run()
     .recipe(),
     next(
@@ -255,24 +244,17 @@ pub const PARAMS: &[Param] = &[
         "training.eval_every",
         "test every N epochs (0.25: four times an epoch), 0.01 to 1",
     )
-    .range("0.01 to 1", |c| {
-        let v = c.training.eval_every;
-        float(v, (0.01..=1.0).contains(&v))
-    }),
+    .range("0.01 to 1", |c| within(c.training.eval_every, 0.01..=1.0)),
     next(
         "training.eval_until",
         "eval_every until epoch N, then epoch ends only: 0 (all run) to 10000",
     )
     .range("0 (the whole run) to 10000", |c| {
-        let v = c.training.eval_until;
-        float(v, (0.0..=10_000.0).contains(&v))
+        within(c.training.eval_until, 0.0..=10_000.0)
     }),
     next("model.name", "the network: tutorial | fast").shapes_run(),
     next("model.dropout", "before each dense layer: 0 ≤ dropout < 1")
-        .range("0 ≤ dropout < 1", |c| {
-            let v = c.model.dropout;
-            float(v, (0.0..1.0).contains(&v))
-        })
+        .range("0 ≤ dropout < 1", |c| within(c.model.dropout, 0.0..1.0))
         .shapes_run()
         .recipe(),
     next(
@@ -291,7 +273,9 @@ pub const PARAMS: &[Param] = &[
     )
     // The upper bound depends on the data (and data.train_limit): checked once it is
     // loaded, by `Config::validate_against_data`.
-    .range("0 (off) to 59999", |c| whole(c.data.validation, 0..=59_999))
+    .range("0 (off) to 59999", |c| {
+        within(c.data.validation, 0..=59_999)
+    })
     .shapes_run(),
     next(
         "data.flip",
@@ -303,33 +287,33 @@ pub const PARAMS: &[Param] = &[
         "data.translate",
         "augment: shift training images by up to N pixels, 0 to 8",
     )
-    .range("0 to 8", |c| whole(c.data.translate, 0..=8))
+    .range("0 to 8", |c| within(c.data.translate, 0..=8))
     .shapes_run()
     .recipe(),
     next(
         "data.cutout",
         "augment: black out an N×N square of each training image, 0 (off) to 28",
     )
-    .range("0 (off) to 28", |c| whole(c.data.cutout, 0..=28))
+    .range("0 (off) to 28", |c| within(c.data.cutout, 0..=28))
     .shapes_run()
     .recipe(),
     next("runtime.device", "auto | cpu | cuda | cuda:N"),
     next("runtime.threads", "CPU threads: 0 (one per core) to 1024")
         .range("0 (all cores) to 1024", |c| {
-            whole(c.runtime.threads, 0..=1024)
+            within(c.runtime.threads, 0..=1024)
         }),
     next(
         "runtime.run_dir",
         "where the run is written (empty: user data dir)",
     ),
     next("ui.fps", "dashboard redraws per second: 1 to 60")
-        .range("1 to 60", |c| whole(c.ui.fps, 1..=60)),
+        .range("1 to 60", |c| within(c.ui.fps, 1..=60)),
     next("ui.color", "auto | 16 | 256 | truecolor | none"),
     next(
         "ui.predictions",
         "test images in the Predictions pane: 1 to 64",
     )
-    .range("1 to 64", |c| whole(c.ui.predictions, 1..=64)),
+    .range("1 to 64", |c| within(c.ui.predictions, 1..=64)),
     next(
         "ui.notify",
         "bell and notification when a run ends: true | false",
