@@ -56,6 +56,17 @@ pub fn candidates(
     out
 }
 
+/// [`candidates`] from the real environment: `explicit`, else `$FASHION_MNIST_DIR`, the
+/// cache and the system directory.
+pub fn usual_candidates(explicit: Option<&Path>) -> Vec<Candidate> {
+    candidates(
+        explicit,
+        env_dir().as_deref(),
+        default_cache_dir().as_deref(),
+        Path::new(SYSTEM_DIR),
+    )
+}
+
 /// `$FASHION_MNIST_DIR`, if set and not empty.
 pub fn env_dir() -> Option<PathBuf> {
     env::var_os(ENV_VAR)
@@ -135,12 +146,7 @@ pub fn resolve(
     names: &[&str],
     progress: &mut dyn FnMut(FetchProgress),
 ) -> Result<(PathBuf, &'static str), DataError> {
-    let cands = candidates(
-        explicit,
-        env_dir().as_deref(),
-        default_cache_dir().as_deref(),
-        Path::new(SYSTEM_DIR),
-    );
+    let cands = usual_candidates(explicit);
     let files: Vec<RemoteFile> = FASHION_MNIST
         .iter()
         .filter(|f| names.contains(&f.name.as_ref()))

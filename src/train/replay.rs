@@ -276,12 +276,7 @@ pub fn spawn(
 /// The test split as the run saw it, found where `train` would look, never downloaded.
 fn test_split(cfg: &Config) -> Result<data::Split> {
     let explicit = (!cfg.data.dir.is_empty()).then(|| PathBuf::from(&cfg.data.dir));
-    let cands = data::locate::candidates(
-        explicit.as_deref(),
-        data::locate::env_dir().as_deref(),
-        data::locate::default_cache_dir().as_deref(),
-        Path::new("/usr/share/datasets/fashion-mnist"),
-    );
+    let cands = data::locate::usual_candidates(explicit.as_deref());
     let found = data::locate::find(&cands, &data::TEST_FILE_NAMES)
         .context("the Fashion-MNIST test set is not where the run found it")?;
     let mut test = data::load_test(&found.dir, data::Repair::Replace)?;
