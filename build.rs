@@ -3,7 +3,8 @@
 //! the same directory (Rust links with `--as-needed`, which drops it otherwise).
 //! Also what a run records about the program: `FASHION_TUI_LIBTORCH_VERSION` (from the
 //! install's `version.py`, else the version tch pins) and `FASHION_TUI_GIT_COMMIT`
-//! (`git rev-parse HEAD`, else "unknown").
+//! (`git rev-parse HEAD`, else "unknown"). And it exports the binary's answer to MKL's
+//! vendor check (`src/mkl.rs`) so that libtorch finds it.
 
 use std::path::Path;
 use std::process::Command;
@@ -26,6 +27,12 @@ fn main() {
         .unwrap_or_else(|| PINNED_LIBTORCH.to_string());
     println!("cargo:rustc-env=FASHION_TUI_LIBTORCH_VERSION={version}");
     println!("cargo:rustc-env=FASHION_TUI_GIT_COMMIT={}", git_commit());
+    // `src/mkl.rs`: the binary's answer to MKL's vendor check must be in its dynamic
+    // symbol table (`-u` pulls it in, the export lets libtorch's call find it).
+    if std::env::var("CARGO_CFG_TARGET_ARCH").as_deref() == Ok("x86_64") {
+        println!("cargo:rustc-link-arg=-Wl,-u,mkl_serv_intel_cpu_true");
+        println!("cargo:rustc-link-arg=-Wl,--export-dynamic-symbol=mkl_serv_intel_cpu_true");
+    }
 }
 
 /// `__version__` of the torch package whose `lib/` libtorch is (pip wheels carry it).

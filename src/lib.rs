@@ -9,6 +9,7 @@ pub mod data;
 pub mod device;
 pub mod duration;
 pub mod headless;
+pub mod mkl;
 pub mod model;
 pub mod paths;
 pub mod predict;
