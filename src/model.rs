@@ -1,9 +1,10 @@
 //! The networks. Each is a struct implementing `ModuleT`, plus a method that also
 //! returns the conv layers' activations for the feature-map pane: the Keras tutorial's
 //! network in [`tutorial`], the faster, more accurate one in [`fast`]; what an image costs
-//! each of them in [`cost`]; activation layouts in [`layout`].
+//! each of them in [`cost`]; activation layouts in [`layout`]; linear layers in [`dense`].
 
 pub mod cost;
+pub mod dense;
 pub mod dropout;
 pub mod fast;
 pub mod layout;

@@ -3,6 +3,7 @@
 use tch::nn::{self, ModuleT};
 use tch::Tensor;
 
+use super::dense::dense;
 use super::dropout::Dropout;
 use super::Network;
 
@@ -59,13 +60,11 @@ impl TutorialCnn {
     }
 
     fn head(&self, features: &Tensor, train: bool) -> Tensor {
-        features
+        let dropped = features
             .flatten(1, -1)
-            .apply_t(&Dropout(self.dropout), train)
-            .apply(&self.fc1)
-            .relu()
-            .apply_t(&Dropout(self.dropout), train)
-            .apply(&self.fc2)
+            .apply_t(&Dropout(self.dropout), train);
+        let hidden = dense(&dropped, &self.fc1).relu();
+        dense(&hidden.apply_t(&Dropout(self.dropout), train), &self.fc2)
     }
 }
 
