@@ -72,6 +72,25 @@ pub enum Schedule {
     Onecycle,
 }
 
+/// The arithmetic of the network's forward and backward passes (see
+/// [`crate::model::precision`]). The weights, the optimiser and the averages stay f32.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Precision {
+    F32,
+    /// bfloat16 activations and weights in the layers, where the hardware computes it.
+    Bf16,
+}
+
+impl Precision {
+    pub fn name(self) -> &'static str {
+        match self {
+            Precision::F32 => "f32",
+            Precision::Bf16 => "bf16",
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct Training {
@@ -138,6 +157,7 @@ pub struct Model {
     #[serde(serialize_with = "as_text", deserialize_with = "model_name")]
     pub name: ModelKind,
     pub dropout: f64,
+    pub precision: Precision,
 }
 
 impl Default for Model {
@@ -145,6 +165,7 @@ impl Default for Model {
         Model {
             name: ModelKind::Tutorial,
             dropout: 0.2,
+            precision: Precision::F32,
         }
     }
 }

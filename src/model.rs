@@ -1,20 +1,22 @@
 //! The networks. Each is a struct implementing `ModuleT`, plus a method that also
 //! returns the conv layers' activations for the feature-map pane: the Keras tutorial's
 //! network in [`tutorial`], the faster, more accurate one in [`fast`]; what an image costs
-//! each of them in [`cost`]; activation layouts in [`layout`]; linear layers in [`dense`].
+//! each of them in [`cost`]; activation layouts in [`layout`]; linear layers in
+//! [`dense`]; the arithmetic (f32 or bfloat16) in [`precision`].
 
 pub mod cost;
 pub mod dense;
 pub mod dropout;
 pub mod fast;
 pub mod layout;
+pub mod precision;
 pub mod tutorial;
 
 use std::fmt;
 use std::str::FromStr;
 
 use tch::nn::{self, ModuleT};
-use tch::Tensor;
+use tch::{Kind, Tensor};
 
 pub use fast::FastCnn;
 pub use tutorial::TutorialCnn;
@@ -135,11 +137,21 @@ pub fn layers(kind: ModelKind, dropout: f64) -> serde_json::Value {
     }
 }
 
-/// Build `kind` under `vs`'s root.
+/// Build `kind` under `vs`'s root, computing in f32.
 pub fn build(kind: ModelKind, vs: &nn::Path, dropout: f64) -> Box<dyn Network + Send> {
+    build_in(kind, vs, dropout, Kind::Float)
+}
+
+/// Build `kind` under `vs`'s root, computing in `compute` (see [`precision`]).
+pub fn build_in(
+    kind: ModelKind,
+    vs: &nn::Path,
+    dropout: f64,
+    compute: Kind,
+) -> Box<dyn Network + Send> {
     match kind {
-        ModelKind::Tutorial => Box::new(TutorialCnn::new(vs, dropout)),
-        ModelKind::Fast => Box::new(FastCnn::new(vs, dropout)),
+        ModelKind::Tutorial => Box::new(TutorialCnn::new(vs, dropout).computing_in(compute)),
+        ModelKind::Fast => Box::new(FastCnn::new(vs, dropout).computing_in(compute)),
     }
 }
 
@@ -243,5 +255,43 @@ mod tests {
             .parse::<ModelKind>()
             .unwrap_err()
             .contains("allowed tutorial, fast"));
+    }
+
+    /// Each network built to compute in bfloat16 gives f32 logits and activations close
+    /// to the f32 network's with the same weights, and f32 gradients for its f32 weights.
+    #[test]
+    fn bfloat16_networks_match_f32_ones_and_keep_f32_weights() {
+        for kind in ModelKind::ALL {
+            tch::manual_seed(11);
+            let reference = nn::VarStore::new(Device::Cpu);
+            let f32_net = build(kind, &reference.root(), 0.0);
+            let mut vs = nn::VarStore::new(Device::Cpu);
+            let bf16_net = build_in(kind, &vs.root(), 0.0, Kind::BFloat16);
+            vs.copy(&reference).unwrap();
+            let xs = Tensor::rand([8, 1, 28, 28], (Kind::Float, Device::Cpu));
+
+            let (want, want_acts) = f32_net.forward_with_activations(&xs);
+            let (got, got_acts) = bf16_net.forward_with_activations(&xs);
+            assert_eq!(got.kind(), Kind::Float, "{kind}");
+            let scale = want.abs().max().double_value(&[]);
+            let error = (&got - &want).abs().max().double_value(&[]);
+            // bfloat16 keeps ~3 significant digits; a few layers compound it.
+            assert!(error <= 0.05 * scale, "{kind}: {error} against {scale}");
+            assert!(error > 0.0, "{kind}: the bf16 network computed in f32");
+            for ((name, a), (_, b)) in got_acts.iter().zip(&want_acts) {
+                assert_eq!(a.kind(), Kind::Float, "{kind} {name}");
+                assert_eq!(a.size(), b.size(), "{kind} {name}");
+            }
+
+            let loss = bf16_net.forward_t(&xs, true).sum(Kind::Float);
+            loss.backward();
+            for (name, v) in vs.variables() {
+                if v.requires_grad() {
+                    assert_eq!(v.kind(), Kind::Float, "{kind} {name}");
+                    assert_eq!(v.grad().kind(), Kind::Float, "{kind} {name}");
+                    assert!(v.grad().abs().sum(Kind::Float).double_value(&[]) > 0.0);
+                }
+            }
+        }
     }
 }

@@ -258,6 +258,12 @@ pub const PARAMS: &[Param] = &[
         .shapes_run()
         .recipe(),
     next(
+        "model.precision",
+        "f32 | bf16 (the layers' arithmetic; bf16 where the hardware has it)",
+    )
+    .shapes_run()
+    .recipe(),
+    next(
         "data.dir",
         "with the four .gz files (empty: search, download)",
     ),
@@ -616,6 +622,10 @@ mod tests {
         );
         assert!(err("model.name", "resnet").starts_with("model.name = \"resnet\": unknown model"));
         assert!(err("model.dropout", "1").starts_with("model.dropout = 1 is out of range"));
+        assert_eq!(
+            err("model.precision", "bf15"),
+            "model.precision = \"bf15\": unknown variant `bf15`, expected `f32` or `bf16`"
+        );
         assert!(err("runtime.device", "tpu").starts_with("runtime.device = \"tpu\""));
         assert_eq!(
             err("ui.ascii_charts", "yes"),

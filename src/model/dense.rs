@@ -12,11 +12,12 @@ use tch::nn;
 use tch::Tensor;
 
 /// `layer` applied to `xs` ([N, in] to [N, out]), the product turned round (see the
-/// module header).
+/// module header), in the kind of `xs` (the weights cast to it).
 pub fn dense(xs: &Tensor, layer: &nn::Linear) -> Tensor {
+    let ws = layer.ws.to_kind(xs.kind());
     let turned = match &layer.bs {
-        Some(b) => b.unsqueeze(1).addmm(&layer.ws, &xs.tr()),
-        None => layer.ws.mm(&xs.tr()),
+        Some(b) => b.to_kind(xs.kind()).unsqueeze(1).addmm(&ws, &xs.tr()),
+        None => ws.mm(&xs.tr()),
     };
     turned.tr()
 }

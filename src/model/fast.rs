@@ -5,7 +5,7 @@
 //! max-pool and one linear layer: 224,138 parameters, 6.3 M multiply-adds per image.
 
 use tch::nn::{self, ModuleT};
-use tch::Tensor;
+use tch::{Kind, Tensor};
 
 use super::dropout::Dropout;
 use super::layout;
@@ -48,6 +48,7 @@ const CONV_NAMES: [&str; 8] = [
 struct ConvBn {
     conv: nn::Conv2D,
     bn: nn::BatchNorm,
+    stride: i64,
 }
 
 impl ConvBn {
@@ -66,11 +67,18 @@ impl ConvBn {
         ConvBn {
             conv: nn::conv2d(vs / "conv", cin, cout, 3, cfg),
             bn: nn::batch_norm2d(vs / "bn", cout, Default::default()),
+            stride,
         }
     }
 
+    /// In the kind of `xs` (see [`super::precision`]); BatchNorm's parameters and
+    /// statistics stay f32.
     fn forward_t(&self, xs: &Tensor, train: bool) -> Tensor {
-        xs.apply(&self.conv).apply_t(&self.bn, train).relu()
+        let ws = self.conv.ws.to_kind(xs.kind());
+        let s = self.stride;
+        xs.conv2d(&ws, None::<Tensor>, [s, s], [1, 1], [1, 1], 1)
+            .apply_t(&self.bn, train)
+            .relu()
     }
 }
 
@@ -82,6 +90,8 @@ pub struct FastCnn {
     pool_before: Vec<bool>,
     head: nn::Linear,
     dropout: f64,
+    /// The kind the convs compute in (see [`super::precision`]).
+    compute: Kind,
 }
 
 impl FastCnn {
@@ -108,13 +118,23 @@ impl FastCnn {
             pool_before,
             head,
             dropout,
+            compute: Kind::Float,
         }
     }
 
-    /// Logits from the last conv's output: global max-pool, dropout, linear.
+    /// The same network computing its convs in `kind` (f32 or bfloat16).
+    pub fn computing_in(self, kind: Kind) -> FastCnn {
+        FastCnn {
+            compute: kind,
+            ..self
+        }
+    }
+
+    /// Logits from the last conv's output: global max-pool, dropout, linear (in f32).
     fn classify(&self, features: &Tensor, train: bool) -> Tensor {
         features
             .amax([2, 3], false)
+            .to_kind(Kind::Float)
             .apply_t(&Dropout(self.dropout), train)
             .apply(&self.head)
     }
@@ -122,7 +142,7 @@ impl FastCnn {
     /// The activations are channels-last throughout (see [`layout`]): on two CPU cores
     /// that made a training step ~20% faster (BatchNorm and max-pool above all).
     fn run(&self, xs: &Tensor, train: bool, mut keep: impl FnMut(usize, &Tensor)) -> Tensor {
-        let mut x = layout::channels_last(xs);
+        let mut x = layout::channels_last(xs).to_kind(self.compute);
         for (i, (conv, &pool)) in self.convs.iter().zip(&self.pool_before).enumerate() {
             if pool {
                 x = x.max_pool2d_default(2);
@@ -145,7 +165,7 @@ impl Network for FastCnn {
         let mut acts = Vec::with_capacity(self.convs.len());
         let logits = self.run(xs, false, |i, a| {
             let name = CONV_NAMES.get(i).copied().unwrap_or("conv");
-            acts.push((name, a.shallow_clone()));
+            acts.push((name, a.to_kind(Kind::Float)));
         });
         (logits, acts)
     }

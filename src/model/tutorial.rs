@@ -1,7 +1,7 @@
 //! The Keras tutorial's network, reproduced exactly (layers, initialisation, dropout).
 
 use tch::nn::{self, ModuleT};
-use tch::Tensor;
+use tch::{Kind, Tensor};
 
 use super::dense::dense;
 use super::dropout::Dropout;
@@ -27,6 +27,8 @@ pub struct TutorialCnn {
     fc1: nn::Linear,
     fc2: nn::Linear,
     dropout: f64,
+    /// The kind the layers compute in (see [`super::precision`]).
+    compute: Kind,
 }
 
 impl TutorialCnn {
@@ -56,7 +58,25 @@ impl TutorialCnn {
             fc1: linear("fc1", 512, 512),
             fc2: linear("fc2", 512, 10),
             dropout,
+            compute: Kind::Float,
         }
+    }
+
+    /// The same network computing its layers in `kind` (f32, the tutorial's, or
+    /// bfloat16).
+    pub fn computing_in(self, kind: Kind) -> TutorialCnn {
+        TutorialCnn {
+            compute: kind,
+            ..self
+        }
+    }
+
+    /// The three convs, each followed by ReLU, in the network's kind.
+    fn features(&self, xs: &Tensor) -> [Tensor; 3] {
+        let a1 = conv(&xs.to_kind(self.compute), &self.conv1).relu();
+        let a2 = conv(&a1, &self.conv2).relu();
+        let a3 = conv(&a2, &self.conv3).relu();
+        [a1, a2, a3]
     }
 
     fn head(&self, features: &Tensor, train: bool) -> Tensor {
@@ -64,30 +84,33 @@ impl TutorialCnn {
             .flatten(1, -1)
             .apply_t(&Dropout(self.dropout), train);
         let hidden = dense(&dropped, &self.fc1).relu();
-        dense(&hidden.apply_t(&Dropout(self.dropout), train), &self.fc2)
+        dense(&hidden.apply_t(&Dropout(self.dropout), train), &self.fc2).to_kind(Kind::Float)
     }
+}
+
+/// `layer` (3×3, stride 2, no padding) on `xs`, its weights cast to the kind of `xs`.
+fn conv(xs: &Tensor, layer: &nn::Conv2D) -> Tensor {
+    let kind = xs.kind();
+    let bias = layer.bs.as_ref().map(|b| b.to_kind(kind));
+    xs.conv2d(&layer.ws.to_kind(kind), bias, [2, 2], [0, 0], [1, 1], 1)
 }
 
 impl ModuleT for TutorialCnn {
     fn forward_t(&self, xs: &Tensor, train: bool) -> Tensor {
-        let features = xs
-            .apply(&self.conv1)
-            .relu()
-            .apply(&self.conv2)
-            .relu()
-            .apply(&self.conv3)
-            .relu();
-        self.head(&features, train)
+        let [_, _, a3] = self.features(xs);
+        self.head(&a3, train)
     }
 }
 
 impl Network for TutorialCnn {
     fn forward_with_activations(&self, xs: &Tensor) -> (Tensor, Vec<(&'static str, Tensor)>) {
-        let a1 = xs.apply(&self.conv1).relu();
-        let a2 = a1.apply(&self.conv2).relu();
-        let a3 = a2.apply(&self.conv3).relu();
+        let [a1, a2, a3] = self.features(xs);
         let logits = self.head(&a3, false);
-        (logits, vec![("conv1", a1), ("conv2", a2), ("conv3", a3)])
+        let f32 = |a: Tensor| a.to_kind(Kind::Float);
+        (
+            logits,
+            vec![("conv1", f32(a1)), ("conv2", f32(a2)), ("conv3", f32(a3))],
+        )
     }
 }
 /// The layers as `model.json` describes them (PyTorch names and layouts).

@@ -193,6 +193,15 @@ pub fn run_with(
     if let Some(why) = &resolved.fallback_reason {
         sink.send(TrainEvent::Message(format!("using the CPU: {why}")));
     }
+    let (compute, note) = crate::model::precision::resolve(cfg.model.precision, resolved.device);
+    if let Some(note) = note {
+        sink.send(TrainEvent::Message(note));
+    }
+    // What the header and run.json say the run trains on: the device, and bfloat16 when so.
+    let trains_on = match compute {
+        tch::Kind::BFloat16 => format!("{}, bf16", resolved.description),
+        _ => resolved.description.clone(),
+    };
     sink.send(TrainEvent::Message(
         "loading the Fashion-MNIST dataset…".into(),
     ));
@@ -235,7 +244,7 @@ pub fn run_with(
     run_record::start(
         &run_dir,
         cfg.model.name.name(),
-        &resolved.description,
+        &trains_on,
         cfg.training.epochs,
         opts.resume,
         BestBy::with(cfg.data.validation),
@@ -243,7 +252,9 @@ pub fn run_with(
     // From here on the run has a record, and it says how the run ended.
     let prepared = Prepared {
         ds: &ds,
-        resolved: &resolved,
+        device: resolved.device,
+        trains_on,
+        compute,
         run_dir: run_dir.clone(),
         faults,
         started,
@@ -266,7 +277,11 @@ pub fn run_with(
 /// What [`run_with`] has ready when the run directory is claimed.
 struct Prepared<'a> {
     ds: &'a Dataset,
-    resolved: &'a crate::device::Resolved,
+    device: tch::Device,
+    /// The device's description, with the precision when it is not f32.
+    trains_on: String,
+    /// The kind the network computes in (see [`crate::model::precision`]).
+    compute: tch::Kind,
     run_dir: PathBuf,
     faults: fault::Faults,
     started: Instant,
@@ -282,7 +297,9 @@ fn train_in(
 ) -> Result<RunSummary> {
     let Prepared {
         ds,
-        resolved,
+        device,
+        trains_on,
+        compute,
         run_dir,
         faults,
         started,
@@ -290,7 +307,8 @@ fn train_in(
     let mut t = Trainer::new(
         cfg,
         ds,
-        resolved.device,
+        device,
+        compute,
         run_dir.clone(),
         opts.pause_on_fault,
         faults,
@@ -300,7 +318,7 @@ fn train_in(
     }
     sink.send(TrainEvent::Started(Box::new(RunInfo {
         model: cfg.model.name.to_string(),
-        device: resolved.description.clone(),
+        device: trains_on,
         parameters: t.parameters(),
         epochs: cfg.training.epochs,
         batch_size: cfg.training.batch_size,

@@ -188,6 +188,7 @@ impl<'a> Trainer<'a> {
         cfg: &'a Config,
         ds: &'a Dataset,
         device: Device,
+        compute: Kind,
         run_dir: PathBuf,
         pause_on_fault: bool,
         faults: Faults,
@@ -195,12 +196,13 @@ impl<'a> Trainer<'a> {
         let tc = &cfg.training;
         tch::manual_seed(tc.seed as i64);
         let vs = nn::VarStore::new(device);
-        let net = model::build(cfg.model.name, &vs.root(), cfg.model.dropout);
+        let (kind, dropout) = (cfg.model.name, cfg.model.dropout);
+        let net = model::build_in(kind, &vs.root(), dropout, compute);
         let opt = Optim::new(tc, &vs);
         // Built after the trained network, so that its weights draw what they always did.
         let averaged = (tc.ema > 0.0).then(|| {
             let mut avg_vs = nn::VarStore::new(device);
-            let avg_net = model::build(cfg.model.name, &avg_vs.root(), cfg.model.dropout);
+            let avg_net = model::build_in(kind, &avg_vs.root(), dropout, compute);
             avg_vs.freeze();
             let ema = Ema::new(tc.ema, &vs, &avg_vs);
             Averaged {
