@@ -187,6 +187,9 @@ pub struct Data {
     pub translate: usize,
     /// Training augmentation: black out a square of this side at a random place; 0 = off.
     pub cutout: usize,
+    /// Shift the training images (`translate`) only from this (fractional) epoch on; 0 =
+    /// from the start.
+    pub translate_from: f64,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

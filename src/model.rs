@@ -241,7 +241,7 @@ mod tests {
                 "{name}"
             );
         }
-        assert_eq!(layers.last().unwrap()["in_features"], 192);
+        assert_eq!(layers.last().unwrap()["in_features"], 256);
     }
 
     #[test]

@@ -303,6 +303,15 @@ pub const PARAMS: &[Param] = &[
     .range("0 (off) to 28", |c| within(c.data.cutout, 0..=28))
     .shapes_run()
     .recipe(),
+    next(
+        "data.translate_from",
+        "shift training images from this epoch on (fractions allowed): 0 to 10000",
+    )
+    .range("0 to 10000", |c| {
+        within(c.data.translate_from, 0.0..=10_000.0)
+    })
+    .shapes_run()
+    .recipe(),
     next("runtime.device", "auto | cpu | cuda | cuda:N"),
     next("runtime.threads", "CPU threads: 0 (one per core) to 1024")
         .range("0 (all cores) to 1024", |c| {

@@ -24,21 +24,23 @@ pub fn defaults_for(kind: ModelKind) -> Config {
             t.batch_size = 256;
             t.lr = 0.8;
             t.optimizer = Optimizer::Nesterov;
-            t.weight_decay = 5e-4;
+            t.weight_decay = 1e-3;
             t.schedule = Schedule::Onecycle;
             t.warmup = 0.5;
-            t.label_smoothing = 0.1;
+            t.label_smoothing = 0.2;
             t.ema = 0.99;
-            // Measured over three minutes (14-19 epochs) of Fashion-MNIST: mirrored
-            // training images with flip TTA lift the accuracy by ~0.8 points; a shift or
-            // cutout on top of them did not add to it (see the README's fast model).
             t.tta = true;
             c.model.dropout = 0.0;
             // bfloat16 layers train ~1.4x as many images a second on a CPU with
             // AVX512-BF16 (see the README's fast model); f32 elsewhere, said in the Log.
             c.model.precision = Precision::Bf16;
+            // Measured over three minutes (about 20 epochs) of Fashion-MNIST: this net
+            // memorises its training images (99.5%) with flips alone; a one-pixel shift
+            // on top, label smoothing 0.2 and weight decay 1e-3 keep it learning. The shift
+            // starts at epoch 2: earlier it slows the first epochs' learning.
             c.data.flip = true;
-            c.data.translate = 0;
+            c.data.translate = 1;
+            c.data.translate_from = 2.0;
             c.data.cutout = 0;
         }
     }
@@ -67,6 +69,7 @@ impl Config {
                 "data.flip" => self.data.flip = r.data.flip,
                 "data.translate" => self.data.translate = r.data.translate,
                 "data.cutout" => self.data.cutout = r.data.cutout,
+                "data.translate_from" => self.data.translate_from = r.data.translate_from,
                 _ => {}
             }
         }
@@ -176,7 +179,7 @@ mod tests {
 
     #[test]
     fn a_model_flag_brings_its_recipe_under_the_files_values_and_the_flags() {
-        let text = "[training]\nlr = \"auto\"\nweight_decay = 0.001\n";
+        let text = "[training]\nlr = \"auto\"\nweight_decay = 0.003\n";
         let from_file = read(text);
         let flags = |c: &mut Config| {
             c.model.name = ModelKind::Fast;
@@ -191,7 +194,7 @@ mod tests {
             Optimizer::Nesterov,
             "absent: likewise"
         );
-        assert_eq!(c.training.weight_decay, 0.001, "the file's value stays");
+        assert_eq!(c.training.weight_decay, 0.003, "the file's value stays");
         assert_eq!(c.training.seed, 7);
         // A flag for a recipe key wins over the model's default.
         let c = with_flags(&from_file, &scan(text), &|c: &mut Config| {

@@ -2,7 +2,7 @@
 //! (airbench), sized for two CPU cores. A cheap 3×3 stride-2 stem (28 → 14 pixels, so no
 //! full-resolution activations are stored), then 3×3 convs at 14×14, 7×7 and 3×3 with a
 //! max-pool before each lower resolution, BatchNorm + ReLU after every conv, a global
-//! max-pool and one linear layer: 224,138 parameters, 6.3 M multiply-adds per image.
+//! max-pool and one linear layer: 390,890 parameters, 9.9 M multiply-adds per image.
 
 use tch::nn::{self, ModuleT};
 use tch::{Kind, Tensor};
@@ -35,7 +35,11 @@ pub const fn block(width: i64, convs: usize, pool: bool) -> Block {
 pub const FAST_SPEC: FastSpec = FastSpec {
     stem: 32,
     stem_stride: 2,
-    blocks: &[block(48, 1, false), block(96, 1, true), block(192, 1, true)],
+    blocks: &[
+        block(64, 1, false),
+        block(128, 1, true),
+        block(256, 1, true),
+    ],
 };
 
 /// Names of the conv layers, in order, as the feature-map pane shows them.
@@ -239,15 +243,15 @@ mod tests {
         let vs = VarStore::new(Device::Cpu);
         let _m = FastCnn::new(&vs.root(), 0.0);
         // Convs (no bias) + BatchNorm scale and shift + the linear head.
-        let convs = 9 * (32 + 32 * 48 + 48 * 96 + 96 * 192);
-        let bn = 2 * (32 + 48 + 96 + 192);
-        assert_eq!(params(&vs), convs + bn + 192 * 10 + 10);
-        assert_eq!(params(&vs), 224_138);
+        let convs = 9 * (32 + 32 * 64 + 64 * 128 + 128 * 256);
+        let bn = 2 * (32 + 64 + 128 + 256);
+        assert_eq!(params(&vs), convs + bn + 256 * 10 + 10);
+        assert_eq!(params(&vs), 390_890);
         let expected = 14 * 14 * 32 * 9
-            + 14 * 14 * 32 * 48 * 9
-            + 7 * 7 * 48 * 96 * 9
-            + 3 * 3 * 96 * 192 * 9
-            + 192 * 10;
+            + 14 * 14 * 32 * 64 * 9
+            + 7 * 7 * 64 * 128 * 9
+            + 3 * 3 * 128 * 256 * 9
+            + 256 * 10;
         assert_eq!(macs(FAST_SPEC), expected);
     }
 
@@ -265,9 +269,9 @@ mod tests {
             shapes,
             [
                 ("conv1", vec![3, 32, 14, 14]),
-                ("conv2", vec![3, 48, 14, 14]),
-                ("conv3", vec![3, 96, 7, 7]),
-                ("conv4", vec![3, 192, 3, 3]),
+                ("conv2", vec![3, 64, 14, 14]),
+                ("conv3", vec![3, 128, 7, 7]),
+                ("conv4", vec![3, 256, 3, 3]),
             ]
         );
         // Activations follow a ReLU.

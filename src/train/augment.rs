@@ -49,6 +49,14 @@ impl Augment {
         }
     }
 
+    /// The same, without the translation (before `data.translate_from`).
+    pub fn without_shifts(self) -> Augment {
+        Augment {
+            translate: 0,
+            ..self
+        }
+    }
+
     pub fn is_off(&self) -> bool {
         !self.flip && self.translate == 0 && self.cutout == 0
     }

@@ -463,9 +463,12 @@ impl<'a> Trainer<'a> {
         let (seed, step) = (self.cfg.training.seed, self.opt.step_count());
         tch::manual_seed(step_seed(seed, step));
         let idx = order.narrow(0, start as i64, len as i64);
-        let xs = self
-            .augment
-            .apply(&scale(&self.train_x.index_select(0, &idx)), seed, step);
+        let xs = scale(&self.train_x.index_select(0, &idx));
+        let augment = match frac >= self.cfg.data.translate_from {
+            true => self.augment,
+            false => self.augment.without_shifts(),
+        };
+        let xs = augment.apply(&xs, seed, step);
         let ys = self.train_y.index_select(0, &idx);
         let logits = self.net.forward_t(&xs, true);
         let loss = loss::cross_entropy(&logits, &ys, self.cfg.training.label_smoothing);

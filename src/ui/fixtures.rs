@@ -397,9 +397,9 @@ pub fn budget_script() -> Vec<(f64, TrainEvent)> {
     let mut maps = feature_maps(0, 1.5);
     maps.layers = vec![
         layer("conv1", 32, 14, 0.0),
-        layer("conv2", 48, 14, 1.0),
-        layer("conv3", 96, 7, 2.0),
-        layer("conv4", 192, 3, 3.0),
+        layer("conv2", 64, 14, 1.0),
+        layer("conv3", 128, 7, 2.0),
+        layer("conv4", 256, 3, 3.0),
     ];
     out.push((40.5, TrainEvent::FeatureMaps(Box::new(maps))));
     out
