@@ -9,8 +9,9 @@
 use std::time::Instant;
 
 use fashion_tui::config::recipe::defaults_for;
-use fashion_tui::config::{ModelKind, Optimizer, Training};
+use fashion_tui::config::{ModelKind, Optimizer, Precision, Training};
 use fashion_tui::model::fast::{block, macs, FastSpec};
+use fashion_tui::model::precision;
 use fashion_tui::model::{FastCnn, Network, TutorialCnn};
 use fashion_tui::train::augment::Augment;
 use fashion_tui::train::loss;
@@ -27,7 +28,7 @@ const CANDIDATES: &[(&str, FastSpec)] = &[
         },
     ),
     (
-        "s32/2 | 48 | p96 | p192 (fast)",
+        "s32/2 | 64 | p128 | p256 (fast)",
         fashion_tui::model::fast::FAST_SPEC,
     ),
     (
@@ -39,15 +40,11 @@ const CANDIDATES: &[(&str, FastSpec)] = &[
         },
     ),
     (
-        "s32/2 | 64 | p128 | p256",
+        "s32/2 | 48 | p96 | p192",
         FastSpec {
             stem: 32,
             stem_stride: 2,
-            blocks: &[
-                block(64, 1, false),
-                block(128, 1, true),
-                block(256, 1, true),
-            ],
+            blocks: &[block(48, 1, false), block(96, 1, true), block(192, 1, true)],
         },
     ),
     (
@@ -127,9 +124,12 @@ fn main() {
         let ips = images_per_sec(&net, &vs, 32, secs);
         println!("| tutorial (batch 32) | 360458 | 7.6 | {ips:.0} |");
     }
+    let (compute, _) = precision::resolve(Precision::Bf16, Device::Cpu);
+    println!("(fast candidates in {compute:?})");
     for (name, spec) in CANDIDATES {
         let vs = nn::VarStore::new(Device::Cpu);
-        let net = FastCnn::with_spec(&vs.root(), *spec, 0.0);
+        // In the recipe's precision, where this machine has it.
+        let net = FastCnn::with_spec(&vs.root(), *spec, 0.0).computing_in(compute);
         let params: i64 = vs
             .trainable_variables()
             .iter()

@@ -11,9 +11,9 @@
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use fashion_tui::config::{Optimizer, Training};
+use fashion_tui::config::{Optimizer, Precision, Training};
 use fashion_tui::data::idx;
-use fashion_tui::model::{FastCnn, Network, TutorialCnn};
+use fashion_tui::model::{precision, FastCnn, Network, TutorialCnn};
 use fashion_tui::train::loss;
 use fashion_tui::train::optim::Optim;
 use tch::{nn, Device, Kind, Tensor};
@@ -29,7 +29,11 @@ fn main() {
     let vs = nn::VarStore::new(Device::Cpu);
     let (net, training, smoothing): (Box<dyn Network>, Training, f64) = match model {
         "fast" => (
-            Box::new(FastCnn::new(&vs.root(), 0.0)),
+            // In the recipe's precision, where this machine has it.
+            Box::new(
+                FastCnn::new(&vs.root(), 0.0)
+                    .computing_in(precision::resolve(Precision::Bf16, Device::Cpu).0),
+            ),
             Training {
                 optimizer: Optimizer::Nesterov,
                 lr: 0.1,
