@@ -19,6 +19,7 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 pub use crate::device::DeviceChoice;
 pub use crate::duration::TimeBudget;
+pub use crate::model::precision::Precision;
 pub use crate::model::ModelKind;
 pub use layer::{locate, resolve, user_config_path, Source};
 pub use validate::next_run_changes;
@@ -70,25 +71,6 @@ pub enum Schedule {
     Cosine,
     /// Linear warm-up over `warmup` epochs, then linear decay to 0 at the run's end.
     Onecycle,
-}
-
-/// The arithmetic of the network's forward and backward passes (see
-/// [`crate::model::precision`]). The weights, the optimiser and the averages stay f32.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Precision {
-    F32,
-    /// bfloat16 activations and weights in the layers, where the hardware computes it.
-    Bf16,
-}
-
-impl Precision {
-    pub fn name(self) -> &'static str {
-        match self {
-            Precision::F32 => "f32",
-            Precision::Bf16 => "bf16",
-        }
-    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

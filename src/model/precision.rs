@@ -11,9 +11,18 @@
 //! network ~1.4x as many images a second. Elsewhere oneDNN would emulate it, slower
 //! than f32, so a run asking for `bf16` there computes in f32 and says so.
 
+use serde::{Deserialize, Serialize};
 use tch::{Device, Kind};
 
-use crate::config::Precision;
+/// The arithmetic of the network's forward and backward passes (`model.precision`). The
+/// weights, the optimiser and the averages stay f32.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Precision {
+    F32,
+    /// bfloat16 activations and weights in the layers, where the hardware computes it.
+    Bf16,
+}
 
 /// The tensor kind `asked` comes to on `device`, and a line for the Log when that is
 /// not what was asked.
