@@ -131,3 +131,23 @@ pub fn layers(dropout: f64) -> serde_json::Value {
         {"name": "fc2", "type": "Linear", "in_features": 512, "out_features": 10},
     ])
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tch::nn::Module;
+    use tch::Device;
+
+    /// In f32 the convs are libtorch's own, bit for bit (the tutorial's arithmetic).
+    #[test]
+    fn f32_convs_are_exactly_libtorchs() {
+        tch::manual_seed(2);
+        let vs = nn::VarStore::new(Device::Cpu);
+        let net = TutorialCnn::new(&vs.root(), 0.2);
+        let xs = Tensor::rand([5, 1, 28, 28], (Kind::Float, Device::Cpu));
+        let [a1, a2, a3] = net.features(&xs);
+        assert!(a1.equal(&net.conv1.forward(&xs).relu()));
+        assert!(a2.equal(&net.conv2.forward(&a1).relu()));
+        assert!(a3.equal(&net.conv3.forward(&a2).relu()));
+    }
+}
