@@ -237,18 +237,9 @@ fn a_run_with_held_out_images_resumes_exactly() {
     assert_eq!(a.best_by, fashion_tui::train::events::BestBy::Val);
 }
 
-/// `quick_config` for the `fast` model with its recipe (BatchNorm, label smoothing,
-/// Nesterov SGD with one-cycle, the weight average), augmentation and test-time flips.
+/// `common::fast_config` with every augmentation on and test-time flips.
 fn fast_config(data: &Path, run: &Path, epochs: usize) -> Config {
-    let mut cfg = common::quick_config(data, run, epochs);
-    let batch = cfg.training.batch_size;
-    cfg.take_recipe(
-        &fashion_tui::config::params::recipe_keys().collect::<Vec<_>>(),
-        fashion_tui::config::ModelKind::Fast,
-    );
-    cfg.model.name = fashion_tui::config::ModelKind::Fast;
-    cfg.training.batch_size = batch;
-    cfg.training.lr = 0.05;
+    let mut cfg = common::fast_config(data, run, epochs);
     // All augmentations on here, the shifts from half-way through the first epoch (the
     // stop below falls near it), so that resuming covers them and their start.
     cfg.data.flip = true;

@@ -465,16 +465,9 @@ fn an_epochs_change_lengthens_or_shortens_the_run() {
     assert_eq!(events.last(), Some(&TrainEvent::Phase(Phase::Done)));
 }
 
-/// `quick_config` for the `fast` model and its recipe.
+/// `common::fast_config`, with the recipe's shifts from the first epoch.
 fn fast_config(data: &std::path::Path, run: &std::path::Path, epochs: usize) -> Config {
-    let mut cfg = common::quick_config(data, run, epochs);
-    cfg.take_recipe(
-        &fashion_tui::config::params::recipe_keys().collect::<Vec<_>>(),
-        fashion_tui::config::ModelKind::Fast,
-    );
-    cfg.model.name = fashion_tui::config::ModelKind::Fast;
-    cfg.training.batch_size = 16;
-    cfg.training.lr = 0.05;
+    let mut cfg = common::fast_config(data, run, epochs);
     // The recipe's shifts from the first epoch on, so that the losses compared below
     // come from one kind of batch.
     cfg.data.translate_from = 0.0;

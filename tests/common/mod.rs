@@ -53,6 +53,23 @@ pub fn quick_config(data: &Path, run: &Path, epochs: usize) -> Config {
     cfg
 }
 
+/// [`quick_config`] for the `fast` model with its whole recipe (BatchNorm, label
+/// smoothing, Nesterov SGD with one-cycle, the weight average, flips, test-time flips),
+/// at `quick_config`'s batch and a rate that suits it.
+pub fn fast_config(data: &Path, run: &Path, epochs: usize) -> Config {
+    let mut cfg = quick_config(data, run, epochs);
+    let batch = cfg.training.batch_size;
+    let fast = fashion_tui::config::ModelKind::Fast;
+    cfg.take_recipe(
+        &fashion_tui::config::params::recipe_keys().collect::<Vec<_>>(),
+        fast,
+    );
+    cfg.model.name = fast;
+    cfg.training.batch_size = batch;
+    cfg.training.lr = 0.05;
+    cfg
+}
+
 /// The real binary, kept away from the user's config, data and any inherited fault
 /// switch, started in the test target's temp directory.
 pub fn bin() -> std::process::Command {
