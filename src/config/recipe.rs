@@ -2,10 +2,11 @@
 //!
 //! The recipe keys (the settings table's `recipe` rows: batch size, rate, optimiser,
 //! weight decay, schedule, warm-up, label smoothing, weight averaging, test-time flips,
-//! augmentation, dropout, precision) default to the chosen model's values. In a file, such a key left out or set to
-//! `"auto"` means "the model's default"; any other value is used for every model. The one
-//! layering rule stays: the model's defaults ◀ the file ◀ the flags, where the model is
-//! the one the flags, else the file, else the built-in default name.
+//! augmentation and when shifts start, dropout, precision) default to the chosen model's
+//! values. In a file, such a key left out or set to `"auto"` means "the model's default";
+//! any other value is used for every model. The one layering rule stays: the model's
+//! defaults ◀ the file ◀ the flags, where the model is the one the flags, else the file,
+//! else the built-in default name.
 //!
 //! `Config::default()` is the tutorial model with its recipe, and the repository's
 //! `config.toml` (every recipe key `"auto"`) reads as exactly that.

@@ -27,28 +27,22 @@ pub enum Precision {
 /// The tensor kind `asked` comes to on `device`, and a line for the Log when that is
 /// not what was asked.
 pub fn resolve(asked: Precision, device: Device) -> (Kind, Option<String>) {
-    resolve_with(asked, device, native_bf16(device))
+    resolve_with(asked, native_bf16(device))
 }
 
-fn resolve_with(asked: Precision, device: Device, native: bool) -> (Kind, Option<String>) {
+/// [`resolve`] on hardware that has native bfloat16 or not (only a CPU may lack it).
+fn resolve_with(asked: Precision, native: bool) -> (Kind, Option<String>) {
     match asked {
         Precision::F32 => (Kind::Float, None),
         Precision::Bf16 if native => (Kind::BFloat16, None),
         Precision::Bf16 => (
             Kind::Float,
-            Some(format!(
-                "precision bf16 asked, but {} has no native bfloat16 (AVX512-BF16): \
-                 computing in f32",
-                where_(device)
-            )),
+            Some(
+                "precision bf16 asked, but this CPU has no native bfloat16 (AVX512-BF16): \
+                 computing in f32"
+                    .to_string(),
+            ),
         ),
-    }
-}
-
-fn where_(device: Device) -> &'static str {
-    match device {
-        Device::Cpu => "this CPU",
-        _ => "this device",
     }
 }
 
@@ -78,15 +72,9 @@ mod tests {
 
     #[test]
     fn bf16_only_where_native_and_the_fallback_is_said() {
-        assert_eq!(
-            resolve_with(Precision::F32, Device::Cpu, true),
-            (Kind::Float, None)
-        );
-        assert_eq!(
-            resolve_with(Precision::Bf16, Device::Cpu, true),
-            (Kind::BFloat16, None)
-        );
-        let (kind, note) = resolve_with(Precision::Bf16, Device::Cpu, false);
+        assert_eq!(resolve_with(Precision::F32, true), (Kind::Float, None));
+        assert_eq!(resolve_with(Precision::Bf16, true), (Kind::BFloat16, None));
+        let (kind, note) = resolve_with(Precision::Bf16, false);
         assert_eq!(kind, Kind::Float);
         let note = note.expect("the fallback is said");
         assert!(note.contains("this CPU") && note.contains("f32"), "{note}");
