@@ -32,7 +32,7 @@ use ratatui::Terminal;
 
 use fashion_tui::commands::train::ui_options;
 use fashion_tui::config::Config;
-use fashion_tui::train::events::{Command, TrainEvent};
+use fashion_tui::events::{Command, TrainEvent};
 use fashion_tui::train::{self, ChannelSink, RunOptions};
 use fashion_tui::ui::run::{drain, read_input, run_loop};
 use fashion_tui::ui::{App, Channels};

@@ -19,6 +19,7 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 pub use crate::device::DeviceChoice;
 pub use crate::duration::TimeBudget;
+use crate::error::UsageError;
 pub use crate::model::precision::Precision;
 pub use crate::model::ModelKind;
 pub use layer::{locate, resolve, user_config_path, Source};
@@ -37,11 +38,6 @@ const MAX_QUOTED_CHARS: usize = 60;
 /// The documented default config, as shipped in the repository: what `config init`
 /// writes and what a save from the dashboard starts from when there is no file yet.
 pub const DEFAULT_CONFIG: &str = include_str!("../config.toml");
-
-/// A user-caused configuration problem: exit code 2.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("{0}")]
-pub struct ConfigError(pub String);
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
 #[serde(default, deny_unknown_fields)]
@@ -301,7 +297,7 @@ impl Config {
     /// Parse a (partial) file; keys it leaves out keep their defaults.
     /// Recipe keys left out or set to `"auto"` take the file's model's defaults (see
     /// [`recipe`]).
-    pub fn from_toml(text: &str, path: &Path) -> Result<Config, ConfigError> {
+    pub fn from_toml(text: &str, path: &Path) -> Result<Config, UsageError> {
         let scan = recipe::scan(text);
         let filled = recipe::fill_auto(text, &scan);
         let mut cfg = toml::from_str::<Config>(&filled).map_err(|e| {
@@ -311,13 +307,13 @@ impl Config {
                 .unwrap_or((1, 1));
             let msg = hint::plain_words(e.message().trim_end());
             let hint = hint::unknown_key_hint(&msg);
-            ConfigError(format!("{}:{line}:{col}: {msg}{hint}", path.display()))
+            UsageError(format!("{}:{line}:{col}: {msg}{hint}", path.display()))
         })?;
         cfg.take_recipe(&scan.absent, cfg.model.name);
         Ok(cfg)
     }
 
-    pub fn load(source: &Source) -> Result<Config, ConfigError> {
+    pub fn load(source: &Source) -> Result<Config, UsageError> {
         match source {
             Source::Defaults => Ok(Config::default()),
             Source::File(p) => Config::from_toml(&Config::read_text(p)?, p),
@@ -327,14 +323,14 @@ impl Config {
     /// The text of the config file at `path`: a regular file of at most [`MAX_FILE_BYTES`]
     /// in UTF-8, read through a bounded reader (a file that grows while it is read, or a
     /// link to `/dev/zero`, cannot make it allocate more).
-    pub fn read_text(path: &Path) -> Result<String, ConfigError> {
+    pub fn read_text(path: &Path) -> Result<String, UsageError> {
         use std::io::Read;
         let shown = path.display();
         let cannot =
-            |e: std::io::Error| ConfigError(format!("cannot read config file {shown}: {e}"));
+            |e: std::io::Error| UsageError(format!("cannot read config file {shown}: {e}"));
         let meta = std::fs::metadata(path).map_err(cannot)?;
         if !meta.is_file() {
-            return Err(ConfigError(format!(
+            return Err(UsageError(format!(
                 "config file {shown} is {}, not a regular file",
                 file_kind(&meta)
             )));
@@ -344,14 +340,14 @@ impl Config {
             .and_then(|f| f.take(MAX_FILE_BYTES + 1).read_to_end(&mut bytes))
             .map_err(cannot)?;
         if bytes.len() as u64 > MAX_FILE_BYTES {
-            return Err(ConfigError(format!(
+            return Err(UsageError(format!(
                 "config file {shown} is larger than {} KiB; a config file holds a few \
                  settings (is this the right file?)",
                 MAX_FILE_BYTES / 1024
             )));
         }
         String::from_utf8(bytes)
-            .map_err(|_| ConfigError(format!("config file {shown} is not UTF-8 text")))
+            .map_err(|_| UsageError(format!("config file {shown} is not UTF-8 text")))
     }
 
     pub fn to_toml(&self) -> String {

@@ -11,11 +11,11 @@ use std::time::Duration;
 use serde_json::json;
 
 use crate::duration;
-use crate::train::events::{
+use crate::events::{
     saved_text, EpochSummary, Phase, Progress, RunInfo, RunSummary, SaveReason, TestPoint,
     TrainEvent,
 };
-use crate::train::run_dir::epoch_json;
+use crate::store::run_dir::epoch_json;
 use crate::train::Receivers;
 
 #[derive(Debug, Clone, Copy, Default)]

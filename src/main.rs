@@ -1,5 +1,6 @@
 //! Entry point: parse the command line, dispatch, map errors to exit codes
-//! (0 success, 2 usage or configuration error, 1 runtime failure).
+//! (0 success, 2 usage or configuration error, 1 runtime failure: see
+//! `fashion_tui::error`).
 
 use std::process::ExitCode;
 
@@ -26,7 +27,7 @@ fn main() -> ExitCode {
         Ok(code) => code,
         Err(e) => {
             eprintln!("fashion-tui: {e:#}");
-            commands::exit_code(fashion_tui::train::is_usage_error(&e))
+            fashion_tui::error::exit_code(&e)
         }
     }
 }

@@ -8,7 +8,8 @@ mod common;
 use std::sync::Mutex;
 
 use fashion_tui::config::{Config, ModelKind};
-use fashion_tui::train::{self, events::TrainEvent};
+use fashion_tui::events::TrainEvent;
+use fashion_tui::train;
 
 static ONE_AT_A_TIME: Mutex<()> = Mutex::new(());
 

@@ -9,7 +9,7 @@ use std::process::Command;
 use std::time::Duration;
 
 use common::tmux::{dashboard_script, Tmux};
-use fashion_tui::train::checkpoint;
+use fashion_tui::store::checkpoint;
 
 struct Session {
     tmux: Tmux,

@@ -55,7 +55,7 @@ fn real_run() -> &'static (PathBuf, Vec<u8>, Vec<u8>) {
             .unwrap();
         assert!(out.status.success(), "{}", text(&out.stderr));
         let cfg = fashion_tui::config::Config::default();
-        let mut quiet = |_ev: fashion_tui::train::events::TrainEvent| true;
+        let mut quiet = |_ev: fashion_tui::events::TrainEvent| true;
         let mut ds = fashion_tui::train::load_data(&cfg, &mut quiet).unwrap();
         ds.test.truncate(N);
         (dir, ds.test.images, ds.test.labels)
@@ -147,7 +147,7 @@ fn photos_of_test_images_are_classified_as_the_test_images_and_as_eval_does() {
         .unwrap();
     assert!(eval.status.success(), "{}", text(&eval.stderr));
     let eval: serde_json::Value = serde_json::from_slice(&eval.stdout).unwrap();
-    let names = fashion_tui::train::events::CLASS_NAMES;
+    let names = fashion_tui::events::CLASS_NAMES;
     let mut confusion = [[0u64; 10]; 10];
     for (i, line) in from_test.iter().enumerate() {
         let p = names.iter().position(|n| *n == top_class(line)).unwrap();
@@ -438,7 +438,7 @@ fn pytorch_loads_either_model_from_model_json_alone() {
     fs::write(&idx, encode_images(&images[..5 * 784], 5)).unwrap();
     let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/load_in_pytorch.py");
     let names = fashion_tui::model::DATASET_CLASS_NAMES;
-    let short = fashion_tui::train::events::CLASS_NAMES;
+    let short = fashion_tui::events::CLASS_NAMES;
     for run in [tutorial, &fast] {
         let torch = python_with_torch()
             .unwrap()

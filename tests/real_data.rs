@@ -2,7 +2,8 @@
 //! program itself would), checked for a sane accuracy.
 
 use fashion_tui::config::Config;
-use fashion_tui::train::{self, events::TrainEvent};
+use fashion_tui::events::TrainEvent;
+use fashion_tui::train;
 
 #[test]
 fn seed_model_one_epoch_on_real_data() {

@@ -206,7 +206,7 @@ fn a_run_without_a_finished_epoch_is_refused_and_nothing_written() {
 
 #[test]
 fn x_in_the_dashboard_writes_the_report_and_says_where() {
-    use fashion_tui::train::events::{RunInfo, TrainEvent};
+    use fashion_tui::events::{RunInfo, TrainEvent};
     use fashion_tui::ui::{App, UiOptions};
     use ratatui::crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 

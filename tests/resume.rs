@@ -13,8 +13,8 @@ use std::sync::{Mutex, MutexGuard};
 use std::time::Duration;
 
 use fashion_tui::config::Config;
-use fashion_tui::train::checkpoint::{self, Sidecar};
-use fashion_tui::train::events::{Command, Phase, TrainEvent};
+use fashion_tui::events::{Command, Phase, TrainEvent};
+use fashion_tui::store::checkpoint::{self, Sidecar};
 use fashion_tui::train::{self, ChannelSink, RunOptions};
 use tempfile::TempDir;
 
@@ -97,7 +97,7 @@ fn sidecar(run: &Path) -> Sidecar {
 /// A resumed run as the dashboard starts it, with `fault` injected, waited on until the
 /// trainer pauses itself; `reason` is its message that contains `expect`.
 struct Watched {
-    handle: std::thread::JoinHandle<Result<fashion_tui::train::events::RunSummary, train::Failure>>,
+    handle: std::thread::JoinHandle<Result<fashion_tui::events::RunSummary, train::Failure>>,
     tx: flume::Sender<Command>,
     /// Kept open: a trainer whose consumer has gone stops.
     _rx: fashion_tui::train::Receivers,
@@ -106,7 +106,7 @@ struct Watched {
 
 impl Watched {
     /// Resume training and wait for the end of the run.
-    fn resume(self) -> fashion_tui::train::events::RunSummary {
+    fn resume(self) -> fashion_tui::events::RunSummary {
         self.tx.send(Command::Resume).unwrap();
         self.handle.join().unwrap().unwrap()
     }
@@ -228,13 +228,13 @@ fn a_run_with_held_out_images_resumes_exactly() {
     run_to_end(&cfg, true);
     assert_eq!(metrics_of(mid.path()), expected);
     // The same best epoch, chosen by the held-out images, in both records.
-    let record = |run: &Path| fashion_tui::train::run_record::read(run).unwrap().unwrap();
+    let record = |run: &Path| fashion_tui::store::run_record::read(run).unwrap().unwrap();
     let (a, b) = (record(straight.path()), record(mid.path()));
     assert_eq!(
         (a.best_by, a.best_epoch, a.best_val_acc, a.epochs_done),
         (b.best_by, b.best_epoch, b.best_val_acc, b.epochs_done)
     );
-    assert_eq!(a.best_by, fashion_tui::train::events::BestBy::Val);
+    assert_eq!(a.best_by, fashion_tui::events::BestBy::Val);
 }
 
 /// `common::fast_config` with every augmentation on and test-time flips.

@@ -9,8 +9,9 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::time::Duration;
 
-use fashion_tui::train::events::{Command as TrainCommand, Phase, TrainEvent};
-use fashion_tui::train::{self, checkpoint, RunOptions};
+use fashion_tui::events::{Command as TrainCommand, Phase, TrainEvent};
+use fashion_tui::store::checkpoint;
+use fashion_tui::train::{self, RunOptions};
 use tempfile::TempDir;
 
 use common::{bin, wait_for};

@@ -11,10 +11,11 @@ use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
+use fashion_tui::events::{BestBy, TrainEvent};
 use fashion_tui::model::ModelKind;
-use fashion_tui::train::events::{BestBy, TrainEvent};
-use fashion_tui::train::run_record::{self, Status};
-use fashion_tui::train::{self, run_dir};
+use fashion_tui::store::run_dir;
+use fashion_tui::store::run_record::{self, Status};
+use fashion_tui::train;
 
 fn record(run: &Path) -> run_record::RunRecord {
     run_record::read(run).unwrap().expect("a run.json")

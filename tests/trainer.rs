@@ -6,10 +6,11 @@ mod common;
 use std::time::Duration;
 
 use fashion_tui::config::{Config, Schedule};
-use fashion_tui::train::events::{
+use fashion_tui::events::{
     Change, Command, FeatureMaps, LiveSetting, Phase, RunSummary, SaveReason, TrainEvent,
 };
-use fashion_tui::train::{self, run_dir, ChannelSink};
+use fashion_tui::store::run_dir;
+use fashion_tui::train::{self, ChannelSink};
 
 fn name(ev: &TrainEvent) -> &'static str {
     match ev {
@@ -130,7 +131,7 @@ fn checkpoint_now(
     tx: &flume::Sender<Command>,
     events: &flume::Receiver<TrainEvent>,
     run: &std::path::Path,
-) -> fashion_tui::train::checkpoint::Sidecar {
+) -> fashion_tui::store::checkpoint::Sidecar {
     tx.send(Command::Checkpoint).unwrap();
     wait_for(events, |e| {
         matches!(
@@ -141,7 +142,7 @@ fn checkpoint_now(
             }
         )
     });
-    fashion_tui::train::checkpoint::read_sidecar(&run.join("checkpoint"))
+    fashion_tui::store::checkpoint::read_sidecar(&run.join("checkpoint"))
         .unwrap()
         .expect("checkpoint written")
 }
@@ -184,7 +185,7 @@ fn pause_blocks_feature_maps_answer_while_paused_and_stop_is_honoured() {
     let position = (at_pause.epoch, at_pause.batch);
     let stale = |rx: &flume::Receiver<_>| {
         while let Ok(p) = rx.try_recv() {
-            let p: fashion_tui::train::events::Progress = p;
+            let p: fashion_tui::events::Progress = p;
             assert!(
                 (p.epoch, p.batch) <= position,
                 "{p:?} after the pause at {position:?}"
@@ -585,8 +586,8 @@ fn a_time_budget_plans_the_runs_length_and_ends_it_there() {
         "the schedule has decayed: {}",
         last.lr
     );
-    let sc = fashion_tui::train::checkpoint::read_sidecar(
-        &run.path().join(fashion_tui::train::checkpoint::DIR),
+    let sc = fashion_tui::store::checkpoint::read_sidecar(
+        &run.path().join(fashion_tui::store::checkpoint::DIR),
     )
     .unwrap()
     .unwrap();

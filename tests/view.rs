@@ -13,8 +13,9 @@ use std::time::Duration;
 
 use common::tmux::{sh_quote, Tmux};
 use fashion_tui::commands::view;
-use fashion_tui::train::events::{Command, TrainEvent};
-use fashion_tui::train::replay::{self, StoredRun};
+use fashion_tui::events::{Command, TrainEvent};
+use fashion_tui::store::history::StoredRun;
+use fashion_tui::train::replay;
 use fashion_tui::ui::{self, App, UiOptions};
 use ratatui::backend::TestBackend;
 use ratatui::crossterm::event::{KeyCode, KeyEvent, KeyModifiers};

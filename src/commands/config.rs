@@ -7,7 +7,8 @@ use std::process::ExitCode;
 use anyhow::{Context, Result};
 
 use crate::cli::ConfigCommand;
-use crate::config::{self, ConfigError, Source, DEFAULT_CONFIG};
+use crate::config::{self, Source, DEFAULT_CONFIG};
+use crate::error::UsageError;
 
 /// `fashion-tui config path|init`.
 pub fn run(cmd: &ConfigCommand) -> Result<ExitCode> {
@@ -37,7 +38,7 @@ pub fn run(cmd: &ConfigCommand) -> Result<ExitCode> {
 
 fn init_at(path: &Path, force: bool) -> Result<()> {
     if path.exists() && !force {
-        return Err(ConfigError(format!(
+        return Err(UsageError(format!(
             "{} already exists; use --force to overwrite it",
             path.display()
         ))
@@ -61,7 +62,7 @@ mod tests {
         init_at(&p, false).unwrap();
         assert_eq!(std::fs::read_to_string(&p).unwrap(), DEFAULT_CONFIG);
         let e = init_at(&p, false).unwrap_err();
-        assert!(e.downcast_ref::<ConfigError>().is_some());
+        assert!(e.downcast_ref::<UsageError>().is_some());
         init_at(&p, true).unwrap();
     }
 }

@@ -10,9 +10,11 @@ use anyhow::{Context, Result};
 use serde_json::json;
 
 use crate::cli::EvalArgs;
-use crate::config::{Config, ConfigError};
-use crate::train::events::{Confusion, ConfusionStats, CLASS_NAMES, NUM_CLASSES};
-use crate::train::{self, run_dir};
+use crate::config::Config;
+use crate::error::UsageError;
+use crate::events::{Confusion, ConfusionStats, CLASS_NAMES, NUM_CLASSES};
+use crate::store::run_dir;
+use crate::train;
 
 /// Per-class precision and recall from a confusion matrix (`[true][predicted]`).
 pub fn precision_recall(c: &Confusion) -> [(f64, f64); NUM_CLASSES] {
@@ -59,7 +61,7 @@ pub fn report(acc: f64, loss: f64, n: usize, c: &Confusion) -> String {
 /// The weights file and, when it sits in a run directory, that run's config. A model
 /// path that is not a regular file is reported as what it is; a run config that cannot
 /// be used is an error, not silently passed over.
-pub fn locate_model(path: &Path) -> Result<(PathBuf, Option<Config>), ConfigError> {
+pub fn locate_model(path: &Path) -> Result<(PathBuf, Option<Config>), UsageError> {
     let file = if path.is_dir() {
         path.join(run_dir::MODEL_FILE)
     } else {
@@ -69,24 +71,24 @@ pub fn locate_model(path: &Path) -> Result<(PathBuf, Option<Config>), ConfigErro
     match std::fs::metadata(&file) {
         Ok(meta) if meta.is_file() => {}
         Ok(meta) => {
-            return Err(ConfigError(format!(
+            return Err(UsageError(format!(
                 "model file {shown} is {}, not a .safetensors file",
                 crate::config::file_kind(&meta)
             )))
         }
         Err(e) if e.kind() == std::io::ErrorKind::NotFound && file != path => {
-            return Err(ConfigError(format!(
+            return Err(UsageError(format!(
                 "{} is a directory but not a run directory: model file {shown} does not exist",
                 path.display()
             )))
         }
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-            return Err(ConfigError(format!("model file {shown} does not exist")))
+            return Err(UsageError(format!("model file {shown} does not exist")))
         }
-        Err(e) => return Err(ConfigError(format!("cannot read model file {shown}: {e}"))),
+        Err(e) => return Err(UsageError(format!("cannot read model file {shown}: {e}"))),
     }
     if file.extension().and_then(|e| e.to_str()) != Some("safetensors") {
-        return Err(ConfigError(format!(
+        return Err(UsageError(format!(
             "{shown} is not a .safetensors file (pickled .pt/.ot files are never loaded)"
         )));
     }
@@ -96,7 +98,7 @@ pub fn locate_model(path: &Path) -> Result<(PathBuf, Option<Config>), ConfigErro
         .filter(|p| p.symlink_metadata().is_ok())
         .map(|p| {
             Config::load(&crate::config::Source::File(p)).map_err(|e| {
-                ConfigError(format!(
+                UsageError(format!(
                     "{e} (the settings of the run that saved {shown}; fix or remove that file)"
                 ))
             })
@@ -133,7 +135,7 @@ pub fn run(args: &EvalArgs) -> Result<ExitCode> {
     })?;
     let threads = cfg.threads();
     tch::set_num_threads(threads as i32);
-    let device = crate::device::resolve(cfg.runtime.device, threads).map_err(ConfigError)?;
+    let device = crate::device::resolve(cfg.runtime.device, threads).map_err(UsageError)?;
     let test = load_test_set(&cfg)?;
     // Test-time flips: the flag, else as the run evaluated, else the model's recipe.
     let tta = args

@@ -15,11 +15,13 @@ use serde_json::json;
 
 use super::eval::{load_test_set, locate_model};
 use crate::cli::PredictArgs;
-use crate::config::{ColorMode, ConfigError};
+use crate::config::ColorMode;
 use crate::data::{self, IMAGE_PIXELS, NUM_CLASSES};
+use crate::error::UsageError;
+use crate::events::CLASS_NAMES;
 use crate::predict::{self, FileKind, ImageError, Invert};
-use crate::train::events::CLASS_NAMES;
-use crate::train::{checkpoint, Classifier};
+use crate::store::checkpoint;
+use crate::train::Classifier;
 
 /// One input: its name and either the 28×28 input or why there is none.
 struct Item {
@@ -56,7 +58,7 @@ pub fn run(args: &PredictArgs) -> Result<ExitCode> {
     cfg.data.train_limit = 0;
     let threads = cfg.threads();
     tch::set_num_threads(threads as i32);
-    let device = crate::device::resolve(cfg.runtime.device, threads).map_err(ConfigError)?;
+    let device = crate::device::resolve(cfg.runtime.device, threads).map_err(UsageError)?;
     let model = Classifier::load(cfg.model.name, &weights, device.device).map_err(|e| {
         let wrong_model = e.chain().any(|c| c.is::<checkpoint::Mismatch>());
         let e = e.context(format!(
@@ -65,7 +67,7 @@ pub fn run(args: &PredictArgs) -> Result<ExitCode> {
             cfg.model.name
         ));
         if wrong_model {
-            ConfigError(format!(
+            UsageError(format!(
                 "{e:#} (another network's weights? name it with --model)"
             ))
             .into()

@@ -6,7 +6,7 @@ use std::process::ExitCode;
 use anyhow::Result;
 
 use crate::cli::ReportArgs;
-use crate::config::ConfigError;
+use crate::error::UsageError;
 use crate::report::{self, Run};
 
 pub fn run(args: &ReportArgs) -> Result<ExitCode> {
@@ -19,7 +19,7 @@ pub fn run(args: &ReportArgs) -> Result<ExitCode> {
         (Some(out), _) => out.clone(),
         (None, [one]) => one.dir.clone(),
         (None, _) => {
-            return Err(ConfigError(
+            return Err(UsageError(
                 "a report of several runs needs --out DIR (a single run's report goes into \
                  its own directory)"
                     .into(),

@@ -13,11 +13,11 @@ use serde_json::json;
 
 use crate::cli::{RunsArgs, RunsSort};
 use crate::config::params::{self, PARAMS};
-use crate::config::ConfigError;
 use crate::duration;
-use crate::train::catalog::{self, RunEntry};
-use crate::train::events::BestBy;
-use crate::train::run_dir;
+use crate::error::UsageError;
+use crate::events::BestBy;
+use crate::store::catalog::{self, RunEntry};
+use crate::store::run_dir;
 
 /// Keys never compared: where a run was written, and how it was shown.
 fn compared(key: &str) -> bool {
@@ -93,11 +93,11 @@ pub fn run(args: &RunsArgs) -> Result<ExitCode> {
         }
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
             return Err(
-                ConfigError(format!("--runs-dir {}: no such directory", root.display())).into(),
+                UsageError(format!("--runs-dir {}: no such directory", root.display())).into(),
             )
         }
         Err(e) if e.kind() == std::io::ErrorKind::NotADirectory => {
-            return Err(ConfigError(format!(
+            return Err(UsageError(format!(
                 "--runs-dir {}: a file, not a directory of runs",
                 root.display()
             ))

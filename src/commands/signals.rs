@@ -7,7 +7,7 @@ use std::sync::Arc;
 use anyhow::{Context, Result};
 use signal_hook::iterator::Signals;
 
-use crate::train::events::Command;
+use crate::events::Command;
 
 /// Signals that end a run cleanly (checkpoint first): SIGINT, SIGTERM, SIGHUP.
 const STOP_SIGNALS: [i32; 3] = [libc::SIGINT, libc::SIGTERM, libc::SIGHUP];

@@ -9,15 +9,16 @@ use std::sync::Arc;
 
 use anyhow::{Context, Result};
 
-use super::exit_code;
 use super::signals::watch_signals;
 use crate::cli::TrainArgs;
 use crate::config::reload::Reloader;
-use crate::config::{self, Config, ConfigError, Source};
+use crate::config::{self, Config, Source};
+use crate::error::{self, UsageError};
+use crate::events::{Command, RunSummary, TrainEvent};
 use crate::headless::{self, Ending};
 use crate::report;
 use crate::startup::Startup;
-use crate::train::events::{Command, RunSummary, TrainEvent};
+use crate::store;
 use crate::train::{self, ChannelSink, Sink};
 use crate::ui;
 use crate::ui::panes::status::{epochs, model_text};
@@ -28,28 +29,28 @@ fn resume_config(args: &TrainArgs, dir: Option<&Path>) -> Result<Config> {
     let dir = if let Some(dir) = dir {
         dir.to_path_buf()
     } else {
-        let root = train::run_dir::default_runs_root()
+        let root = store::run_dir::default_runs_root()
             .context("cannot determine the user data directory for runs")?;
-        train::checkpoint::latest_run(&root).ok_or_else(|| {
-            ConfigError(format!(
+        store::checkpoint::latest_run(&root).ok_or_else(|| {
+            UsageError(format!(
                 "--resume: no run with a checkpoint under {}; name the run directory",
                 root.display()
             ))
         })?
     };
-    let ckpt = dir.join(train::checkpoint::DIR);
-    let sidecar = train::checkpoint::read_sidecar(&ckpt)?.ok_or_else(|| {
-        ConfigError(format!(
+    let ckpt = dir.join(store::checkpoint::DIR);
+    let sidecar = store::checkpoint::read_sidecar(&ckpt)?.ok_or_else(|| {
+        UsageError(format!(
             "--resume: {} has no checkpoint ({} is missing)",
             dir.display(),
-            ckpt.join(train::checkpoint::SIDECAR).display()
+            ckpt.join(store::checkpoint::SIDECAR).display()
         ))
     })?;
-    let saved = Config::from_toml(&sidecar.config, &ckpt.join(train::checkpoint::SIDECAR))?;
+    let saved = Config::from_toml(&sidecar.config, &ckpt.join(store::checkpoint::SIDECAR))?;
     // Before any data is loaded; the position within an epoch is checked against the
     // data when the trainer restores it.
     sidecar
-        .check(&saved, train::run_dir::recorded_epochs(&dir))
+        .check(&saved, store::run_dir::recorded_epochs(&dir))
         .with_context(|| format!("cannot resume {}", dir.display()))?;
     let mut cfg = saved.clone();
     args.apply(&mut cfg);
@@ -58,7 +59,7 @@ fn resume_config(args: &TrainArgs, dir: Option<&Path>) -> Result<Config> {
     // The checkpoint's tensors are one network's: no --force makes them another's, and
     // finding out after the run directory was taken would leave it marked failed.
     if cfg.model.name != saved.model.name {
-        return Err(ConfigError(format!(
+        return Err(UsageError(format!(
             "cannot resume {} as a {} model: its checkpoint holds the weights of a {} model              (--force lets a resumed run change settings such as the batch size, not the              network; start a new run for {})",
             dir.display(),
             cfg.model.name,
@@ -73,7 +74,7 @@ fn resume_config(args: &TrainArgs, dir: Option<&Path>) -> Result<Config> {
             .iter()
             .map(|(k, a, b)| format!("{k} {a} → {b}"))
             .collect();
-        return Err(ConfigError(format!(
+        return Err(UsageError(format!(
             "cannot resume {} with changed settings ({}): the run would not continue as it \
              began; use --force to resume anyway",
             dir.display(),
@@ -108,8 +109,8 @@ pub fn run(args: &TrainArgs, startup: Startup) -> Result<ExitCode> {
     let _held = match cfg.runtime.run_dir.as_str() {
         "" => None,
         dir if args.overwrite => {
-            let held = train::run_dir::lock(Path::new(dir))?;
-            let deleted = train::run_dir::clear_run(&held)?;
+            let held = store::run_dir::lock(Path::new(dir))?;
+            let deleted = store::run_dir::clear_run(&held)?;
             if !deleted.is_empty() {
                 sink.send(TrainEvent::Message(format!(
                     "--overwrite: deleted the previous run in {dir} ({})",
@@ -118,7 +119,7 @@ pub fn run(args: &TrainArgs, startup: Startup) -> Result<ExitCode> {
             }
             Some(held)
         }
-        dir => Some(train::run_dir::claim(Path::new(dir), resume)?),
+        dir => Some(store::run_dir::claim(Path::new(dir), resume)?),
     };
     let (cmd_tx, cmd_rx) = flume::unbounded();
     let signal = Arc::new(AtomicI32::new(0));
@@ -146,7 +147,7 @@ pub fn run(args: &TrainArgs, startup: Startup) -> Result<ExitCode> {
         app.set_startup(startup);
         // Earlier runs to overlay on the charts (`r`), none shown until picked.
         let root = match cfg.runtime.run_dir.as_str() {
-            "" => train::run_dir::default_runs_root(),
+            "" => store::run_dir::default_runs_root(),
             dir => Path::new(dir).parent().map(Path::to_path_buf),
         };
         let this = Some(Path::new(&cfg.runtime.run_dir)).filter(|p| !p.as_os_str().is_empty());
@@ -194,7 +195,7 @@ pub fn run(args: &TrainArgs, startup: Startup) -> Result<ExitCode> {
         match joined {
             Ok(Ok(_)) => ExitCode::SUCCESS,
             // The summary line above already carries the reason.
-            Ok(Err(failure)) => exit_code(failure.usage),
+            Ok(Err(failure)) => error::code(failure.usage),
             Err(_) => ExitCode::FAILURE,
         }
     } else {
@@ -223,7 +224,7 @@ pub fn run(args: &TrainArgs, startup: Startup) -> Result<ExitCode> {
             (Ending::Done(_), _) => ExitCode::SUCCESS,
             (_, Ok(Err(failure))) => {
                 eprintln!("fashion-tui: {}", failure.reason);
-                exit_code(failure.usage)
+                error::code(failure.usage)
             }
             (Ending::Failed(reason), _) => {
                 eprintln!("fashion-tui: {reason}");
@@ -260,7 +261,7 @@ fn note_stop(
         n => format!("signal {n}"),
     };
     // The record is a convenience for later: a failure to note this changes nothing now.
-    let _ = train::run_record::update(&s.run_dir, |r| r.reason = Some(why));
+    let _ = store::run_record::update(&s.run_dir, |r| r.reason = Some(why));
 }
 
 /// What became of a run stopped because its output could not be written.

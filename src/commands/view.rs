@@ -14,9 +14,11 @@ use anyhow::{Context, Result};
 
 use super::signals::watch_signals;
 use crate::cli::ViewArgs;
-use crate::config::ConfigError;
-use crate::train::replay::{self, StoredRun};
-use crate::train::{catalog, run_dir, ChannelSink};
+use crate::error::UsageError;
+use crate::store::history::StoredRun;
+use crate::store::{catalog, run_dir};
+use crate::train::replay;
+use crate::train::ChannelSink;
 use crate::ui::panes::charts::OtherRun;
 use crate::ui::{self, App, UiOptions};
 
@@ -40,7 +42,7 @@ pub fn run_dirs(args: &ViewArgs) -> Result<Vec<PathBuf>> {
     if args.runs.is_empty() {
         let root = root.context("cannot determine the user data directory for runs")?;
         let latest = catalog::latest(&root).ok_or_else(|| {
-            ConfigError(format!("no runs in {} to view; name one", root.display()))
+            UsageError(format!("no runs in {} to view; name one", root.display()))
         })?;
         return Ok(vec![latest]);
     }
@@ -56,7 +58,7 @@ pub fn load(dirs: &[PathBuf]) -> Result<Vec<StoredRun>> {
     dirs.iter()
         .map(|d| {
             StoredRun::load(d)
-                .map_err(|e| ConfigError(format!("cannot view {}: {e:#}", d.display())).into())
+                .map_err(|e| UsageError(format!("cannot view {}: {e:#}", d.display())).into())
         })
         .collect()
 }
@@ -86,7 +88,7 @@ pub fn earlier_runs(root: &Path, this: Option<&Path>) -> Vec<OtherRun> {
     let mut done: Vec<_> = cat
         .runs
         .into_iter()
-        .filter(|r| r.status != crate::train::run_record::Status::Running && r.epochs_done > 0)
+        .filter(|r| r.status != crate::store::run_record::Status::Running && r.epochs_done > 0)
         .filter(|r| this.is_none() || r.dir.canonicalize().ok() != this)
         .collect();
     done.sort_by_key(catalog::sort_key);
@@ -116,7 +118,7 @@ pub fn run(args: &ViewArgs) -> Result<ExitCode> {
     let runs = load(&run_dirs(args)?)?;
     use std::io::IsTerminal;
     if !std::io::stdout().is_terminal() || !std::io::stdin().is_terminal() {
-        return Err(ConfigError(
+        return Err(UsageError(
             "view draws the dashboard and needs a terminal; `fashion-tui runs` lists runs as \
              text or JSON"
                 .into(),
@@ -143,7 +145,7 @@ pub fn run(args: &ViewArgs) -> Result<ExitCode> {
         commands: cmd_tx.clone(),
     };
     let result = ui::run_terminal_app(app, channels, None, signal.clone());
-    let _ = cmd_tx.send(crate::train::events::Command::Stop);
+    let _ = cmd_tx.send(crate::events::Command::Stop);
     drop(cmd_tx);
     let _ = player.join();
     result?;

@@ -7,25 +7,26 @@ use std::path::Path;
 
 use toml_edit::{DocumentMut, Item};
 
-use crate::config::{params, Config, ConfigError};
+use crate::config::{params, Config};
+use crate::error::UsageError;
 
 /// `base` (a config file's text) with each of `keys` set to its value in `cfg`.
-pub fn render(base: &str, cfg: &Config, keys: &[&str]) -> Result<String, ConfigError> {
+pub fn render(base: &str, cfg: &Config, keys: &[&str]) -> Result<String, UsageError> {
     let mut doc: DocumentMut = base
         .parse()
-        .map_err(|e| ConfigError(format!("the file is not valid TOML: {e}")))?;
+        .map_err(|e| UsageError(format!("the file is not valid TOML: {e}")))?;
     for &key in keys {
         let (section, name) = key
             .split_once('.')
-            .ok_or_else(|| ConfigError(format!("unknown setting {key:?}")))?;
+            .ok_or_else(|| UsageError(format!("unknown setting {key:?}")))?;
         let new = params::value(cfg, key)
             .and_then(|v| to_edit(&v))
-            .ok_or_else(|| ConfigError(format!("unknown setting {key:?}")))?;
+            .ok_or_else(|| UsageError(format!("unknown setting {key:?}")))?;
         let table = doc
             .entry(section)
             .or_insert(toml_edit::table())
             .as_table_like_mut()
-            .ok_or_else(|| ConfigError(format!("[{section}] in the file is not a table")))?;
+            .ok_or_else(|| UsageError(format!("[{section}] in the file is not a table")))?;
         match table.get_mut(name) {
             Some(Item::Value(old)) => {
                 // Keep the spacing and any trailing comment around the old value.
@@ -56,31 +57,31 @@ fn to_edit(v: &toml::Value) -> Option<toml_edit::Value> {
 /// Write `keys` of `cfg` into the file at `path` (created from the documented defaults if
 /// missing), atomically: temp file in the same directory, fsync, rename. Returns the bytes
 /// written, so that the hot reload can recognise its own write.
-pub fn save(path: &Path, cfg: &Config, keys: &[&str]) -> Result<Vec<u8>, ConfigError> {
+pub fn save(path: &Path, cfg: &Config, keys: &[&str]) -> Result<Vec<u8>, UsageError> {
     let shown = path.display();
     let base = match std::fs::read_to_string(path) {
         Ok(text) => text,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
             crate::config::DEFAULT_CONFIG.to_string()
         }
-        Err(e) => return Err(ConfigError(format!("cannot read {shown}: {e}"))),
+        Err(e) => return Err(UsageError(format!("cannot read {shown}: {e}"))),
     };
-    let text = render(&base, cfg, keys).map_err(|e| ConfigError(format!("{shown}: {e}")))?;
+    let text = render(&base, cfg, keys).map_err(|e| UsageError(format!("{shown}: {e}")))?;
     // What is written must read back as the values it is meant to hold.
     let back = Config::from_toml(&text, path)?;
     for &key in keys {
         if params::value(&back, key) != params::value(cfg, key) {
-            return Err(ConfigError(format!(
+            return Err(UsageError(format!(
                 "{shown}: {key} would not read back as written; not saved"
             )));
         }
     }
     if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
         std::fs::create_dir_all(dir)
-            .map_err(|e| ConfigError(format!("cannot create {}: {e}", dir.display())))?;
+            .map_err(|e| UsageError(format!("cannot create {}: {e}", dir.display())))?;
     }
     crate::atomic::write(path, text.as_bytes())
-        .map_err(|e| ConfigError(format!("cannot write {shown}: {e:#}")))?;
+        .map_err(|e| UsageError(format!("cannot write {shown}: {e:#}")))?;
     Ok(text.into_bytes())
 }
 

@@ -8,7 +8,8 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
 
-use crate::config::{recipe, Config, ConfigError, FILE_NAME};
+use crate::config::{recipe, Config, FILE_NAME};
+use crate::error::UsageError;
 
 /// Where the settings came from, for `config path` and messages.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -36,20 +37,20 @@ pub fn locate(
     explicit: Option<&Path>,
     cwd: &Path,
     user: Option<&Path>,
-) -> Result<Source, ConfigError> {
+) -> Result<Source, UsageError> {
     if let Some(p) = explicit {
         return match std::fs::metadata(p) {
             Ok(m) if m.is_file() => Ok(Source::File(p.to_path_buf())),
-            Ok(m) => Err(ConfigError(format!(
+            Ok(m) => Err(UsageError(format!(
                 "config file {} (given with --config) is {}, not a regular file",
                 p.display(),
                 crate::config::file_kind(&m)
             ))),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Err(ConfigError(format!(
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Err(UsageError(format!(
                 "config file {} does not exist (given with --config)",
                 p.display()
             ))),
-            Err(e) => Err(ConfigError(format!(
+            Err(e) => Err(UsageError(format!(
                 "cannot read config file {} (given with --config): {e}",
                 p.display()
             ))),
@@ -59,7 +60,7 @@ pub fn locate(
     // mistake) is named, not passed over: the run would quietly use other settings.
     let found = |p: &Path, where_: &str| match std::fs::metadata(p) {
         Ok(m) if m.is_file() => Ok(Some(Source::File(p.to_path_buf()))),
-        Ok(m) => Err(ConfigError(format!(
+        Ok(m) => Err(UsageError(format!(
             "{} ({where_}) is {}, not a config file: remove or rename it, or name a file \
              with --config",
             p.display(),
@@ -83,7 +84,7 @@ pub fn layer(
     text: &str,
     path: &Path,
     overrides: &dyn Fn(&mut Config),
-) -> Result<Config, ConfigError> {
+) -> Result<Config, UsageError> {
     let from_file = Config::from_toml(text, path)?;
     let cfg = recipe::with_flags(&from_file, &recipe::scan(text), overrides);
     cfg.validate_in_file(text, path, &from_file)?;

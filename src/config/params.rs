@@ -13,7 +13,8 @@
 use std::fmt;
 
 use crate::config::hint::{plain_words, unknown_key_hint};
-use crate::config::{Config, ConfigError, Schedule, Training};
+use crate::config::{Config, Schedule, Training};
+use crate::error::UsageError;
 
 /// When a change to a setting takes effect.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -419,14 +420,14 @@ impl fmt::Display for LiveSetting {
     }
 }
 
-fn split(key: &str) -> Result<(&str, &str), ConfigError> {
+fn split(key: &str) -> Result<(&str, &str), UsageError> {
     key.split_once('.')
         .filter(|_| find(key).is_some())
-        .ok_or_else(|| ConfigError(format!("unknown setting {key:?}")))
+        .ok_or_else(|| UsageError(format!("unknown setting {key:?}")))
 }
 
-fn table(cfg: &Config) -> Result<toml::Table, ConfigError> {
-    toml::Table::try_from(cfg).map_err(|e| ConfigError(format!("cannot represent the config: {e}")))
+fn table(cfg: &Config) -> Result<toml::Table, UsageError> {
+    toml::Table::try_from(cfg).map_err(|e| UsageError(format!("cannot represent the config: {e}")))
 }
 
 /// The value of `key` in `cfg` as a TOML value.
@@ -446,7 +447,7 @@ pub fn value_text(cfg: &Config, key: &str) -> String {
 
 /// `cfg` with `key` set to the value `text` spells, if that is a valid configuration;
 /// otherwise why not, naming the key, the value and what is allowed.
-pub fn with_text(cfg: &Config, key: &str, text: &str) -> Result<Config, ConfigError> {
+pub fn with_text(cfg: &Config, key: &str, text: &str) -> Result<Config, UsageError> {
     let (section, name) = split(key)?;
     if text.trim() == AUTO && recipe_keys().any(|k| k == key) {
         let mut new = cfg.clone();
@@ -459,10 +460,10 @@ pub fn with_text(cfg: &Config, key: &str, text: &str) -> Result<Config, ConfigEr
         .get_mut(section)
         .and_then(|s| s.as_table_mut())
         .and_then(|s| s.get_mut(name))
-        .ok_or_else(|| ConfigError(format!("unknown setting {key:?}")))?;
+        .ok_or_else(|| UsageError(format!("unknown setting {key:?}")))?;
     let trimmed = text.trim();
     let shown = crate::config::quoted(trimmed);
-    let bad = |what: &str| ConfigError(format!("{key} = {shown} is not {what}"));
+    let bad = |what: &str| UsageError(format!("{key} = {shown} is not {what}"));
     *slot = match slot {
         toml::Value::Integer(_) => toml::Value::Integer(
             trimmed
@@ -485,10 +486,10 @@ pub fn with_text(cfg: &Config, key: &str, text: &str) -> Result<Config, ConfigEr
         let msg = plain_words(e.message().trim_end());
         if msg.starts_with(&format!("{key} = ")) {
             // A parsed name (model, device) whose message already quotes key and value.
-            return ConfigError(msg);
+            return UsageError(msg);
         }
         let hint = unknown_key_hint(&msg);
-        ConfigError(format!("{key} = {shown}: {msg}{hint}"))
+        UsageError(format!("{key} = {shown}: {msg}{hint}"))
     })?;
     new.validate()?;
     Ok(new)

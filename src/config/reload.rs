@@ -10,7 +10,8 @@ use std::hash::{Hash, Hasher};
 use std::path::{Path, PathBuf};
 
 use crate::config::layer::layer;
-use crate::config::{Config, ConfigError};
+use crate::config::Config;
+use crate::error::UsageError;
 
 fn hash(bytes: &[u8]) -> u64 {
     let mut h = DefaultHasher::new();
@@ -61,7 +62,7 @@ impl Watch {
     /// the length would go unseen. A config file is small (and [`Config::read_text`]
     /// refuses a large one or anything but a regular file), so reading it once a second
     /// costs nothing.
-    pub fn poll(&mut self) -> Option<Result<String, ConfigError>> {
+    pub fn poll(&mut self) -> Option<Result<String, UsageError>> {
         match Config::read_text(&self.path) {
             Err(e) => (!std::mem::replace(&mut self.failing, true)).then_some(Err(e)),
             Ok(text) => {
@@ -103,7 +104,7 @@ impl Reloader {
     }
 
     /// The new effective configuration if the file changed, or why it cannot be used.
-    pub fn check(&mut self) -> Option<Result<Config, ConfigError>> {
+    pub fn check(&mut self) -> Option<Result<Config, UsageError>> {
         let watch = self.watch.as_mut()?;
         let text = watch.poll()?;
         Some(text.and_then(|t| layer(&t, watch.path(), &*self.overrides)))
@@ -111,7 +112,7 @@ impl Reloader {
 
     /// Save `keys` of `cfg` into `path` (see [`crate::config::edit::save`]) and watch it
     /// from now on, without taking the write for a change.
-    pub fn save(&mut self, path: &Path, cfg: &Config, keys: &[&str]) -> Result<(), ConfigError> {
+    pub fn save(&mut self, path: &Path, cfg: &Config, keys: &[&str]) -> Result<(), UsageError> {
         let bytes = crate::config::edit::save(path, cfg, keys)?;
         match &mut self.watch {
             Some(w) if w.path() == path => w.remember(&bytes),

@@ -5,11 +5,12 @@
 use std::path::Path;
 
 use crate::config::params::{self, PARAMS};
-use crate::config::{Config, ConfigError};
+use crate::config::Config;
+use crate::error::UsageError;
 
 impl Config {
     /// Check every value against its allowed range.
-    pub fn validate(&self) -> Result<(), ConfigError> {
+    pub fn validate(&self) -> Result<(), UsageError> {
         self.check().map_err(|(_, e)| e)
     }
 
@@ -23,7 +24,7 @@ impl Config {
         text: &str,
         path: &Path,
         from_file: &Config,
-    ) -> Result<(), ConfigError> {
+    ) -> Result<(), UsageError> {
         self.check().map_err(|(key, e)| {
             if params::value_text(from_file, key) != params::value_text(self, key) {
                 return e;
@@ -31,7 +32,7 @@ impl Config {
             match value_offset(text, key) {
                 Some(at) => {
                     let (line, col) = line_col(text, at);
-                    ConfigError(format!("{}:{line}:{col}: {}", path.display(), e.0))
+                    UsageError(format!("{}:{line}:{col}: {}", path.display(), e.0))
                 }
                 None => e,
             }
@@ -41,20 +42,20 @@ impl Config {
     /// [`Config::validate`], also naming the key at fault. The seed comes first: a seed
     /// TOML cannot hold would hide where another bad value sits in the file (the file's
     /// values are compared as TOML).
-    fn check(&self) -> Result<(), (&'static str, ConfigError)> {
+    fn check(&self) -> Result<(), (&'static str, UsageError)> {
         let (seed, rest): (Vec<&params::Param>, Vec<_>) =
             PARAMS.iter().partition(|p| p.key == "training.seed");
         for p in seed.into_iter().chain(rest) {
             if let Some(shown) = (p.out_of_range)(self) {
                 let msg = format!("{} = {shown} is out of range: allowed {}", p.key, p.allowed);
-                return Err((p.key, ConfigError(msg)));
+                return Err((p.key, UsageError(msg)));
             }
         }
         Ok(())
     }
 
     /// Checks that need the dataset's size: `train_images` before any are held out.
-    pub fn validate_against_data(&self, train_images: usize) -> Result<(), ConfigError> {
+    pub fn validate_against_data(&self, train_images: usize) -> Result<(), UsageError> {
         let held = self.data.validation;
         let limited = if self.data.train_limit > 0 {
             " that data.train_limit leaves"
@@ -62,7 +63,7 @@ impl Config {
             ""
         };
         if held > 0 && held >= train_images {
-            return Err(ConfigError(format!(
+            return Err(UsageError(format!(
                 "data.validation = {held} is out of range: allowed 0 (off) to {} (it must \
                  leave images to train on: there are {train_images} training images{limited})",
                 train_images.saturating_sub(1)
@@ -75,7 +76,7 @@ impl Config {
             } else {
                 String::new()
             };
-            return Err(ConfigError(format!(
+            return Err(UsageError(format!(
                 "training.batch_size = {} is out of range: allowed 1 to {left} \
                  (the number of training images{after})",
                 self.training.batch_size

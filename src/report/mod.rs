@@ -17,9 +17,9 @@ use anyhow::{Context, Result};
 use serde::{Deserialize, Serialize};
 
 use crate::atomic;
-use crate::config::ConfigError;
-use crate::train::events::Confusion;
-use crate::train::run_dir::METRICS_FILE;
+use crate::error::UsageError;
+use crate::events::Confusion;
+use crate::store::run_dir::METRICS_FILE;
 
 pub const CURVES_SVG: &str = "curves.svg";
 pub const CURVES_PNG: &str = "curves.png";
@@ -77,7 +77,7 @@ impl Run {
     /// Read `dir/metrics.jsonl`. A directory without finished epochs is a usage error.
     pub fn load(dir: &Path) -> Result<Run> {
         Run::load_finished(dir)?.ok_or_else(|| {
-            ConfigError(format!(
+            UsageError(format!(
                 "{} has no finished epoch ({} is missing or empty): nothing to report",
                 dir.display(),
                 dir.join(METRICS_FILE).display()
@@ -89,7 +89,7 @@ impl Run {
     /// Like [`Run::load`], but `None` when no epoch finished.
     pub fn load_finished(dir: &Path) -> Result<Option<Run>> {
         if !dir.is_dir() {
-            return Err(ConfigError(format!("{} is not a run directory", dir.display())).into());
+            return Err(UsageError(format!("{} is not a run directory", dir.display())).into());
         }
         let path = dir.join(METRICS_FILE);
         let text = match fs::read_to_string(&path) {
@@ -218,9 +218,9 @@ fn normalise(path: &Path) -> PathBuf {
 
 /// Refuse to write into `out` when it holds report files that are not ours for exactly
 /// these runs: files without a manifest (someone else's) or with another run set.
-pub fn check_out_dir(out: &Path, manifest: &Manifest) -> Result<(), ConfigError> {
+pub fn check_out_dir(out: &Path, manifest: &Manifest) -> Result<(), UsageError> {
     if out.exists() && !out.is_dir() {
-        return Err(ConfigError(format!(
+        return Err(UsageError(format!(
             "{} is a file, not a directory: --out names the directory for the report",
             out.display()
         )));
@@ -247,14 +247,14 @@ pub fn check_out_dir(out: &Path, manifest: &Manifest) -> Result<(), ConfigError>
     };
     match previous {
         Some(p) if p == *manifest => Ok(()),
-        Some(p) => Err(ConfigError(format!(
+        Some(p) => Err(UsageError(format!(
             "{} already holds the report of {}, not of {}; choose another --out directory \
              or remove those files",
             out.display(),
             list(&p),
             list(manifest)
         ))),
-        None => Err(ConfigError(format!(
+        None => Err(UsageError(format!(
             "{} already holds {} not written by a report; choose another --out directory \
              or remove them",
             out.display(),
@@ -466,7 +466,7 @@ pub(crate) mod tests {
     fn no_finished_epoch_is_said_and_nothing_written() {
         let dir = tempfile::tempdir().unwrap();
         let e = Run::load(dir.path()).unwrap_err();
-        assert!(e.is::<ConfigError>());
+        assert!(e.is::<UsageError>());
         assert!(format!("{e}").contains("has no finished epoch"), "{e}");
         assert_eq!(write_for_run(dir.path()).unwrap(), None);
         assert_eq!(fs::read_dir(dir.path()).unwrap().count(), 0);

@@ -19,7 +19,7 @@ use plotters::style::FontStyle;
 
 use super::{Run, TARGET_ACC};
 use crate::data::NUM_CLASSES;
-use crate::train::events::{ConfusionStats, CLASS_NAMES};
+use crate::events::{ConfusionStats, CLASS_NAMES};
 
 /// DejaVu Sans (Bitstream Vera licence, see `assets/DejaVuSans-LICENSE.txt`).
 static FONT: &[u8] = include_bytes!("../../assets/DejaVuSans.ttf");

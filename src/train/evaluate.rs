@@ -7,14 +7,14 @@ use std::path::Path;
 use anyhow::{Context, Result};
 use tch::{nn, Device, Kind, Tensor};
 
-use super::checkpoint;
-use super::events::{
+use super::input::{pixels, scale, split_tensors};
+use crate::data::Split;
+use crate::events::{
     Confusion, FeatureMaps, LayerMaps, Prediction, Predictions, IMAGE_PIXELS, IMAGE_SIDE,
     NUM_CLASSES,
 };
-use super::input::{pixels, scale, split_tensors};
-use crate::data::Split;
 use crate::model::{self, Network};
+use crate::store::checkpoint;
 
 /// Images per forward pass when evaluating. Measured on two cores, 10,000 test images:
 /// batches of 256 took 0.40 s for `fast` and 0.11 s for the tutorial where batches of
@@ -129,7 +129,7 @@ impl Classifier {
                     other != kind && checkpoint::load_weights(&mut vs, weights).is_ok()
                 });
                 if let Some(holds) = holds {
-                    return Err(crate::config::ConfigError(format!(
+                    return Err(crate::error::UsageError(format!(
                         "{} holds a {holds} model, not a {kind} one: add --model {holds}",
                         weights.display()
                     ))

@@ -3,8 +3,8 @@
 
 use tch::{Device, Kind, Tensor};
 
-use super::events::{IMAGE_PIXELS, IMAGE_SIDE};
 use crate::data::Split;
+use crate::events::{IMAGE_PIXELS, IMAGE_SIDE};
 
 /// The split's images as a `[N, 1, 28, 28]` u8 tensor and labels as `[N]` i64, on `device`.
 pub fn split_tensors(s: &Split, device: Device) -> (Tensor, Tensor) {

@@ -16,19 +16,14 @@
 
 pub mod augment;
 pub mod budget;
-pub mod catalog;
-pub mod checkpoint;
 pub mod ema;
 mod evaluate;
-pub mod events;
 mod fault;
 pub mod holdout;
 mod input;
 pub mod loss;
 pub mod optim;
 pub mod replay;
-pub mod run_dir;
-pub mod run_record;
 pub mod schedule;
 pub mod sink;
 mod trainer;
@@ -44,9 +39,10 @@ use flume::Receiver;
 use crate::atomic;
 use crate::config::Config;
 use crate::data::{self, Dataset};
+use crate::events::{BestBy, Command, Phase, RunInfo, RunSummary, TrainEvent};
 pub use crate::rng::{step_seed, SplitMix64};
+use crate::store::{checkpoint, run_dir, run_record};
 pub use evaluate::{evaluate, evaluate_saved, Classifier, Evaluation};
-use events::{BestBy, Command, Phase, RunInfo, RunSummary, TrainEvent};
 pub use sink::{ChannelSink, Receivers, Sink};
 use trainer::Trainer;
 
@@ -86,7 +82,7 @@ pub fn spawn(
                 Ok(Ok(summary)) => return Ok(summary),
                 Ok(Err(e)) => Failure {
                     reason: format!("{e:#}"),
-                    usage: is_usage_error(&e),
+                    usage: crate::error::is_usage(&e),
                 },
                 Err(panic) => Failure {
                     reason: format!("trainer panicked: {}", panic_message(&panic)),
@@ -98,21 +94,6 @@ pub fn spawn(
             Err(failure)
         })
         .expect("spawning the trainer thread")
-}
-
-/// Whether the user's settings caused `e`: bad values, a named data directory that
-/// lacks the dataset, a run directory in use or holding another run, or a checkpoint
-/// sidecar that does not fit its run.
-pub fn is_usage_error(e: &anyhow::Error) -> bool {
-    e.chain().any(|c| {
-        c.is::<crate::config::ConfigError>()
-            || c.is::<run_dir::RunDirError>()
-            || c.is::<checkpoint::CheckpointError>()
-            || matches!(
-                c.downcast_ref::<data::DataError>(),
-                Some(data::DataError::Incomplete { .. } | data::DataError::Missing { .. })
-            )
-    })
 }
 
 fn panic_message(p: &Box<dyn std::any::Any + Send>) -> String {
@@ -179,7 +160,7 @@ pub fn run_with(
     sink.send(TrainEvent::Phase(Phase::Loading));
     cfg.validate()?;
     // Test builds only (see `fault`): armed faults are announced, a malformed value refused.
-    let faults = match fault::Faults::from_env().map_err(crate::config::ConfigError)? {
+    let faults = match fault::Faults::from_env().map_err(crate::error::UsageError)? {
         Some((faults, note)) => {
             sink.send(TrainEvent::Message(note));
             faults
@@ -189,7 +170,7 @@ pub fn run_with(
     let threads = cfg.threads();
     tch::set_num_threads(threads as i32);
     let resolved =
-        crate::device::resolve(cfg.runtime.device, threads).map_err(crate::config::ConfigError)?;
+        crate::device::resolve(cfg.runtime.device, threads).map_err(crate::error::UsageError)?;
     if let Some(why) = &resolved.fallback_reason {
         sink.send(TrainEvent::Message(format!("using the CPU: {why}")));
     }

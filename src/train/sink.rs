@@ -4,7 +4,7 @@
 
 use flume::{Receiver, Sender, TrySendError};
 
-use super::events::{Progress, TrainEvent};
+use crate::events::{Progress, TrainEvent};
 
 /// A consumer of trainer events.
 pub trait Sink {

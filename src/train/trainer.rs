@@ -20,22 +20,22 @@ use super::augment::Augment;
 use super::budget::EvalPoints;
 use super::ema::Ema;
 use super::evaluate::{self, Evaluation};
-use super::events::{
-    Best, Command, EpochSummary, FeatureMaps, Phase, Predictions, Progress, RunSummary, SaveReason,
-    TrainEvent,
-};
 use super::fault::Faults;
 use super::input::{scale, split_tensors};
 use super::loss;
 use super::optim::Optim;
-use super::run_dir;
-use super::run_record::{self, LossLog};
 use super::schedule;
 use super::sink::Sink;
 use crate::config::{Config, Training};
 use crate::data::Dataset;
+use crate::events::{
+    Best, Command, EpochSummary, FeatureMaps, Phase, Predictions, Progress, RunSummary, SaveReason,
+    TrainEvent,
+};
 use crate::model::{self, Network};
 use crate::rng::{step_seed, SplitMix64};
+use crate::store::run_dir;
+use crate::store::run_record::{self, LossLog};
 
 /// How often per-batch metrics are sent: ~30 times a second at most.
 const PROGRESS_EVERY: Duration = Duration::from_millis(33);

@@ -14,10 +14,10 @@ use ratatui::crossterm::event::{KeyCode, KeyEvent, KeyEventKind};
 
 use crate::config::params::LiveSetting;
 use crate::config::Config;
-use crate::startup::Startup;
-use crate::train::events::{
+use crate::events::{
     saved_text, Change, Command, EpochSummary, Phase, Progress, RunSummary, SaveReason, TrainEvent,
 };
+use crate::startup::Startup;
 use crate::train::Failure;
 use crate::ui::editor::{Action, ConfigInUse, Editor};
 use crate::ui::keys::RunsAction;

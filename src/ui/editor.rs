@@ -8,7 +8,8 @@
 use std::path::{Path, PathBuf};
 
 use crate::config::params::{self, Apply, LiveSetting, Param, Plan, PARAMS};
-use crate::config::{Config, ConfigError};
+use crate::config::Config;
+use crate::error::UsageError;
 
 /// The configuration the dashboard starts with.
 #[derive(Debug, Clone, PartialEq)]
@@ -265,7 +266,7 @@ impl Editor {
     /// validated), or why it cannot be used. Returns what to do about it.
     pub fn on_reload(
         &mut self,
-        result: Result<Config, ConfigError>,
+        result: Result<Config, UsageError>,
         trainer_running: bool,
     ) -> Result<Plan, String> {
         match result {

@@ -11,8 +11,9 @@ use ratatui::Terminal;
 
 use crate::config::params::{LiveSetting, PARAMS};
 use crate::config::reload::Reloader;
-use crate::config::{Config, ConfigError};
-use crate::train::events::{Change, Command, TrainEvent};
+use crate::config::Config;
+use crate::error::UsageError;
+use crate::events::{Change, Command, TrainEvent};
 use crate::ui::app::{App, Overlay};
 use crate::ui::editor::{Action, ConfigInUse};
 use crate::ui::fixtures::{finished, mid_run};
@@ -265,7 +266,7 @@ fn a_reload_applies_live_changes_lists_the_rest_and_keeps_values_when_invalid() 
 
     // An invalid version: shown in the log and the editor, nothing changes.
     let reason = "/home/me/fashion/config.toml:2:6: invalid type: string \"fast\", expected f64";
-    assert_eq!(app.on_config_file(Err(ConfigError(reason.into()))), vec![]);
+    assert_eq!(app.on_config_file(Err(UsageError(reason.into()))), vec![]);
     assert!(log_has(
         &app,
         LogKind::Error,
@@ -342,16 +343,14 @@ fn the_run_loop_saves_through_the_reloader_and_sends_live_changes() {
         while let Ok(cmd) = c_rx.recv() {
             seen.push(cmd.clone());
             if cmd == Command::Stop {
-                let _ = ev_tx.send(TrainEvent::Done(Box::new(
-                    crate::train::events::RunSummary {
-                        epochs_completed: 0,
-                        test_acc: None,
-                        model_path: None,
-                        run_dir: "/runs".into(),
-                        stopped_early: true,
-                        seconds: 1.0,
-                    },
-                )));
+                let _ = ev_tx.send(TrainEvent::Done(Box::new(crate::events::RunSummary {
+                    epochs_completed: 0,
+                    test_acc: None,
+                    model_path: None,
+                    run_dir: "/runs".into(),
+                    stopped_early: true,
+                    seconds: 1.0,
+                })));
                 break;
             }
         }

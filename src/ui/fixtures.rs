@@ -4,7 +4,7 @@
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
-use crate::train::events::{
+use crate::events::{
     BudgetPlan, Confusion, EpochSummary, FeatureMaps, LayerMaps, Phase, Prediction, Predictions,
     Progress, RunInfo, RunSummary, SaveReason, TrainEvent, IMAGE_PIXELS, IMAGE_SIDE, NUM_CLASSES,
 };

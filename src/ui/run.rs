@@ -24,7 +24,7 @@ use ratatui::crossterm::{cursor, execute};
 use ratatui::Terminal;
 
 use crate::config::reload::Reloader;
-use crate::train::events::{Command, Progress, TrainEvent};
+use crate::events::{Command, Progress, TrainEvent};
 use crate::ui::app::{App, UiOptions};
 use crate::ui::editor::{Action, ConfigInUse};
 use crate::ui::render::render;

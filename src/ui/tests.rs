@@ -11,8 +11,8 @@ use ratatui::layout::Rect;
 use ratatui::style::{Color, Modifier};
 use ratatui::Terminal;
 
+use crate::events::{Command, Phase, Progress, SaveReason, TrainEvent};
 use crate::startup::Startup;
-use crate::train::events::{Command, Phase, Progress, SaveReason, TrainEvent};
 use crate::ui::app::{App, Overlay};
 use crate::ui::fixtures::{self, finished, mid_run, opts, Rng};
 use crate::ui::keys::BINDINGS;
@@ -121,7 +121,7 @@ fn the_done_header_names_the_best_epoch_when_it_is_not_the_last() {
     let mut app = mid_run();
     let best = fixtures::epoch_summary(2).test_acc;
     app.on_event(TrainEvent::EpochEnd(Box::new(
-        crate::train::events::EpochSummary {
+        crate::events::EpochSummary {
             test_acc: best - 0.01,
             ..fixtures::epoch_summary(3)
         },
@@ -478,8 +478,8 @@ fn quit_asks_while_training_and_stops_on_yes() {
     );
 }
 
-fn fixtures_done() -> Box<crate::train::events::RunSummary> {
-    Box::new(crate::train::events::RunSummary {
+fn fixtures_done() -> Box<crate::events::RunSummary> {
+    Box::new(crate::events::RunSummary {
         epochs_completed: 2,
         test_acc: Some(0.889),
         model_path: Some("/m.safetensors".into()),
@@ -928,16 +928,14 @@ fn accuracy_axis_ignores_the_first_half_epoch_and_each_epochs_first_batches() {
 fn held_out_images_choose_the_best_epoch_shown_in_the_header_and_are_charted() {
     let run = |early_stop: usize, validation: usize| {
         let mut app = App::new(opts(ColorMode::Ansi16));
-        app.on_event(TrainEvent::Started(Box::new(
-            crate::train::events::RunInfo {
-                early_stop,
-                validation,
-                train_images: 60_000 - validation,
-                ..fixtures::run_info()
-            },
-        )));
+        app.on_event(TrainEvent::Started(Box::new(crate::events::RunInfo {
+            early_stop,
+            validation,
+            train_images: 60_000 - validation,
+            ..fixtures::run_info()
+        })));
         for (epoch, val) in [(1, 0.90), (2, 0.912), (3, 0.905)] {
-            let s = crate::train::events::EpochSummary {
+            let s = crate::events::EpochSummary {
                 val_loss: (validation > 0).then_some(0.3),
                 val_acc: (validation > 0).then_some(val),
                 ..fixtures::epoch_summary(epoch)

@@ -7,7 +7,7 @@
 use ratatui::style::{Color, Modifier, Style};
 
 pub use crate::config::ColorMode;
-use crate::train::events::Phase;
+use crate::events::Phase;
 
 impl ColorMode {
     /// Resolve `Auto` from the values of `COLORTERM` and `NO_COLOR` (passed in, so this stays

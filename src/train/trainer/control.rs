@@ -7,7 +7,7 @@ use flume::{Receiver, TryRecvError};
 use super::{Outcome, Trainer};
 use crate::config::params::{self, LiveSetting};
 use crate::config::Optimizer;
-use crate::train::events::{Change, Command, Phase, SaveReason, TrainEvent};
+use crate::events::{Change, Command, Phase, SaveReason, TrainEvent};
 use crate::train::sink::Sink;
 
 impl Trainer<'_> {

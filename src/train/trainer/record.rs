@@ -8,9 +8,9 @@ use anyhow::{Context, Result};
 
 use super::Trainer;
 use crate::atomic;
-use crate::train::events::{Best, BestBy, EpochSummary, TrainEvent};
-use crate::train::run_dir;
-use crate::train::run_record;
+use crate::events::{Best, BestBy, EpochSummary, TrainEvent};
+use crate::store::run_dir;
+use crate::store::run_record;
 use crate::train::sink::Sink;
 
 impl Trainer<'_> {

@@ -9,10 +9,11 @@ use tch::Tensor;
 use super::{EpochState, Trainer};
 use crate::atomic;
 use crate::config::{self, Config, Training};
-use crate::train::events::{Command, Phase, SaveReason, TrainEvent};
-use crate::train::run_dir;
+use crate::events::{Command, Phase, SaveReason, TrainEvent};
+use crate::store::checkpoint;
+use crate::store::run_dir;
+use crate::train::ema;
 use crate::train::sink::Sink;
-use crate::train::{checkpoint, ema};
 
 impl Trainer<'_> {
     /// Save; on failure either fail, or pause until the user resumes (retry) or stops.
@@ -120,7 +121,7 @@ impl Trainer<'_> {
         let sc = loaded.sidecar;
         let sidecar_path = dir.join(checkpoint::SIDECAR);
         let saved = Config::from_toml(&sc.config, &sidecar_path)?;
-        let in_dir = |e: checkpoint::CheckpointError| {
+        let in_dir = |e: crate::error::UsageError| {
             anyhow::Error::from(e).context(format!("cannot resume {}", self.run_dir.display()))
         };
         sc.check(&saved, run_dir::recorded_epochs(&self.run_dir))
@@ -168,7 +169,7 @@ impl Trainer<'_> {
                 sc.epoch
             )
         })?;
-        crate::train::run_record::truncate_losses(&self.run_dir, self.position())?;
+        crate::store::run_record::truncate_losses(&self.run_dir, self.position())?;
         self.restore_best();
         self.last_test_acc = run_dir::last_test_acc(&self.run_dir);
         let model = self.run_dir.join(run_dir::MODEL_FILE);

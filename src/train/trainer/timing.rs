@@ -8,9 +8,9 @@ use std::time::Instant;
 use anyhow::Result;
 
 use super::Trainer;
+use crate::events::{BudgetPlan, Phase, TestPoint, TrainEvent};
 use crate::train::budget;
 use crate::train::evaluate;
-use crate::train::events::{BudgetPlan, Phase, TestPoint, TrainEvent};
 use crate::train::sink::Sink;
 
 impl Trainer<'_> {

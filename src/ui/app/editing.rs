@@ -7,8 +7,9 @@ use ratatui::crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 
 use super::{App, Overlay};
 use crate::config::params;
-use crate::config::{Config, ConfigError};
-use crate::train::events::Command;
+use crate::config::Config;
+use crate::error::UsageError;
+use crate::events::Command;
 use crate::ui::editor::{Commit, Tone};
 use crate::ui::keys::{self, EditorAction, FieldAction, EDITOR_BINDINGS, FIELD_BINDINGS};
 use crate::ui::panes::log::LogKind;
@@ -29,7 +30,7 @@ impl App {
     /// A new version of the config file in use (flags re-applied, validated) or why it
     /// cannot be used. Returns the live changes to send; the rest is listed as pending
     /// for the next run. An invalid file changes nothing.
-    pub fn on_config_file(&mut self, result: Result<Config, ConfigError>) -> Vec<Command> {
+    pub fn on_config_file(&mut self, result: Result<Config, UsageError>) -> Vec<Command> {
         self.dirty = true;
         let had_edits = !self.editor.unsaved.is_empty();
         let before = self.editor.wanted.clone();

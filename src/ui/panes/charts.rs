@@ -3,7 +3,7 @@
 //! between epoch ends), per-epoch validation accuracy, the learning rate, the live setting changes marked on the loss
 //! chart and where a time budget ends the run.
 
-use crate::train::events::Progress;
+use crate::events::Progress;
 use crate::ui::history::Series;
 
 /// Points kept per chart series (see [`Series`]).

@@ -1,7 +1,7 @@
 //! The "Feature maps" pane's state: the maps of one test sample, the sample asked for and
 //! not yet answered, and the selected conv layer.
 
-use crate::train::events::FeatureMaps;
+use crate::events::FeatureMaps;
 
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Features {

@@ -1,7 +1,7 @@
 //! The "Predictions" pane's state: the trainer's latest predictions, which of its lists
 //! the grid shows, and how many at most.
 
-use crate::train::events::Predictions;
+use crate::events::Predictions;
 
 /// Which predictions the grid shows.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

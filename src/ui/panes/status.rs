@@ -6,9 +6,7 @@
 use std::time::Duration;
 
 use crate::duration;
-use crate::train::events::{
-    Best, BestBy, BudgetPlan, EpochSummary, Phase, Progress, RunInfo, RunSummary,
-};
+use crate::events::{Best, BestBy, BudgetPlan, EpochSummary, Phase, Progress, RunInfo, RunSummary};
 
 /// Shown when the trainer's channels close without `Done` or `Failed`.
 pub const DISCONNECTED: &str = "trainer thread ended unexpectedly";

@@ -9,7 +9,7 @@ use ratatui::layout::Rect;
 use ratatui::style::{Modifier, Style};
 use ratatui::widgets::Widget;
 
-use crate::train::events::{Confusion, ConfusionStats, EpochSummary, NUM_CLASSES};
+use crate::events::{Confusion, ConfusionStats, EpochSummary, NUM_CLASSES};
 use crate::ui::panes::Pane;
 use crate::ui::theme::Theme;
 use crate::ui::widgets::{class_name, pane_block, put, short_name, with_info};

@@ -10,7 +10,7 @@ use ratatui::style::{Modifier, Style};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::Widget;
 
-use crate::train::events::{FeatureMaps, LayerMaps, IMAGE_SIDE};
+use crate::events::{FeatureMaps, LayerMaps, IMAGE_SIDE};
 use crate::ui::panes::Features;
 use crate::ui::panes::Pane;
 use crate::ui::theme::{Palette, Theme};

@@ -6,7 +6,7 @@ use ratatui::layout::Rect;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::Widget;
 
-use crate::train::events::Phase;
+use crate::events::Phase;
 use crate::ui::keys::{GlobalAction, BINDINGS};
 use crate::ui::panes::RunStatus;
 use crate::ui::theme::Theme;

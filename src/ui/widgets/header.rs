@@ -9,7 +9,7 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Widget};
 
 use crate::duration;
-use crate::train::events::Phase;
+use crate::events::Phase;
 use crate::ui::panes::status::{completed, fmt_lr, model_text, run_time};
 use crate::ui::panes::RunStatus;
 use crate::ui::theme::Theme;

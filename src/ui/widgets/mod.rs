@@ -26,7 +26,7 @@ use ratatui::widgets::{
     Axis, Block, BorderType, Chart, Dataset, GraphType, LegendPosition, Paragraph, Widget, Wrap,
 };
 
-use crate::train::events::NUM_CLASSES;
+use crate::events::NUM_CLASSES;
 use crate::ui::panes::Pane;
 use crate::ui::theme::Theme;
 
@@ -42,7 +42,7 @@ pub fn short_name(label: usize) -> &'static str {
 
 /// The full name of a label, `?` when out of range.
 pub fn class_name(label: usize) -> &'static str {
-    crate::train::events::CLASS_NAMES
+    crate::events::CLASS_NAMES
         .get(label)
         .copied()
         .unwrap_or("?")

@@ -7,7 +7,7 @@ use ratatui::buffer::Buffer;
 use ratatui::layout::Rect;
 use ratatui::style::{Color, Style};
 
-use crate::train::events::IMAGE_SIDE;
+use crate::events::IMAGE_SIDE;
 use crate::ui::theme::{Palette, Theme};
 
 /// A `width × height` grid of pixels whose values (`0..=1`) come from a function.

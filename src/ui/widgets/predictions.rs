@@ -9,7 +9,7 @@ use ratatui::layout::Rect;
 use ratatui::text::Line;
 use ratatui::widgets::Widget;
 
-use crate::train::events::{Prediction, IMAGE_SIDE};
+use crate::events::{Prediction, IMAGE_SIDE};
 use crate::ui::panes::Pane;
 use crate::ui::panes::{PredictionsMode, PredictionsPane};
 use crate::ui::theme::{Palette, Theme};

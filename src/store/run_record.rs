@@ -17,10 +17,10 @@ use std::path::Path;
 use anyhow::{Context, Result};
 use serde::{Deserialize, Serialize};
 
-use super::events::{Best, BestBy};
 use super::run_dir::{self, LOCK_FILE};
 pub use super::run_dir::{BEST_MODEL_FILE, BEST_MODEL_TEMP, LOSS_FILE, RECORD_FILE};
 use crate::atomic;
+use crate::events::{Best, BestBy};
 
 /// Batches averaged into one point of `loss.jsonl`.
 pub const LOSS_GROUP: usize = 10;

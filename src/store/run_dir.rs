@@ -18,8 +18,9 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use anyhow::{Context, Result};
 use serde_json::json;
 
-use super::events::EpochSummary;
 use crate::atomic;
+use crate::error::UsageError;
+use crate::events::EpochSummary;
 
 pub const CONFIG_FILE: &str = "config.toml";
 pub const METRICS_FILE: &str = "metrics.jsonl";
@@ -36,12 +37,6 @@ pub const BEST_MODEL_FILE: &str = "best.safetensors";
 pub const BEST_MODEL_TEMP: &str = ".best.tmp.safetensors";
 /// Locked by the process that uses the run directory; holds its pid.
 pub const LOCK_FILE: &str = ".lock";
-
-/// The run directory cannot be used as asked (in use, or holding another run): the
-/// user's call, exit code 2.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("{0}")]
-pub struct RunDirError(pub String);
 
 /// This process's exclusive hold on a run directory, released when the last clone is
 /// dropped (or the process dies). Holding it twice in one process shares it: the command
@@ -65,7 +60,7 @@ static HELD: Mutex<Vec<(PathBuf, Weak<File>)>> = Mutex::new(Vec::new());
 /// holder's pid when another process has it.
 pub fn lock(dir: &Path) -> Result<RunLock> {
     if dir.exists() && !dir.is_dir() {
-        return Err(RunDirError(format!(
+        return Err(UsageError(format!(
             "{} is a file, not a directory: a run needs a directory of its own (--run-dir)",
             dir.display()
         ))
@@ -104,7 +99,7 @@ pub fn lock(dir: &Path) -> Result<RunLock> {
                     || "another fashion-tui process".to_string(),
                     |pid| format!("another fashion-tui process (pid {pid})"),
                 );
-            return Err(RunDirError(format!(
+            return Err(UsageError(format!(
                 "{} is in use by {holder}: one process per run directory. Wait for it to \
                  finish or stop it, or use another --run-dir",
                 dir.display()
@@ -176,7 +171,7 @@ pub fn claim(dir: &Path, resume: bool) -> Result<RunLock> {
         let files = run_files(dir);
         if !files.is_empty() {
             let d = dir.display();
-            return Err(RunDirError(format!(
+            return Err(UsageError(format!(
                 "{d} already holds a run ({}); it is never overwritten silently. Continue \
                  it with `fashion-tui train --resume {d}`, start over in it with \
                  `--run-dir {d} --overwrite` (deletes that run), or choose another --run-dir",
@@ -371,7 +366,7 @@ mod tests {
         fs::write(d.join("notes.txt"), "mine").unwrap();
         drop(held);
         let err = claim(&d, false).err().unwrap();
-        assert!(err.is::<RunDirError>(), "{err:#}");
+        assert!(err.is::<UsageError>(), "{err:#}");
         assert!(
             err.to_string().contains("(config.toml, checkpoint/)"),
             "{err}"
@@ -385,7 +380,7 @@ mod tests {
         let file = dir.path().join("a-file");
         fs::write(&file, "mine").unwrap();
         let err = claim(&file, false).err().unwrap();
-        assert!(err.is::<RunDirError>(), "{err:#}");
+        assert!(err.is::<UsageError>(), "{err:#}");
         assert!(
             err.to_string().contains("is a file, not a directory"),
             "{err}"

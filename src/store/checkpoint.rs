@@ -20,18 +20,13 @@ use tch::{nn, Tensor};
 
 use crate::atomic;
 use crate::config::Config;
+use crate::error::UsageError;
 
 /// Bumped whenever the layout changes; older checkpoints are refused with a message.
 pub const FORMAT_VERSION: u32 = 1;
 pub const SIDECAR: &str = "checkpoint.json";
 /// The checkpoint's directory inside a run directory.
 pub const DIR: &str = "checkpoint";
-
-/// A sidecar that does not fit its run (a field edited by hand, or another run's file):
-/// refused with the field named, exit code 2. Damaged files are runtime errors instead.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("{0}")]
-pub struct CheckpointError(pub String);
 
 /// The scalars of a checkpoint.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -95,7 +90,7 @@ pub fn read_sidecar(dir: &Path) -> Result<Option<Sidecar>> {
             || "no format_version".into(),
             |v| format!("checkpoint format {v}"),
         );
-        return Err(CheckpointError(format!(
+        return Err(UsageError(format!(
             "{} has {found}; this fashion-tui reads checkpoint format {FORMAT_VERSION}",
             path.display()
         ))
@@ -114,7 +109,7 @@ impl Sidecar {
     /// Refuse fields that do not fit the run whose config (`saved`, the sidecar's own)
     /// and `metrics.jsonl` (`recorded` epochs) are given, naming the field. The position
     /// within an epoch is checked against the data by [`check_position`](Self::check_position).
-    pub fn check(&self, saved: &Config, recorded: usize) -> Result<(), CheckpointError> {
+    pub fn check(&self, saved: &Config, recorded: usize) -> Result<(), UsageError> {
         let mut bad = Vec::new();
         let model = saved.model.name.to_string();
         if self.model != model {
@@ -177,7 +172,7 @@ impl Sidecar {
         batches: usize,
         batch_size: usize,
         images: usize,
-    ) -> Result<(), CheckpointError> {
+    ) -> Result<(), UsageError> {
         let mut bad = Vec::new();
         if self.batch > batches {
             bad.push(format!(
@@ -207,11 +202,11 @@ impl Sidecar {
     }
 }
 
-fn refuse(bad: Vec<String>) -> Result<(), CheckpointError> {
+fn refuse(bad: Vec<String>) -> Result<(), UsageError> {
     if bad.is_empty() {
         return Ok(());
     }
-    Err(CheckpointError(format!(
+    Err(UsageError(format!(
         "{SIDECAR} does not fit this run: {} (edited by hand, or another run's file); not \
          resuming from it",
         bad.join("; ")

@@ -8,10 +8,10 @@ use std::fs::{self, File};
 use std::io::{self, Read, Seek, SeekFrom};
 use std::path::{Path, PathBuf};
 
-use super::events::BestBy;
 use super::run_dir::{CONFIG_FILE, METRICS_FILE, MODEL_FILE, RECORD_FILE};
 use super::run_record::{self, Status};
 use crate::config::Config;
+use crate::events::BestBy;
 
 /// One run directory, as far as it could be read.
 #[derive(Debug, Clone, PartialEq)]
