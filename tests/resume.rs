@@ -121,6 +121,7 @@ fn resume_watched(cfg: &Config, fault: &str, expect: &str) -> Watched {
     let opts = RunOptions {
         resume: true,
         pause_on_fault: true,
+        ..RunOptions::default()
     };
     let handle = train::spawn(cfg.clone(), opts, control, sink);
     let mut reason = None;

@@ -127,6 +127,7 @@ pub fn run(args: &TrainArgs, startup: Startup) -> Result<ExitCode> {
     let opts = train::RunOptions {
         resume,
         pause_on_fault: interactive,
+        predictions: cfg.ui.predictions,
     };
     let trainer = train::spawn(cfg.clone(), opts, cmd_rx, sink);
     let code = if interactive {

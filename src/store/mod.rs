@@ -1,6 +1,7 @@
 //! Run storage: everything a run directory holds and every reader and writer of it, used
 //! alike by the trainer, `runs`, `view`, `report`, `eval` and an attached dashboard.
 //!
+//! - [`run`]: a run directory as the trainer writes it, every write in one place;
 //! - [`run_dir`]: the directory's files by name, claiming and locking it (one process per
 //!   run), creating a new one, and `metrics.jsonl` (one line per epoch);
 //! - [`run_record`]: `run.json` (status, times, progress, best epoch) and `loss.jsonl`;
@@ -11,5 +12,6 @@
 pub mod catalog;
 pub mod checkpoint;
 pub mod history;
+pub mod run;
 pub mod run_dir;
 pub mod run_record;

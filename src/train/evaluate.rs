@@ -1,19 +1,22 @@
 //! Evaluation on the test set: loss, accuracy and confusion after each epoch (and for
 //! `eval`), and what the dashboard shows of it: the predictions on a fixed sample and
-//! the most confident mistakes, and one image's feature maps.
+//! the most confident mistakes, and one image's feature maps. [`Evaluator`] is the
+//! trainer's part that holds the test set (and the held-out images) on the device.
 
 use std::path::Path;
+use std::time::Instant;
 
 use anyhow::{Context, Result};
 use tch::{nn, Device, Kind, Tensor};
 
 use super::input::{pixels, scale, split_tensors};
-use crate::data::Split;
+use crate::data::{Dataset, Split};
 use crate::events::{
     Confusion, FeatureMaps, LayerMaps, Prediction, Predictions, IMAGE_PIXELS, IMAGE_SIDE,
     NUM_CLASSES,
 };
 use crate::model::{self, Network};
+use crate::rng::SplitMix64;
 use crate::store::checkpoint;
 
 /// Images per forward pass when evaluating. Measured on two cores, 10,000 test images:
@@ -91,6 +94,93 @@ pub fn evaluate(
         predicted,
         confidence,
     })
+}
+
+/// The test set (and the held-out training images) on the device, the fixed sample the
+/// Predictions pane shows and the image whose feature maps were last asked for: what the
+/// trainer evaluates and shows, for whichever network it is given.
+pub struct Evaluator<'a> {
+    test: &'a Split,
+    test_x: Tensor,
+    test_y: Tensor,
+    /// The held-out training images (`data.validation`), when there are any.
+    val: Option<(Tensor, Tensor)>,
+    /// Test-time flips.
+    tta: bool,
+    /// Fixed random test indices shown in the Predictions pane.
+    sample: Vec<usize>,
+    /// Test index whose feature maps were last asked for.
+    feature_index: usize,
+}
+
+impl<'a> Evaluator<'a> {
+    /// `ds`'s test and held-out images on `device`, and a sample of `predictions` test
+    /// images drawn by `seed`.
+    pub fn new(ds: &'a Dataset, device: Device, tta: bool, seed: u64, predictions: usize) -> Self {
+        let (test_x, test_y) = split_tensors(&ds.test, device);
+        let val = (!ds.validation.is_empty()).then(|| split_tensors(&ds.validation, device));
+        Evaluator {
+            test: &ds.test,
+            test_x,
+            test_y,
+            val,
+            tta,
+            sample: sample_of(ds.test.len(), seed, predictions),
+            feature_index: 0,
+        }
+    }
+
+    /// `net` on the whole test set.
+    pub fn test(&self, net: &dyn Network) -> Result<Evaluation> {
+        evaluate(net, &self.test_x, &self.test_y, self.tta)
+    }
+
+    /// `net` on the held-out training images, when there are any.
+    pub fn validate(&self, net: &dyn Network) -> Result<Option<Evaluation>> {
+        let Some((x, y)) = &self.val else {
+            return Ok(None);
+        };
+        evaluate(net, x, y, self.tta).map(Some)
+    }
+
+    /// Seconds one evaluation of the test set takes, timed on a part of it.
+    pub fn time(&self, net: &dyn Network) -> Result<f64> {
+        let n = self.test_x.size()[0];
+        let part = n.min(2000);
+        let start = Instant::now();
+        evaluate(
+            net,
+            &self.test_x.narrow(0, 0, part),
+            &self.test_y.narrow(0, 0, part),
+            self.tta,
+        )?;
+        Ok(start.elapsed().as_secs_f64() * n as f64 / part.max(1) as f64)
+    }
+
+    /// The grids of the Predictions pane from `eval`, when `epoch` epochs are complete.
+    pub fn predictions(&self, eval: &Evaluation, epoch: usize) -> Predictions {
+        predictions(eval, self.test, &self.sample, epoch)
+    }
+
+    /// Ask for test image `index`'s feature maps from now on (clamped to the test set).
+    pub fn choose(&mut self, index: usize) {
+        self.feature_index = index.min(self.test.len().saturating_sub(1));
+    }
+
+    /// The chosen image's feature maps in `net`, at fractional epoch `at_epoch`.
+    pub fn feature_maps(&self, net: &dyn Network, at_epoch: f64) -> FeatureMaps {
+        feature_maps(net, &self.test_x, self.test, self.feature_index, at_epoch)
+    }
+}
+
+/// The test indices the Predictions pane shows: `count` of `n`, drawn by `seed` (the same
+/// for a run and for `view` of it).
+pub fn sample_of(n: usize, seed: u64, count: usize) -> Vec<usize> {
+    let mut rng = SplitMix64::new(seed ^ 0x5EED_5A3F);
+    let mut all: Vec<usize> = (0..n).collect();
+    rng.shuffle(&mut all);
+    all.truncate(count.min(n));
+    all
 }
 
 /// Load the test split of `ds` and a saved model, and evaluate it (for `eval`).

@@ -21,8 +21,10 @@ mod evaluate;
 mod fault;
 pub mod holdout;
 mod input;
+mod learner;
 pub mod loss;
 pub mod optim;
+mod plan;
 pub mod replay;
 pub mod schedule;
 pub mod sink;
@@ -36,18 +38,19 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, Result};
 use flume::Receiver;
 
-use crate::atomic;
 use crate::config::Config;
 use crate::data::{self, Dataset};
-use crate::events::{BestBy, Command, Phase, RunInfo, RunSummary, TrainEvent};
+use crate::events::{BestBy, Command, Phase, RunSummary, TrainEvent};
 pub use crate::rng::{step_seed, SplitMix64};
-use crate::store::{checkpoint, run_dir, run_record};
+use crate::store::run::Run;
+use crate::store::{run_dir, run_record};
 pub use evaluate::{evaluate, evaluate_saved, Classifier, Evaluation};
 pub use sink::{ChannelSink, Receivers, Sink};
 use trainer::Trainer;
 
-/// How a run starts and reacts to failures, beyond its config.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+/// How a run starts, reacts to failures and what its consumer wants shown, beyond its
+/// config.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct RunOptions {
     /// Continue from the checkpoint in `cfg.runtime.run_dir`.
     pub resume: bool,
@@ -55,6 +58,19 @@ pub struct RunOptions {
     /// unwritable directory) or the loss is not finite, pause and wait for Resume or Stop
     /// instead of failing.
     pub pause_on_fault: bool,
+    /// Test images in each grid of the [`Predictions`](crate::events::Predictions) sent
+    /// after every epoch.
+    pub predictions: usize,
+}
+
+impl Default for RunOptions {
+    fn default() -> Self {
+        RunOptions {
+            resume: false,
+            pause_on_fault: false,
+            predictions: 16,
+        }
+    }
 }
 
 /// Why a run failed, and whether the user's settings were to blame (exit code 2).
@@ -167,6 +183,57 @@ pub fn run_with(
         }
         None => fault::Faults::default(),
     };
+    let (device, compute, trains_on) = choose_device(cfg, sink)?;
+    let ds = prepare_data(cfg, sink)?;
+    let run_dir = match cfg.runtime.run_dir.as_str() {
+        "" => {
+            let root = run_dir::default_runs_root()
+                .context("cannot determine the user data directory for runs; set --run-dir")?;
+            run_dir::create_under(&root, cfg.model.name.name())?
+        }
+        dir => PathBuf::from(dir),
+    };
+    // Held until the run ends: no other process writes here meanwhile.
+    let run = Run::open(&run_dir, cfg, opts.resume)?;
+    let _held = run.hold();
+    run.start_record(
+        cfg.model.name.name(),
+        &trains_on,
+        cfg.training.epochs,
+        opts.resume,
+        BestBy::with(cfg.data.validation),
+    )?;
+    // From here on the run has a record, and it says how the run ended.
+    let watch = trainer::Watch {
+        pause_on_fault: opts.pause_on_fault,
+        faults,
+        predictions: opts.predictions,
+    };
+    let mut t = Trainer::new(cfg, &ds, (device, compute), run, watch);
+    let result = train_in(&mut t, cfg, opts, &trains_on, control, sink)
+        .map(|outcome| t.summary(outcome, started.elapsed().as_secs_f64()));
+    if let Ok(summary) = &result {
+        sink.send(TrainEvent::Done(Box::new(summary.clone())));
+        sink.send(TrainEvent::Phase(Phase::Done));
+    }
+    let (status, reason) = match &result {
+        Ok(s) if s.stopped_early => (run_record::Status::Stopped, None),
+        Ok(_) => (run_record::Status::Finished, None),
+        Err(e) if e.chain().any(|c| c.is::<run_record::Diverged>()) => {
+            (run_record::Status::Diverged, Some(format!("{e:#}")))
+        }
+        Err(e) => (run_record::Status::Failed, Some(format!("{e:#}"))),
+    };
+    if let Err(e) = run_record::end(&run_dir, status, reason) {
+        sink.send(TrainEvent::Message(format!("{e:#}")));
+    }
+    result
+}
+
+/// The device the run trains on, the kind its network computes in, and both in words
+/// (the header's and `run.json`'s `cpu · 2 threads, bf16`); what was chosen instead of
+/// what was asked for is said in the log.
+fn choose_device(cfg: &Config, sink: &mut dyn Sink) -> Result<(tch::Device, tch::Kind, String)> {
     let threads = cfg.threads();
     tch::set_num_threads(threads as i32);
     let resolved =
@@ -178,11 +245,16 @@ pub fn run_with(
     if let Some(note) = note {
         sink.send(TrainEvent::Message(note));
     }
-    // What the header and run.json say the run trains on: the device, and bfloat16 when so.
     let trains_on = match compute {
         tch::Kind::BFloat16 => format!("{}, bf16", resolved.description),
         _ => resolved.description.clone(),
     };
+    Ok((resolved.device, compute, trains_on))
+}
+
+/// The dataset as the run uses it: loaded, limited, and with the validation images held
+/// out of the training set.
+fn prepare_data(cfg: &Config, sink: &mut dyn Sink) -> Result<Dataset> {
     sink.send(TrainEvent::Message(
         "loading the Fashion-MNIST dataset…".into(),
     ));
@@ -199,125 +271,22 @@ pub fn run_with(
             cfg.training.seed
         )));
     }
-
-    let run_dir = match cfg.runtime.run_dir.as_str() {
-        "" => {
-            let root = run_dir::default_runs_root()
-                .context("cannot determine the user data directory for runs; set --run-dir")?;
-            run_dir::create_under(&root, cfg.model.name.name())?
-        }
-        dir => PathBuf::from(dir),
-    };
-    // Held until the run ends: no other process writes here meanwhile.
-    let _held = run_dir::claim(&run_dir, opts.resume)?;
-    atomic::write(
-        &run_dir.join(run_dir::CONFIG_FILE),
-        cfg.to_toml().as_bytes(),
-    )
-    .with_context(|| format!("cannot write the config into {}", run_dir.display()))?;
-
-    // Orphans of a save that died before its commit go; the committed generation stays.
-    let ckpt_dir = run_dir.join(checkpoint::DIR);
-    // An unreadable sidecar keeps every generation: resuming will say what is wrong.
-    if let Ok(committed) = checkpoint::read_sidecar(&ckpt_dir) {
-        checkpoint::clean(&ckpt_dir, committed.map(|s| s.generation));
-    }
-    run_record::start(
-        &run_dir,
-        cfg.model.name.name(),
-        &trains_on,
-        cfg.training.epochs,
-        opts.resume,
-        BestBy::with(cfg.data.validation),
-    )?;
-    // From here on the run has a record, and it says how the run ended.
-    let prepared = Prepared {
-        ds: &ds,
-        device: resolved.device,
-        trains_on,
-        compute,
-        run_dir: run_dir.clone(),
-        faults,
-        started,
-    };
-    let result = train_in(cfg, opts, prepared, control, sink);
-    let (status, reason) = match &result {
-        Ok(s) if s.stopped_early => (run_record::Status::Stopped, None),
-        Ok(_) => (run_record::Status::Finished, None),
-        Err(e) if e.chain().any(|c| c.is::<run_record::Diverged>()) => {
-            (run_record::Status::Diverged, Some(format!("{e:#}")))
-        }
-        Err(e) => (run_record::Status::Failed, Some(format!("{e:#}"))),
-    };
-    if let Err(e) = run_record::end(&run_dir, status, reason) {
-        sink.send(TrainEvent::Message(format!("{e:#}")));
-    }
-    result
+    Ok(ds)
 }
 
-/// What [`run_with`] has ready when the run directory is claimed.
-struct Prepared<'a> {
-    ds: &'a Dataset,
-    device: tch::Device,
-    /// The device's description, with the precision when it is not f32.
-    trains_on: String,
-    /// The kind the network computes in (see [`crate::model::precision`]).
-    compute: tch::Kind,
-    run_dir: PathBuf,
-    faults: fault::Faults,
-    started: Instant,
-}
-
-/// The part of [`run_with`] after the run directory is claimed and its record started.
+/// The run with its trainer built: restore a checkpoint when resuming, say what the run
+/// is, and train.
 fn train_in(
+    t: &mut Trainer<'_>,
     cfg: &Config,
     opts: RunOptions,
-    p: Prepared<'_>,
+    trains_on: &str,
     control: &Receiver<Command>,
     sink: &mut dyn Sink,
-) -> Result<RunSummary> {
-    let Prepared {
-        ds,
-        device,
-        trains_on,
-        compute,
-        run_dir,
-        faults,
-        started,
-    } = p;
-    let mut t = Trainer::new(
-        cfg,
-        ds,
-        device,
-        compute,
-        run_dir.clone(),
-        opts.pause_on_fault,
-        faults,
-    )?;
+) -> Result<trainer::Outcome> {
     if opts.resume {
         t.restore(sink)?;
     }
-    sink.send(TrainEvent::Started(Box::new(RunInfo {
-        model: cfg.model.name.to_string(),
-        device: trains_on,
-        parameters: t.parameters(),
-        epochs: cfg.training.epochs,
-        batch_size: cfg.training.batch_size,
-        batches_per_epoch: t.batches_per_epoch(),
-        train_images: ds.train.len(),
-        test_images: ds.test.len(),
-        lr: cfg.training.lr,
-        seed: cfg.training.seed,
-        time_budget: cfg.training.time_budget.secs(),
-        run_dir: run_dir.clone(),
-        data_source: ds.dir.display().to_string(),
-        data_load_secs: ds.load_secs,
-        early_stop: cfg.training.early_stop,
-        validation: ds.validation.len(),
-    })));
-    let outcome = t.train(control, sink)?;
-    let summary = t.summary(outcome, started.elapsed().as_secs_f64());
-    sink.send(TrainEvent::Done(Box::new(summary.clone())));
-    sink.send(TrainEvent::Phase(Phase::Done));
-    Ok(summary)
+    sink.send(TrainEvent::Started(Box::new(t.info(cfg, trains_on))));
+    t.train(control, sink)
 }

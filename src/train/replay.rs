@@ -16,7 +16,6 @@ use crate::config::Config;
 use crate::data;
 use crate::events::{Command, TrainEvent};
 use crate::model;
-use crate::rng::SplitMix64;
 use crate::store::checkpoint;
 use crate::store::history::StoredRun;
 use crate::store::run_dir::MODEL_FILE;
@@ -78,11 +77,8 @@ fn serve(run: &StoredRun, control: &Receiver<Command>, sink: &mut dyn Sink) -> R
         .with_context(|| format!("cannot load {}", weights.display()))?;
     let (x, y) = split_tensors(&test, device);
     let eval = evaluate::evaluate(net.as_ref(), &x, &y, cfg.training.tta)?;
-    // The trainer's fixed sample of test images (see `Trainer::new`).
-    let mut rng = SplitMix64::new(cfg.training.seed ^ 0x5EED_5A3F);
-    let mut sample: Vec<usize> = (0..test.len()).collect();
-    rng.shuffle(&mut sample);
-    sample.truncate(cfg.ui.predictions.min(test.len()));
+    // The trainer's fixed sample of test images.
+    let sample = evaluate::sample_of(test.len(), cfg.training.seed, cfg.ui.predictions);
     let epochs = run.epochs.last().map_or(0, |s| s.epoch);
     let preds = evaluate::predictions(&eval, &test, &sample, epochs);
     sink.send(TrainEvent::Predictions(Box::new(preds)));

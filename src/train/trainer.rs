@@ -1,7 +1,10 @@
-//! The trainer: one run's model, optimiser, data on the device and position in the
-//! run, and the training loop in named steps (epoch, batch, progress report, end of
-//! epoch). How it obeys the consumer's commands is in [`control`]; how it saves and
-//! restores itself, in [`save`].
+//! The trainer: a thin loop over its parts. The [`Learner`] takes the steps, the
+//! [`Evaluator`] evaluates and shows, the [`RunPlan`] says how long the run is and when it
+//! evaluates, and the [`Record`] writes the run's files. The trainer holds the settings
+//! in force (the run's config with the live changes applied: the one place they live),
+//! the position in the run and its clock, and runs the loop in named steps (epoch, batch,
+//! progress report, end of epoch). How it obeys the consumer's commands is in [`control`];
+//! how it saves and restores itself, in [`save`]; the time budget's side, in [`timing`].
 
 mod control;
 mod record;
@@ -9,33 +12,27 @@ mod save;
 mod timing;
 
 use std::ops::ControlFlow;
-use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
-use anyhow::{Context, Result};
+use anyhow::Result;
 use flume::Receiver;
-use tch::{nn, Device, Kind, Tensor};
+use tch::{Device, Kind, Tensor};
 
-use super::augment::Augment;
-use super::budget::EvalPoints;
-use super::ema::Ema;
-use super::evaluate::{self, Evaluation};
+use super::evaluate::{Evaluation, Evaluator};
 use super::fault::Faults;
-use super::input::{scale, split_tensors};
-use super::loss;
-use super::optim::Optim;
+use super::learner::Learner;
+use super::plan::RunPlan;
 use super::schedule;
 use super::sink::Sink;
-use crate::config::{Config, Training};
+use crate::config::Config;
 use crate::data::Dataset;
 use crate::events::{
-    Best, Command, EpochSummary, FeatureMaps, Phase, Predictions, Progress, RunSummary, SaveReason,
-    TrainEvent,
+    Command, EpochSummary, Phase, Progress, RunInfo, RunSummary, SaveReason, TrainEvent,
 };
-use crate::model::{self, Network};
-use crate::rng::{step_seed, SplitMix64};
-use crate::store::run_dir;
-use crate::store::run_record::{self, LossLog};
+use crate::rng::SplitMix64;
+use crate::store::run::Run;
+use crate::store::run_record;
+use record::Record;
 
 /// How often per-batch metrics are sent: ~30 times a second at most.
 const PROGRESS_EVERY: Duration = Duration::from_millis(33);
@@ -45,6 +42,18 @@ const PROGRESS_EVERY: Duration = Duration::from_millis(33);
 pub(super) enum Outcome {
     Finished,
     Stopped,
+}
+
+/// What the trainer is told besides its config.
+#[derive(Debug, Clone, Copy, Default)]
+pub(super) struct Watch {
+    /// Someone is watching: when a save fails or the loss is not finite, pause and wait
+    /// for Resume or Stop instead of failing.
+    pub pause_on_fault: bool,
+    /// Faults to inject (test builds only).
+    pub faults: Faults,
+    /// Test images in the Predictions grids.
+    pub predictions: usize,
 }
 
 /// Running sums of the epoch in progress (kept on the device, read when needed).
@@ -113,19 +122,15 @@ impl RunClock {
         self.first_batch.get_or_insert_with(Instant::now);
     }
 
+    fn started(&self) -> bool {
+        self.first_batch.is_some()
+    }
+
     fn elapsed(&self) -> f64 {
         self.first_batch.map_or(0.0, |t| {
             t.elapsed().saturating_sub(self.paused).as_secs_f64()
         })
     }
-}
-
-/// The moving average of the weights and the network that evaluates it, when the recipe
-/// averages (`training.ema`).
-struct Averaged {
-    vs: nn::VarStore,
-    net: Box<dyn Network + Send>,
-    ema: Ema,
 }
 
 /// What became of one batch.
@@ -138,127 +143,51 @@ enum Batch {
 
 /// State of one training run; lives and dies on the trainer thread.
 pub(super) struct Trainer<'a> {
-    /// The settings the run started with.
-    cfg: &'a Config,
-    /// The training settings in force now: `cfg.training` plus the live changes.
-    training: Training,
+    /// The settings in force: the run's config with the live changes applied.
+    cfg: Config,
     ds: &'a Dataset,
-    device: Device,
-    vs: nn::VarStore,
-    net: Box<dyn Network + Send>,
-    opt: Optim,
-    averaged: Option<Averaged>,
-    augment: Augment,
+    learner: Learner,
+    eval: Evaluator<'a>,
+    plan: RunPlan,
     clock: RunClock,
-    /// With a time budget: batches done, seconds elapsed and seconds spent evaluating
-    /// when the speed measurement began.
-    measure_from: Option<(usize, f64, f64)>,
-    /// Seconds spent evaluating (and saving at epoch ends) since the first batch, and
-    /// the last evaluation's.
-    eval_time: f64,
-    last_eval_secs: Option<f64>,
-    /// Batches in the whole run, once a time budget has fixed it.
-    total_batches: Option<usize>,
-    train_x: Tensor,
-    train_y: Tensor,
-    test_x: Tensor,
-    test_y: Tensor,
-    /// The held-out training images (`data.validation`), when there are any.
-    val: Option<(Tensor, Tensor)>,
-    run_dir: PathBuf,
-    /// Fixed random test indices shown in the Predictions pane.
-    sample: Vec<usize>,
-    /// Test index whose feature maps the consumer last asked for.
-    feature_index: usize,
-    last_test_acc: Option<f64>,
-    model_path: Option<PathBuf>,
     /// The epoch in progress (its number is also the count of epochs completed).
     cur: EpochState,
-    pause_on_fault: bool,
-    faults: Faults,
-    saves: u32,
-    /// Losses on their way to `loss.jsonl`.
-    loss_log: LossLog,
-    /// The best epoch so far, by validation accuracy when there are held-out images.
-    best: Option<Best>,
+    record: Record,
+    watch: Watch,
 }
 
 impl<'a> Trainer<'a> {
+    /// A trainer for `cfg` on `ds`, writing into `run`.
     pub(super) fn new(
-        cfg: &'a Config,
+        cfg: &Config,
         ds: &'a Dataset,
-        device: Device,
-        compute: Kind,
-        run_dir: PathBuf,
-        pause_on_fault: bool,
-        faults: Faults,
-    ) -> Result<Self> {
-        let tc = &cfg.training;
-        tch::manual_seed(tc.seed as i64);
-        let vs = nn::VarStore::new(device);
-        let (kind, dropout) = (cfg.model.name, cfg.model.dropout);
-        let net = model::build_in(kind, &vs.root(), dropout, compute);
-        let opt = Optim::new(tc, &vs);
-        // Built after the trained network, so that its weights draw what they always did.
-        let averaged = (tc.ema > 0.0).then(|| {
-            let mut avg_vs = nn::VarStore::new(device);
-            let avg_net = model::build_in(kind, &avg_vs.root(), dropout, compute);
-            avg_vs.freeze();
-            let ema = Ema::new(tc.ema, &vs, &avg_vs);
-            Averaged {
-                vs: avg_vs,
-                net: avg_net,
-                ema,
-            }
-        });
-        let augment = Augment::of(&cfg.data);
-        let (train_x, train_y) = split_tensors(&ds.train, device);
-        let (test_x, test_y) = split_tensors(&ds.test, device);
-        let val = (!ds.validation.is_empty()).then(|| split_tensors(&ds.validation, device));
-        let mut rng = SplitMix64::new(tc.seed ^ 0x5EED_5A3F);
-        let mut all: Vec<usize> = (0..ds.test.len()).collect();
-        rng.shuffle(&mut all);
-        all.truncate(cfg.ui.predictions.min(ds.test.len()));
-        Ok(Trainer {
-            cfg,
-            training: tc.clone(),
+        (device, compute): (Device, Kind),
+        run: Run,
+        watch: Watch,
+    ) -> Self {
+        let learner = Learner::new(cfg, &ds.train, device, compute);
+        let t = &cfg.training;
+        let eval = Evaluator::new(ds, device, t.tta, t.seed, watch.predictions);
+        let per_epoch = ds.train.len().div_ceil(t.batch_size);
+        Trainer {
+            plan: RunPlan::new(t, per_epoch),
+            record: Record::new(run, ds.validation.len()),
+            cfg: cfg.clone(),
             ds,
-            device,
-            vs,
-            net,
-            opt,
-            averaged,
-            augment,
+            learner,
+            eval,
             clock: RunClock::default(),
-            measure_from: None,
-            eval_time: 0.0,
-            last_eval_secs: None,
-            total_batches: None,
-            train_x,
-            train_y,
-            test_x,
-            test_y,
-            val,
-            run_dir,
-            sample: all,
-            feature_index: 0,
-            last_test_acc: None,
-            model_path: None,
             cur: EpochState::new(0, device),
-            pause_on_fault,
-            faults,
-            saves: 0,
-            loss_log: LossLog::default(),
-            best: None,
-        })
+            watch,
+        }
     }
 
     pub(super) fn parameters(&self) -> usize {
-        self.vs
-            .trainable_variables()
-            .iter()
-            .map(|t| t.numel())
-            .sum()
+        self.learner.parameters()
+    }
+
+    pub(super) fn batches_per_epoch(&self) -> usize {
+        self.plan.per_epoch()
     }
 
     /// Fractional epoch reached so far (batches done / batches per epoch).
@@ -266,80 +195,63 @@ impl<'a> Trainer<'a> {
         self.cur.epoch as f64 + self.cur.batch as f64 / self.batches_per_epoch() as f64
     }
 
-    pub(super) fn batches_per_epoch(&self) -> usize {
-        self.ds.train.len().div_ceil(self.cfg.training.batch_size)
+    /// Batches done in the whole run.
+    fn run_batches(&self) -> usize {
+        self.cur.epoch * self.batches_per_epoch() + self.cur.batch
+    }
+
+    /// The epoch count the loop runs to (see [`RunPlan::epochs_bound`]).
+    fn epochs_bound(&self, epoch: usize) -> usize {
+        self.plan.epochs_bound(epoch, self.cfg.training.epochs)
+    }
+
+    /// What the run is, for [`TrainEvent::Started`]: `cfg` on `ds`, trained on
+    /// `trains_on`.
+    pub(super) fn info(&self, cfg: &Config, trains_on: &str) -> RunInfo {
+        RunInfo {
+            model: cfg.model.name.to_string(),
+            device: trains_on.to_string(),
+            parameters: self.parameters(),
+            epochs: cfg.training.epochs,
+            batch_size: cfg.training.batch_size,
+            batches_per_epoch: self.batches_per_epoch(),
+            train_images: self.ds.train.len(),
+            test_images: self.ds.test.len(),
+            lr: cfg.training.lr,
+            seed: cfg.training.seed,
+            time_budget: cfg.training.time_budget.secs(),
+            run_dir: self.record.run.dir().to_path_buf(),
+            data_source: self.ds.dir.display().to_string(),
+            data_load_secs: self.ds.load_secs,
+            early_stop: cfg.training.early_stop,
+            validation: self.ds.validation.len(),
+        }
     }
 
     /// What the run reached, once `train` has returned `outcome`.
     pub(super) fn summary(&self, outcome: Outcome, seconds: f64) -> RunSummary {
         RunSummary {
             epochs_completed: self.cur.epoch,
-            test_acc: self.last_test_acc,
-            model_path: self.model_path.clone(),
-            run_dir: self.run_dir.clone(),
+            test_acc: self.record.last_test_acc,
+            model_path: self.record.model_path.clone(),
+            run_dir: self.record.run.dir().to_path_buf(),
             stopped_early: outcome == Outcome::Stopped,
             seconds,
         }
     }
 
-    /// Batches done in the whole run.
-    fn run_batches(&self) -> usize {
-        self.cur.epoch * self.batches_per_epoch() + self.cur.batch
-    }
-
-    /// The epoch count the loop runs to: the live setting (or what a time budget chose),
-    /// but at least the epoch that `epoch` (0-based) is in, which always finishes.
-    fn epochs_bound(&self, epoch: usize) -> usize {
-        match self.total_batches {
-            Some(n) => n.div_ceil(self.batches_per_epoch()),
-            None => self.training.epochs,
-        }
-        .max(epoch + 1)
-    }
-
-    /// Whether the run is over when 0-based `epoch` would start. With a time budget the
-    /// budget decides: until its plan is made the run goes on, whatever `epochs` says.
-    fn run_done(&self, epoch: usize) -> bool {
-        match self.total_batches {
-            Some(n) => self.run_batches() >= n,
-            None if self.cfg.training.time_budget.0.is_some() => false,
-            None => epoch >= self.training.epochs,
-        }
-    }
-
-    /// Where the run evaluates: every `eval_every` epochs (until epoch `eval_until`
-    /// when that is set) and at each epoch's end.
-    fn eval_points(&self) -> EvalPoints {
-        let t = &self.cfg.training;
-        let per_epoch = self.batches_per_epoch();
-        let every = (t.eval_every * per_epoch as f64).round() as usize;
-        let until = match t.eval_until {
-            u if u > 0.0 => (u * per_epoch as f64).round() as usize,
-            _ => usize::MAX,
-        };
-        EvalPoints {
-            every: every.clamp(1, per_epoch),
-            per_epoch,
-            until,
-        }
-    }
-
     /// The rate at fractional epoch `at` of 0-based `epoch`: the schedule over the live
-    /// settings, with the run as long as it will really be (so that a cosine schedule
-    /// does not drop to 0 in an epoch that outlives a shortened run).
+    /// settings, with the run as long as it will really be.
     fn scheduled_lr(&self, epoch: usize, at: f64) -> f64 {
-        let length = match self.total_batches {
-            Some(n) => n as f64 / self.batches_per_epoch() as f64,
-            None => self.epochs_bound(epoch) as f64,
-        };
-        schedule::lr_at(&self.training, at, length)
+        let length = self.plan.length(epoch, self.cfg.training.epochs);
+        schedule::lr_at(&self.cfg.training, at, length)
     }
 
     /// Train from where `cur` stands (the start, or the checkpoint's position when
-    /// resuming) until the live epoch count is reached: each epoch is
-    /// [`train_epoch`](Self::train_epoch) then [`end_epoch`](Self::end_epoch). Commands are
-    /// obeyed between batches and between epochs; a Stop, or a consumer that went away,
-    /// saves a checkpoint and ends the run early.
+    /// resuming) until the run is done: each epoch is [`train_epoch`](Self::train_epoch)
+    /// then [`end_epoch`](Self::end_epoch). Commands are obeyed between batches and
+    /// between epochs; a Stop, or a consumer that went away, saves a checkpoint and ends
+    /// the run early.
     pub(super) fn train(
         &mut self,
         control: &Receiver<Command>,
@@ -351,7 +263,10 @@ impl<'a> Trainer<'a> {
             if let Some(stop) = self.obey(control, sink) {
                 return self.finish_early(stop, sink);
             }
-            if self.run_done(epoch) || self.patience_spent(sink) {
+            let done = self.run_batches();
+            if self.plan.run_done(done, epoch, self.cfg.training.epochs)
+                || self.patience_spent(sink)
+            {
                 return Ok(Outcome::Finished);
             }
             let meter = match self.train_epoch(epoch, control, sink)? {
@@ -381,55 +296,65 @@ impl<'a> Trainer<'a> {
         let first_batch = if epoch == self.cur.epoch {
             self.cur.batch
         } else {
+            self.cur = EpochState::new(epoch, self.learner.device());
             0
         };
-        if epoch != self.cur.epoch {
-            self.cur = EpochState::new(epoch, self.device);
-        }
-        let batches = self.batches_per_epoch();
-        for b in first_batch..batches {
-            let pause_start = Instant::now();
+        for b in first_batch..self.batches_per_epoch() {
             // Before the first batch, the loop's head has just obeyed.
             if b > first_batch {
-                if let Some(stop) = self.obey(control, sink) {
+                let pause_start = Instant::now();
+                let stop = self.obey(control, sink);
+                self.count_pause(&mut meter, pause_start.elapsed());
+                if let Some(stop) = stop {
                     return self.finish_early(stop, sink).map(ControlFlow::Break);
                 }
-            }
-            meter.paused += pause_start.elapsed();
-            if self.clock.first_batch.is_some() {
-                self.clock.paused += pause_start.elapsed();
             }
             if self.train_batch(epoch, b, &order, &mut meter, control, sink)? == Batch::Skipped {
                 continue;
             }
-            let done = self.run_batches();
-            let ends_run = self.total_batches.is_some_and(|n| done >= n);
-            let due = meter.last_report.elapsed() >= PROGRESS_EVERY || b + 1 == batches;
-            if (due || ends_run) && !self.report_progress(epoch, &mut meter, sink)? {
-                return self
-                    .finish_early(Outcome::Stopped, sink)
-                    .map(ControlFlow::Break);
+            if let ControlFlow::Break(outcome) = self.after_batch(b, &mut meter, sink)? {
+                return Ok(ControlFlow::Break(outcome));
             }
-            if self.cfg.training.time_budget.0.is_some() && self.total_batches.is_none() {
-                self.measure_budget(sink)?;
-            }
-            if ends_run {
+            if self.plan.ends_at(self.run_batches()) {
                 break;
             }
-            if self.out_of_time() {
+            if self.plan.out_of_time(self.clock.elapsed()) {
                 self.end_for_time(sink);
                 break;
             }
-            if b + 1 < batches && self.eval_points().at(done) {
-                let start = Instant::now();
-                self.test_between(sink)?;
-                // Not training time: the epoch's speed leaves it out, `elapsed` keeps it.
-                meter.paused += start.elapsed();
-                self.count_evaluation(start.elapsed().as_secs_f64());
-                self.replan(sink);
-            }
+            self.test_if_due(b, &mut meter, sink)?;
         }
         Ok(ControlFlow::Continue(meter))
+    }
+
+    /// Time spent paused (or obeying) between two batches: not the epoch's training time,
+    /// nor, after the first batch, the run's.
+    fn count_pause(&mut self, meter: &mut EpochMeter, paused: Duration) {
+        meter.paused += paused;
+        if self.clock.started() {
+            self.clock.paused += paused;
+        }
+    }
+
+    /// After batch `b` trained: report progress when due (or when the run ends with it),
+    /// and with a time budget, measure the speed. `Break` when the consumer went away and
+    /// the run stopped.
+    fn after_batch(
+        &mut self,
+        b: usize,
+        meter: &mut EpochMeter,
+        sink: &mut dyn Sink,
+    ) -> Result<ControlFlow<Outcome>> {
+        let ends_run = self.plan.ends_at(self.run_batches());
+        let due =
+            meter.last_report.elapsed() >= PROGRESS_EVERY || b + 1 == self.batches_per_epoch();
+        if (due || ends_run) && !self.report_progress(meter, sink)? {
+            return self
+                .finish_early(Outcome::Stopped, sink)
+                .map(ControlFlow::Break);
+        }
+        self.measure_budget(sink)?;
+        Ok(ControlFlow::Continue(()))
     }
 
     /// The order of 0-based `epoch`'s images: a permutation that depends only on the seed
@@ -437,7 +362,7 @@ impl<'a> Trainer<'a> {
     fn batch_order(&self, epoch: usize) -> Tensor {
         let mut perm: Vec<i64> = (0..self.ds.train.len() as i64).collect();
         SplitMix64::new(self.cfg.training.seed.wrapping_add(epoch as u64)).shuffle(&mut perm);
-        Tensor::from_slice(&perm).to_device(self.device)
+        Tensor::from_slice(&perm).to_device(self.learner.device())
     }
 
     /// One optimiser step on batch `b` of `epoch`, taken in the epoch's `order`. A loss
@@ -455,38 +380,21 @@ impl<'a> Trainer<'a> {
         let start = b * bs;
         let len = bs.min(self.ds.train.len() - start);
         let frac = epoch as f64 + (b as f64 / self.batches_per_epoch() as f64);
-        self.opt.hyper.lr = self.scheduled_lr(epoch, frac);
+        self.learner.set_lr(self.scheduled_lr(epoch, frac));
         self.clock.start();
-        // Dropout draws from libtorch's RNG, reseeded from (seed, step) each batch, and
-        // augmentation from our own generator seeded the same way, so a resumed run
-        // repeats exactly what an uninterrupted one would have done.
-        let (seed, step) = (self.cfg.training.seed, self.opt.step_count());
-        tch::manual_seed(step_seed(seed, step));
         let idx = order.narrow(0, start as i64, len as i64);
-        let xs = scale(&self.train_x.index_select(0, &idx));
-        let augment = match frac >= self.cfg.data.translate_from {
-            true => self.augment,
-            false => self.augment.without_shifts(),
-        };
-        let xs = augment.apply(&xs, seed, step);
-        let ys = self.train_y.index_select(0, &idx);
-        let logits = self.net.forward_t(&xs, true);
-        let loss = loss::cross_entropy(&logits, &ys, self.cfg.training.label_smoothing);
-        let loss = self.faults.poison(self.opt.step_count(), loss);
-        let loss_value = loss.detach();
+        let step = self.learner.forward(&idx, frac, &mut self.watch.faults);
+        let loss_value = step.loss.detach();
         if let Err(e) = self.check_finite(&loss_value) {
             self.pause_or_fail(e, control, sink)?;
             self.cur.batch = b + 1;
             return Ok(Batch::Skipped);
         }
-        self.opt.backward_step(&loss);
-        if let Some(avg) = &mut self.averaged {
-            avg.ema.update(self.opt.step_count());
-        }
+        self.learner.apply(&step);
         self.cur.loss_sum += &loss_value * len as f64;
-        self.cur.correct += logits.argmax(-1, false).eq_tensor(&ys).sum(Kind::Int64);
+        self.cur.correct += &step.correct;
         self.cur.batch = b + 1;
-        meter.images += len;
+        meter.images += step.images;
         meter.pending.push((self.position(), loss_value));
         Ok(Batch::Trained)
     }
@@ -499,7 +407,7 @@ impl<'a> Trainer<'a> {
         control: &Receiver<Command>,
         sink: &mut dyn Sink,
     ) -> Result<()> {
-        if !self.pause_on_fault {
+        if !self.watch.pause_on_fault {
             return Err(e);
         }
         // The step was not taken: the weights are still those before this
@@ -519,26 +427,22 @@ impl<'a> Trainer<'a> {
     /// Send the losses not yet reported, with the epoch's accuracy, throughput and ETA.
     /// `false` when the consumer is gone. The losses are checked here too, for devices
     /// where [`check_finite`](Self::check_finite) does not read every batch's.
-    fn report_progress(
-        &mut self,
-        epoch: usize,
-        meter: &mut EpochMeter,
-        sink: &mut dyn Sink,
-    ) -> Result<bool> {
+    fn report_progress(&mut self, meter: &mut EpochMeter, sink: &mut dyn Sink) -> Result<bool> {
         meter.last_report = Instant::now();
         let losses = read_losses(&mut meter.pending)?;
-        self.loss_log.push(&losses);
+        self.record.run.push_losses(&losses);
         if let Some((at, bad)) = losses.iter().find(|(_, l)| !l.is_finite()) {
             return Err(self.divergence(f64::from(*bad), *at));
         }
         let n = self.ds.train.len();
         let ips = meter.images as f64 / meter.training_secs().max(1e-9);
         let seen = self.cur.seen(self.cfg.training.batch_size, n);
+        let epoch = self.cur.epoch;
         let remaining = (self.epochs_bound(epoch) - epoch)
             .saturating_mul(n)
             .saturating_sub(seen);
         let elapsed = self.clock.elapsed();
-        let budget_left = self.cfg.training.time_budget.secs().map(|b| b - elapsed);
+        let budget_left = self.plan.budget_left(elapsed);
         Ok(sink.send(TrainEvent::Progress(Progress {
             epoch,
             batch: self.cur.batch,
@@ -547,7 +451,7 @@ impl<'a> Trainer<'a> {
             train_acc: self.cur.correct.int64_value(&[]) as f64 / seen as f64,
             images_per_sec: ips,
             eta_secs: budget_left.unwrap_or(remaining as f64 / ips),
-            lr: self.opt.hyper.lr,
+            lr: self.learner.lr(),
             elapsed_secs: elapsed,
             budget_left_secs: budget_left,
         })))
@@ -564,19 +468,17 @@ impl<'a> Trainer<'a> {
         sink: &mut dyn Sink,
     ) -> Result<()> {
         let (summary, eval) = self.evaluate_epoch(epoch, meter, sink)?;
-        self.last_test_acc = Some(eval.accuracy);
-        self.cur = EpochState::new(epoch + 1, self.device);
-        run_dir::append_metrics(&self.run_dir, &summary).with_context(|| {
-            format!(
-                "cannot append to {}",
-                self.run_dir.join(run_dir::METRICS_FILE).display()
-            )
-        })?;
+        self.record.last_test_acc = Some(eval.accuracy);
+        self.cur = EpochState::new(epoch + 1, self.learner.device());
+        self.record.run.append_epoch(&summary)?;
         self.record_epoch(&summary, sink)?;
         self.save_or_pause(control, sink)?;
         sink.send(TrainEvent::EpochEnd(Box::new(summary)));
-        sink.send(TrainEvent::Predictions(Box::new(self.predictions(&eval))));
-        let fm = self.feature_maps(self.feature_index, (epoch + 1) as f64);
+        let preds = self.eval.predictions(&eval, self.cur.epoch);
+        sink.send(TrainEvent::Predictions(Box::new(preds)));
+        let fm = self
+            .eval
+            .feature_maps(self.learner.evaluated(), (epoch + 1) as f64);
         sink.send(TrainEvent::FeatureMaps(Box::new(fm)));
         Ok(())
     }
@@ -599,8 +501,8 @@ impl<'a> Trainer<'a> {
         let train_acc = self.cur.correct.int64_value(&[]) as f64 / n;
         sink.send(TrainEvent::Phase(Phase::Evaluating));
         let eval_start = Instant::now();
-        let eval = self.evaluate()?;
-        let val = self.validate()?;
+        let eval = self.eval.test(self.learner.evaluated())?;
+        let val = self.eval.validate(self.learner.evaluated())?;
         let summary = EpochSummary {
             epoch: epoch + 1,
             epochs: self.epochs_bound(epoch),
@@ -611,7 +513,7 @@ impl<'a> Trainer<'a> {
             test_acc_plain: eval.accuracy_plain,
             val_loss: val.as_ref().map(|v| v.loss),
             val_acc: val.as_ref().map(|v| v.accuracy),
-            lr: self.opt.hyper.lr,
+            lr: self.learner.lr(),
             seconds,
             elapsed: self.clock.elapsed(),
             eval_seconds: eval_start.elapsed().as_secs_f64(),
@@ -625,7 +527,7 @@ impl<'a> Trainer<'a> {
     /// weights. Checked every batch on the CPU, where reading it costs nothing; on CUDA
     /// (where it would sync) it is checked with each progress snapshot instead.
     fn check_finite(&self, loss: &Tensor) -> Result<()> {
-        if self.device != Device::Cpu {
+        if self.learner.device() != Device::Cpu {
             return Ok(());
         }
         let v = loss.double_value(&[]);
@@ -640,7 +542,7 @@ impl<'a> Trainer<'a> {
         anyhow::Error::new(run_record::Diverged(format!(
             "the training loss became {value} at epoch {at:.3}; the last good checkpoint was \
              kept. Lower the learning rate and resume: fashion-tui train --resume {} --lr <smaller>",
-            self.run_dir.display()
+            self.record.run.dir().display()
         )))
     }
 
@@ -649,48 +551,9 @@ impl<'a> Trainer<'a> {
             "stopping at epoch {:.2}: saving a checkpoint",
             self.position()
         )));
-        self.flush_losses()?;
+        self.record.run.flush_losses()?;
         self.save(sink, SaveReason::Stopping)?;
         Ok(outcome)
-    }
-
-    /// The network that is evaluated and saved: the weight average when there is one.
-    fn evaluated_net(&self) -> &dyn Network {
-        match &self.averaged {
-            Some(avg) => avg.net.as_ref(),
-            None => self.net.as_ref(),
-        }
-    }
-
-    fn evaluate(&self) -> Result<Evaluation> {
-        evaluate::evaluate(
-            self.evaluated_net(),
-            &self.test_x,
-            &self.test_y,
-            self.cfg.training.tta,
-        )
-    }
-
-    /// The evaluation on the held-out training images, when there are any.
-    fn validate(&self) -> Result<Option<Evaluation>> {
-        let Some((x, y)) = &self.val else {
-            return Ok(None);
-        };
-        evaluate::evaluate(self.evaluated_net(), x, y, self.cfg.training.tta).map(Some)
-    }
-
-    fn predictions(&self, eval: &Evaluation) -> Predictions {
-        evaluate::predictions(eval, &self.ds.test, &self.sample, self.cur.epoch)
-    }
-
-    fn feature_maps(&self, index: usize, at_epoch: f64) -> FeatureMaps {
-        evaluate::feature_maps(
-            self.evaluated_net(),
-            &self.test_x,
-            &self.ds.test,
-            index,
-            at_epoch,
-        )
     }
 }
 

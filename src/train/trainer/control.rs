@@ -33,8 +33,10 @@ impl Trainer<'_> {
             Command::Pause | Command::Resume => {}
             Command::Stop => return Some(Outcome::Stopped),
             Command::FeatureMaps { index } => {
-                self.feature_index = index.min(self.ds.test.len().saturating_sub(1));
-                let fm = self.feature_maps(self.feature_index, self.position());
+                self.eval.choose(index);
+                let fm = self
+                    .eval
+                    .feature_maps(self.learner.evaluated(), self.position());
                 sink.send(TrainEvent::FeatureMaps(Box::new(fm)));
             }
             Command::Checkpoint => {
@@ -53,7 +55,6 @@ impl Trainer<'_> {
     fn set(&mut self, setting: LiveSetting, sink: &mut dyn Sink) {
         let key = setting.key();
         let mut probe = self.cfg.clone();
-        probe.training = self.training.clone();
         let from = params::value_text(&probe, key);
         setting.apply(&mut probe.training);
         if let Err(e) = probe.validate() {
@@ -64,41 +65,36 @@ impl Trainer<'_> {
         if from == to {
             return;
         }
-        self.training = probe.training;
+        self.cfg = probe;
+        self.learner.follow(&self.cfg.training);
         let at = self.position();
-        let mut note = String::new();
-        match setting {
-            LiveSetting::WeightDecay(wd) => self.opt.hyper.weight_decay = wd,
+        let mut note = match setting {
             // libtorch's Adam(W) would take it as beta1, which the config keeps at 0.9.
-            LiveSetting::Momentum(m)
-                if matches!(
+            LiveSetting::Momentum(_)
+                if !matches!(
                     self.cfg.training.optimizer,
                     Optimizer::Sgd | Optimizer::Nesterov
                 ) =>
             {
-                self.opt.hyper.momentum = m
-            }
-            LiveSetting::Momentum(_) => {
-                note = format!(
+                format!(
                     " (no effect with {:?}: momentum is for sgd and nesterov)",
                     self.cfg.training.optimizer
                 )
-                .to_lowercase();
+                .to_lowercase()
             }
             LiveSetting::Epochs(n) => {
                 let current = at.floor() as usize + usize::from(at.fract() > 0.0);
                 if n < current.max(1) {
-                    note = format!(" (the run ends after the current epoch, {current})");
+                    format!(" (the run ends after the current epoch, {current})")
+                } else {
+                    String::new()
                 }
             }
-            LiveSetting::Lr(_)
-            | LiveSetting::Schedule(_)
-            | LiveSetting::StepEpochs(_)
-            | LiveSetting::Gamma(_) => {}
-        }
+            _ => String::new(),
+        };
         // The schedule (also for the rest) is re-read at every batch.
         let lr_now = self.scheduled_lr(at.floor() as usize, at);
-        if lr_now != self.opt.hyper.lr && !matches!(setting, LiveSetting::Lr(v) if v == lr_now) {
+        if lr_now != self.learner.lr() && !matches!(setting, LiveSetting::Lr(v) if v == lr_now) {
             note.push_str(&format!(" (rate now {lr_now:.3e})"));
         }
         sink.send(TrainEvent::Applied(format!(
