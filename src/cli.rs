@@ -4,7 +4,8 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
 
-use crate::config::{Config, DeviceChoice, ModelKind, TimeBudget};
+use crate::config::params::{self, Flag, Param, Scope, PARAMS};
+use crate::config::Config;
 
 #[derive(Debug, Parser)]
 #[command(
@@ -69,71 +70,30 @@ pub enum ConfigCommand {
     },
 }
 
-/// Settings that override the config file.
+/// Settings that override the config file: `--config`, and the flags of the settings
+/// every command that loads a model takes.
 #[derive(Debug, Clone, Default, Args)]
 pub struct Overrides {
     /// Config file (default: ./config.toml, else the user config dir).
     #[arg(long, value_name = "PATH")]
     pub config: Option<PathBuf>,
-    /// Network to train or evaluate: tutorial or fast (each brings its recipe).
-    #[arg(long, value_name = "NAME", value_parser = setting::<ModelKind>("model.name"))]
-    pub model: Option<ModelKind>,
-    /// auto, cpu, cuda or cuda:N.
-    #[arg(long, value_name = "D", value_parser = setting::<DeviceChoice>("runtime.device"))]
-    pub device: Option<DeviceChoice>,
-    /// CPU threads (default: one per core).
-    #[arg(long, value_name = "N")]
-    pub threads: Option<usize>,
-    /// Directory holding the four Fashion-MNIST .gz files.
-    #[arg(long, value_name = "PATH")]
-    pub data_dir: Option<PathBuf>,
-    /// Use only the first N test images.
-    #[arg(long, value_name = "N")]
-    pub test_limit: Option<usize>,
+    #[command(flatten)]
+    pub settings: SettingFlags<false>,
 }
 
 #[derive(Debug, Clone, Default, Args)]
 pub struct TrainArgs {
     #[command(flatten)]
     pub common: Overrides,
+    /// The settings' flags that only `train` takes.
+    #[command(flatten)]
+    pub settings: SettingFlags<true>,
     /// No dashboard: print a line per epoch (automatic when stdout is not a terminal).
     #[arg(long)]
     pub headless: bool,
     /// Headless, with only JSON lines on stdout (one per epoch, then a "done" line).
     #[arg(long)]
     pub json: bool,
-    /// Epochs to train (with --time-budget, the budget decides instead)
-    #[arg(long, value_name = "N")]
-    pub epochs: Option<usize>,
-    /// Images per training step
-    #[arg(long, value_name = "N")]
-    pub batch_size: Option<usize>,
-    /// Learning rate.
-    #[arg(long, value_name = "X", allow_negative_numbers = true)]
-    pub lr: Option<f64>,
-    /// Seed for weights, shuffling and dropout (CPU runs repeat exactly).
-    #[arg(long, value_name = "N")]
-    pub seed: Option<u64>,
-    /// Directory for this run's config, metrics and model.
-    #[arg(long, value_name = "PATH", conflicts_with = "resume")]
-    pub run_dir: Option<PathBuf>,
-    /// Use only the first N training images.
-    #[arg(long, value_name = "N")]
-    pub train_limit: Option<usize>,
-    /// Hold out N training images and choose the best epoch (and stop early) by their
-    /// accuracy instead of the test set's.
-    #[arg(long, value_name = "N")]
-    pub validation: Option<usize>,
-    /// Train the best model that fits this wall time (e.g. 3m, 90s): the run measures
-    /// its speed and fixes its length so that the schedule ends on time.
-    #[arg(long, value_name = "DURATION", value_parser = setting::<TimeBudget>("training.time_budget"))]
-    pub time_budget: Option<TimeBudget>,
-    /// Evaluate on the test set every N epochs (e.g. 0.25), besides each epoch's end.
-    #[arg(long, value_name = "N")]
-    pub eval_every: Option<f64>,
-    /// Evaluate every --eval-every epochs only until this epoch, then at epoch ends (0: the whole run).
-    #[arg(long, value_name = "EPOCH")]
-    pub eval_until: Option<f64>,
     /// Continue a run from its last checkpoint (default: the latest run with one).
     #[arg(long, value_name = "RUN_DIR", num_args = 0..=1)]
     pub resume: Option<Option<PathBuf>>,
@@ -246,85 +206,130 @@ pub enum RunsSort {
     Name,
 }
 
-/// A flag's value parsed as the config file's `key` is, with the same message.
-fn setting<T>(key: &'static str) -> impl Fn(&str) -> Result<T, String> + Clone
-where
-    T: std::str::FromStr<Err = String>,
-{
-    move |text| text.parse().map_err(|e| format!("{key} = {text:?}: {e}"))
+/// The flags of the settings table's rows ([`PARAMS`]) whose flag is for `train` alone
+/// (`TRAIN`) or for every command that loads a model: each flag's name, value name and
+/// help come from its row, its value is parsed as the file's is (the same messages), and
+/// [`SettingFlags::apply`] sets it through the row's field.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SettingFlags<const TRAIN: bool> {
+    /// `(key, text)` of each flag given, in the table's order.
+    pub given: Vec<(&'static str, String)>,
 }
 
-fn path_string(p: &std::path::Path) -> String {
-    p.to_string_lossy().into_owned()
+/// Flags that cannot go with another of `train`'s: `--run-dir` names a new run's
+/// directory, `--resume` an existing run's.
+const CONFLICTS: &[(&str, &str)] = &[("runtime.run_dir", "resume")];
+
+impl<const TRAIN: bool> SettingFlags<TRAIN> {
+    /// The rows whose flags these are.
+    fn rows() -> impl Iterator<Item = (&'static Param, Flag)> {
+        let scope = if TRAIN { Scope::Train } else { Scope::Common };
+        PARAMS
+            .iter()
+            .filter_map(move |p| p.flag.filter(|f| f.scope == scope).map(|f| (p, f)))
+    }
+
+    /// The text of `key`'s flag, when it was given.
+    pub fn get(&self, key: &str) -> Option<&str> {
+        self.given
+            .iter()
+            .find(|(k, _)| *k == key)
+            .map(|(_, v)| v.as_str())
+    }
+
+    /// Apply these flags over `cfg` (flag over file over default).
+    pub fn apply(&self, cfg: &mut Config) {
+        for (key, text) in &self.given {
+            // Parsed when the command line was read: setting it again cannot fail.
+            if let Some(p) = params::find(key) {
+                let _ = (p.field.set)(cfg, text);
+            }
+        }
+    }
+}
+
+/// A table row's help as a flag's: starting with a capital, as clap's own do.
+fn sentence(help: &str) -> String {
+    let mut chars = help.chars();
+    chars
+        .next()
+        .map_or_else(String::new, |c| c.to_uppercase().chain(chars).collect())
+}
+
+/// `text` for the setting `p`, parsed as the config file's value is: refused with the
+/// same message the file would get.
+fn parse_setting(p: &'static Param, text: &str) -> Result<String, String> {
+    let mut probe = Config::default();
+    (p.field.set)(&mut probe, text)
+        .map(|()| text.to_string())
+        .map_err(|e| {
+            let sep = if e.starts_with("is not") { " " } else { ": " };
+            format!("{} = {text:?}{sep}{e}", p.key)
+        })
+}
+
+impl<const TRAIN: bool> clap::FromArgMatches for SettingFlags<TRAIN> {
+    fn from_arg_matches(m: &clap::ArgMatches) -> Result<Self, clap::Error> {
+        let given = Self::rows()
+            .filter_map(|(p, _)| Some((p.key, m.get_one::<String>(p.key)?.clone())))
+            .collect();
+        Ok(SettingFlags { given })
+    }
+
+    fn update_from_arg_matches(&mut self, m: &clap::ArgMatches) -> Result<(), clap::Error> {
+        *self = Self::from_arg_matches(m)?;
+        Ok(())
+    }
+}
+
+impl<const TRAIN: bool> Args for SettingFlags<TRAIN> {
+    fn augment_args(cmd: clap::Command) -> clap::Command {
+        Self::rows().fold(cmd, |cmd, (p, flag)| {
+            let mut arg = clap::Arg::new(p.key)
+                .long(flag.long)
+                .value_name(flag.value)
+                .help(sentence(p.help))
+                .allow_negative_numbers(true)
+                .value_parser(move |text: &str| parse_setting(p, text));
+            for (key, other) in CONFLICTS {
+                if *key == p.key {
+                    arg = arg.conflicts_with(*other);
+                }
+            }
+            cmd.arg(arg)
+        })
+    }
+
+    fn augment_args_for_update(cmd: clap::Command) -> clap::Command {
+        Self::augment_args(cmd)
+    }
 }
 
 impl Overrides {
     /// Apply these flags over `cfg` (flag over file over default).
     pub fn apply(&self, cfg: &mut Config) {
-        if let Some(v) = self.model {
-            cfg.model.name = v;
-        }
-        if let Some(v) = self.device {
-            cfg.runtime.device = v;
-        }
-        if let Some(v) = self.threads {
-            cfg.runtime.threads = v;
-        }
-        if let Some(v) = &self.data_dir {
-            cfg.data.dir = path_string(v);
-        }
-        if let Some(v) = self.test_limit {
-            cfg.data.test_limit = v;
-        }
+        self.settings.apply(cfg);
     }
 }
 
 impl TrainArgs {
+    /// Apply every settings flag over `cfg` (flag over file over default).
     pub fn apply(&self, cfg: &mut Config) {
         self.common.apply(cfg);
-        let t = &mut cfg.training;
-        if let Some(v) = self.epochs {
-            t.epochs = v;
-        }
-        if let Some(v) = self.batch_size {
-            t.batch_size = v;
-        }
-        if let Some(v) = self.lr {
-            t.lr = v;
-        }
-        if let Some(v) = self.seed {
-            t.seed = v;
-        }
-        if let Some(v) = &self.run_dir {
-            cfg.runtime.run_dir = path_string(v);
-        }
-        if let Some(v) = self.train_limit {
-            cfg.data.train_limit = v;
-        }
-        if let Some(v) = self.validation {
-            cfg.data.validation = v;
-        }
-        if let Some(v) = self.time_budget {
-            cfg.training.time_budget = v;
-        }
-        if let Some(v) = self.eval_every {
-            cfg.training.eval_every = v;
-        }
-        if let Some(v) = self.eval_until {
-            cfg.training.eval_until = v;
-        }
+        self.settings.apply(cfg);
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::config::{DeviceChoice, ModelKind};
 
     #[test]
     fn bare_invocation_means_train() {
         let cli = Cli::try_parse_from(["fashion-tui", "--epochs", "2", "--headless"]).unwrap();
         assert!(cli.command.is_none());
-        assert_eq!(cli.train.epochs, Some(2));
+        assert_eq!(cli.train.settings.get("training.epochs"), Some("2"));
         assert!(cli.train.headless);
     }
 
@@ -403,5 +408,39 @@ mod tests {
         assert!(
             matches!(cli.command, Some(Command::Eval(a)) if a.model_path.ends_with("model.safetensors"))
         );
+    }
+
+    #[test]
+    fn setting_flags_come_from_the_table_and_parse_as_the_file_does() {
+        let e = Cli::try_parse_from(["fashion-tui", "--epochs", "2.5"]).unwrap_err();
+        assert!(
+            e.to_string()
+                .contains("training.epochs = \"2.5\" is not a whole number (0, 1, 2, …)"),
+            "{e}"
+        );
+        let e = Cli::try_parse_from(["fashion-tui", "eval", "m", "--model", "resnet"]).unwrap_err();
+        assert!(
+            e.to_string()
+                .contains("model.name = \"resnet\": unknown model"),
+            "{e}"
+        );
+        // Train's own flags are not eval's.
+        assert!(Cli::try_parse_from(["fashion-tui", "eval", "m", "--epochs", "2"]).is_err());
+        assert!(Cli::try_parse_from(["fashion-tui", "--run-dir", "r", "--resume"]).is_err());
+        // Every flag is one setting's, named once; the help is the row's.
+        let mut longs: Vec<&str> = PARAMS
+            .iter()
+            .filter_map(|p| p.flag.map(|f| f.long))
+            .collect();
+        let n = longs.len();
+        longs.sort_unstable();
+        longs.dedup();
+        assert_eq!(longs.len(), n);
+        let help = <Cli as clap::CommandFactory>::command()
+            .render_long_help()
+            .to_string();
+        for p in PARAMS.iter().filter(|p| p.flag.is_some()) {
+            assert!(help.contains(&sentence(p.help)), "{} lacks its help", p.key);
+        }
     }
 }

@@ -1,15 +1,22 @@
 //! Hyperparameters and settings: the schema and its built-in defaults (equal to the
 //! repository's documented `config.toml`). The rest lives in the files named for it:
-//! [`params`] (the one table of keys, ranges and help), [`layer`] (finding the file and
-//! putting flags over it), [`validate`], [`edit`] (saving from the dashboard) and
-//! [`reload`] (noticing the file change).
+//! [`params`] (the one table of keys, fields, ranges, help and flags; [`field`] reaches a
+//! key's value, [`range`] says what it allows), [`live`] (what the trainer takes while it
+//! runs), [`text`] (values as the editor shows and takes them), [`recipe`] (each model's
+//! defaults), [`layer`] (finding the file and putting flags over it), [`validate`],
+//! [`hint`] ("did you mean"), [`edit`] (saving from the dashboard) and [`reload`]
+//! (noticing the file change).
 
 pub mod edit;
+pub mod field;
 pub mod hint;
 pub mod layer;
+pub mod live;
 pub mod params;
+pub mod range;
 pub mod recipe;
 pub mod reload;
+pub mod text;
 pub mod validate;
 
 use std::fmt;
@@ -489,7 +496,7 @@ mod tests {
         assert!(c.validate().unwrap_err().0.starts_with("model.dropout = 1"));
         // Names are parsed, not range-checked: a bad one never makes a Config.
         let c = Config::default();
-        let named = |key, text| params::with_text(&c, key, text).unwrap_err().0;
+        let named = |key, text| text::with_text(&c, key, text).unwrap_err().0;
         assert!(named("model.name", "resnet").starts_with("model.name = \"resnet\""));
         assert!(named("runtime.device", "tpu").starts_with("runtime.device = \"tpu\""));
         let c = Config::default();

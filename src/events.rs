@@ -9,7 +9,7 @@ use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
 
-pub use crate::config::params::LiveSetting;
+pub use crate::config::live::LiveSetting;
 pub use crate::data::{IMAGE_PIXELS, IMAGE_SIDE, NUM_CLASSES};
 
 /// Short class names for display, indexed by label (the dataset's own are longer:

@@ -12,7 +12,8 @@ use anyhow::{Context, Result};
 use serde_json::json;
 
 use crate::cli::{RunsArgs, RunsSort};
-use crate::config::params::{self, PARAMS};
+use crate::config::params::PARAMS;
+use crate::config::text;
 use crate::duration;
 use crate::error::UsageError;
 use crate::events::BestBy;
@@ -33,7 +34,7 @@ pub fn differing_keys(runs: &[RunEntry]) -> Vec<&'static str> {
         .map(|p| p.key)
         .filter(|k| compared(k))
         .filter(|k| {
-            let mut values = configs.iter().map(|c| params::value_text(c, k));
+            let mut values = configs.iter().map(|c| text::value_text(c, k));
             values
                 .next()
                 .is_some_and(|first| values.any(|v| v != first))
@@ -217,7 +218,7 @@ pub fn table(runs: &[RunEntry], keys: &[&'static str]) -> String {
         row.extend(keys.iter().map(|k| {
             r.config
                 .as_ref()
-                .map_or_else(|| "?".into(), |c| params::value_text(c, k))
+                .map_or_else(|| "?".into(), |c| text::value_text(c, k))
         }));
         row.push(note(r));
         rows.push(row);
@@ -251,7 +252,7 @@ pub fn json_text(runs: &[RunEntry], keys: &[&'static str], skipped: &[String]) -
             let differs: serde_json::Map<String, serde_json::Value> = keys
                 .iter()
                 .map(|k| {
-                    let v = r.config.as_ref().and_then(|c| params::value(c, k));
+                    let v = r.config.as_ref().and_then(|c| text::value(c, k));
                     (k.to_string(), json!(v))
                 })
                 .collect();

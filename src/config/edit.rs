@@ -7,7 +7,7 @@ use std::path::Path;
 
 use toml_edit::{DocumentMut, Item};
 
-use crate::config::{params, Config};
+use crate::config::{text, Config};
 use crate::error::UsageError;
 
 /// `base` (a config file's text) with each of `keys` set to its value in `cfg`.
@@ -19,7 +19,7 @@ pub fn render(base: &str, cfg: &Config, keys: &[&str]) -> Result<String, UsageEr
         let (section, name) = key
             .split_once('.')
             .ok_or_else(|| UsageError(format!("unknown setting {key:?}")))?;
-        let new = params::value(cfg, key)
+        let new = text::value(cfg, key)
             .and_then(|v| to_edit(&v))
             .ok_or_else(|| UsageError(format!("unknown setting {key:?}")))?;
         let table = doc
@@ -70,7 +70,7 @@ pub fn save(path: &Path, cfg: &Config, keys: &[&str]) -> Result<Vec<u8>, UsageEr
     // What is written must read back as the values it is meant to hold.
     let back = Config::from_toml(&text, path)?;
     for &key in keys {
-        if params::value(&back, key) != params::value(cfg, key) {
+        if text::value(&back, key) != text::value(cfg, key) {
             return Err(UsageError(format!(
                 "{shown}: {key} would not read back as written; not saved"
             )));

@@ -1,20 +1,19 @@
-//! The one table of settings: every `section.key` with when a change applies, its help
-//! line, its allowed range and the check of it. Validation, the editor, the help, the
-//! "did you mean" hints and the resume check all read this table.
+//! The one table of settings: every `section.key` with its field, when a change applies,
+//! its help line and its allowed range, each written once. Validation, the editor, the
+//! help, the "did you mean" hints, the recipes, the command line's flags and the resume
+//! check all read this table.
 //!
-//! Also the settings as the editor and the hot reload work with them: a value as text, a
-//! new value from text, and whether a change reaches the running trainer
-//! ([`Apply::Live`], as a [`LiveSetting`]) or waits for the next run.
-//!
-//! A value typed in the editor is parsed by the same serde schema as the file and checked
-//! by [`Config::validate`] on a copy of the whole configuration, so files, flags, the
-//! editor and reloads share one source of validation truth.
+//! A row's [`Field`] reaches its value in a [`Config`] (`field!(training.lr)`: read it as a
+//! number to check its range, copy it, set it from text); its [`Range`] gives both the
+//! check and the words that say what is allowed; its [`Flag`], when it has one, is its
+//! command-line flag ([`crate::cli`] builds the flags from the table). The live settings are in
+//! [`crate::config::live`], the settings as text (the editor's, a flag's) in
+//! [`crate::config::text`].
 
-use std::fmt;
-
-use crate::config::hint::{plain_words, unknown_key_hint};
-use crate::config::{Config, Schedule, Training};
-use crate::error::UsageError;
+use crate::config::field::field;
+pub use crate::config::field::{AsNumber, Field, Number};
+pub use crate::config::range::{shown, Range};
+use crate::config::Config;
 
 /// When a change to a setting takes effect.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -34,11 +33,30 @@ impl Apply {
     }
 }
 
+/// Which commands take a setting's flag.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Scope {
+    /// `train`, `eval` and `predict`: the model, where it runs, the data.
+    Common,
+    /// `train` only.
+    Train,
+}
+
+/// A setting's command-line flag: `--long VALUE`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Flag {
+    pub long: &'static str,
+    /// The value's name in the help (`N`, `X`, `PATH`).
+    pub value: &'static str,
+    pub scope: Scope,
+}
+
 /// One row of [`PARAMS`].
 #[derive(Debug, Clone, Copy)]
 pub struct Param {
     /// `section.key`, as in the file.
     pub key: &'static str,
+    pub field: Field,
     pub apply: Apply,
     /// Shapes a run from its first step: a resumed run that changes it would not continue
     /// as it began (`--resume` refuses it without `--force`).
@@ -48,11 +66,11 @@ pub struct Param {
     pub recipe: bool,
     /// What it is and what is allowed, in a few words.
     pub help: &'static str,
-    /// The allowed values as an out-of-range message words them ("1 to 10000").
-    pub allowed: &'static str,
-    /// The value as the message shows it, when it is out of range; `None` when allowed.
-    /// Keys whose every parsed value is allowed (names, paths, flags) accept all.
-    pub out_of_range: fn(&Config) -> Option<String>,
+    pub range: Range,
+    /// The allowed values in words, when the range's own words will not do.
+    words: Option<&'static str>,
+    /// Its command-line flag, if it has one.
+    pub flag: Option<Flag>,
 }
 
 impl PartialEq for Param {
@@ -63,46 +81,44 @@ impl PartialEq for Param {
 
 impl Eq for Param {}
 
-/// Any value the schema parses is allowed.
-fn any(_: &Config) -> Option<String> {
-    None
-}
-
-/// `v` shown, unless it is finite and `ok`.
-fn float(v: f64, ok: bool) -> Option<String> {
-    (!(v.is_finite() && ok)).then(|| v.to_string())
-}
-
-/// `v` shown, unless it lies in `range` (a NaN lies in none).
-fn within<T: PartialOrd + ToString>(v: T, range: impl std::ops::RangeBounds<T>) -> Option<String> {
-    (!range.contains(&v)).then(|| v.to_string())
-}
-
-const fn row(key: &'static str, apply: Apply, help: &'static str) -> Param {
+const fn row(field: Field, apply: Apply, help: &'static str) -> Param {
     Param {
-        key,
+        key: field.key,
+        field,
         apply,
         shapes_run: false,
         recipe: false,
         help,
-        allowed: "",
-        out_of_range: any,
+        range: Range::Any,
+        words: None,
+        flag: None,
     }
 }
 
-const fn live(key: &'static str, help: &'static str) -> Param {
-    row(key, Apply::Live, help)
+const fn live(field: Field, help: &'static str) -> Param {
+    row(field, Apply::Live, help)
 }
 
-const fn next(key: &'static str, help: &'static str) -> Param {
-    row(key, Apply::NextRun, help)
+const fn next(field: Field, help: &'static str) -> Param {
+    row(field, Apply::NextRun, help)
 }
 
 impl Param {
-    /// With a range: `allowed` in words and the check that finds a value outside it.
-    const fn range(mut self, allowed: &'static str, out: fn(&Config) -> Option<String>) -> Self {
-        self.allowed = allowed;
-        self.out_of_range = out;
+    /// With a range of allowed values.
+    const fn range(mut self, range: Range) -> Self {
+        self.range = range;
+        self
+    }
+
+    /// Its allowed values said in other words than the range's own.
+    const fn words(mut self, words: &'static str) -> Self {
+        self.words = Some(words);
+        self
+    }
+
+    /// With the flag `--long VALUE` for the commands of `scope`.
+    const fn flag(mut self, long: &'static str, value: &'static str, scope: Scope) -> Self {
+        self.flag = Some(Flag { long, value, scope });
         self
     }
 
@@ -117,6 +133,22 @@ impl Param {
         self.recipe = true;
         self
     }
+
+    /// The allowed values, in words ("1 to 10000").
+    pub fn allowed(&self) -> String {
+        self.words
+            .map_or_else(|| self.range.words(self.key), str::to_string)
+    }
+
+    /// The value in `cfg` as an out-of-range message shows it; `None` when allowed.
+    pub fn out_of_range(&self, cfg: &Config) -> Option<String> {
+        self.range.check(&self.field, cfg)
+    }
+
+    /// Set this setting in `to` to its value in `from`.
+    pub fn copy(&self, from: &Config, to: &mut Config) {
+        (self.field.copy)(from, to)
+    }
 }
 
 /// The text that asks for the model's default of a recipe setting.
@@ -127,215 +159,226 @@ pub fn recipe_keys() -> impl Iterator<Item = &'static str> {
     PARAMS.iter().filter(|p| p.recipe).map(|p| p.key)
 }
 
+/// The time budget: none, or 10 s to 7 days.
+fn time_budget(c: &Config) -> Option<String> {
+    let v = c.training.time_budget;
+    let ok = v
+        .secs()
+        .is_none_or(|s| (10.0..=7.0 * 86_400.0).contains(&s));
+    (!ok).then(|| v.to_string())
+}
+
 /// Every key of the schema, live ones first, in the editor's order. A test keeps it equal
 /// to the keys [`Config`] serialises.
 pub const PARAMS: &[Param] = &[
     live(
-        "training.lr",
+        field!(training.lr),
         "learning rate, the schedule's base: > 0 and ≤ 10",
     )
-    .range("a finite number > 0 and ≤ 10", |c| {
-        float(c.training.lr, c.training.lr > 0.0 && c.training.lr <= 10.0)
-    })
-    .recipe(),
+    .range(Range::above(0.0, 10.0))
+    .words("a finite number > 0 and ≤ 10")
+    .recipe()
+    .flag("lr", "X", Scope::Train),
     live(
-        "training.epochs",
+        field!(training.epochs),
         "run length, 1 to 10000 (below the current epoch: ends after it)",
     )
-    .range("1 to 10000", |c| within(c.training.epochs, 1..=10_000)),
+    .range(Range::whole(1, 10_000))
+    .flag("epochs", "N", Scope::Train),
     live(
-        "training.weight_decay",
+        field!(training.weight_decay),
         "L2 penalty (adam, sgd) or decoupled decay (adamw): 0 to 1",
     )
-    .range("0 to 1", |c| within(c.training.weight_decay, 0.0..=1.0))
+    .range(Range::real(0.0, 1.0))
     .recipe(),
     live(
-        "training.momentum",
+        field!(training.momentum),
         "sgd momentum (adam's beta1 stays 0.9): 0 ≤ momentum < 1",
     )
-    .range("0 ≤ momentum < 1", |c| {
-        within(c.training.momentum, 0.0..1.0)
-    }),
+    .range(Range::below(0.0, 1.0)),
     live(
-        "training.schedule",
+        field!(training.schedule),
         "constant | step | cosine | onecycle (both decay to 0)",
     )
     .recipe(),
     live(
-        "training.step_epochs",
+        field!(training.step_epochs),
         "step schedule: epochs between decays, 1 or more",
     )
-    .range("1 or more", |c| {
-        within(c.training.step_epochs, 1..=usize::MAX)
-    }),
-    live("training.gamma", "step schedule: the factor, 0 < gamma ≤ 1").range(
-        "0 < gamma ≤ 1",
-        |c| {
-            float(
-                c.training.gamma,
-                c.training.gamma > 0.0 && c.training.gamma <= 1.0,
-            )
-        },
-    ),
-    next("training.optimizer", "adam | adamw | sgd | nesterov")
+    .range(Range::whole(1, u64::MAX)),
+    live(
+        field!(training.gamma),
+        "step schedule: the factor, 0 < gamma ≤ 1",
+    )
+    .range(Range::above(0.0, 1.0)),
+    next(field!(training.optimizer), "adam | adamw | sgd | nesterov")
         .shapes_run()
         .recipe(),
-    next("training.batch_size", "images per step: 1 to 60000")
-        .range("1 to 60000", |c| within(c.training.batch_size, 1..=60_000))
+    next(field!(training.batch_size), "images per step: 1 to 60000")
+        .range(Range::whole(1, 60_000))
         .shapes_run()
-        .recipe(),
+        .recipe()
+        .flag("batch-size", "N", Scope::Train),
     next(
-        "training.seed",
+        field!(training.seed),
         "seeds weights, shuffling and dropout: 0 to 2^63 - 1",
     )
     // TOML integers are signed 64-bit: a larger seed could not be written to the run's
     // config.toml, which resuming reads.
-    .range("0 to 9223372036854775807 (2^63 - 1)", |c| {
-        within(c.training.seed, 0..=i64::MAX as u64)
+    .range(Range::Whole {
+        lo: 0,
+        hi: i64::MAX as u64,
+        lo_note: "",
+        hi_note: " (2^63 - 1)",
     })
-    .shapes_run(),
+    .shapes_run()
+    .flag("seed", "N", Scope::Train),
     next(
-        "training.early_stop",
+        field!(training.early_stop),
         "stop after N epochs without a better test accuracy: 0 (off) to 10000",
     )
-    .range("0 (off) to 10000", |c| {
-        within(c.training.early_stop, 0..=10_000)
-    }),
+    .range(Range::whole(0, 10_000).noted(" (off)")),
     next(
-        "training.warmup",
+        field!(training.warmup),
         "onecycle: epochs of linear warm-up, 0 to 100 (auto: the model's)",
     )
-    .range("0 to 100", |c| within(c.training.warmup, 0.0..=100.0))
+    .range(Range::real(0.0, 100.0))
     .shapes_run()
     .recipe(),
     next(
-        "training.label_smoothing",
+        field!(training.label_smoothing),
         "label smoothing of the loss, 0 ≤ ε < 1 (auto: the model's)",
     )
-    .range("0 ≤ label_smoothing < 1", |c| {
-        within(c.training.label_smoothing, 0.0..1.0)
-    })
+    .range(Range::below(0.0, 1.0))
     .shapes_run()
     .recipe(),
     next(
-        "training.ema",
+        field!(training.ema),
         "decay of the evaluated weight average, 0 (off) ≤ ema < 1",
     )
-    .range("0 (off) ≤ ema < 1", |c| within(c.training.ema, 0.0..1.0))
+    .range(Range::below(0.0, 1.0).noted(" (off)"))
     .shapes_run()
     .recipe(),
     next(
-        "training.tta",
+        field!(training.tta),
         "evaluate each test image and its mirror: true | false",
     )
     .recipe(),
     next(
-        "training.time_budget",
+        field!(training.time_budget),
         "wall time for the run, e.g. 3m, 90s (empty: epochs rule)",
     )
-    .range("empty (no budget) or 10s to 7 days", |c| {
-        let v = c.training.time_budget;
-        let ok = v
-            .secs()
-            .is_none_or(|s| (10.0..=7.0 * 86_400.0).contains(&s));
-        (!ok).then(|| v.to_string())
+    .range(Range::Custom {
+        words: "empty (no budget) or 10s to 7 days",
+        check: time_budget,
     })
-    .shapes_run(),
+    .shapes_run()
+    .flag("time-budget", "DURATION", Scope::Train),
     next(
-        "training.eval_every",
+        field!(training.eval_every),
         "test every N epochs (0.25: four times an epoch), 0.01 to 1",
     )
-    .range("0.01 to 1", |c| within(c.training.eval_every, 0.01..=1.0)),
+    .range(Range::real(0.01, 1.0))
+    .flag("eval-every", "N", Scope::Train),
     next(
-        "training.eval_until",
+        field!(training.eval_until),
         "eval_every until epoch N, then epoch ends only: 0 (all run) to 10000",
     )
-    .range("0 (the whole run) to 10000", |c| {
-        within(c.training.eval_until, 0.0..=10_000.0)
-    }),
-    next("model.name", "the network: tutorial | fast").shapes_run(),
-    next("model.dropout", "before each dense layer: 0 ≤ dropout < 1")
-        .range("0 ≤ dropout < 1", |c| within(c.model.dropout, 0.0..1.0))
+    .range(Range::real(0.0, 10_000.0).noted(" (the whole run)"))
+    .flag("eval-until", "EPOCH", Scope::Train),
+    next(field!(model.name), "the network: tutorial | fast")
         .shapes_run()
-        .recipe(),
+        .flag("model", "NAME", Scope::Common),
     next(
-        "model.precision",
+        field!(model.dropout),
+        "before each dense layer: 0 ≤ dropout < 1",
+    )
+    .range(Range::below(0.0, 1.0))
+    .shapes_run()
+    .recipe(),
+    next(
+        field!(model.precision),
         "f32 | bf16 (the layers' arithmetic; bf16 where the hardware has it)",
     )
     .shapes_run()
     .recipe(),
     next(
-        "data.dir",
+        field!(data.dir),
         "with the four .gz files (empty: search, download)",
-    ),
+    )
+    .flag("data-dir", "PATH", Scope::Common),
     next(
-        "data.train_limit",
+        field!(data.train_limit),
         "use the first N training images (0 = all)",
     )
-    .shapes_run(),
-    next("data.test_limit", "use the first N test images (0 = all)"),
+    .shapes_run()
+    .flag("train-limit", "N", Scope::Train),
     next(
-        "data.validation",
+        field!(data.test_limit),
+        "use the first N test images (0 = all)",
+    )
+    .flag("test-limit", "N", Scope::Common),
+    next(
+        field!(data.validation),
         "hold out N training images to pick the best epoch by: 0 (off)",
     )
     // The upper bound depends on the data (and data.train_limit): checked once it is
     // loaded, by `Config::validate_against_data`.
-    .range("0 (off) to 59999", |c| {
-        within(c.data.validation, 0..=59_999)
-    })
-    .shapes_run(),
+    .range(Range::whole(0, 59_999).noted(" (off)"))
+    .shapes_run()
+    .flag("validation", "N", Scope::Train),
     next(
-        "data.flip",
+        field!(data.flip),
         "augment: mirror half the training images: true | false",
     )
     .shapes_run()
     .recipe(),
     next(
-        "data.translate",
+        field!(data.translate),
         "augment: shift training images by up to N pixels, 0 to 8",
     )
-    .range("0 to 8", |c| within(c.data.translate, 0..=8))
+    .range(Range::whole(0, 8))
     .shapes_run()
     .recipe(),
     next(
-        "data.cutout",
+        field!(data.cutout),
         "augment: black out an N×N square of each training image, 0 (off) to 28",
     )
-    .range("0 (off) to 28", |c| within(c.data.cutout, 0..=28))
+    .range(Range::whole(0, 28).noted(" (off)"))
     .shapes_run()
     .recipe(),
     next(
-        "data.translate_from",
+        field!(data.translate_from),
         "shift training images from this epoch on (fractions allowed): 0 to 10000",
     )
-    .range("0 to 10000", |c| {
-        within(c.data.translate_from, 0.0..=10_000.0)
-    })
+    .range(Range::real(0.0, 10_000.0))
     .shapes_run()
     .recipe(),
-    next("runtime.device", "auto | cpu | cuda | cuda:N"),
-    next("runtime.threads", "CPU threads: 0 (one per core) to 1024")
-        .range("0 (all cores) to 1024", |c| {
-            within(c.runtime.threads, 0..=1024)
-        }),
+    next(field!(runtime.device), "auto | cpu | cuda | cuda:N").flag("device", "D", Scope::Common),
     next(
-        "runtime.run_dir",
+        field!(runtime.threads),
+        "CPU threads: 0 (one per core) to 1024",
+    )
+    .range(Range::whole(0, 1024).noted(" (all cores)"))
+    .flag("threads", "N", Scope::Common),
+    next(
+        field!(runtime.run_dir),
         "where the run is written (empty: user data dir)",
-    ),
-    next("ui.fps", "dashboard redraws per second: 1 to 60")
-        .range("1 to 60", |c| within(c.ui.fps, 1..=60)),
-    next("ui.color", "auto | 16 | 256 | truecolor | none"),
+    )
+    .flag("run-dir", "PATH", Scope::Train),
+    next(field!(ui.fps), "dashboard redraws per second: 1 to 60").range(Range::whole(1, 60)),
+    next(field!(ui.color), "auto | 16 | 256 | truecolor | none"),
     next(
-        "ui.predictions",
+        field!(ui.predictions),
         "test images in the Predictions pane: 1 to 64",
     )
-    .range("1 to 64", |c| within(c.ui.predictions, 1..=64)),
+    .range(Range::whole(1, 64)),
     next(
-        "ui.notify",
+        field!(ui.notify),
         "bell and notification when a run ends: true | false",
     ),
     next(
-        "ui.ascii_charts",
+        field!(ui.ascii_charts),
         "plain characters instead of Braille: true | false",
     ),
 ];
@@ -345,182 +388,10 @@ pub fn find(key: &str) -> Option<&'static Param> {
     PARAMS.iter().find(|p| p.key == key)
 }
 
-/// A hyperparameter the trainer can change between two batches: the value it takes.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub enum LiveSetting {
-    Lr(f64),
-    /// The run's length; below the current epoch, the run ends after the current one.
-    Epochs(usize),
-    WeightDecay(f64),
-    Momentum(f64),
-    Schedule(Schedule),
-    StepEpochs(usize),
-    Gamma(f64),
-}
-
-impl LiveSetting {
-    /// The `section.key` it sets.
-    pub fn key(&self) -> &'static str {
-        match self {
-            LiveSetting::Lr(_) => "training.lr",
-            LiveSetting::Epochs(_) => "training.epochs",
-            LiveSetting::WeightDecay(_) => "training.weight_decay",
-            LiveSetting::Momentum(_) => "training.momentum",
-            LiveSetting::Schedule(_) => "training.schedule",
-            LiveSetting::StepEpochs(_) => "training.step_epochs",
-            LiveSetting::Gamma(_) => "training.gamma",
-        }
-    }
-
-    /// The key without its section (`lr`), for short messages.
-    pub fn name(&self) -> &'static str {
-        let key = self.key();
-        key.split_once('.').map_or(key, |(_, name)| name)
-    }
-
-    /// The value `cfg` holds for a live `key`; `None` for keys that are not live.
-    pub fn from_config(key: &str, cfg: &Config) -> Option<LiveSetting> {
-        let t = &cfg.training;
-        Some(match key {
-            "training.lr" => LiveSetting::Lr(t.lr),
-            "training.epochs" => LiveSetting::Epochs(t.epochs),
-            "training.weight_decay" => LiveSetting::WeightDecay(t.weight_decay),
-            "training.momentum" => LiveSetting::Momentum(t.momentum),
-            "training.schedule" => LiveSetting::Schedule(t.schedule),
-            "training.step_epochs" => LiveSetting::StepEpochs(t.step_epochs),
-            "training.gamma" => LiveSetting::Gamma(t.gamma),
-            _ => return None,
-        })
-    }
-
-    /// Set this value in `t`.
-    pub fn apply(&self, t: &mut Training) {
-        match *self {
-            LiveSetting::Lr(v) => t.lr = v,
-            LiveSetting::Epochs(v) => t.epochs = v,
-            LiveSetting::WeightDecay(v) => t.weight_decay = v,
-            LiveSetting::Momentum(v) => t.momentum = v,
-            LiveSetting::Schedule(v) => t.schedule = v,
-            LiveSetting::StepEpochs(v) => t.step_epochs = v,
-            LiveSetting::Gamma(v) => t.gamma = v,
-        }
-    }
-}
-
-impl fmt::Display for LiveSetting {
-    /// The value as the file writes it (`0.0005`, `"cosine"` without quotes).
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let mut t = Training::default();
-        self.apply(&mut t);
-        let cfg = Config {
-            training: t,
-            ..Config::default()
-        };
-        f.write_str(&value_text(&cfg, self.key()))
-    }
-}
-
-fn split(key: &str) -> Result<(&str, &str), UsageError> {
-    key.split_once('.')
-        .filter(|_| find(key).is_some())
-        .ok_or_else(|| UsageError(format!("unknown setting {key:?}")))
-}
-
-fn table(cfg: &Config) -> Result<toml::Table, UsageError> {
-    toml::Table::try_from(cfg).map_err(|e| UsageError(format!("cannot represent the config: {e}")))
-}
-
-/// The value of `key` in `cfg` as a TOML value.
-pub fn value(cfg: &Config, key: &str) -> Option<toml::Value> {
-    let (section, name) = split(key).ok()?;
-    table(cfg).ok()?.get(section)?.get(name).cloned()
-}
-
-/// The value of `key` in `cfg` as the editor shows it: strings bare, the rest as in TOML.
-pub fn value_text(cfg: &Config, key: &str) -> String {
-    match value(cfg, key) {
-        Some(toml::Value::String(s)) => s,
-        Some(v) => v.to_string(),
-        None => String::new(),
-    }
-}
-
-/// `cfg` with `key` set to the value `text` spells, if that is a valid configuration;
-/// otherwise why not, naming the key, the value and what is allowed.
-pub fn with_text(cfg: &Config, key: &str, text: &str) -> Result<Config, UsageError> {
-    let (section, name) = split(key)?;
-    if text.trim() == AUTO && recipe_keys().any(|k| k == key) {
-        let mut new = cfg.clone();
-        new.take_recipe(&[key], cfg.model.name);
-        new.validate()?;
-        return Ok(new);
-    }
-    let mut t = table(cfg)?;
-    let slot = t
-        .get_mut(section)
-        .and_then(|s| s.as_table_mut())
-        .and_then(|s| s.get_mut(name))
-        .ok_or_else(|| UsageError(format!("unknown setting {key:?}")))?;
-    let trimmed = text.trim();
-    let shown = crate::config::quoted(trimmed);
-    let bad = |what: &str| UsageError(format!("{key} = {shown} is not {what}"));
-    *slot = match slot {
-        toml::Value::Integer(_) => toml::Value::Integer(
-            trimmed
-                .parse()
-                .map_err(|_| bad("a whole number (0, 1, 2, …)"))?,
-        ),
-        toml::Value::Float(_) => toml::Value::Float(
-            trimmed
-                .parse()
-                .map_err(|_| bad("a number (0.001, 1e-3, …)"))?,
-        ),
-        toml::Value::Boolean(_) => toml::Value::Boolean(match trimmed {
-            "true" => true,
-            "false" => false,
-            _ => return Err(bad("true or false")),
-        }),
-        _ => toml::Value::String(trimmed.to_string()),
-    };
-    let new: Config = t.try_into().map_err(|e: toml::de::Error| {
-        let msg = plain_words(e.message().trim_end());
-        if msg.starts_with(&format!("{key} = ")) {
-            // A parsed name (model, device) whose message already quotes key and value.
-            return UsageError(msg);
-        }
-        let hint = unknown_key_hint(&msg);
-        UsageError(format!("{key} = {shown}: {msg}{hint}"))
-    })?;
-    new.validate()?;
-    Ok(new)
-}
-
-/// What differs between two configurations, split by when it can take effect.
-#[derive(Debug, Clone, PartialEq, Default)]
-pub struct Plan {
-    /// Live settings to send to the trainer (the new values).
-    pub live: Vec<LiveSetting>,
-    /// `(key, from, to)` of the changes that wait for the next run.
-    pub next_run: Vec<(&'static str, String, String)>,
-}
-
-/// How to go from what runs (`running`) to `wanted`. With `trainer_running` false,
-/// everything waits for the next run.
-pub fn plan(running: &Config, wanted: &Config, trainer_running: bool) -> Plan {
-    let mut out = Plan::default();
-    for p in PARAMS {
-        let (from, to) = (value(running, p.key), value(wanted, p.key));
-        if from == to {
-            continue;
-        }
-        match LiveSetting::from_config(p.key, wanted) {
-            Some(s) if p.apply == Apply::Live && trainer_running => out.live.push(s),
-            _ => out
-                .next_run
-                .push((p.key, value_text(running, p.key), value_text(wanted, p.key))),
-        }
-    }
-    out
+/// The help line of `key`'s row, for the command line's flags (empty for a key the
+/// table lacks, which a test rules out).
+pub fn help(key: &str) -> &'static str {
+    find(key).map_or("", |p| p.help)
 }
 
 #[cfg(test)]
@@ -529,7 +400,7 @@ mod tests {
 
     #[test]
     fn the_table_lists_every_key_of_the_schema_once() {
-        let full = table(&Config::default()).unwrap();
+        let full = toml::Table::try_from(Config::default()).unwrap();
         let mut schema: Vec<String> = full
             .iter()
             .flat_map(|(s, keys)| {
@@ -544,130 +415,73 @@ mod tests {
     }
 
     #[test]
-    fn live_rows_are_exactly_the_live_settings() {
-        let cfg = Config::default();
+    fn ranges_say_in_words_what_they_check() {
+        let words: Vec<(&str, String)> = PARAMS
+            .iter()
+            .filter(|p| !matches!(p.range, Range::Any))
+            .map(|p| (p.key, p.allowed()))
+            .collect();
+        let expect = |key: &str, text: &str| {
+            let got = &words.iter().find(|(k, _)| *k == key).unwrap().1;
+            assert_eq!(got, text, "{key}");
+        };
+        expect("training.lr", "a finite number > 0 and ≤ 10");
+        expect("training.epochs", "1 to 10000");
+        expect("training.momentum", "0 ≤ momentum < 1");
+        expect("training.step_epochs", "1 or more");
+        expect("training.gamma", "0 < gamma ≤ 1");
+        expect("training.seed", "0 to 9223372036854775807 (2^63 - 1)");
+        expect("training.ema", "0 (off) ≤ ema < 1");
+        expect("training.eval_until", "0 (the whole run) to 10000");
+        expect("runtime.threads", "0 (all cores) to 1024");
+        // Each end is checked as its words say.
+        let mut c = Config::default();
+        let momentum = find("training.momentum").unwrap();
+        c.training.momentum = 0.0;
+        assert_eq!(momentum.out_of_range(&c), None);
+        c.training.momentum = 1.0;
+        assert_eq!(momentum.out_of_range(&c).as_deref(), Some("1"));
+        let gamma = find("training.gamma").unwrap();
+        c.training.gamma = 0.0;
+        assert_eq!(gamma.out_of_range(&c).as_deref(), Some("0"));
+        c.training.gamma = f64::NAN;
+        assert_eq!(gamma.out_of_range(&c).as_deref(), Some("NaN"));
+        let seed = find("training.seed").unwrap();
+        c.training.seed = i64::MAX as u64;
+        assert_eq!(seed.out_of_range(&c), None);
+        c.training.seed = i64::MAX as u64 + 1;
+        assert_eq!(
+            seed.out_of_range(&c).as_deref(),
+            Some("9223372036854775808")
+        );
+    }
+
+    #[test]
+    fn long_numbers_are_quoted_short() {
+        assert_eq!(shown(0.25), "0.25");
+        assert_eq!(shown(1e-300), "1e-300");
+        assert_eq!(shown(-1.0), "-1");
+    }
+
+    #[test]
+    fn every_field_copies_its_own_value_only() {
+        use crate::config::text::value;
+        let from = crate::config::recipe::defaults_for(crate::config::ModelKind::Fast);
+        let default = Config::default();
         for p in PARAMS {
-            let live = LiveSetting::from_config(p.key, &cfg);
-            assert_eq!(live.is_some(), p.apply == Apply::Live, "{}", p.key);
-            if let Some(s) = live {
-                assert_eq!(s.key(), p.key);
-                assert_eq!(s.to_string(), value_text(&cfg, p.key));
+            let mut to = Config::default();
+            p.copy(&from, &mut to);
+            assert_eq!(value(&to, p.key), value(&from, p.key), "{} copies", p.key);
+            for q in PARAMS.iter().filter(|q| q.key != p.key) {
+                assert_eq!(
+                    value(&to, q.key),
+                    value(&default, q.key),
+                    "{} moved {}",
+                    p.key,
+                    q.key
+                );
             }
         }
-    }
-
-    #[test]
-    fn values_read_as_text() {
-        let cfg = Config::default();
-        assert_eq!(value_text(&cfg, "training.lr"), "0.001");
-        assert_eq!(value_text(&cfg, "training.schedule"), "constant");
-        assert_eq!(value_text(&cfg, "model.name"), "tutorial");
-        assert_eq!(value_text(&cfg, "data.dir"), "");
-        assert_eq!(value_text(&cfg, "ui.ascii_charts"), "false");
-        assert_eq!(value_text(&cfg, "ui.color"), "auto");
-        assert_eq!(LiveSetting::Lr(5e-4).to_string(), "0.0005");
-        assert_eq!(
-            LiveSetting::Schedule(Schedule::Cosine).to_string(),
-            "cosine"
-        );
-    }
-
-    #[test]
-    fn text_is_parsed_by_the_schema_and_validated() {
-        let cfg = Config::default();
-        let c = with_text(&cfg, "training.lr", " 5e-4 ").unwrap();
-        assert_eq!(c.training.lr, 5e-4);
-        assert_eq!(
-            Config {
-                training: Training {
-                    lr: cfg.training.lr,
-                    ..c.training.clone()
-                },
-                ..c.clone()
-            },
-            cfg,
-            "only the one key changes"
-        );
-        assert_eq!(
-            with_text(&cfg, "training.lr", "1").unwrap().training.lr,
-            1.0
-        );
-        assert_eq!(
-            with_text(&cfg, "training.schedule", "cosine")
-                .unwrap()
-                .training
-                .schedule,
-            Schedule::Cosine
-        );
-        assert_eq!(
-            with_text(&cfg, "ui.color", "256").unwrap().ui.color,
-            super::super::ColorMode::Ansi256
-        );
-        assert!(
-            with_text(&cfg, "ui.ascii_charts", "true")
-                .unwrap()
-                .ui
-                .ascii_charts
-        );
-
-        let err = |key, text| with_text(&cfg, key, text).unwrap_err().0;
-        assert_eq!(
-            err("training.lr", "-1"),
-            "training.lr = -1 is out of range: allowed a finite number > 0 and ≤ 10"
-        );
-        assert!(err("training.lr", "nan").starts_with("training.lr = NaN is out of range"));
-        assert_eq!(
-            err("training.lr", "fast"),
-            "training.lr = \"fast\" is not a number (0.001, 1e-3, …)"
-        );
-        assert_eq!(
-            err("training.epochs", "2.5"),
-            "training.epochs = \"2.5\" is not a whole number (0, 1, 2, …)"
-        );
-        assert!(err("training.epochs", "0").starts_with("training.epochs = 0 is out of range"));
-        assert_eq!(
-            err("training.optimizer", "sdg"),
-            "training.optimizer = \"sdg\": unknown variant `sdg`, expected one of `adam`, \
-             `adamw`, `sgd`, `nesterov` (did you mean `sgd`?)"
-        );
-        assert!(err("model.name", "resnet").starts_with("model.name = \"resnet\": unknown model"));
-        assert!(err("model.dropout", "1").starts_with("model.dropout = 1 is out of range"));
-        assert_eq!(
-            err("model.precision", "bf15"),
-            "model.precision = \"bf15\": unknown variant `bf15`, expected `f32` or `bf16`"
-        );
-        assert!(err("runtime.device", "tpu").starts_with("runtime.device = \"tpu\""));
-        assert_eq!(
-            err("ui.ascii_charts", "yes"),
-            "ui.ascii_charts = \"yes\" is not true or false"
-        );
-        assert!(err("training.seed", "-1").contains("training.seed"));
-        assert_eq!(
-            err("training.nope", "1"),
-            "unknown setting \"training.nope\""
-        );
-    }
-
-    #[test]
-    fn plans_split_live_and_next_run_changes() {
-        let running = Config::default();
-        let mut wanted = running.clone();
-        wanted.training.lr = 5e-4;
-        wanted.training.epochs = 3;
-        wanted.model.dropout = 0.3;
-        wanted.ui.fps = 30;
-        let p = plan(&running, &wanted, true);
-        assert_eq!(p.live, vec![LiveSetting::Lr(5e-4), LiveSetting::Epochs(3)]);
-        assert_eq!(
-            p.next_run,
-            vec![
-                ("model.dropout", "0.2".to_string(), "0.3".to_string()),
-                ("ui.fps", "10".to_string(), "30".to_string()),
-            ]
-        );
-        let p = plan(&running, &wanted, false);
-        assert!(p.live.is_empty());
-        assert_eq!(p.next_run.len(), 4);
-        assert_eq!(plan(&running, &running, true), Plan::default());
+        assert!(PARAMS.iter().all(|p| help(p.key) == p.help));
     }
 }

@@ -11,7 +11,7 @@
 //! `Config::default()` is the tutorial model with its recipe, and the repository's
 //! `config.toml` (every recipe key `"auto"`) reads as exactly that.
 
-use crate::config::params::{recipe_keys, AUTO};
+use crate::config::params::{recipe_keys, AUTO, PARAMS};
 use crate::config::{Config, ModelKind, Optimizer, Precision, Schedule};
 
 /// The built-in configuration for `kind`: the defaults with its recipe.
@@ -49,30 +49,12 @@ pub fn defaults_for(kind: ModelKind) -> Config {
 }
 
 impl Config {
-    /// Set each recipe key of `keys` to `kind`'s default.
+    /// Set each recipe key of `keys` to `kind`'s default (a key that is not a recipe's
+    /// is left alone).
     pub fn take_recipe(&mut self, keys: &[&str], kind: ModelKind) {
         let r = defaults_for(kind);
-        for &key in keys {
-            match key {
-                "training.batch_size" => self.training.batch_size = r.training.batch_size,
-                "training.lr" => self.training.lr = r.training.lr,
-                "training.optimizer" => self.training.optimizer = r.training.optimizer,
-                "training.weight_decay" => self.training.weight_decay = r.training.weight_decay,
-                "training.schedule" => self.training.schedule = r.training.schedule,
-                "training.warmup" => self.training.warmup = r.training.warmup,
-                "training.label_smoothing" => {
-                    self.training.label_smoothing = r.training.label_smoothing
-                }
-                "training.ema" => self.training.ema = r.training.ema,
-                "training.tta" => self.training.tta = r.training.tta,
-                "model.dropout" => self.model.dropout = r.model.dropout,
-                "model.precision" => self.model.precision = r.model.precision,
-                "data.flip" => self.data.flip = r.data.flip,
-                "data.translate" => self.data.translate = r.data.translate,
-                "data.cutout" => self.data.cutout = r.data.cutout,
-                "data.translate_from" => self.data.translate_from = r.data.translate_from,
-                _ => {}
-            }
+        for p in PARAMS.iter().filter(|p| p.recipe && keys.contains(&p.key)) {
+            p.copy(&r, self);
         }
     }
 }
@@ -203,5 +185,29 @@ mod tests {
             c.training.lr = 0.05;
         });
         assert_eq!(c.training.lr, 0.05);
+    }
+
+    #[test]
+    fn every_recipe_key_round_trips_through_take_recipe() {
+        use crate::config::text::value;
+        let fast = defaults_for(ModelKind::Fast);
+        let keys: Vec<&str> = recipe_keys().collect();
+        // Every recipe key, and only those, comes from the model: a key added to the
+        // table's recipe rows is taken, and no other is touched.
+        let mut c = Config::default();
+        c.take_recipe(&keys, ModelKind::Fast);
+        for p in PARAMS {
+            let want = if p.recipe { &fast } else { &Config::default() };
+            assert_eq!(value(&c, p.key), value(want, p.key), "{}", p.key);
+        }
+        // And back.
+        c.take_recipe(&keys, ModelKind::Tutorial);
+        assert_eq!(c, Config::default());
+        // The recipes differ in enough keys that a dropped one would show.
+        let differ = PARAMS
+            .iter()
+            .filter(|p| p.recipe && value(&fast, p.key) != value(&Config::default(), p.key))
+            .count();
+        assert!(differ >= 12, "{differ}");
     }
 }

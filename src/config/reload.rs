@@ -132,11 +132,11 @@ mod tests {
     use crate::cli::TrainArgs;
 
     fn cli(lr: Option<f64>, epochs: Option<usize>) -> TrainArgs {
-        TrainArgs {
-            lr,
-            epochs,
-            ..TrainArgs::default()
-        }
+        let mut args = TrainArgs::default();
+        let given = &mut args.settings.given;
+        given.extend(lr.map(|v| ("training.lr", v.to_string())));
+        given.extend(epochs.map(|v| ("training.epochs", v.to_string())));
+        args
     }
 
     #[test]

@@ -4,7 +4,8 @@
 
 use std::path::Path;
 
-use crate::config::params::{self, PARAMS};
+use crate::config::params::PARAMS;
+use crate::config::text;
 use crate::config::Config;
 use crate::error::UsageError;
 
@@ -26,7 +27,7 @@ impl Config {
         from_file: &Config,
     ) -> Result<(), UsageError> {
         self.check().map_err(|(key, e)| {
-            if params::value_text(from_file, key) != params::value_text(self, key) {
+            if text::value_text(from_file, key) != text::value_text(self, key) {
                 return e;
             }
             match value_offset(text, key) {
@@ -43,11 +44,15 @@ impl Config {
     /// TOML cannot hold would hide where another bad value sits in the file (the file's
     /// values are compared as TOML).
     fn check(&self) -> Result<(), (&'static str, UsageError)> {
-        let (seed, rest): (Vec<&params::Param>, Vec<_>) =
+        let (seed, rest): (Vec<&crate::config::params::Param>, Vec<_>) =
             PARAMS.iter().partition(|p| p.key == "training.seed");
         for p in seed.into_iter().chain(rest) {
-            if let Some(shown) = (p.out_of_range)(self) {
-                let msg = format!("{} = {shown} is out of range: allowed {}", p.key, p.allowed);
+            if let Some(shown) = p.out_of_range(self) {
+                let msg = format!(
+                    "{} = {shown} is out of range: allowed {}",
+                    p.key,
+                    p.allowed()
+                );
                 return Err((p.key, UsageError(msg)));
             }
         }
@@ -96,8 +101,8 @@ pub fn next_run_changes(saved: &Config, now: &Config) -> Vec<(&'static str, Stri
         .map(|p| {
             (
                 p.key,
-                params::value_text(saved, p.key),
-                params::value_text(now, p.key),
+                text::value_text(saved, p.key),
+                text::value_text(now, p.key),
             )
         })
         .filter(|(_, a, b)| a != b)

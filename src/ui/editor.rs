@@ -7,7 +7,9 @@
 
 use std::path::{Path, PathBuf};
 
-use crate::config::params::{self, Apply, LiveSetting, Param, Plan, PARAMS};
+use crate::config::live::{self, LiveSetting, Plan};
+use crate::config::params::{Apply, Param, PARAMS};
+use crate::config::text;
 use crate::config::Config;
 use crate::error::UsageError;
 
@@ -111,8 +113,8 @@ impl Editor {
 
     pub fn rows(&self) -> impl Iterator<Item = Row> + '_ {
         PARAMS.iter().map(|p| {
-            let value = params::value_text(&self.wanted, p.key);
-            let running = params::value_text(&self.running, p.key);
+            let value = text::value_text(&self.wanted, p.key);
+            let running = text::value_text(&self.running, p.key);
             Row {
                 param: p,
                 running: (running != value).then_some(running),
@@ -125,7 +127,7 @@ impl Editor {
     /// `(key, running value, wanted value)` of what waits for the next run (live
     /// settings too once the trainer is no longer running).
     pub fn pending(&self, trainer_running: bool) -> Vec<(&'static str, String, String)> {
-        params::plan(&self.running, &self.wanted, trainer_running).next_run
+        live::plan(&self.running, &self.wanted, trainer_running).next_run
     }
 
     pub fn move_by(&mut self, delta: i64) {
@@ -136,7 +138,7 @@ impl Editor {
     /// Open the text field on the selected setting's value.
     pub fn begin(&mut self) {
         self.field = Some(Field {
-            text: params::value_text(&self.wanted, self.param().key),
+            text: text::value_text(&self.wanted, self.param().key),
             error: None,
         });
         self.status = None;
@@ -171,7 +173,7 @@ impl Editor {
     fn revalidate(&mut self) {
         let key = self.param().key;
         if let Some(f) = &mut self.field {
-            f.error = params::with_text(&self.wanted, key, &f.text)
+            f.error = text::with_text(&self.wanted, key, &f.text)
                 .err()
                 .map(|e| e.0);
         }
@@ -184,7 +186,7 @@ impl Editor {
         let Some(field) = &mut self.field else {
             return Commit::Unchanged;
         };
-        let new = match params::with_text(&self.wanted, p.key, &field.text) {
+        let new = match text::with_text(&self.wanted, p.key, &field.text) {
             Ok(new) => new,
             Err(e) => {
                 field.error = Some(e.0.clone());
@@ -193,8 +195,8 @@ impl Editor {
             }
         };
         self.field = None;
-        let text = params::value_text(&new, p.key);
-        if text == params::value_text(&self.wanted, p.key) {
+        let text = text::value_text(&new, p.key);
+        if text == text::value_text(&self.wanted, p.key) {
             self.status = Some((Tone::Info, format!("{} unchanged", p.key)));
             return Commit::Unchanged;
         }
@@ -259,7 +261,7 @@ impl Editor {
 
     /// The trainer took a live setting.
     pub fn on_changed(&mut self, setting: LiveSetting) {
-        setting.apply(&mut self.running.training);
+        setting.apply(&mut self.running);
     }
 
     /// A new version of the config file (already layered under the flags and
@@ -276,7 +278,7 @@ impl Editor {
             }
             Ok(new) => {
                 self.reload_error = None;
-                let plan = params::plan(&self.running, &new, trainer_running);
+                let plan = live::plan(&self.running, &new, trainer_running);
                 self.wanted = new;
                 self.unsaved.clear();
                 self.revalidate();

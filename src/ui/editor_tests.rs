@@ -9,7 +9,8 @@ use ratatui::backend::TestBackend;
 use ratatui::crossterm::event::{Event, KeyCode, KeyEvent, KeyModifiers};
 use ratatui::Terminal;
 
-use crate::config::params::{LiveSetting, PARAMS};
+use crate::config::live::LiveSetting;
+use crate::config::params::PARAMS;
 use crate::config::reload::Reloader;
 use crate::config::Config;
 use crate::error::UsageError;

@@ -5,7 +5,8 @@
 use flume::{Receiver, TryRecvError};
 
 use super::{Outcome, Trainer};
-use crate::config::params::{self, LiveSetting};
+use crate::config::live::LiveSetting;
+use crate::config::text;
 use crate::config::Optimizer;
 use crate::events::{Change, Command, Phase, SaveReason, TrainEvent};
 use crate::train::sink::Sink;
@@ -55,13 +56,13 @@ impl Trainer<'_> {
     fn set(&mut self, setting: LiveSetting, sink: &mut dyn Sink) {
         let key = setting.key();
         let mut probe = self.cfg.clone();
-        let from = params::value_text(&probe, key);
-        setting.apply(&mut probe.training);
+        let from = text::value_text(&probe, key);
+        setting.apply(&mut probe);
         if let Err(e) = probe.validate() {
             sink.send(TrainEvent::Applied(format!("refused: {e}")));
             return;
         }
-        let to = params::value_text(&probe, key);
+        let to = text::value_text(&probe, key);
         if from == to {
             return;
         }

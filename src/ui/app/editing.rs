@@ -6,7 +6,8 @@ use std::path::Path;
 use ratatui::crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 
 use super::{App, Overlay};
-use crate::config::params;
+use crate::config::live;
+use crate::config::text;
 use crate::config::Config;
 use crate::error::UsageError;
 use crate::events::Command;
@@ -45,7 +46,7 @@ impl App {
                 return Vec::new();
             }
         };
-        let changed = params::plan(&before, &self.editor.wanted, false).next_run;
+        let changed = live::plan(&before, &self.editor.wanted, false).next_run;
         let mut line = "config file reloaded".to_string();
         if had_edits {
             line.push_str(" (replacing the unsaved edits)");
@@ -129,7 +130,7 @@ impl App {
                 Some(Command::Set(s))
             }
             Commit::NextRun => {
-                let value = params::value_text(&self.editor.wanted, key);
+                let value = text::value_text(&self.editor.wanted, key);
                 self.log(
                     LogKind::Info,
                     format!("{key} = {value} is pending for the next run"),
