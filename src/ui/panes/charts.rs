@@ -38,6 +38,19 @@ pub struct OtherRun {
     pub shown: bool,
 }
 
+/// How the Loss and Accuracy charts are looked at: the whole run or its last epochs, and
+/// the loss on a linear or a logarithmic axis.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct ChartView {
+    /// The last this many epochs (`None`: the whole run).
+    pub last: Option<usize>,
+    /// The loss on a logarithmic axis.
+    pub log_loss: bool,
+}
+
+/// The zoom steps: the last this many epochs.
+pub const ZOOM_STEPS: [usize; 6] = [50, 20, 10, 5, 2, 1];
+
 /// Chart histories, bounded.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Charts {
@@ -62,6 +75,7 @@ pub struct Charts {
     pub lr: Series,
     /// Where a time budget ends the run (fractional epochs), once it is fixed.
     pub run_end: Option<f64>,
+    pub view: ChartView,
 }
 
 impl Default for Charts {
@@ -78,6 +92,7 @@ impl Default for Charts {
             others: Vec::new(),
             lr: Series::new(SERIES_CAP),
             run_end: None,
+            view: ChartView::default(),
         }
     }
 }
@@ -172,5 +187,42 @@ impl Charts {
             Some(end) if end >= data_max => end.max(f64::MIN_POSITIVE),
             _ => data_max.ceil().max(1.0),
         }
+    }
+
+    /// The x window the charts show: the whole run, or its last [`ChartView::last`]
+    /// epochs.
+    pub fn window(&self) -> (f64, f64) {
+        let hi = self.x_max();
+        match self.view.last {
+            Some(n) if (n as f64) < hi => (hi - n as f64, hi),
+            _ => (0.0, hi),
+        }
+    }
+
+    /// Zoom in (`true`: fewer epochs) or out one step; out of the widest step shows the
+    /// whole run again. A step as wide as the run is passed over.
+    pub fn zoom(&mut self, closer: bool) {
+        let epochs = self.x_max();
+        let fits = |n: &usize| (*n as f64) < epochs;
+        self.view.last = match (self.view.last, closer) {
+            (None, true) => ZOOM_STEPS.iter().copied().find(fits),
+            (None, false) => None,
+            (Some(n), true) => ZOOM_STEPS.iter().copied().find(|&m| m < n).or(Some(n)),
+            (Some(n), false) => ZOOM_STEPS
+                .iter()
+                .rev()
+                .copied()
+                .find(|&m| m > n)
+                .filter(fits),
+        };
+    }
+
+    /// What the title says of the view, when it is not the default: `last 5 ep`, and for
+    /// the loss (`loss`) `log`.
+    pub fn view_text(&self, loss: bool) -> Option<String> {
+        let zoom = self.view.last.map(|n| format!("last {n} ep"));
+        let log = (loss && self.view.log_loss).then(|| "log".to_string());
+        let parts: Vec<String> = [zoom, log].into_iter().flatten().collect();
+        (!parts.is_empty()).then(|| parts.join(" · "))
     }
 }

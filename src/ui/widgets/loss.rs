@@ -1,22 +1,21 @@
 //! The "Loss" pane: per-batch training loss (raw and smoothed) and per-epoch test loss
-//! against fractional epochs, autoscaled, with a legend; live setting changes are
-//! vertical lines, the newest named in the legend. A schedule that moves the learning rate
-//! is drawn as a thin line scaled to the chart's height, and a time budget's end as a
-//! vertical line.
+//! against fractional epochs, with a legend; live setting changes are vertical lines, the
+//! newest named in the legend. A schedule that moves the learning rate is drawn as a thin
+//! line scaled to the chart's height, and a time budget's end as a vertical line. The y
+//! axis fits what is shown (linear from 0, or logarithmic with `l`); the x axis is the
+//! whole run or, zoomed, its last epochs.
 
 use ratatui::buffer::Buffer;
 use ratatui::layout::Rect;
 use ratatui::style::Color;
 use ratatui::symbols::Marker;
-use ratatui::widgets::{Axis, Dataset, GraphType, LegendPosition, Widget};
+use ratatui::widgets::{LegendPosition, Widget};
 
-use crate::ui::history::thin;
 use crate::ui::panes::Charts;
 use crate::ui::panes::Pane;
 use crate::ui::theme::Theme;
-use crate::ui::widgets::{
-    axis_labels, chart_block, empty_pane, epoch_chart, series, series_name, SeriesRole,
-};
+use crate::ui::widgets::timeseries::{Mark, TimeChart, Trace, YAxis};
+use crate::ui::widgets::{chart_block, empty_pane, SeriesRole};
 
 pub struct LossChart<'a> {
     pub charts: &'a Charts,
@@ -26,9 +25,76 @@ pub struct LossChart<'a> {
     pub focused: bool,
 }
 
+/// The y axis for what the window shows: from 0 (or, logarithmic, from the lowest value)
+/// to the highest. Once more than an epoch is plotted, the first half epoch's steep fall
+/// is left out of the fit: it would flatten everything after it (its points are clipped
+/// at the top).
+fn fit(charts: &Charts, (x_lo, x_hi): (f64, f64)) -> YAxis {
+    let from = if charts.x_max() > 1.0 {
+        x_lo.max(0.5)
+    } else {
+        x_lo
+    };
+    let shown = |p: &&(f64, f64)| p.0 >= from && p.0 <= x_hi;
+    let values: Vec<f64> = [charts.loss_raw.points(), charts.loss_ema.points()]
+        .into_iter()
+        .flatten()
+        .filter(shown)
+        .chain(
+            charts
+                .test_loss
+                .iter()
+                .filter(|p| p.0 >= x_lo && p.0 <= x_hi),
+        )
+        .chain(
+            charts
+                .shown_others()
+                .flat_map(|(_, o)| &o.loss)
+                .filter(shown),
+        )
+        .map(|p| p.1)
+        .collect();
+    let hi = values.iter().copied().fold(0.0, f64::max);
+    if charts.view.log_loss {
+        let lo = values
+            .iter()
+            .copied()
+            .filter(|v| *v > 0.0)
+            .fold(f64::INFINITY, f64::min);
+        let (lo, hi) = if lo.is_finite() && hi > lo {
+            (lo / 1.1, hi * 1.1)
+        } else {
+            (0.01, 10.0)
+        };
+        return YAxis {
+            lo,
+            hi,
+            log: true,
+            label: short_number,
+        };
+    }
+    YAxis {
+        lo: 0.0,
+        hi: if hi > 0.0 { hi * 1.05 } else { 1.0 },
+        log: false,
+        label: |v| format!("{v:.2}"),
+    }
+}
+
+/// A log axis's label: two significant digits.
+fn short_number(v: f64) -> String {
+    if v >= 10.0 {
+        format!("{v:.0}")
+    } else if v >= 0.1 {
+        format!("{v:.2}")
+    } else {
+        format!("{v:.1e}")
+    }
+}
+
 impl Widget for LossChart<'_> {
     fn render(self, area: Rect, buf: &mut Buffer) {
-        let (charts, theme, plain) = (self.charts, self.theme, self.plain);
+        let (charts, theme) = (self.charts, self.theme);
         let stats: Vec<String> = [
             charts
                 .loss_ema
@@ -36,6 +102,7 @@ impl Widget for LossChart<'_> {
                 .last()
                 .map(|p| format!("ema {:.3}", p.1)),
             charts.test_loss.last().map(|p| format!("test {:.3}", p.1)),
+            charts.view_text(true),
         ]
         .into_iter()
         .flatten()
@@ -52,144 +119,103 @@ impl Widget for LossChart<'_> {
             empty_pane(block, "waiting for the first batch…", area, buf, theme);
             return;
         }
-
-        let name = |text: &str, role| series_name(plain, text, role);
-        let x_max = charts.x_max();
-        // The first half epoch's steep fall would flatten everything after it: once more
-        // than an epoch is plotted, the y axis fits what came after (earlier points are
-        // clipped at the top).
-        let from = if x_max > 1.0 { 0.5 } else { f64::NEG_INFINITY };
-        let hi = [charts.loss_raw.points(), charts.loss_ema.points()]
-            .into_iter()
-            .flatten()
-            .filter(|p| p.0 >= from)
-            .chain(&charts.test_loss)
-            .chain(
-                charts
-                    .shown_others()
-                    .flat_map(|(_, o)| &o.loss)
-                    .filter(|p| p.0 >= from),
-            )
-            .map(|p| p.1)
-            .fold(0.0, f64::max);
-        let y_max = if hi > 0.0 { hi * 1.05 } else { 1.0 };
-
-        // One vertical line per setting change.
-        let lines: Vec<[(f64, f64); 2]> = charts
-            .changes
-            .iter()
-            .map(|&(x, _)| [(x, 0.0), (x, y_max)])
-            .collect();
-        // A line of more points than the chart has dots only costs drawing time.
-        let ema = thin(charts.loss_ema.points(), 4 * usize::from(area.width));
-        let others: Vec<_> = charts
-            .shown_others()
-            .map(|(c, o)| (c, &o.name, thin(&o.loss, 4 * usize::from(area.width))))
-            .collect();
-        // The learning-rate schedule as a thin line scaled to the chart's height (drawn
-        // only when the rate varies), and where a time budget ends the run.
-        let lr_max = charts.lr.points().iter().map(|p| p.1).fold(0.0, f64::max);
-        let lr_line: Vec<(f64, f64)> = if charts.lr_varies() && lr_max > 0.0 {
-            thin(charts.lr.points(), 2 * usize::from(area.width))
-                .iter()
-                .map(|&(x, lr)| (x, lr / lr_max * y_max * 0.9))
-                .collect()
-        } else {
-            Vec::new()
-        };
-        let end_line: Vec<(f64, f64)> = charts
-            .run_end
-            .map_or(Vec::new(), |x| vec![(x, 0.0), (x, y_max)]);
-        let mut datasets = vec![
-            series(
-                plain,
+        let x = charts.window();
+        let y = fit(charts, x);
+        let mut traces = vec![
+            Trace::line(
                 "batch",
                 SeriesRole::Raw,
-                GraphType::Scatter,
-                theme.fg(Color::LightBlue),
+                Color::LightBlue,
                 charts.loss_raw.points(),
-            ),
-            series(
-                plain,
+            )
+            .scatter(),
+            Trace::line(
                 "smoothed",
                 SeriesRole::Smooth,
-                GraphType::Line,
-                theme.fg(Color::Yellow),
-                &ema,
-            ),
-            series(
-                plain,
+                Color::Yellow,
+                charts.loss_ema.points(),
+            )
+            .thinned(4),
+            Trace::line(
                 "test",
                 SeriesRole::Epoch,
-                GraphType::Line,
-                theme.fg(Color::LightRed),
+                Color::LightRed,
                 &charts.test_loss,
             ),
         ];
-        for (color, name, points) in &others {
-            datasets.push(series(
-                plain,
-                name,
-                SeriesRole::Smooth,
-                GraphType::Line,
-                theme.fg(*color),
-                points,
-            ));
+        for (color, o) in charts.shown_others() {
+            traces.push(Trace::line(o.name.clone(), SeriesRole::Smooth, color, &o.loss).thinned(4));
         }
-        if !lr_line.is_empty() {
-            datasets.push(
-                series(
-                    plain,
-                    &format!("lr ≤ {}", crate::ui::panes::status::fmt_lr(lr_max)),
-                    SeriesRole::Reference,
-                    GraphType::Line,
-                    theme.fg(Color::Green),
-                    &lr_line,
-                )
-                .marker(if plain { Marker::Dot } else { Marker::Braille }),
+        let lr_line = lr_line(charts, &y);
+        if let Some((name, points)) = &lr_line {
+            let m = if self.plain {
+                Marker::Dot
+            } else {
+                Marker::Braille
+            };
+            traces.push(
+                Trace::line(name.clone(), SeriesRole::Reference, Color::Green, points)
+                    .thinned(2)
+                    .marked(m),
             );
         }
-        if !end_line.is_empty() {
-            datasets.push(
-                Dataset::default()
-                    .marker(if plain {
-                        Marker::Custom('|')
-                    } else {
-                        Marker::Braille
-                    })
-                    .graph_type(GraphType::Line)
-                    .style(theme.fg(Color::LightRed))
-                    .name(name("budget end", SeriesRole::Reference))
-                    .data(&end_line),
-            );
-        }
+        let mut marks: Vec<Mark> = charts
+            .run_end
+            .map(|x| Mark {
+                x,
+                name: "budget end".into(),
+                color: Color::LightRed,
+            })
+            .into_iter()
+            .collect();
         let newest = charts.changes.len().saturating_sub(1);
-        for (i, (points, (_, label))) in lines.iter().zip(&charts.changes).enumerate() {
-            let mut line = Dataset::default()
-                .marker(if plain {
-                    Marker::Custom('|')
-                } else {
-                    Marker::Braille
-                })
-                .graph_type(GraphType::Line)
-                .style(theme.fg(Color::Magenta))
-                .data(points);
-            if i == newest {
-                line = line.name(name(label, SeriesRole::Reference));
-            }
-            datasets.push(line);
-        }
-        let y_axis = Axis::default()
-            .bounds([0.0, y_max])
-            .labels(axis_labels(0.0, y_max, |v| format!("{v:.2}")));
-        epoch_chart(
-            datasets,
+        marks.extend(
+            charts
+                .changes
+                .iter()
+                .enumerate()
+                .map(|(i, (x, label))| Mark {
+                    x: *x,
+                    name: if i == newest {
+                        label.clone()
+                    } else {
+                        String::new()
+                    },
+                    color: Color::Magenta,
+                }),
+        );
+        TimeChart {
             block,
             theme,
-            x_max,
-            y_axis,
-            LegendPosition::TopRight,
-        )
+            plain: self.plain,
+            traces,
+            marks,
+            x,
+            y,
+            legend: LegendPosition::TopRight,
+        }
         .render(area, buf);
     }
+}
+
+/// The learning-rate schedule as a line scaled to 90% of the chart's height (drawn only
+/// when the rate varies), with its legend entry.
+fn lr_line(charts: &Charts, y: &YAxis) -> Option<(String, Vec<(f64, f64)>)> {
+    let lr_max = charts.lr.points().iter().map(|p| p.1).fold(0.0, f64::max);
+    if !charts.lr_varies() || lr_max <= 0.0 {
+        return None;
+    }
+    // On a log axis the line spans its decades from the axis's bottom.
+    let scale = |lr: f64| match y.log {
+        false => lr / lr_max * y.hi * 0.9,
+        true => y.lo * (y.hi * 0.9 / y.lo).powf(lr / lr_max),
+    };
+    let points = charts
+        .lr
+        .points()
+        .iter()
+        .map(|&(x, lr)| (x, scale(lr)))
+        .collect();
+    let name = format!("lr ≤ {}", crate::ui::panes::status::fmt_lr(lr_max));
+    Some((name, points))
 }

@@ -16,6 +16,7 @@ pub mod loss;
 pub mod pixels;
 pub mod predictions;
 pub mod runs;
+pub mod timeseries;
 
 use ratatui::buffer::Buffer;
 use ratatui::layout::{Constraint, Rect};
@@ -194,14 +195,14 @@ pub fn series<'a>(
         .data(data)
 }
 
-/// The charts' shared frame: `datasets` in `block`, x in fractional epochs from 0 to
-/// `x_max`, the given y axis, the legend in `corner` unless it would cover more than two
-/// thirds of the plot.
+/// The charts' shared frame: `datasets` in `block`, x in fractional epochs over the
+/// window `x`, the given y axis, the legend in `corner` unless it would cover more than
+/// two thirds of the plot.
 pub fn epoch_chart<'a>(
     datasets: Vec<Dataset<'a>>,
     block: Block<'a>,
     theme: &Theme,
-    x_max: f64,
+    (x_lo, x_hi): (f64, f64),
     y_axis: Axis<'a>,
     corner: LegendPosition,
 ) -> Chart<'a> {
@@ -211,8 +212,8 @@ pub fn epoch_chart<'a>(
             Axis::default()
                 .title("epoch")
                 .style(theme.dim())
-                .bounds([0.0, x_max])
-                .labels(axis_labels(0.0, x_max, epoch_label)),
+                .bounds([x_lo, x_hi])
+                .labels(axis_labels(x_lo, x_hi, epoch_label)),
         )
         .y_axis(y_axis.style(theme.dim()))
         .legend_position(Some(corner))
