@@ -178,98 +178,101 @@ impl Widget for ConfusionMatrix<'_> {
         }
         let m = &epoch.confusion;
         let v = Variant::pick(inner.width);
-        let row_tot: Vec<u32> = m.iter().map(|r| r.iter().sum()).collect();
-
         // Rows to show, most important first: matrix, header, worst line, precision.
         let h = inner.height;
-        let show_header = h > NUM_CLASSES as u16;
-        let show_worst = h > NUM_CLASSES as u16 + 1;
-        let show_prec = v.precision && h > NUM_CLASSES as u16 + 2;
-
-        let cw = usize::from(v.cell_w);
-        let bold = Style::new().add_modifier(Modifier::BOLD);
         let mut y = inner.y;
-        if show_header {
-            if v.percent() {
-                let corner = if v.name_w >= 5 { "row%" } else { "%" };
-                put(buf, inner, inner.x, y, corner, theme.dim());
-            }
-            let mut x = inner.x.saturating_add(v.name_w);
-            for p in 0..NUM_CLASSES {
-                x = put(
-                    buf,
-                    inner,
-                    x,
-                    y,
-                    &format!("{:>cw$}", v.col_name(p)),
-                    theme.dim(),
-                );
-            }
-            if v.recall {
-                put(
-                    buf,
-                    inner,
-                    x,
-                    y,
-                    &format!("{:>w$}", "rec", w = usize::from(RECALL_W)),
-                    theme.dim(),
-                );
-            }
+        if h > NUM_CLASSES as u16 {
+            self.header(v, inner, y, buf);
             y = y.saturating_add(1);
         }
         for (t, row) in m.iter().enumerate() {
-            let name_w = usize::from(v.name_w.saturating_sub(1));
-            let mut x = put(
-                buf,
-                inner,
-                inner.x,
-                y,
-                &format!("{:<name_w$} ", v.row_name(t)),
-                bold,
-            );
-            x = x.max(inner.x.saturating_add(v.name_w));
-            for (p, &n) in row.iter().enumerate() {
-                let frac = if row_tot[t] > 0 {
-                    n as f32 / row_tot[t] as f32
-                } else {
-                    0.0
-                };
-                let shown = if v.percent() && n > 0 {
-                    format!("{:.0}", (frac * 100.0).round().min(99.0))
-                } else {
-                    fmt_count(n, cw.saturating_sub(1))
-                };
-                let text = format!("{shown:>cw$}");
-                x = put(buf, inner, x, y, &text, theme.matrix_cell(frac, t == p));
-            }
-            if v.recall {
-                let r = pct(m.recall_counts(t)).map_or("-".to_string(), |r| format!("{r}%"));
-                put(
-                    buf,
-                    inner,
-                    x,
-                    y,
-                    &format!("{r:>w$}", w = usize::from(RECALL_W)),
-                    Style::new(),
-                );
-            }
+            self.row(v, m, t, row, inner, y, buf);
             y = y.saturating_add(1);
         }
-        if show_prec {
-            let mut x = put(buf, inner, inner.x, y, "prec", theme.dim());
-            x = x.max(inner.x.saturating_add(v.name_w));
-            for p in 0..NUM_CLASSES {
-                let s = pct(m.precision_counts(p)).map_or("-".to_string(), |r| format!("{r}%"));
-                x = put(buf, inner, x, y, &format!("{s:>cw$}"), Style::new());
-            }
+        if v.precision && h > NUM_CLASSES as u16 + 2 {
+            self.precision_row(v, m, inner, y, buf);
             y = y.saturating_add(1);
         }
-        if show_worst {
+        if h > NUM_CLASSES as u16 + 1 {
             let text = match worst_confusion(m) {
                 Some((t, p, n)) => format!("worst: {} → {}: {n}", class_name(t), class_name(p)),
                 None => "no confusions".to_string(),
             };
             put(buf, inner, inner.x, y, &text, theme.warn());
+        }
+    }
+}
+
+impl ConfusionMatrix<'_> {
+    /// The predicted classes' names over the columns (and `row%` when cells are percent).
+    fn header(&self, v: Variant, inner: Rect, y: u16, buf: &mut Buffer) {
+        let theme = self.theme;
+        let cw = usize::from(v.cell_w);
+        if v.percent() {
+            let corner = if v.name_w >= 5 { "row%" } else { "%" };
+            put(buf, inner, inner.x, y, corner, theme.dim());
+        }
+        let mut x = inner.x.saturating_add(v.name_w);
+        for p in 0..NUM_CLASSES {
+            let name = format!("{:>cw$}", v.col_name(p));
+            x = put(buf, inner, x, y, &name, theme.dim());
+        }
+        if v.recall {
+            let rec = format!("{:>w$}", "rec", w = usize::from(RECALL_W));
+            put(buf, inner, x, y, &rec, theme.dim());
+        }
+    }
+
+    /// True class `t`'s row: its name, a cell per predicted class shaded by its share of
+    /// the row, and its recall.
+    #[allow(clippy::too_many_arguments)]
+    fn row(
+        &self,
+        v: Variant,
+        m: &Confusion,
+        t: usize,
+        row: &[u32; NUM_CLASSES],
+        inner: Rect,
+        y: u16,
+        buf: &mut Buffer,
+    ) {
+        let theme = self.theme;
+        let cw = usize::from(v.cell_w);
+        let row_total: u32 = row.iter().sum();
+        let name_w = usize::from(v.name_w.saturating_sub(1));
+        let bold = Style::new().add_modifier(Modifier::BOLD);
+        let name = format!("{:<name_w$} ", v.row_name(t));
+        let mut x = put(buf, inner, inner.x, y, &name, bold);
+        x = x.max(inner.x.saturating_add(v.name_w));
+        for (p, &n) in row.iter().enumerate() {
+            let frac = if row_total > 0 {
+                n as f32 / row_total as f32
+            } else {
+                0.0
+            };
+            let shown = if v.percent() && n > 0 {
+                format!("{:.0}", (frac * 100.0).round().min(99.0))
+            } else {
+                fmt_count(n, cw.saturating_sub(1))
+            };
+            let text = format!("{shown:>cw$}");
+            x = put(buf, inner, x, y, &text, theme.matrix_cell(frac, t == p));
+        }
+        if v.recall {
+            let r = pct(m.recall_counts(t)).map_or("-".to_string(), |r| format!("{r}%"));
+            let text = format!("{r:>w$}", w = usize::from(RECALL_W));
+            put(buf, inner, x, y, &text, Style::new());
+        }
+    }
+
+    /// Each predicted class's precision, under its column.
+    fn precision_row(&self, v: Variant, m: &Confusion, inner: Rect, y: u16, buf: &mut Buffer) {
+        let cw = usize::from(v.cell_w);
+        let mut x = put(buf, inner, inner.x, y, "prec", self.theme.dim());
+        x = x.max(inner.x.saturating_add(v.name_w));
+        for p in 0..NUM_CLASSES {
+            let s = pct(m.precision_counts(p)).map_or("-".to_string(), |r| format!("{r}%"));
+            x = put(buf, inner, x, y, &format!("{s:>cw$}"), Style::new());
         }
     }
 }

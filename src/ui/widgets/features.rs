@@ -159,16 +159,30 @@ impl Widget for FeatureMapsView<'_> {
             height: inner.height.saturating_sub(1 + bottom_rows),
             ..inner
         };
+        let shown = self.maps(fm, layer, body, buf);
+        if let Some(layer) = layer {
+            self.caption(layer, shown, inner, body.bottom(), scale_row, buf);
+        }
+    }
+}
 
-        // The input image in the top-left corner, the channels flowing around it.
+impl FeatureMapsView<'_> {
+    /// The input image in the top-left corner of `body`, and `layer`'s channels flowing
+    /// around it; returns how many channels fit.
+    fn maps(
+        &self,
+        fm: &FeatureMaps,
+        layer: Option<&LayerMaps>,
+        body: Rect,
+        buf: &mut Buffer,
+    ) -> usize {
+        let theme = self.theme;
         let plan = layout((body.width, body.height), layer);
         if plan.input > 0 {
             image(&fm.pixels[..], plan.input).draw(buf, body.x, body.y, body, theme, Palette::Gray);
         }
-
-        let Some(layer) = layer else { return };
+        let Some(layer) = layer else { return 0 };
         let spots = grid::positions(body, plan.reserved, &plan.channels);
-        let shown = spots.len();
         for (c, &(x, y)) in spots.iter().enumerate() {
             activation(
                 layer.channel(c),
@@ -180,8 +194,22 @@ impl Widget for FeatureMapsView<'_> {
             )
             .draw(buf, x, y, body, theme, Palette::Heat);
         }
+        spots.len()
+    }
 
-        let caption_y = body.bottom();
+    /// Below the maps, from line `caption_y`: the layer's name, size and range, its
+    /// colour scale (on a row of its own when `scale_row`), and how many of its channels
+    /// are shown when not all.
+    fn caption(
+        &self,
+        layer: &LayerMaps,
+        shown: usize,
+        inner: Rect,
+        caption_y: u16,
+        scale_row: bool,
+        buf: &mut Buffer,
+    ) {
+        let theme = self.theme;
         let caption = format!(
             "layer {} · {} ch · {}×{} · min {} max {}",
             layer.name,

@@ -9,7 +9,7 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Widget};
 
 use crate::duration;
-use crate::events::Phase;
+use crate::events::{Phase, RunInfo, RunSummary};
 use crate::ui::panes::status::{completed, fmt_lr, model_text, run_time};
 use crate::ui::panes::RunStatus;
 use crate::ui::theme::Theme;
@@ -113,44 +113,63 @@ fn pieces(status: &RunStatus, theme: &Theme, wide: bool) -> Vec<Piece<'static>> 
         priority: 0,
         spans: chip,
     }];
-    let mut push = |priority: u8, spans: Vec<Span<'static>>| out.push(Piece { priority, spans });
-
     if let Some(reason) = &status.failure {
-        push(0, vec![Span::styled(reason.clone(), theme.bad())]);
-        return out;
+        out.push(Piece {
+            priority: 0,
+            spans: vec![Span::styled(reason.clone(), theme.bad())],
+        });
+    } else if let Some(done) = &status.done {
+        done_pieces(status, done, theme, &mut out);
+    } else if let Some(info) = &status.info {
+        running_pieces(status, info, theme, wide, &mut out);
+    } else {
+        out.push(Piece {
+            priority: 1,
+            spans: vec![Span::styled("starting…", theme.dim())],
+        });
     }
-    if let Some(done) = &status.done {
-        push(1, vec![Span::raw(completed(done))]);
-        if let Some(acc) = done.test_acc {
-            push(
-                1,
-                vec![Span::styled(
-                    format!("test acc {:.1}%", acc * 100.0),
-                    theme.good().add_modifier(Modifier::BOLD),
-                )],
-            );
-        }
-        if let Some(best) = status.best_done_text() {
-            push(2, vec![Span::raw(best)]);
-        }
-        push(3, vec![Span::raw(run_time(done))]);
-        push(2, vec![Span::raw(model_text(done))]);
-        push(4, vec![Span::styled("q to quit", theme.dim())]);
-        return out;
-    }
-    let Some(info) = &status.info else {
-        push(1, vec![Span::styled("starting…", theme.dim())]);
-        return out;
-    };
-    push(
-        5,
-        vec![Span::styled(
-            info.model.clone(),
-            Style::new().add_modifier(Modifier::BOLD),
-        )],
-    );
-    push(7, vec![Span::styled(info.device.clone(), theme.dim())]);
+    out
+}
 
+/// A finished run: how far it went, its accuracy, its best epoch, its time, its model.
+fn done_pieces(
+    status: &RunStatus,
+    done: &RunSummary,
+    theme: &Theme,
+    out: &mut Vec<Piece<'static>>,
+) {
+    let mut push = |priority: u8, spans: Vec<Span<'static>>| out.push(Piece { priority, spans });
+    push(1, vec![Span::raw(completed(done))]);
+    if let Some(acc) = done.test_acc {
+        push(
+            1,
+            vec![Span::styled(
+                format!("test acc {:.1}%", acc * 100.0),
+                theme.good().add_modifier(Modifier::BOLD),
+            )],
+        );
+    }
+    if let Some(best) = status.best_done_text() {
+        push(2, vec![Span::raw(best)]);
+    }
+    push(3, vec![Span::raw(run_time(done))]);
+    push(2, vec![Span::raw(model_text(done))]);
+    push(4, vec![Span::styled("q to quit", theme.dim())]);
+}
+
+/// A run in progress: model and device, epoch with its gauge, speed, time left, rate and
+/// the best epoch.
+fn running_pieces(
+    status: &RunStatus,
+    info: &RunInfo,
+    theme: &Theme,
+    wide: bool,
+    out: &mut Vec<Piece<'static>>,
+) {
+    let mut push = |priority: u8, spans: Vec<Span<'static>>| out.push(Piece { priority, spans });
+    let bold = Style::new().add_modifier(Modifier::BOLD);
+    push(5, vec![Span::styled(info.model.clone(), bold)]);
+    push(7, vec![Span::styled(info.device.clone(), theme.dim())]);
     let p = status.progress.as_ref();
     let epoch0 = p.map_or(0, |p| p.epoch);
     // A time budget decides the run's length once it has measured the speed.
@@ -160,30 +179,7 @@ fn pieces(status: &RunStatus, theme: &Theme, wide: bool) -> Vec<Piece<'static>> 
         .map_or(info.epochs, |plan| plan.epochs.ceil() as usize);
     let epoch = (epoch0 + 1).min(epochs.max(1));
     push(1, vec![Span::raw(format!("epoch {epoch}/{epochs}"))]);
-
-    let ratio = p.map_or(0.0, |p| {
-        if p.batches == 0 {
-            0.0
-        } else {
-            (p.batch as f64 / p.batches as f64).clamp(0.0, 1.0)
-        }
-    });
-    let bar = if wide { GAUGE_WIDE } else { GAUGE_NARROW };
-    let filled = ((ratio * bar as f64).round() as usize).min(bar);
-    let label = if phase == Phase::Evaluating {
-        " testing".to_string()
-    } else {
-        format!(" {:>3.0}%", ratio * 100.0)
-    };
-    let gauge_style = theme.fg(crate::ui::theme::Theme::phase_color(phase));
-    push(
-        2,
-        vec![
-            Span::styled("━".repeat(filled), gauge_style),
-            Span::styled("─".repeat(bar - filled), theme.dim()),
-            Span::raw(label),
-        ],
-    );
+    push(2, gauge(status, theme, wide));
     if let Some(p) = p {
         push(4, vec![Span::raw(format!("{:.0} img/s", p.images_per_sec))]);
         let time = match (p.budget_left_secs, info.time_budget) {
@@ -202,5 +198,29 @@ fn pieces(status: &RunStatus, theme: &Theme, wide: bool) -> Vec<Piece<'static>> 
     if let Some(text) = status.best_text() {
         push(3, vec![Span::raw(text)]);
     }
-    out
+}
+
+/// The epoch's progress as a bar, with its percentage (or `testing` while evaluating).
+fn gauge(status: &RunStatus, theme: &Theme, wide: bool) -> Vec<Span<'static>> {
+    let phase = status.display_phase();
+    let ratio = status.progress.as_ref().map_or(0.0, |p| {
+        if p.batches == 0 {
+            0.0
+        } else {
+            (p.batch as f64 / p.batches as f64).clamp(0.0, 1.0)
+        }
+    });
+    let bar = if wide { GAUGE_WIDE } else { GAUGE_NARROW };
+    let filled = ((ratio * bar as f64).round() as usize).min(bar);
+    let label = if phase == Phase::Evaluating {
+        " testing".to_string()
+    } else {
+        format!(" {:>3.0}%", ratio * 100.0)
+    };
+    let gauge_style = theme.fg(crate::ui::theme::Theme::phase_color(phase));
+    vec![
+        Span::styled("━".repeat(filled), gauge_style),
+        Span::styled("─".repeat(bar - filled), theme.dim()),
+        Span::raw(label),
+    ]
 }

@@ -121,81 +121,73 @@ impl Widget for LossChart<'_> {
         }
         let x = charts.window();
         let y = fit(charts, x);
-        let mut traces = vec![
-            Trace::line(
-                "batch",
-                SeriesRole::Raw,
-                Color::LightBlue,
-                charts.loss_raw.points(),
-            )
-            .scatter(),
-            Trace::line(
-                "smoothed",
-                SeriesRole::Smooth,
-                Color::Yellow,
-                charts.loss_ema.points(),
-            )
-            .thinned(4),
-            Trace::line(
-                "test",
-                SeriesRole::Epoch,
-                Color::LightRed,
-                &charts.test_loss,
-            ),
-        ];
-        for (color, o) in charts.shown_others() {
-            traces.push(Trace::line(o.name.clone(), SeriesRole::Smooth, color, &o.loss).thinned(4));
-        }
         let lr_line = lr_line(charts, &y);
-        if let Some((name, points)) = &lr_line {
-            let m = if self.plain {
-                Marker::Dot
-            } else {
-                Marker::Braille
-            };
-            traces.push(
-                Trace::line(name.clone(), SeriesRole::Reference, Color::Green, points)
-                    .thinned(2)
-                    .marked(m),
-            );
-        }
-        let mut marks: Vec<Mark> = charts
-            .run_end
-            .map(|x| Mark {
-                x,
-                name: "budget end".into(),
-                color: Color::LightRed,
-            })
-            .into_iter()
-            .collect();
-        let newest = charts.changes.len().saturating_sub(1);
-        marks.extend(
-            charts
-                .changes
-                .iter()
-                .enumerate()
-                .map(|(i, (x, label))| Mark {
-                    x: *x,
-                    name: if i == newest {
-                        label.clone()
-                    } else {
-                        String::new()
-                    },
-                    color: Color::Magenta,
-                }),
-        );
         TimeChart {
             block,
             theme,
             plain: self.plain,
-            traces,
-            marks,
+            traces: traces(charts, lr_line.as_ref(), self.plain),
+            marks: marks(charts),
             x,
             y,
             legend: LegendPosition::TopRight,
         }
         .render(area, buf);
     }
+}
+
+/// The lines: per-batch loss as dots, the smoothed loss, the test loss, the runs
+/// overlaid, and the learning rate's schedule when it varies.
+fn traces<'a>(
+    charts: &'a Charts,
+    lr_line: Option<&'a (String, Vec<(f64, f64)>)>,
+    plain: bool,
+) -> Vec<Trace<'a>> {
+    let (raw, ema) = (charts.loss_raw.points(), charts.loss_ema.points());
+    let mut traces = vec![
+        Trace::line("batch", SeriesRole::Raw, Color::LightBlue, raw).scatter(),
+        Trace::line("smoothed", SeriesRole::Smooth, Color::Yellow, ema).thinned(4),
+        Trace::line(
+            "test",
+            SeriesRole::Epoch,
+            Color::LightRed,
+            &charts.test_loss,
+        ),
+    ];
+    for (color, o) in charts.shown_others() {
+        traces.push(Trace::line(o.name.clone(), SeriesRole::Smooth, color, &o.loss).thinned(4));
+    }
+    if let Some((name, points)) = lr_line {
+        let m = if plain { Marker::Dot } else { Marker::Braille };
+        let lr = Trace::line(name.clone(), SeriesRole::Reference, Color::Green, points);
+        traces.push(lr.thinned(2).marked(m));
+    }
+    traces
+}
+
+/// The vertical lines: where a time budget ends the run, and each live setting change
+/// (the newest named).
+fn marks(charts: &Charts) -> Vec<Mark> {
+    let end = charts.run_end.map(|x| Mark {
+        x,
+        name: "budget end".into(),
+        color: Color::LightRed,
+    });
+    let newest = charts.changes.len().saturating_sub(1);
+    let changes = charts
+        .changes
+        .iter()
+        .enumerate()
+        .map(|(i, (x, label))| Mark {
+            x: *x,
+            name: if i == newest {
+                label.clone()
+            } else {
+                String::new()
+            },
+            color: Color::Magenta,
+        });
+    end.into_iter().chain(changes).collect()
 }
 
 /// The learning-rate schedule as a line scaled to 90% of the chart's height (drawn only
