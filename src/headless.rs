@@ -1,6 +1,9 @@
 //! Headless consumer of trainer events: a Keras-like line per epoch (or JSON lines with
 //! `--json`), and a live progress line on stderr when stderr is a terminal.
 //!
+//! Each format is a [`Format`]: what it writes for an event, and where. The printer's
+//! loop is the same for both.
+//!
 //! A failed write to stdout (a full disk, `> /dev/full`) ends the printing with
 //! [`Ending::Unwritable`]: the output is the point of a headless run. A closed pipe
 //! (`| head -1`) is not a failure: the reader has what it wanted and the run goes on.
@@ -8,14 +11,9 @@
 use std::io::{self, Write};
 use std::time::Duration;
 
-use serde_json::json;
-
 use crate::duration;
-use crate::events::{
-    saved_text, EpochSummary, Phase, Progress, RunInfo, RunSummary, SaveReason, TestPoint,
-    TrainEvent,
-};
-use crate::store::run_dir::epoch_json;
+use crate::events::text::{done_text, epoch_line, test_line};
+use crate::events::{json, saved_text, Progress, RunInfo, RunSummary, SaveReason, TrainEvent};
 use crate::train::Receivers;
 
 #[derive(Debug, Clone, Copy, Default)]
@@ -36,71 +34,88 @@ pub enum Ending {
     Unwritable(String),
 }
 
-/// A write to stdout that counts: any error but a closed pipe.
-fn written(result: io::Result<()>) -> Result<(), String> {
-    match result {
-        Err(e) if e.kind() != io::ErrorKind::BrokenPipe => Err(e.to_string()),
-        _ => Ok(()),
+/// Where a line goes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum To {
+    /// Stdout: the output, whose failure to be written ends the printing.
+    Out,
+    /// Stderr: words for a person, whose failures nobody can be told about.
+    Err,
+}
+
+/// What the printer knows of the run so far, for the lines it writes.
+#[derive(Debug, Default)]
+struct Seen {
+    /// The run's epochs (a time budget's plan changes them).
+    epochs: usize,
+    /// The latest estimate of the time left.
+    eta: Option<f64>,
+    /// An epoch-end checkpoint is announced on that epoch's line, which comes next.
+    saved_at_end: bool,
+}
+
+/// A headless output format: the lines an event makes, and where each goes.
+trait Format {
+    fn lines(&self, ev: &TrainEvent, seen: &mut Seen) -> Vec<(To, String)>;
+}
+
+/// Keras-like text on stdout.
+struct Text;
+
+/// JSON lines on stdout (epochs, evaluations, the end), words for people on stderr.
+struct Json;
+
+impl Format for Text {
+    fn lines(&self, ev: &TrainEvent, seen: &mut Seen) -> Vec<(To, String)> {
+        let line = match ev {
+            TrainEvent::Message(m) | TrainEvent::Applied(m) => m.clone(),
+            TrainEvent::Saved {
+                why: SaveReason::EpochEnd,
+                ..
+            } => {
+                seen.saved_at_end = true;
+                return Vec::new();
+            }
+            TrainEvent::Saved { at, .. } => saved_text(*at),
+            TrainEvent::Started(info) => banner(info),
+            TrainEvent::EpochEnd(s) => {
+                let remaining = s.epochs.saturating_sub(s.epoch) as f64;
+                let eta = seen.eta.unwrap_or(remaining * (s.seconds + s.eval_seconds));
+                let mut line = epoch_line(s, eta);
+                if std::mem::take(&mut seen.saved_at_end) {
+                    line.push_str(" - saved");
+                }
+                line
+            }
+            TrainEvent::Tested(t) => test_line(t),
+            TrainEvent::Done(summary) => capitalised(&done_text(summary)),
+            _ => return Vec::new(),
+        };
+        vec![(To::Out, line)]
     }
 }
 
-/// `line` and a newline to `w`, flushed.
-fn write_line(w: &mut dyn Write, line: &str) -> io::Result<()> {
-    writeln!(w, "{line}")?;
-    w.flush()
-}
-
-/// The per-epoch line, Keras style (`val_loss` and `val_acc` when the run holds training
-/// images out).
-pub fn epoch_line(s: &EpochSummary, eta_secs: f64) -> String {
-    let eta = if s.epoch < s.epochs {
-        format!(" - ETA {}", duration::short(eta_secs))
-    } else {
-        String::new()
-    };
-    let val = match (s.val_loss, s.val_acc) {
-        (Some(loss), Some(acc)) => format!(" - val_loss: {loss:.4} - val_acc: {acc:.4}"),
-        _ => String::new(),
-    };
-    format!(
-        "Epoch {}/{} - {:.1}s - {:.0} img/s - loss: {:.4} - acc: {:.4}{val} - test_loss: {:.4} - test_acc: {:.4} - lr: {}{eta}",
-        s.epoch, s.epochs, s.seconds, s.images_per_sec, s.train_loss, s.train_acc, s.test_loss,
-        s.test_acc, s.lr
-    ) + &plain_text(s.test_acc, s.test_acc_plain)
-}
-
-/// ` (plain 0.9312)` when test-time flips changed the accuracy, else nothing.
-fn plain_text(acc: f64, plain: f64) -> String {
-    if acc == plain {
-        String::new()
-    } else {
-        format!(" (plain {plain:.4})")
+impl Format for Json {
+    fn lines(&self, ev: &TrainEvent, _: &mut Seen) -> Vec<(To, String)> {
+        match ev {
+            TrainEvent::Message(m) | TrainEvent::Applied(m) => vec![(To::Err, m.clone())],
+            // Without a human epoch line an epoch-end save gets its own line too.
+            TrainEvent::Saved { at, .. } => vec![(To::Err, saved_text(*at))],
+            TrainEvent::Started(info) => vec![(To::Err, banner(info))],
+            TrainEvent::EpochEnd(s) => vec![(To::Out, json::epoch(s).to_string())],
+            TrainEvent::Tested(t) => vec![(To::Out, json::test(t).to_string())],
+            TrainEvent::Done(summary) => vec![(To::Out, json::done(summary).to_string())],
+            _ => Vec::new(),
+        }
     }
 }
 
-/// An evaluation between epoch ends.
-pub fn test_line(t: &TestPoint) -> String {
-    format!(
-        "  at epoch {:.2} - {} - test_loss: {:.4} - test_acc: {:.4}{}",
-        t.at,
-        duration::short(t.elapsed),
-        t.test_loss,
-        t.test_acc,
-        plain_text(t.test_acc, t.test_acc_plain)
-    )
-}
-
-/// An evaluation between epoch ends as a JSON line.
-pub fn test_json(t: &TestPoint) -> serde_json::Value {
-    json!({
-        "event": "test",
-        "at": t.at,
-        "test_loss": t.test_loss,
-        "test_acc": t.test_acc,
-        "test_acc_plain": t.test_acc_plain,
-        "lr": t.lr,
-        "elapsed": t.elapsed,
-    })
+/// `text` with a capital first letter, as a line of its own starts.
+fn capitalised(text: &str) -> String {
+    let mut chars = text.chars();
+    chars
+        .next()
+        .map_or_else(String::new, |c| c.to_uppercase().chain(chars).collect())
 }
 
 fn banner(info: &RunInfo) -> String {
@@ -143,143 +158,81 @@ fn progress_line(p: &Progress, epochs: usize) -> String {
     )
 }
 
-/// Erase the live progress line, if one is showing, before other output.
-fn clear_live(err: &mut dyn Write, live_line: &mut bool) {
-    if std::mem::take(live_line) {
-        let _ = write!(err, "\r\x1b[2K");
+/// The printer's two streams, and whether a live progress line is showing on `err`.
+struct Streams<'a> {
+    out: &'a mut dyn Write,
+    err: &'a mut dyn Write,
+    live_line: bool,
+}
+
+impl Streams<'_> {
+    /// Erase the live progress line, if one is showing, before other output.
+    fn clear_live(&mut self) {
+        if std::mem::take(&mut self.live_line) {
+            let _ = write!(self.err, "\r\x1b[2K");
+        }
+    }
+
+    /// Redraw the live progress line.
+    fn live(&mut self, line: &str) {
+        let _ = write!(self.err, "{line}");
+        let _ = self.err.flush();
+        self.live_line = true;
+    }
+
+    /// `line` to its stream; a failed write to stdout (but a closed pipe) is `Err`.
+    fn write(&mut self, to: To, line: &str) -> Result<(), String> {
+        self.clear_live();
+        let w: &mut dyn Write = match to {
+            To::Out => self.out,
+            To::Err => self.err,
+        };
+        let result = writeln!(w, "{line}").and_then(|()| w.flush());
+        match (to, result) {
+            (To::Out, Err(e)) if e.kind() != io::ErrorKind::BrokenPipe => Err(e.to_string()),
+            _ => Ok(()),
+        }
     }
 }
 
 /// Print events until the trainer finishes, or until stdout cannot be written; returns
 /// how it ended.
 pub fn print(rx: &Receivers, out: &mut dyn Write, err: &mut dyn Write, opts: Options) -> Ending {
-    print_until_unwritable(rx, out, err, opts).unwrap_or_else(Ending::Unwritable)
-}
-
-/// [`print`], with a failed write to stdout as `Err`.
-fn print_until_unwritable(
-    rx: &Receivers,
-    out: &mut dyn Write,
-    err: &mut dyn Write,
-    opts: Options,
-) -> Result<Ending, String> {
-    let mut epochs = 0;
-    let mut eta = f64::NAN;
-    let mut live_line = false;
-    // An epoch-end checkpoint is announced on that epoch's line, which comes next.
-    let mut saved_at_end = false;
-    // Human text goes to stdout, or to stderr in JSON mode (whose failures nobody can
-    // be told about).
-    let human = |err: &mut dyn Write, out: &mut dyn Write, text: &str, live_line: &mut bool| {
-        clear_live(err, live_line);
-        if opts.json {
-            let _ = write_line(err, text);
-            Ok(())
-        } else {
-            written(write_line(out, text))
-        }
+    let format: &dyn Format = if opts.json { &Json } else { &Text };
+    let mut streams = Streams {
+        out,
+        err,
+        live_line: false,
     };
+    let mut seen = Seen::default();
     loop {
         while let Ok(p) = rx.progress.try_recv() {
-            eta = p.eta_secs;
+            seen.eta = Some(p.eta_secs);
             if opts.live {
-                let _ = write!(err, "{}", progress_line(&p, epochs));
-                let _ = err.flush();
-                live_line = true;
+                streams.live(&progress_line(&p, seen.epochs));
             }
         }
         let ev = match rx.events.recv_timeout(Duration::from_millis(100)) {
             Ok(ev) => ev,
             Err(flume::RecvTimeoutError::Timeout) => continue,
             Err(flume::RecvTimeoutError::Disconnected) => {
-                return Ok(Ending::Failed(
-                    "the trainer thread ended without a result".into(),
-                ))
+                return Ending::Failed("the trainer thread ended without a result".into())
             }
         };
+        for (to, line) in format.lines(&ev, &mut seen) {
+            if let Err(why) = streams.write(to, &line) {
+                return Ending::Unwritable(why);
+            }
+        }
         match ev {
-            TrainEvent::Message(m) | TrainEvent::Applied(m) => {
-                human(err, out, &m, &mut live_line)?;
-            }
-            // Without a human epoch line (JSON mode) an epoch-end save gets its own line too.
-            TrainEvent::Saved {
-                why: SaveReason::EpochEnd,
-                ..
-            } if !opts.json => saved_at_end = true,
-            TrainEvent::Saved { at, .. } => {
-                human(err, out, &saved_text(at), &mut live_line)?;
-            }
-            TrainEvent::Started(info) => {
-                epochs = info.epochs;
-                human(err, out, &banner(&info), &mut live_line)?;
-            }
-            TrainEvent::EpochEnd(s) => {
-                let remaining = s.epochs.saturating_sub(s.epoch) as f64;
-                let eta_now = if eta.is_finite() {
-                    eta
-                } else {
-                    remaining * (s.seconds + s.eval_seconds)
-                };
-                if opts.json {
-                    clear_live(err, &mut live_line);
-                    written(write_line(out, &epoch_json(&s).to_string()))?;
-                } else {
-                    let mut line = epoch_line(&s, eta_now);
-                    if std::mem::take(&mut saved_at_end) {
-                        line.push_str(" - saved");
-                    }
-                    human(err, out, &line, &mut live_line)?;
-                }
-            }
-            TrainEvent::Tested(t) => {
-                if opts.json {
-                    clear_live(err, &mut live_line);
-                    written(write_line(out, &test_json(&t).to_string()))?;
-                } else {
-                    human(err, out, &test_line(&t), &mut live_line)?;
-                }
-            }
-            TrainEvent::Planned(plan) => epochs = plan.epochs.ceil() as usize,
+            TrainEvent::Started(info) => seen.epochs = info.epochs,
+            TrainEvent::Planned(plan) => seen.epochs = plan.epochs.ceil() as usize,
             TrainEvent::Failed(reason) => {
-                clear_live(err, &mut live_line);
-                return Ok(Ending::Failed(reason));
+                streams.clear_live();
+                return Ending::Failed(reason);
             }
-            TrainEvent::Done(summary) => {
-                let acc = summary
-                    .test_acc
-                    .map_or("n/a".into(), |a| format!("{:.2}%", a * 100.0));
-                let model = summary
-                    .model_path
-                    .as_ref()
-                    .map_or("(none)".into(), |p| p.display().to_string());
-                if opts.json {
-                    clear_live(err, &mut live_line);
-                    let line = json!({
-                        "event": "done",
-                        "epochs_completed": summary.epochs_completed,
-                        "test_acc": summary.test_acc,
-                        "model": summary.model_path,
-                        "run_dir": summary.run_dir,
-                        "stopped_early": summary.stopped_early,
-                        "seconds": summary.seconds,
-                    });
-                    written(write_line(out, &line.to_string()))?;
-                } else {
-                    let text = format!(
-                        "Done: {} epoch(s) in {}, test accuracy {acc}, model saved to {model}",
-                        summary.epochs_completed,
-                        duration::short(summary.seconds)
-                    );
-                    human(err, out, &text, &mut live_line)?;
-                }
-                return Ok(Ending::Done(summary));
-            }
-            TrainEvent::Phase(Phase::Failed) => {}
-            TrainEvent::Phase(_)
-            | TrainEvent::Changed(_)
-            | TrainEvent::Progress(_)
-            | TrainEvent::Predictions(_)
-            | TrainEvent::FeatureMaps(_) => {}
+            TrainEvent::Done(summary) => return Ending::Done(summary),
+            _ => {}
         }
     }
 }
@@ -294,6 +247,7 @@ pub fn print_std(rx: &Receivers, opts: Options) -> Ending {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::events::EpochSummary;
     use crate::train::sink::{ChannelSink, Sink};
     use std::path::PathBuf;
 
@@ -362,8 +316,8 @@ mod tests {
         assert_eq!(lines.len(), 3);
         // The epoch lines are the run directory's metrics lines (their keys are the CLI
         // contract, tested in tests/cli.rs).
-        assert_eq!(lines[0], epoch_json(&summary(1)));
-        assert_eq!(lines[1], epoch_json(&summary(2)));
+        assert_eq!(lines[0], json::epoch(&summary(1)));
+        assert_eq!(lines[1], json::epoch(&summary(2)));
         assert_eq!(lines[2]["event"], "done");
         assert_eq!(lines[2]["test_acc"], 0.85);
         assert_eq!(lines[2]["model"], "/r/model.safetensors");
@@ -390,7 +344,7 @@ mod tests {
         assert!(out.contains("test_acc: 0.8500 - lr: 0.001\n"), "{out}");
         assert!(!out.contains("val_"), "{out}");
         assert!(out.contains(
-            "Done: 2 epoch(s) in 22s, test accuracy 85.00%, model saved to /r/model.safetensors"
+            "Done after 2 epochs in 00:00:22, test acc 85.0%, model saved to /r/model.safetensors"
         ));
     }
 
@@ -436,12 +390,12 @@ mod tests {
             line.contains("acc: 0.8000 - val_loss: 0.2500 - val_acc: 0.9000 - test_loss: 0.4000"),
             "{line}"
         );
-        let v = epoch_json(&s);
+        let v = json::epoch(&s);
         assert_eq!(
             (v["val_loss"].as_f64(), v["val_acc"].as_f64()),
             (Some(0.25), Some(0.9))
         );
-        let plain = epoch_json(&summary(1));
+        let plain = json::epoch(&summary(1));
         assert!(plain.get("val_acc").is_none() && plain.get("val_loss").is_none());
     }
 

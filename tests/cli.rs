@@ -271,7 +271,7 @@ fn headless_text_output_when_stdout_is_not_a_terminal() {
     let out = String::from_utf8(o.stdout).unwrap();
     assert!(out.contains("Epoch 1/1 - "), "{out}");
     assert!(out.contains("img/s"), "{out}");
-    assert!(out.contains("Done: 1 epoch(s)"), "{out}");
+    assert!(out.contains("Done after 1 epoch in "), "{out}");
     assert!(!out.contains('\x1b'), "no escape codes in piped output");
 }
 

@@ -401,10 +401,13 @@ fn resume_refuses_changed_next_run_settings_unless_forced() {
         .map(|f| std::fs::read(run.path().join(f)).unwrap());
     let (code, stderr) = resume(&["--model", "fast", "--force"]);
     assert_eq!(code, Some(2), "{stderr}");
-    assert!(
-        stderr.contains("holds the weights of a tutorial model"),
-        "{stderr}"
+    let expected = format!(
+        "fashion-tui: cannot resume {} as a fast model: its checkpoint holds the weights of \
+         a tutorial model (--force lets a resumed run change settings such as the batch \
+         size, not the network; start a new run for fast)",
+        run.path().display()
     );
+    assert_eq!(stderr.trim_end(), expected);
     let after = ["config.toml", "run.json", "metrics.jsonl"]
         .map(|f| std::fs::read(run.path().join(f)).unwrap());
     assert_eq!(files, after, "the run's files are as they were");

@@ -14,8 +14,10 @@ use std::time::Duration;
 use common::tmux::{sh_quote, Tmux};
 use fashion_tui::commands::view;
 use fashion_tui::events::{Command, TrainEvent};
+use fashion_tui::store::catalog;
 use fashion_tui::store::history::StoredRun;
 use fashion_tui::train::replay;
+use fashion_tui::ui::panes::charts::OtherRun;
 use fashion_tui::ui::{self, App, UiOptions};
 use ratatui::backend::TestBackend;
 use ratatui::crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
@@ -172,7 +174,10 @@ fn a_real_run_gets_its_predictions_and_feature_maps_and_is_not_changed() {
 #[test]
 fn while_training_earlier_runs_wait_hidden_in_the_runs_pane() {
     let root = Path::new("tests/fixtures/runs");
-    let others = view::earlier_runs(root, Some(&root.join("good-b")));
+    let others: Vec<OtherRun> = catalog::earlier(root, Some(&root.join("good-b")))
+        .iter()
+        .map(|r| OtherRun::of(r, false))
+        .collect();
     let names: Vec<&str> = others.iter().map(|o| o.name.as_str()).collect();
     // By start; the run being trained (good-b here) and runs without an epoch left out.
     assert_eq!(

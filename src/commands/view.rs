@@ -63,43 +63,6 @@ pub fn load(dirs: &[PathBuf]) -> Result<Vec<StoredRun>> {
         .collect()
 }
 
-/// The overlay of a stored run on the charts.
-pub fn other_run(run: &StoredRun, shown: bool) -> OtherRun {
-    let (loss, test_acc) = run.curves();
-    OtherRun {
-        name: run.name.clone(),
-        loss,
-        test_acc,
-        shown,
-    }
-}
-
-/// Most earlier runs offered for overlaying while training (the Runs pane's digits).
-pub const EARLIER_RUNS: usize = 9;
-
-/// The most recent runs under `root` that are not running, oldest first, as overlays
-/// that start hidden: what the Runs pane offers while a new run trains (in `this`, left
-/// out: a resumed run is not its own earlier run). Unreadable runs are left out.
-pub fn earlier_runs(root: &Path, this: Option<&Path>) -> Vec<OtherRun> {
-    let this = this.and_then(|p| p.canonicalize().ok());
-    let Ok(cat) = catalog::scan(root) else {
-        return Vec::new();
-    };
-    let mut done: Vec<_> = cat
-        .runs
-        .into_iter()
-        .filter(|r| r.status != crate::store::run_record::Status::Running && r.epochs_done > 0)
-        .filter(|r| this.is_none() || r.dir.canonicalize().ok() != this)
-        .collect();
-    done.sort_by_key(catalog::sort_key);
-    let from = done.len().saturating_sub(EARLIER_RUNS);
-    done[from..]
-        .iter()
-        .filter_map(|r| StoredRun::load(&r.dir).ok())
-        .map(|r| other_run(&r, false))
-        .collect()
-}
-
 /// The app for viewing `runs` (the first in full, the others overlaid).
 pub fn app_for(runs: &[StoredRun], mut opts: UiOptions) -> App {
     if let Some(first) = runs.first() {
@@ -108,7 +71,7 @@ pub fn app_for(runs: &[StoredRun], mut opts: UiOptions) -> App {
     let mut app = App::new(opts);
     app.set_viewing();
     for r in runs.iter().skip(1) {
-        app.add_other_run(other_run(r, true));
+        app.add_other_run(OtherRun::of(r, true));
     }
     app
 }

@@ -8,6 +8,7 @@ use std::fs::{self, File};
 use std::io::{self, Read, Seek, SeekFrom};
 use std::path::{Path, PathBuf};
 
+use super::history::StoredRun;
 use super::run_dir::{CONFIG_FILE, METRICS_FILE, MODEL_FILE, RECORD_FILE};
 use super::run_record::{self, Status};
 use crate::config::Config;
@@ -273,6 +274,32 @@ pub fn latest(root: &Path) -> Option<PathBuf> {
 /// Orders runs by start, the name breaking ties (and standing in for a missing start).
 pub fn sort_key(e: &RunEntry) -> (String, String) {
     (e.started.clone().unwrap_or_default(), e.name.clone())
+}
+
+/// Most earlier runs offered for overlaying while training (the Runs pane's digits).
+pub const EARLIER_RUNS: usize = 9;
+
+/// The [`EARLIER_RUNS`] most recent runs under `root` that are not running and finished an
+/// epoch, oldest first, read whole: what a new run may draw over its charts (the run in
+/// `this` left out: a resumed run is not its own earlier run). Unreadable runs are left
+/// out.
+pub fn earlier(root: &Path, this: Option<&Path>) -> Vec<StoredRun> {
+    let this = this.and_then(|p| p.canonicalize().ok());
+    let Ok(cat) = scan(root) else {
+        return Vec::new();
+    };
+    let mut done: Vec<_> = cat
+        .runs
+        .into_iter()
+        .filter(|r| r.status != Status::Running && r.epochs_done > 0)
+        .filter(|r| this.is_none() || r.dir.canonicalize().ok() != this)
+        .collect();
+    done.sort_by_key(sort_key);
+    let from = done.len().saturating_sub(EARLIER_RUNS);
+    done[from..]
+        .iter()
+        .filter_map(|r| StoredRun::load(&r.dir).ok())
+        .collect()
 }
 
 #[cfg(test)]

@@ -16,7 +16,6 @@ use std::sync::{Arc, Mutex, Weak};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use anyhow::{Context, Result};
-use serde_json::json;
 
 use crate::atomic;
 use crate::error::UsageError;
@@ -253,38 +252,13 @@ pub fn utc_stamp(t: SystemTime) -> String {
         .to_string()
 }
 
-/// One epoch as the JSON object used by `metrics.jsonl` and `--json` output; with
-/// `val_loss` and `val_acc` when the run holds training images out.
-pub fn epoch_json(s: &EpochSummary) -> serde_json::Value {
-    let mut v = json!({
-        "epoch": s.epoch,
-        "epochs": s.epochs,
-        "train_loss": s.train_loss,
-        "train_acc": s.train_acc,
-        "test_loss": s.test_loss,
-        "test_acc": s.test_acc,
-        "test_acc_plain": s.test_acc_plain,
-        "lr": s.lr,
-        "seconds": s.seconds,
-        "eval_seconds": s.eval_seconds,
-        "images_per_sec": s.images_per_sec,
-        "elapsed": s.elapsed,
-        "confusion": s.confusion,
-    });
-    if let (Some(loss), Some(acc), Some(map)) = (s.val_loss, s.val_acc, v.as_object_mut()) {
-        map.insert("val_loss".into(), json!(loss));
-        map.insert("val_acc".into(), json!(acc));
-    }
-    v
-}
-
 /// Append one epoch to `metrics.jsonl` and flush it to disk.
 pub fn append_metrics(dir: &Path, s: &EpochSummary) -> io::Result<()> {
     let mut f = OpenOptions::new()
         .create(true)
         .append(true)
         .open(dir.join(METRICS_FILE))?;
-    writeln!(f, "{}", epoch_json(s))?;
+    writeln!(f, "{}", crate::events::json::epoch(s))?;
     f.sync_data()
 }
 

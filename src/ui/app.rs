@@ -14,6 +14,7 @@ use ratatui::crossterm::event::{KeyCode, KeyEvent, KeyEventKind};
 
 use crate::config::live::LiveSetting;
 use crate::config::Config;
+use crate::events::text::{done_text, started_text};
 use crate::events::{
     saved_text, Change, Command, EpochSummary, Phase, Progress, RunSummary, SaveReason, TrainEvent,
 };
@@ -25,7 +26,7 @@ use crate::ui::keys::{
     self, ConfirmAction, GlobalAction, BINDINGS, CONFIRM_BINDINGS, OTHER_RUNS_BINDINGS,
     RUNS_BINDINGS,
 };
-use crate::ui::panes::status::{done_text, started_text, DISCONNECTED};
+use crate::ui::panes::status::DISCONNECTED;
 use crate::ui::panes::{
     Charts, Features, Log, LogEntry, LogKind, Pane, PredictionsPane, RunStatus,
 };

@@ -4,6 +4,7 @@
 //! chart and where a time budget ends the run.
 
 use crate::events::Progress;
+use crate::store::history::StoredRun;
 use crate::ui::history::Series;
 
 /// Points kept per chart series (see [`Series`]).
@@ -50,6 +51,19 @@ pub struct ChartView {
 
 /// The zoom steps: the last this many epochs.
 pub const ZOOM_STEPS: [usize; 6] = [50, 20, 10, 5, 2, 1];
+
+impl OtherRun {
+    /// A stored run as an overlay, `shown` or waiting hidden in the Runs pane.
+    pub fn of(run: &StoredRun, shown: bool) -> OtherRun {
+        let (loss, test_acc) = run.curves();
+        OtherRun {
+            name: run.name.clone(),
+            loss,
+            test_acc,
+            shown,
+        }
+    }
+}
 
 /// Chart histories, bounded.
 #[derive(Debug, Clone, PartialEq)]

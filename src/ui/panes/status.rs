@@ -5,7 +5,7 @@
 
 use std::time::Duration;
 
-use crate::duration;
+use crate::events::text::{completed, epochs, outcome};
 use crate::events::{Best, BestBy, BudgetPlan, EpochSummary, Phase, Progress, RunInfo, RunSummary};
 
 /// Shown when the trainer's channels close without `Done` or `Failed`.
@@ -170,106 +170,6 @@ impl RunStatus {
     }
 }
 
-// The end of a run is told three times: in the log ([`done_text`]), in the header and in
-// the summary line; these pieces keep them in agreement.
-
-/// `1 epoch`, `2 epochs`.
-pub fn epochs(n: usize) -> String {
-    format!("{n} epoch{}", if n == 1 { "" } else { "s" })
-}
-
-/// `2 epochs (stopped early)`.
-pub fn completed(s: &RunSummary) -> String {
-    let early = if s.stopped_early {
-        " (stopped early)"
-    } else {
-        ""
-    };
-    format!("{}{early}", epochs(s.epochs_completed))
-}
-
-/// `model saved to /runs/x/model.safetensors` or `no model saved`.
-pub fn model_text(s: &RunSummary) -> String {
-    match &s.model_path {
-        Some(p) => format!("model saved to {}", p.display()),
-        None => "no model saved".to_string(),
-    }
-}
-
-/// How long the run took, `00:03:12`.
-pub fn run_time(s: &RunSummary) -> String {
-    duration::clock(Duration::from_secs_f64(s.seconds.max(0.0)))
-}
-
-/// `, test acc 88.9%, model saved to /m.safetensors`, naming the accuracy `acc`.
-fn outcome(s: &RunSummary, acc: &str) -> String {
-    let acc = s
-        .test_acc
-        .map(|a| format!(", {acc} {:.1}%", a * 100.0))
-        .unwrap_or_default();
-    format!("{acc}, {}", model_text(s))
-}
-
-/// The log's line for the end of the run.
-pub fn done_text(s: &RunSummary) -> String {
-    format!(
-        "{} after {} in {}{}",
-        if s.stopped_early { "stopped" } else { "done" },
-        epochs(s.epochs_completed),
-        run_time(s),
-        outcome(s, "test acc")
-    )
-}
-
-/// The log's line for the start of the run.
-pub fn started_text(info: &RunInfo) -> String {
-    let val = match info.validation {
-        0 => String::new(),
-        n => format!(" / {} validation", group_thousands(n as u64)),
-    };
-    format!(
-        "started {} ({} parameters) on {}: {} epochs × {} batches of {}, \
-         {} train{val} / {} test images from {} in {:.1}s, lr {}, seed {}",
-        info.model,
-        group_thousands(info.parameters as u64),
-        info.device,
-        info.epochs,
-        info.batches_per_epoch,
-        info.batch_size,
-        group_thousands(info.train_images as u64),
-        group_thousands(info.test_images as u64),
-        info.data_source,
-        info.data_load_secs,
-        fmt_lr(info.lr),
-        info.seed,
-    )
-}
-
-/// `1e-3`, `2.5e-4`, `0.1`.
-pub fn fmt_lr(lr: f64) -> String {
-    if lr == 0.0 || !lr.is_finite() {
-        return format!("{lr}");
-    }
-    if (1e-2..10.0).contains(&lr.abs()) {
-        return format!("{}", (lr * 1e4).round() / 1e4);
-    }
-    let s = format!("{lr:.1e}");
-    s.replace(".0e", "e")
-}
-
-/// `1,234,567`.
-pub fn group_thousands(n: u64) -> String {
-    let digits = n.to_string();
-    let mut out = String::with_capacity(digits.len() + digits.len() / 3);
-    for (i, c) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i) % 3 == 0 {
-            out.push(',');
-        }
-        out.push(c);
-    }
-    out
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -303,15 +203,6 @@ mod tests {
     }
 
     #[test]
-    fn formats() {
-        assert_eq!(fmt_lr(1e-3), "1e-3");
-        assert_eq!(fmt_lr(2.5e-4), "2.5e-4");
-        assert_eq!(fmt_lr(0.01), "0.01");
-        assert_eq!(group_thousands(1234567), "1,234,567");
-        assert_eq!(group_thousands(999), "999");
-    }
-
-    #[test]
     fn the_end_reads_alike_in_the_log_and_the_summary_line() {
         let s = RunSummary {
             epochs_completed: 1,
@@ -322,7 +213,7 @@ mod tests {
             seconds: 75.0,
         };
         assert_eq!(
-            done_text(&s),
+            crate::events::text::done_text(&s),
             "done after 1 epoch in 00:01:15, no model saved"
         );
         let status = RunStatus {

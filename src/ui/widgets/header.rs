@@ -9,8 +9,8 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Widget};
 
 use crate::duration;
+use crate::events::text::{completed, fmt_lr, model_text, run_time};
 use crate::events::{Phase, RunInfo, RunSummary};
-use crate::ui::panes::status::{completed, fmt_lr, model_text, run_time};
 use crate::ui::panes::RunStatus;
 use crate::ui::theme::Theme;
 

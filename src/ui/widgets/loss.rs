@@ -208,6 +208,6 @@ fn lr_line(charts: &Charts, y: &YAxis) -> Option<(String, Vec<(f64, f64)>)> {
         .iter()
         .map(|&(x, lr)| (x, scale(lr)))
         .collect();
-    let name = format!("lr ≤ {}", crate::ui::panes::status::fmt_lr(lr_max));
+    let name = format!("lr ≤ {}", crate::events::text::fmt_lr(lr_max));
     Some((name, points))
 }

@@ -5,6 +5,9 @@
 //! never dropped, and frequent [`Progress`] snapshots that are coalesced (see
 //! [`crate::train::sink`]). [`Command`]s go consumer → trainer on their own channel.
 
+pub mod json;
+pub mod text;
+
 use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
