@@ -15,7 +15,7 @@ use serde_json::json;
 
 use super::eval::{load_test_set, locate_model};
 use crate::cli::PredictArgs;
-use crate::config::ColorMode;
+use crate::config::{ColorMode, Config};
 use crate::data::{self, IMAGE_PIXELS, NUM_CLASSES};
 use crate::error::UsageError;
 use crate::events::CLASS_NAMES;
@@ -56,25 +56,7 @@ pub fn run(args: &PredictArgs) -> Result<ExitCode> {
         args.common.apply(c);
     })?;
     cfg.data.train_limit = 0;
-    let threads = cfg.threads();
-    tch::set_num_threads(threads as i32);
-    let device = crate::device::resolve(cfg.runtime.device, threads).map_err(UsageError)?;
-    let model = Classifier::load(cfg.model.name, &weights, device.device).map_err(|e| {
-        let wrong_model = e.chain().any(|c| c.is::<checkpoint::Mismatch>());
-        let e = e.context(format!(
-            "{} does not hold a {} model",
-            weights.display(),
-            cfg.model.name
-        ));
-        if wrong_model {
-            UsageError(format!(
-                "{e:#} (another network's weights? name it with --model)"
-            ))
-            .into()
-        } else {
-            e
-        }
-    })?;
+    let model = load_model(&cfg, &weights)?;
     let invert = match (args.invert, args.no_invert) {
         (true, _) => Invert::Always,
         (_, true) => Invert::Never,
@@ -97,13 +79,14 @@ pub fn run(args: &PredictArgs) -> Result<ExitCode> {
         .probabilities(&batch)
         .with_context(|| format!("classifying with {}", weights.display()))?
         .into_iter();
-    let show_preview = !args.json && std::io::stdout().is_terminal();
-    let color = ColorMode::Auto.from_env();
     let mut out = std::io::stdout().lock();
     let (mut usage, mut failed) = (false, false);
     for item in &items {
-        let px = match &item.input {
-            Ok(px) => px,
+        match &item.input {
+            Ok(px) => {
+                let p = probs.next().unwrap_or([0.0; NUM_CLASSES]);
+                print_item(&mut out, item, px, &p, args.json)?;
+            }
             Err(p) => {
                 usage |= p.usage;
                 failed |= !p.usage;
@@ -111,34 +94,6 @@ pub fn run(args: &PredictArgs) -> Result<ExitCode> {
                 if args.json {
                     writeln!(out, "{}", json!({"file": item.name, "error": p.message}))?;
                 }
-                continue;
-            }
-        };
-        let p = probs.next().unwrap_or([0.0; NUM_CLASSES]);
-        let top = top3(&p);
-        if args.json {
-            let top: Vec<_> = top
-                .iter()
-                .map(|&k| json!({"class": CLASS_NAMES[k], "index": k, "probability": p[k]}))
-                .collect();
-            let mut obj = json!({"file": item.name, "top": top, "probabilities": p,
-                                 "preprocessing": item.steps});
-            if let Some(l) = item.label {
-                obj["label"] = json!(CLASS_NAMES[usize::from(l)]);
-            }
-            writeln!(out, "{obj}")?;
-        } else {
-            let ranked: Vec<String> = top
-                .iter()
-                .map(|&k| format!("{} {:.1}%", CLASS_NAMES[k], p[k] * 100.0))
-                .collect();
-            let truth = item.label.map_or(String::new(), |l| {
-                format!("  (true: {})", CLASS_NAMES[usize::from(l)])
-            });
-            writeln!(out, "{}: {}{truth}", item.name, ranked.join(", "))?;
-            writeln!(out, "  {}", item.steps)?;
-            if show_preview {
-                write!(out, "{}", predict::preview::preview(px, color))?;
             }
         }
     }
@@ -150,6 +105,69 @@ pub fn run(args: &PredictArgs) -> Result<ExitCode> {
     } else {
         ExitCode::SUCCESS
     })
+}
+
+/// The model `cfg` names, with the weights in `weights`, on the device `cfg` chooses;
+/// weights of another network are a usage error that says so.
+fn load_model(cfg: &Config, weights: &Path) -> Result<Classifier> {
+    let threads = cfg.threads();
+    tch::set_num_threads(threads as i32);
+    let device = crate::device::resolve(cfg.runtime.device, threads).map_err(UsageError)?;
+    Classifier::load(cfg.model.name, weights, device.device).map_err(|e| {
+        let wrong_model = e.chain().any(|c| c.is::<checkpoint::Mismatch>());
+        let e = e.context(format!(
+            "{} does not hold a {} model",
+            weights.display(),
+            cfg.model.name
+        ));
+        if wrong_model {
+            UsageError(format!(
+                "{e:#} (another network's weights? name it with --model)"
+            ))
+            .into()
+        } else {
+            e
+        }
+    })
+}
+
+/// One classified picture: a JSON object, or its three likeliest classes, what was done
+/// to it and (in a terminal) a preview of the network's input.
+fn print_item(
+    out: &mut dyn Write,
+    item: &Item,
+    px: &[u8; IMAGE_PIXELS],
+    p: &[f32; NUM_CLASSES],
+    json: bool,
+) -> Result<()> {
+    let top = top3(p);
+    if json {
+        let top: Vec<_> = top
+            .iter()
+            .map(|&k| json!({"class": CLASS_NAMES[k], "index": k, "probability": p[k]}))
+            .collect();
+        let mut obj = json!({"file": item.name, "top": top, "probabilities": p,
+                             "preprocessing": item.steps});
+        if let Some(l) = item.label {
+            obj["label"] = json!(CLASS_NAMES[usize::from(l)]);
+        }
+        writeln!(out, "{obj}")?;
+        return Ok(());
+    }
+    let ranked: Vec<String> = top
+        .iter()
+        .map(|&k| format!("{} {:.1}%", CLASS_NAMES[k], p[k] * 100.0))
+        .collect();
+    let truth = item.label.map_or(String::new(), |l| {
+        format!("  (true: {})", CLASS_NAMES[usize::from(l)])
+    });
+    writeln!(out, "{}: {}{truth}", item.name, ranked.join(", "))?;
+    writeln!(out, "  {}", item.steps)?;
+    if std::io::stdout().is_terminal() {
+        let color = ColorMode::Auto.from_env();
+        write!(out, "{}", predict::preview::preview(px, color))?;
+    }
+    Ok(())
 }
 
 /// The three most probable classes, best first.

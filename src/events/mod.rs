@@ -21,6 +21,10 @@ pub const CLASS_NAMES: [&str; NUM_CLASSES] = [
     "T-shirt", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker", "Bag", "Boot",
 ];
 
+/// The Keras tutorial's test accuracy in percent, the reference line on every accuracy
+/// chart.
+pub const TUTORIAL_PERCENT: f64 = 90.0;
+
 /// A 10×10 confusion matrix: `counts[true_label][predicted_label]`.
 pub type Confusion = [[u32; NUM_CLASSES]; NUM_CLASSES];
 

@@ -39,9 +39,6 @@ pub const FILES: [&str; 6] = [
     MANIFEST_FILE,
 ];
 
-/// The Keras tutorial's target line on the accuracy plot.
-pub const TARGET_ACC: f64 = 0.90;
-
 /// One line of `metrics.jsonl`: the fields a report uses.
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 pub struct Epoch {

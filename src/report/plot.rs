@@ -17,9 +17,9 @@ use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
 use plotters::style::FontStyle;
 
-use super::{Run, TARGET_ACC};
+use super::Run;
 use crate::data::NUM_CLASSES;
-use crate::events::{ConfusionStats, CLASS_NAMES};
+use crate::events::{ConfusionStats, CLASS_NAMES, TUTORIAL_PERCENT};
 
 /// DejaVu Sans (Bitstream Vera licence, see `assets/DejaVuSans-LICENSE.txt`).
 static FONT: &[u8] = include_bytes!("../../assets/DejaVuSans.ttf");
@@ -171,7 +171,7 @@ impl Curves<'_> {
             .flat_map(|e| [Some(e.train_acc), Some(e.test_acc), e.val_acc])
             .flatten()
             .filter(|v| v.is_finite())
-            .fold(TARGET_ACC, f64::min);
+            .fold(TUTORIAL_PERCENT / 100.0, f64::min);
         // From a multiple of 10% below everything to 100%.
         let bottom = ((low * 10.0).floor() * 10.0).clamp(0.0, 80.0);
         let mut chart = ChartBuilder::on(area)
@@ -190,7 +190,7 @@ impl Curves<'_> {
             .axis_desc_style((FAMILY, 14))
             .draw()?;
         let x = self.x_range();
-        let target = TARGET_ACC * 100.0;
+        let target = TUTORIAL_PERCENT;
         chart
             .draw_series(DashedLineSeries::new(
                 [(x.start, target), (x.end, target)],
@@ -201,65 +201,8 @@ impl Curves<'_> {
             .label("90% (the tutorial's target)")
             .legend(|(x, y)| PathElement::new([(x, y), (x + 20, y)], GREY));
         for (i, run) in self.runs.iter().enumerate() {
-            let c = run_color(i);
-            let train = run
-                .epochs
-                .iter()
-                .map(|e| (e.epoch as f64, e.train_acc * 100.0));
-            chart
-                .draw_series(DashedLineSeries::new(train, 6, 4, c.stroke_width(2)))?
-                .label(format!("{} train", run.name))
-                .legend(move |(x, y)| {
-                    DashedPathElement::new([(x, y), (x + 20, y)], 4, 3, c.stroke_width(2))
-                });
-            let test = run
-                .epochs
-                .iter()
-                .map(|e| (e.epoch as f64, e.test_acc * 100.0));
-            chart
-                .draw_series(LineSeries::new(test, c.stroke_width(2)).point_size(3))?
-                .label(format!("{} test", run.name))
-                .legend(move |(x, y)| PathElement::new([(x, y), (x + 20, y)], c.stroke_width(2)));
-            if run.validated() {
-                let val = run
-                    .epochs
-                    .iter()
-                    .filter_map(|e| Some((e.epoch as f64, e.val_acc? * 100.0)));
-                // Thin and dotted at each epoch: apart from the thick test line.
-                chart
-                    .draw_series(LineSeries::new(val, c.stroke_width(1)).point_size(2))?
-                    .label(format!("{} validation", run.name))
-                    .legend(move |(x, y)| {
-                        PathElement::new([(x, y), (x + 20, y)], c.stroke_width(1))
-                    });
-            }
-            // The best epoch, on the curve that chose it.
-            let best = run.best();
-            let (which, score) = match (run.validated(), best.val_acc) {
-                (true, Some(v)) => ("best val", v),
-                _ => ("best", best.test_acc),
-            };
-            let at = (best.epoch as f64, score * 100.0);
-            chart
-                .draw_series([EmptyElement::at(at) + Circle::new((0, 0), 8, c.stroke_width(2))])?;
-            // Above the circle (the best accuracy has no point of its curve above it), on the
-            // side with room: left of a late best epoch.
-            let late = 2 * best.epoch > self.epochs() + 1;
-            let (side, dx) = if late {
-                (HPos::Right, -12)
-            } else {
-                (HPos::Left, 12)
-            };
-            let style = (FAMILY, 13)
-                .into_font()
-                .color(&c)
-                .pos(Pos::new(side, VPos::Bottom));
-            chart.draw_series([EmptyElement::at(at)
-                + Text::new(
-                    format!("{which} {:.2}% @ {}", at.1, best.epoch),
-                    (dx, -8 - 16 * i as i32),
-                    style,
-                )])?;
+            accuracy_lines(&mut chart, run, run_color(i))?;
+            self.best_mark(&mut chart, run, i)?;
         }
         chart
             .configure_series_labels()
@@ -269,6 +212,89 @@ impl Curves<'_> {
             .position(SeriesLabelPosition::LowerRight)
             .draw()
     }
+
+    /// `run`'s best epoch (the `i`-th run's), circled on the curve that chose it and
+    /// labelled above it, on the side with room.
+    fn best_mark<DB: DrawingBackend>(
+        &self,
+        chart: &mut Cartesian<'_, DB>,
+        run: &Run,
+        i: usize,
+    ) -> DrawResult<DB> {
+        let c = run_color(i);
+        let best = run.best();
+        let (which, score) = match (run.validated(), best.val_acc) {
+            (true, Some(v)) => ("best val", v),
+            _ => ("best", best.test_acc),
+        };
+        let at = (best.epoch as f64, score * 100.0);
+        chart.draw_series([EmptyElement::at(at) + Circle::new((0, 0), 8, c.stroke_width(2))])?;
+        // Above the circle (the best accuracy has no point of its curve above it), on the
+        // side with room: left of a late best epoch.
+        let late = 2 * best.epoch > self.epochs() + 1;
+        let (side, dx) = if late {
+            (HPos::Right, -12)
+        } else {
+            (HPos::Left, 12)
+        };
+        let style = (FAMILY, 13)
+            .into_font()
+            .color(&c)
+            .pos(Pos::new(side, VPos::Bottom));
+        chart.draw_series([EmptyElement::at(at)
+            + Text::new(
+                format!("{which} {:.2}% @ {}", at.1, best.epoch),
+                (dx, -8 - 16 * i as i32),
+                style,
+            )])?;
+        Ok(())
+    }
+}
+
+/// A chart over epochs and a value, as plotters builds it.
+type Cartesian<'a, DB> = ChartContext<
+    'a,
+    DB,
+    Cartesian2d<plotters::coord::types::RangedCoordf64, plotters::coord::types::RangedCoordf64>,
+>;
+
+/// `run`'s accuracy lines in colour `c`: training (dashed), test (thick, dotted at each
+/// epoch) and validation when it held images out (thin).
+fn accuracy_lines<DB: DrawingBackend>(
+    chart: &mut Cartesian<'_, DB>,
+    run: &Run,
+    c: RGBColor,
+) -> DrawResult<DB> {
+    let points = |f: fn(&super::Epoch) -> Option<f64>| {
+        run.epochs
+            .iter()
+            .filter_map(move |e| Some((e.epoch as f64, f(e)? * 100.0)))
+    };
+    chart
+        .draw_series(DashedLineSeries::new(
+            points(|e| Some(e.train_acc)),
+            6,
+            4,
+            c.stroke_width(2),
+        ))?
+        .label(format!("{} train", run.name))
+        .legend(move |(x, y)| {
+            DashedPathElement::new([(x, y), (x + 20, y)], 4, 3, c.stroke_width(2))
+        });
+    chart
+        .draw_series(
+            LineSeries::new(points(|e| Some(e.test_acc)), c.stroke_width(2)).point_size(3),
+        )?
+        .label(format!("{} test", run.name))
+        .legend(move |(x, y)| PathElement::new([(x, y), (x + 20, y)], c.stroke_width(2)));
+    if run.validated() {
+        // Thin and dotted at each epoch: apart from the thick test line.
+        chart
+            .draw_series(LineSeries::new(points(|e| e.val_acc), c.stroke_width(1)).point_size(2))?
+            .label(format!("{} validation", run.name))
+            .legend(move |(x, y)| PathElement::new([(x, y), (x + 20, y)], c.stroke_width(1)));
+    }
+    Ok(())
 }
 
 impl Figure for Curves<'_> {
@@ -315,23 +341,10 @@ impl Figure for Confusions<'_> {
 
 fn confusion_panel<DB: DrawingBackend>(run: &Run, area: &DrawingArea<DB, Shift>) -> DrawResult<DB> {
     let best = run.best();
-    let c = &best.confusion;
-    let centered = |size| {
-        (FAMILY, size)
-            .into_font()
-            .into_text_style(area)
-            .pos(Pos::new(HPos::Center, VPos::Center))
-    };
-    let right = |size| {
-        (FAMILY, size)
-            .into_font()
-            .into_text_style(area)
-            .pos(Pos::new(HPos::Right, VPos::Center))
-    };
     area.draw(&Text::new(
         run.name.clone(),
         (PANEL.0 as i32 / 2, 16),
-        centered(18),
+        anchored(area, 18, HPos::Center),
     ))?;
     let chosen = match best.val_acc.filter(|_| run.validated()) {
         Some(v) => format!(
@@ -344,9 +357,34 @@ fn confusion_panel<DB: DrawingBackend>(run: &Run, area: &DrawingArea<DB, Shift>)
     area.draw(&Text::new(
         format!("epoch {} ({chosen})", best.epoch),
         (PANEL.0 as i32 / 2, 38),
-        centered(14),
+        anchored(area, 14, HPos::Center),
     ))?;
+    confusion_labels(&best.confusion, area)?;
+    confusion_cells(&best.confusion, area)
+}
+
+/// Text of `size` in the report's font, centred vertically and anchored `h` horizontally.
+fn anchored<'a, DB: DrawingBackend>(
+    area: &DrawingArea<DB, Shift>,
+    size: u32,
+    h: HPos,
+) -> TextStyle<'a> {
+    (FAMILY, size)
+        .into_font()
+        .into_text_style(area)
+        .pos(Pos::new(h, VPos::Center))
+}
+
+/// Around the grid: the axes' names, the classes' names, each class's recall at the
+/// end of its row and precision under its column.
+fn confusion_labels<DB: DrawingBackend>(
+    c: &crate::events::Confusion,
+    area: &DrawingArea<DB, Shift>,
+) -> DrawResult<DB> {
+    let centered = |size| anchored(area, size, HPos::Center);
+    let right = |size| anchored(area, size, HPos::Right);
     let grid_end = GRID_X + CELL * NUM_CLASSES as i32;
+    let under = GRID_Y + CELL * NUM_CLASSES as i32 + 16;
     area.draw(&Text::new(
         "predicted class →",
         ((GRID_X + grid_end) / 2, 62),
@@ -362,11 +400,8 @@ fn confusion_panel<DB: DrawingBackend>(run: &Run, area: &DrawingArea<DB, Shift>)
         (grid_end + 32, GRID_Y - 14),
         centered(12),
     ))?;
-    area.draw(&Text::new(
-        "precision",
-        (GRID_X - 8, GRID_Y + CELL * NUM_CLASSES as i32 + 16),
-        right(12),
-    ))?;
+    area.draw(&Text::new("precision", (GRID_X - 8, under), right(12)))?;
+    let pct = |v: Option<f64>| v.map_or("–".into(), |v| format!("{:.0}%", v * 100.0));
     for k in 0..NUM_CLASSES {
         let x = GRID_X + CELL * k as i32;
         let y = GRID_Y + CELL * k as i32;
@@ -377,18 +412,19 @@ fn confusion_panel<DB: DrawingBackend>(run: &Run, area: &DrawingArea<DB, Shift>)
             (GRID_X - 8, y + CELL / 2),
             right(13),
         ))?;
-        let pct = |v: Option<f64>| v.map_or("–".into(), |v| format!("{:.0}%", v * 100.0));
-        area.draw(&Text::new(
-            pct(c.recall(k)),
-            (grid_end + 32, y + CELL / 2),
-            centered(12),
-        ))?;
-        area.draw(&Text::new(
-            pct(c.precision(k)),
-            (x + CELL / 2, GRID_Y + CELL * NUM_CLASSES as i32 + 16),
-            centered(12),
-        ))?;
+        let recall = (grid_end + 32, y + CELL / 2);
+        area.draw(&Text::new(pct(c.recall(k)), recall, centered(12)))?;
+        let precision = (x + CELL / 2, under);
+        area.draw(&Text::new(pct(c.precision(k)), precision, centered(12)))?;
     }
+    Ok(())
+}
+
+/// The grid: each cell's count, shaded by its share of its row.
+fn confusion_cells<DB: DrawingBackend>(
+    c: &crate::events::Confusion,
+    area: &DrawingArea<DB, Shift>,
+) -> DrawResult<DB> {
     for (t, row) in c.iter().enumerate() {
         let total: u32 = row.iter().sum();
         for (p, &count) in row.iter().enumerate() {
@@ -398,19 +434,15 @@ fn confusion_panel<DB: DrawingBackend>(run: &Run, area: &DrawingArea<DB, Shift>)
                 0.0
             };
             let (x, y) = (GRID_X + CELL * p as i32, GRID_Y + CELL * t as i32);
-            area.draw(&Rectangle::new(
-                [(x, y), (x + CELL, y + CELL)],
-                cell_color(share, t == p).filled(),
-            ))?;
-            area.draw(&Rectangle::new(
-                [(x, y), (x + CELL, y + CELL)],
-                RGBColor(220, 220, 220),
-            ))?;
+            let cell = [(x, y), (x + CELL, y + CELL)];
+            area.draw(&Rectangle::new(cell, cell_color(share, t == p).filled()))?;
+            area.draw(&Rectangle::new(cell, RGBColor(220, 220, 220)))?;
             let ink = if share > 0.5 { WHITE } else { BLACK };
+            let style = anchored(area, 12, HPos::Center).color(&ink);
             area.draw(&Text::new(
                 count.to_string(),
                 (x + CELL / 2, y + CELL / 2),
-                centered(12).color(&ink),
+                style,
             ))?;
         }
     }

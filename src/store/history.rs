@@ -75,39 +75,64 @@ impl StoredRun {
     /// The events the trainer sent about this run, as far as the files keep them:
     /// `Started`, per epoch one `Progress` (its losses) and `EpochEnd`, and how it ended.
     pub fn events(&self) -> Vec<TrainEvent> {
-        let cfg = &self.config;
-        let train_images = match cfg.data.train_limit {
-            0 => 60_000,
-            n => n,
-        }
-        .saturating_sub(cfg.data.validation);
-        let batches = train_images.div_ceil(cfg.training.batch_size.max(1));
-        let rec = self.record.as_ref();
         let mut out = vec![
             TrainEvent::Phase(Phase::Loading),
             TrainEvent::Message(format!("viewing the run in {}", self.dir.display())),
-            TrainEvent::Started(Box::new(RunInfo {
-                model: cfg.model.name.to_string(),
-                device: rec.map_or_else(|| "?".into(), |r| r.device.clone()),
-                parameters: parameters(cfg.model.name),
-                epochs: rec.map_or(cfg.training.epochs, |r| r.epochs_planned),
-                batch_size: cfg.training.batch_size,
-                batches_per_epoch: batches,
-                train_images,
-                test_images: match cfg.data.test_limit {
-                    0 => 10_000,
-                    n => n,
-                },
-                lr: cfg.training.lr,
-                seed: cfg.training.seed,
-                run_dir: self.dir.clone(),
-                data_source: "stored run".into(),
-                data_load_secs: 0.0,
-                early_stop: cfg.training.early_stop,
-                validation: cfg.data.validation,
-                time_budget: cfg.training.time_budget.secs(),
-            })),
+            TrainEvent::Started(Box::new(self.info())),
         ];
+        out.extend(self.epoch_events());
+        out.extend(self.ending());
+        out
+    }
+
+    /// Batches in one of the run's epochs.
+    fn batches(&self) -> usize {
+        self.train_images()
+            .div_ceil(self.config.training.batch_size.max(1))
+    }
+
+    /// The training images the run trained on.
+    fn train_images(&self) -> usize {
+        let data = &self.config.data;
+        match data.train_limit {
+            0 => 60_000,
+            n => n,
+        }
+        .saturating_sub(data.validation)
+    }
+
+    /// What the run is, as its `Started` event said it.
+    fn info(&self) -> RunInfo {
+        let cfg = &self.config;
+        let rec = self.record.as_ref();
+        RunInfo {
+            model: cfg.model.name.to_string(),
+            device: rec.map_or_else(|| "?".into(), |r| r.device.clone()),
+            parameters: parameters(cfg.model.name),
+            epochs: rec.map_or(cfg.training.epochs, |r| r.epochs_planned),
+            batch_size: cfg.training.batch_size,
+            batches_per_epoch: self.batches(),
+            train_images: self.train_images(),
+            test_images: match cfg.data.test_limit {
+                0 => 10_000,
+                n => n,
+            },
+            lr: cfg.training.lr,
+            seed: cfg.training.seed,
+            run_dir: self.dir.clone(),
+            data_source: "stored run".into(),
+            data_load_secs: 0.0,
+            early_stop: cfg.training.early_stop,
+            validation: cfg.data.validation,
+            time_budget: cfg.training.time_budget.secs(),
+        }
+    }
+
+    /// Per finished epoch, a `Progress` with its losses and its `EpochEnd`; then the
+    /// losses of an epoch that did not finish, if any.
+    fn epoch_events(&self) -> Vec<TrainEvent> {
+        let batches = self.batches();
+        let mut out = Vec::new();
         let mut rest = self.losses.as_slice();
         for s in &self.epochs {
             let end = rest.partition_point(|p| p.0 <= s.epoch as f64 + 1e-9);
@@ -138,23 +163,27 @@ impl StoredRun {
                 train_acc: 0.0,
                 images_per_sec: 0.0,
                 eta_secs: 0.0,
-                lr: last.map_or(cfg.training.lr, |s| s.lr),
+                lr: last.map_or(self.config.training.lr, |s| s.lr),
                 elapsed_secs: last.map_or(0.0, |s| s.elapsed),
                 budget_left_secs: None,
             }));
         }
+        out
+    }
+
+    /// How the run ended, as its record says: failed, or done (with why it stopped, and a
+    /// word when its process died without one).
+    fn ending(&self) -> Vec<TrainEvent> {
+        let rec = self.record.as_ref();
         let status = self.status();
         let why = rec.and_then(|r| r.reason.clone());
         if let Some(Status::Failed | Status::Diverged) = status {
-            out.push(TrainEvent::Failed(
-                why.unwrap_or_else(|| "the run failed".into()),
-            ));
-            out.push(TrainEvent::Phase(Phase::Failed));
-            return out;
+            return vec![
+                TrainEvent::Failed(why.unwrap_or_else(|| "the run failed".into())),
+                TrainEvent::Phase(Phase::Failed),
+            ];
         }
-        if let Some(why) = why {
-            out.push(TrainEvent::Message(why));
-        }
+        let mut out: Vec<TrainEvent> = why.into_iter().map(TrainEvent::Message).collect();
         if let Some(Status::Interrupted) = status {
             out.push(TrainEvent::Message(
                 "the run was interrupted (its process died without a word)".into(),

@@ -11,8 +11,6 @@ use crate::ui::history::Series;
 pub const SERIES_CAP: usize = 2048;
 /// Weight of the newest loss in the smoothed (EMA) loss curve.
 pub const EMA_ALPHA: f64 = 0.02;
-/// Accuracy of the reference Keras tutorial, drawn as a line on the accuracy chart (%).
-pub const REFERENCE_ACC: f64 = 90.0;
 /// Setting changes marked on the loss chart, at most.
 pub const CHANGES_CAP: usize = 64;
 

@@ -9,7 +9,7 @@ use ratatui::layout::Rect;
 use ratatui::style::Color;
 use ratatui::widgets::{LegendPosition, Widget};
 
-use crate::ui::panes::charts::REFERENCE_ACC;
+use crate::events::TUTORIAL_PERCENT;
 use crate::ui::panes::Charts;
 use crate::ui::panes::Pane;
 use crate::ui::theme::Theme;
@@ -42,7 +42,7 @@ fn fit(charts: &Charts, (x_lo, x_hi): (f64, f64)) -> YAxis {
         .chain(charts.shown_others().flat_map(|(_, o)| &o.test_acc))
         .filter(shown)
         .map(|p| p.1)
-        .fold(REFERENCE_ACC, f64::min);
+        .fold(TUTORIAL_PERCENT, f64::min);
     YAxis {
         lo: ((lo - 2.0) / 10.0).floor().clamp(0.0, 9.0) * 10.0,
         hi: 100.0,
@@ -97,7 +97,7 @@ impl Widget for AccuracyChart<'_> {
             return;
         }
         let x = charts.window();
-        let reference = [(0.0, REFERENCE_ACC), (charts.x_max(), REFERENCE_ACC)];
+        let reference = [(0.0, TUTORIAL_PERCENT), (charts.x_max(), TUTORIAL_PERCENT)];
         let mut traces = vec![
             Trace::line(
                 "Keras tutorial 90%",
