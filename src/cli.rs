@@ -258,14 +258,9 @@ fn sentence(help: &str) -> String {
 
 /// `text` for the setting `p`, parsed as the config file's value is: refused with the
 /// same message the file would get.
-fn parse_setting(p: &'static Param, text: &str) -> Result<String, String> {
+fn parse_setting(p: &'static Param, text: &str) -> Result<String, crate::error::UsageError> {
     let mut probe = Config::default();
-    (p.field.set)(&mut probe, text)
-        .map(|()| text.to_string())
-        .map_err(|e| {
-            let sep = if e.starts_with("is not") { " " } else { ": " };
-            format!("{} = {text:?}{sep}{e}", p.key)
-        })
+    (p.field.set)(&mut probe, text).map(|()| text.to_string())
 }
 
 impl<const TRAIN: bool> clap::FromArgMatches for SettingFlags<TRAIN> {

@@ -7,6 +7,7 @@
 //! wanted: its static initialisers register the CUDA backend with libtorch. One build
 //! thus serves the lean CPU install and the full CUDA install.
 
+use crate::error::UsageError;
 use std::ffi::{CStr, CString};
 use std::fmt;
 use std::path::PathBuf;
@@ -128,7 +129,7 @@ fn cuda_unusable(n: usize) -> Option<String> {
 
 /// Resolve the choice against this machine. `threads` is the CPU thread count in use.
 /// `cuda`/`cuda:N` without a usable GPU is an error naming the reason; `auto` falls back.
-pub fn resolve(choice: DeviceChoice, threads: usize) -> Result<Resolved, String> {
+pub fn resolve(choice: DeviceChoice, threads: usize) -> Result<Resolved, UsageError> {
     let cpu = |fallback_reason| Resolved {
         device: tch::Device::Cpu,
         description: format!(
@@ -145,7 +146,9 @@ pub fn resolve(choice: DeviceChoice, threads: usize) -> Result<Resolved, String>
         },
         DeviceChoice::Cuda(n) => match cuda_unusable(n) {
             None => Ok(cuda(n)),
-            Some(reason) => Err(format!("--device cuda:{n} is not usable: {reason}")),
+            Some(reason) => Err(UsageError(format!(
+                "--device cuda:{n} is not usable: {reason}"
+            ))),
         },
     }
 }
@@ -210,7 +213,7 @@ mod tests {
 
     #[test]
     fn missing_cuda_ordinal_is_an_error() {
-        let err = resolve(DeviceChoice::Cuda(97), 1).unwrap_err();
+        let err = resolve(DeviceChoice::Cuda(97), 1).unwrap_err().0;
         assert!(err.starts_with("--device cuda:97 is not usable"), "{err}");
     }
 }

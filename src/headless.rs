@@ -181,7 +181,7 @@ impl Streams<'_> {
     }
 
     /// `line` to its stream; a failed write to stdout (but a closed pipe) is `Err`.
-    fn write(&mut self, to: To, line: &str) -> Result<(), String> {
+    fn write(&mut self, to: To, line: &str) -> io::Result<()> {
         self.clear_live();
         let w: &mut dyn Write = match to {
             To::Out => self.out,
@@ -189,7 +189,7 @@ impl Streams<'_> {
         };
         let result = writeln!(w, "{line}").and_then(|()| w.flush());
         match (to, result) {
-            (To::Out, Err(e)) if e.kind() != io::ErrorKind::BrokenPipe => Err(e.to_string()),
+            (To::Out, Err(e)) if e.kind() != io::ErrorKind::BrokenPipe => Err(e),
             _ => Ok(()),
         }
     }
@@ -221,7 +221,7 @@ pub fn print(rx: &Receivers, out: &mut dyn Write, err: &mut dyn Write, opts: Opt
         };
         for (to, line) in format.lines(&ev, &mut seen) {
             if let Err(why) = streams.write(to, &line) {
-                return Ending::Unwritable(why);
+                return Ending::Unwritable(why.to_string());
             }
         }
         match ev {

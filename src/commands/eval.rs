@@ -135,7 +135,7 @@ pub fn run(args: &EvalArgs) -> Result<ExitCode> {
     })?;
     let threads = cfg.threads();
     tch::set_num_threads(threads as i32);
-    let device = crate::device::resolve(cfg.runtime.device, threads).map_err(UsageError)?;
+    let device = crate::device::resolve(cfg.runtime.device, threads)?;
     let test = load_test_set(&cfg)?;
     // Test-time flips: the flag, else as the run evaluated, else the model's recipe.
     let tta = args

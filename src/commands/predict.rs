@@ -112,7 +112,7 @@ pub fn run(args: &PredictArgs) -> Result<ExitCode> {
 fn load_model(cfg: &Config, weights: &Path) -> Result<Classifier> {
     let threads = cfg.threads();
     tch::set_num_threads(threads as i32);
-    let device = crate::device::resolve(cfg.runtime.device, threads).map_err(UsageError)?;
+    let device = crate::device::resolve(cfg.runtime.device, threads)?;
     Classifier::load(cfg.model.name, weights, device.device).map_err(|e| {
         let wrong_model = e.chain().any(|c| c.is::<checkpoint::Mismatch>());
         let e = e.context(format!(

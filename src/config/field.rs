@@ -6,6 +6,7 @@ use serde::de::{DeserializeOwned, IntoDeserializer};
 
 use crate::config::{ColorMode, Config, DeviceChoice, ModelKind, Optimizer, Precision, Schedule};
 use crate::duration::TimeBudget;
+use crate::error::UsageError;
 
 /// A setting's value as its range sees it.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -70,8 +71,9 @@ pub struct Field {
     pub number: fn(&Config) -> Number,
     /// Set the value in the second config to the first's.
     pub copy: fn(&Config, &mut Config),
-    /// Set the value from text, as a flag gives it (the reason when it does not parse).
-    pub set: fn(&mut Config, &str) -> Result<(), String>,
+    /// Set the value from text, as a flag gives it (refused as the file's value would be,
+    /// naming the key and the text, when it does not parse).
+    pub set: fn(&mut Config, &str) -> Result<(), UsageError>,
 }
 
 /// The [`Field`] of `section.key`: its key text and accessors, from the one path.
@@ -82,7 +84,9 @@ macro_rules! field {
             number: |c| $crate::config::field::AsNumber::as_number(&c.$section.$key),
             copy: |from, to| to.$section.$key = from.$section.$key.clone(),
             set: |c, text| {
-                c.$section.$key = $crate::config::field::FromText::from_text(text)?;
+                let key = concat!(stringify!($section), ".", stringify!($key));
+                c.$section.$key = $crate::config::field::FromText::from_text(text)
+                    .map_err(|why| $crate::config::field::refused(key, text, &why))?;
                 Ok(())
             },
         }
@@ -90,7 +94,14 @@ macro_rules! field {
 }
 pub(crate) use field;
 
-/// A field's type read from text, as a flag gives it.
+/// `text` refused as the value of `key`, for the reason `why` (what the text should
+/// have been, or the parser's own words).
+pub fn refused(key: &str, text: &str, why: &str) -> UsageError {
+    let sep = if why.starts_with("is not") { " " } else { ": " };
+    UsageError(format!("{key} = {text:?}{sep}{why}"))
+}
+
+/// A field's type read from text, as a flag gives it: the reason when it does not parse.
 pub trait FromText: Sized {
     fn from_text(text: &str) -> Result<Self, String>;
 }

@@ -51,15 +51,17 @@ pub fn cost(kind: ModelKind) -> Cost {
 /// `layers` array), walking the activation's shape from the 28×28 input. An unknown
 /// layer type or a dense layer whose input does not match what reaches it is an error,
 /// so that nothing is silently left uncounted.
-pub fn cost_of_layers(layers: &Value) -> Result<Cost, String> {
-    let layers = layers.as_array().ok_or("the layers are not an array")?;
+pub fn cost_of_layers(layers: &Value) -> anyhow::Result<Cost> {
+    let layers = layers
+        .as_array()
+        .ok_or_else(|| anyhow::anyhow!("the layers are not an array"))?;
     let (mut channels, mut side) = (INPUT_CHANNELS, INPUT_SIDE);
     let mut macs = Vec::new();
     for (i, layer) in layers.iter().enumerate() {
         let field = |name: &str| {
             layer[name]
                 .as_u64()
-                .ok_or_else(|| format!("layer {i}: no `{name}`"))
+                .ok_or_else(|| anyhow::anyhow!("layer {i}: no `{name}`"))
         };
         let kind = layer["type"].as_str().unwrap_or_default();
         match kind {
@@ -67,25 +69,26 @@ pub fn cost_of_layers(layers: &Value) -> Result<Cost, String> {
                 let (cin, cout) = (field("in_channels")?, field("out_channels")?);
                 let (k, stride, pad) = (field("kernel_size")?, field("stride")?, field("padding")?);
                 if cin != channels {
-                    return Err(format!(
+                    return Err(anyhow::anyhow!(
                         "layer {i}: {cin} input channels, but {channels} reach it"
                     ));
                 }
-                side = out_side(side + 2 * pad, k, stride)
-                    .ok_or_else(|| format!("layer {i}: a {k}×{k} kernel on {side} pixels"))?;
+                side = out_side(side + 2 * pad, k, stride).ok_or_else(|| {
+                    anyhow::anyhow!("layer {i}: a {k}×{k} kernel on {side} pixels")
+                })?;
                 macs.push(side * side * cout * cin * k * k);
                 channels = cout;
             }
             "MaxPool2d" => {
                 let (k, stride) = (field("kernel_size")?, field("stride")?);
                 side = out_side(side, k, stride)
-                    .ok_or_else(|| format!("layer {i}: a {k}×{k} pool on {side} pixels"))?;
+                    .ok_or_else(|| anyhow::anyhow!("layer {i}: a {k}×{k} pool on {side} pixels"))?;
             }
             "AdaptiveMaxPool2d" => side = field("output_size")?,
             "Linear" => {
                 let (din, dout) = (field("in_features")?, field("out_features")?);
                 if din != channels * side * side {
-                    return Err(format!(
+                    return Err(anyhow::anyhow!(
                         "layer {i}: {din} input features, but {channels}×{side}×{side} reach it"
                     ));
                 }
@@ -93,7 +96,7 @@ pub fn cost_of_layers(layers: &Value) -> Result<Cost, String> {
                 (channels, side) = (dout, 1);
             }
             "Flatten" | "Dropout" => {}
-            other => return Err(format!("layer {i}: unknown type `{other}`")),
+            other => return Err(anyhow::anyhow!("layer {i}: unknown type `{other}`")),
         }
     }
     Ok(Cost {
@@ -143,7 +146,7 @@ mod tests {
     fn a_description_that_does_not_add_up_is_refused() {
         let mut layers = crate::model::layers(ModelKind::Tutorial, 0.2);
         layers[5]["in_features"] = 256.into();
-        let e = cost_of_layers(&layers).unwrap_err();
+        let e = cost_of_layers(&layers).unwrap_err().to_string();
         assert!(
             e.contains("256 input features, but 128×2×2 reach it"),
             "{e}"
@@ -151,6 +154,7 @@ mod tests {
         let odd = serde_json::json!([{"type": "LSTM"}]);
         assert!(cost_of_layers(&odd)
             .unwrap_err()
+            .to_string()
             .contains("unknown type `LSTM`"));
     }
 }

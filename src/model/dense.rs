@@ -2,11 +2,10 @@
 //! `(W · xsᵀ + b)ᵀ`.
 //!
 //! The values are the same product, the result a transposed view. At the tutorial's
-//! shapes (a batch of 32 through `fc1`'s [512, 512] weights) MKL runs this order and its
-//! two backward products in about two thirds of the time of libtorch's `linear`
-//! (`addmm(b, xs, Wᵀ)`): 165 µs against 240 µs a step, forward and backward, on a
-//! 2-core AMD EPYC with AVX-512 (see [`crate::mkl`]). The weights keep their layout,
-//! so checkpoints and `model.json` are unchanged.
+//! shapes (a batch of 32 through `fc1`'s [512, 512] weights) MKL's AVX-512 kernels run
+//! this order and its two backward products faster than libtorch's `linear`
+//! (`addmm(b, xs, Wᵀ)`; see [`crate::mkl`], and the README's speed section for the
+//! figures). The weights keep their layout, so checkpoints and `model.json` are unchanged.
 
 use tch::nn;
 use tch::Tensor;

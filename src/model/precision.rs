@@ -6,10 +6,10 @@
 //! The weights themselves, their gradients, the optimiser's state, the weight averages
 //! and BatchNorm's running statistics stay f32, so checkpoints do not change.
 //!
-//! bfloat16 pays only where the hardware computes it: a CPU with AVX512-BF16
-//! runs oneDNN's bf16 kernels, which on a 2-core AMD EPYC (Zen 5) train the fast
-//! network ~1.4x as many images a second. Elsewhere oneDNN would emulate it, slower
-//! than f32, so a run asking for `bf16` there computes in f32 and says so.
+//! bfloat16 pays only where the hardware computes it: a CPU with AVX512-BF16 runs
+//! oneDNN's bf16 kernels, which train the fast network faster than f32 (the README's
+//! fast-model section gives the figure). Elsewhere oneDNN would emulate it, slower than
+//! f32, so a run asking for `bf16` there computes in f32 and says so.
 
 use serde::{Deserialize, Serialize};
 use tch::{Device, Kind};

@@ -7,6 +7,8 @@
 
 use tch::Tensor;
 
+use crate::error::UsageError;
+
 /// The environment variable that names the faults.
 pub const VAR: &str = "FASHION_TUI_FAULT";
 
@@ -28,7 +30,7 @@ impl Faults {
     /// The faults [`VAR`] names, with the line that announces them; `None` when it is unset
     /// or empty, or this build ignores it. A malformed value is an error (naming the value
     /// and what is allowed), not silently ignored.
-    pub fn from_env() -> Result<Option<(Faults, String)>, String> {
+    pub fn from_env() -> Result<Option<(Faults, String)>, UsageError> {
         Self::read(ENABLED, std::env::var_os(VAR))
     }
 
@@ -36,13 +38,13 @@ impl Faults {
     fn read(
         enabled: bool,
         value: Option<std::ffi::OsString>,
-    ) -> Result<Option<(Faults, String)>, String> {
+    ) -> Result<Option<(Faults, String)>, UsageError> {
         let Some(value) = value.filter(|_| enabled) else {
             return Ok(None);
         };
         let spec = value
             .to_str()
-            .ok_or_else(|| format!("{VAR} = {value:?} is not valid UTF-8"))?;
+            .ok_or_else(|| UsageError(format!("{VAR} = {value:?} is not valid UTF-8")))?;
         if spec.trim().is_empty() {
             return Ok(None);
         }
@@ -52,12 +54,12 @@ impl Faults {
     }
 
     /// Parse a comma-separated list of `nan@STEP`, `save@N` and `crash@N`.
-    pub fn parse(spec: &str) -> Result<Faults, String> {
+    pub fn parse(spec: &str) -> Result<Faults, UsageError> {
         let bad = |part: &str| {
-            format!(
+            UsageError(format!(
                 "{VAR} = \"{spec}\" is malformed at \"{part}\": allowed a comma-separated \
                  list of nan@STEP, save@N and crash@N (N ≥ 1, STEP ≥ 0)"
-            )
+            ))
         };
         let mut f = Faults::default();
         for part in spec.split(',').map(str::trim) {
@@ -157,7 +159,7 @@ mod tests {
         for bad in [
             "nan", "nan@", "nan@x", "save@0", "crash@-1", "disk@1", "nan@3,", "NAN@3",
         ] {
-            let e = Faults::parse(bad).unwrap_err();
+            let e = Faults::parse(bad).unwrap_err().0;
             assert!(
                 e.contains(&format!("FASHION_TUI_FAULT = \"{bad}\" is malformed")),
                 "{e}"

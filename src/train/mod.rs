@@ -176,7 +176,7 @@ pub fn run_with(
     sink.send(TrainEvent::Phase(Phase::Loading));
     cfg.validate()?;
     // Test builds only (see `fault`): armed faults are announced, a malformed value refused.
-    let faults = match fault::Faults::from_env().map_err(crate::error::UsageError)? {
+    let faults = match fault::Faults::from_env()? {
         Some((faults, note)) => {
             sink.send(TrainEvent::Message(note));
             faults
@@ -236,8 +236,7 @@ pub fn run_with(
 fn choose_device(cfg: &Config, sink: &mut dyn Sink) -> Result<(tch::Device, tch::Kind, String)> {
     let threads = cfg.threads();
     tch::set_num_threads(threads as i32);
-    let resolved =
-        crate::device::resolve(cfg.runtime.device, threads).map_err(crate::error::UsageError)?;
+    let resolved = crate::device::resolve(cfg.runtime.device, threads)?;
     if let Some(why) = &resolved.fallback_reason {
         sink.send(TrainEvent::Message(format!("using the CPU: {why}")));
     }

@@ -41,7 +41,7 @@ pub struct UiOptions {
     /// Redraws per second at most (default 10; keys redraw at once, off the clock).
     pub fps: u32,
     /// Colour capability; `Auto` is resolved from the environment by
-    /// [`crate::ui::run::run_terminal`] (as `Ansi16` if it reaches [`App::new`] unresolved).
+    /// the command that starts the dashboard (as `Ansi16` if it reaches [`App::new`] unresolved).
     pub color: ColorMode,
     /// How many predictions the grid shows at most (default 16).
     pub predictions: usize,

@@ -237,7 +237,7 @@ impl Editor {
     }
 
     /// The run loop's answer to [`Action::Save`]; returns the line for the log.
-    pub fn on_saved(&mut self, path: &Path, result: Result<(), String>) -> (Tone, String) {
+    pub fn on_saved(&mut self, path: &Path, result: Result<(), UsageError>) -> (Tone, String) {
         let line = match result {
             Ok(()) => {
                 let n = self.unsaved.len();
@@ -270,11 +270,11 @@ impl Editor {
         &mut self,
         result: Result<Config, UsageError>,
         trainer_running: bool,
-    ) -> Result<Plan, String> {
+    ) -> Result<Plan, UsageError> {
         match result {
             Err(e) => {
                 self.reload_error = Some(e.0.clone());
-                Err(e.0)
+                Err(e)
             }
             Ok(new) => {
                 self.reload_error = None;

@@ -23,5 +23,5 @@ pub use app::{App, UiOptions};
 pub use editor::{Action, ConfigInUse};
 pub use panes::Pane;
 pub use render::render;
-pub use run::{run_loop, run_terminal, run_terminal_app, Channels};
+pub use run::{run_loop, run_terminal_app, Channels};
 pub use theme::ColorMode;

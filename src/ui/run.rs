@@ -24,9 +24,10 @@ use ratatui::crossterm::{cursor, execute};
 use ratatui::Terminal;
 
 use crate::config::reload::Reloader;
+use crate::error::UsageError;
 use crate::events::{Command, Progress, TrainEvent};
-use crate::ui::app::{App, UiOptions};
-use crate::ui::editor::{Action, ConfigInUse};
+use crate::ui::app::App;
+use crate::ui::editor::Action;
 use crate::ui::render::render;
 
 /// Most trainer events handled per loop iteration (the rest wait for the next one).
@@ -49,7 +50,7 @@ pub struct Channels {
 /// passed if given (the dashboard-cost benchmark runs the loop in timed windows).
 ///
 /// `input` waits up to the given time for a terminal event ([`read_input`] in
-/// [`run_terminal`], a script in tests). `files`, the config file in use, is polled every
+/// [`run_terminal_app`], a script in tests). `files`, the config file in use, is polled every
 /// [`RELOAD_EVERY`] and does the app's saves; without it nothing is reloaded and saving is
 /// refused.
 pub fn run_loop<B: Backend>(
@@ -119,8 +120,8 @@ pub fn perform(app: &mut App, mut files: Option<&mut Reloader>) {
         match action {
             Action::Save { path, config, keys } => {
                 let result = match files.as_deref_mut() {
-                    Some(f) => f.save(&path, &config, &keys).map_err(|e| e.0),
-                    None => Err("saving is not available here".to_string()),
+                    Some(f) => f.save(&path, &config, &keys),
+                    None => Err(UsageError("saving is not available here".to_string())),
                 };
                 app.on_saved(&path, result);
             }
@@ -315,30 +316,14 @@ impl Drop for TerminalGuard {
     }
 }
 
-/// Run the dashboard in the real terminal until the user quits; returns the final state
-/// (for [`App::summary_line`]). `Auto` colour is resolved from the environment here.
-/// `config` is what the run uses and where it came from; `files` watches that file and
-/// saves the editor's changes. Nothing is printed to stdout while the dashboard is up;
+/// Run the dashboard `app` in the real terminal until the user quits; returns the final
+/// state (for [`App::summary_line`]). `files`, when given, watches the config file in use
+/// and saves the editor's changes. Nothing is printed to stdout while the dashboard is up;
 /// panics of other threads in that time are printed to stderr after the terminal is
 /// restored.
 ///
 /// `signal` is set (to the signal's number) by a SIGINT/SIGTERM/SIGHUP handler: it acts
 /// like Ctrl-C (stop the trainer, which checkpoints, then quit).
-pub fn run_terminal(
-    mut opts: UiOptions,
-    ch: Channels,
-    config: ConfigInUse,
-    files: Reloader,
-    signal: Arc<AtomicI32>,
-) -> anyhow::Result<App> {
-    opts.color = opts.color.from_env();
-    let mut app = App::new(opts);
-    app.set_config(config);
-    run_terminal_app(app, ch, Some(files), signal)
-}
-
-/// [`run_terminal`] with an app prepared by the caller (other runs to overlay, viewing
-/// stored runs) and, optionally, no config file to watch.
 pub fn run_terminal_app(
     mut app: App,
     ch: Channels,

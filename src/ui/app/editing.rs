@@ -17,7 +17,7 @@ use crate::ui::panes::log::LogKind;
 
 impl App {
     /// The outcome of an [`Action::Save`].
-    pub fn on_saved(&mut self, path: &Path, result: Result<(), String>) {
+    pub fn on_saved(&mut self, path: &Path, result: Result<(), UsageError>) {
         let (tone, line) = self.editor.on_saved(path, result);
         let kind = if tone == Tone::Bad {
             LogKind::Error
