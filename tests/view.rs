@@ -16,7 +16,7 @@ use fashion_tui::commands::view;
 use fashion_tui::events::{Command, TrainEvent};
 use fashion_tui::store::catalog;
 use fashion_tui::store::history::StoredRun;
-use fashion_tui::train::replay;
+use fashion_tui::train::inspect;
 use fashion_tui::ui::panes::charts::OtherRun;
 use fashion_tui::ui::{self, App, UiOptions};
 use ratatui::backend::TestBackend;
@@ -144,7 +144,7 @@ fn a_real_run_gets_its_predictions_and_feature_maps_and_is_not_changed() {
     let stored = StoredRun::load(run.path()).unwrap();
     let (sink, rx) = fashion_tui::train::ChannelSink::new();
     let (cmd_tx, cmd_rx) = flume::unbounded();
-    let player = replay::spawn(stored, cmd_rx, sink);
+    let player = inspect::spawn(stored, cmd_rx, sink);
     let next = || rx.events.recv_timeout(Duration::from_secs(60)).unwrap();
     let mut predictions = None;
     loop {

@@ -17,7 +17,7 @@ use crate::cli::ViewArgs;
 use crate::error::UsageError;
 use crate::store::history::StoredRun;
 use crate::store::{catalog, run_dir};
-use crate::train::replay;
+use crate::train::inspect;
 use crate::train::ChannelSink;
 use crate::ui::panes::charts::OtherRun;
 use crate::ui::{self, App, UiOptions};
@@ -101,7 +101,7 @@ pub fn run(args: &ViewArgs) -> Result<ExitCode> {
     let (cmd_tx, cmd_rx) = flume::unbounded();
     let signal = Arc::new(AtomicI32::new(0));
     watch_signals(signal.clone(), cmd_tx.clone())?;
-    let player = replay::spawn(first, cmd_rx, sink);
+    let player = inspect::spawn(first, cmd_rx, sink);
     let channels = ui::Channels {
         events: rx.events,
         progress: rx.progress,

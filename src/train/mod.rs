@@ -7,12 +7,16 @@
 //! applies it from the next batch (the learning-rate schedule scales a new base rate, a
 //! new epoch count moves the loop's end) and reports it as `Applied` and `Changed`.
 //!
-//! Here are the entry points; the loop itself is in `trainer` (its commands in
-//! `trainer/control`, its saves in `trainer/save`), the test-set evaluation in `evaluate`,
-//! the data as tensors in `input`, the validation images held out of the training set in
-//! `holdout` and test fault injection in `fault` (its randomness is the crate's `rng`).
-//! The recipe's pieces each have their file: `optim`, `schedule`, `loss`,
-//! `augment`, `ema` (the weight average) and `budget` (fitting a run into a wall time).
+//! Here are the entry points. The loop is `trainer` (its commands in `trainer/control`,
+//! its saves in `trainer/save`, what it records in `trainer/record`, a time budget's side
+//! in `trainer/timing`), a thin loop over its parts: the `learner` (network, optimiser,
+//! weight average, augmentation: a step), the `plan` (how long the run is and when it
+//! evaluates: pure arithmetic, with `budget`'s), the `evaluate` module's `Evaluator` (the
+//! test set on the device, predictions, feature maps) and the run store
+//! ([`crate::store::run`]). The data as tensors is in `input`, the validation images held
+//! out of the training set in `holdout`, test fault injection in `fault` (its randomness
+//! is the crate's `rng`), and a stored run inspected for `view` in `inspect`. The recipe's
+//! pieces each have their file: `optim`, `schedule`, `loss`, `augment` and `ema`.
 
 pub mod augment;
 pub mod budget;
@@ -21,11 +25,11 @@ mod evaluate;
 mod fault;
 pub mod holdout;
 mod input;
+pub mod inspect;
 mod learner;
 pub mod loss;
 pub mod optim;
 mod plan;
-pub mod replay;
 pub mod schedule;
 pub mod sink;
 mod trainer;

@@ -1,4 +1,4 @@
-//! A finished run played back for `fashion-tui view`: its history from the run store
+//! Inspecting a stored run for `fashion-tui view`: its history from the run store
 //! ([`StoredRun::events`]), then its predictions and feature maps recomputed from the saved
 //! model on the CPU, answering feature-map requests as the trainer does.
 
@@ -30,7 +30,7 @@ pub fn spawn(
     mut sink: impl Sink + Send + 'static,
 ) -> JoinHandle<()> {
     std::thread::Builder::new()
-        .name("replay".into())
+        .name("inspect".into())
         .spawn(move || {
             for ev in run.events() {
                 if !sink.send(ev) {
@@ -49,7 +49,7 @@ pub fn spawn(
                 }
             }
         })
-        .expect("spawning the replay thread")
+        .expect("spawning the inspect thread")
 }
 
 /// The test split as the run saw it, found where `train` would look, never downloaded.
