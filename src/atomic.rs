@@ -1,65 +1,28 @@
-//! Atomic file writes, used by everything that writes a file the user or a resumed run
-//! reads back: a temp file beside the target, fsync, rename, fsync the directory. A crash
-//! at any moment leaves either the old file or the new one under the final name, never a
-//! half-written one; a write that fails (or panics) removes its temp file, so a full disk
-//! is not left fuller. [`explain`] words a failed write for people ("disk full" and where).
+//! Atomic file writes by path, for files outside the directories the program keeps (the
+//! user's config file): the file's directory is opened and the write goes through it
+//! ([`crate::files::Dir::write`]: a temp file created anew, synced, renamed into place,
+//! the directory synced; never through a planted link). A crash at any moment leaves the
+//! old file or the new one under the final name, never a half-written one. [`explain`]
+//! words a failed write for people ("disk full" and where).
 
 use std::error::Error;
-use std::fs::{self, File};
-use std::io::{self, Write};
-use std::path::{Path, PathBuf};
+use std::io;
+use std::path::Path;
 
-/// Write `bytes` to `path` atomically, through the temp file [`temp_path`].
-pub fn write(path: &Path, bytes: &[u8]) -> io::Result<()> {
-    write_with(path, &temp_path(path), |tmp| {
-        File::create(tmp)?.write_all(bytes)?;
-        Ok(())
-    })
-}
+use crate::files::Dir;
 
-/// Removes the temp file when dropped, unless it was renamed into place: on an error
-/// and on a panic alike.
-struct TempGuard<'a> {
-    tmp: &'a Path,
-    done: bool,
-}
-
-impl Drop for TempGuard<'_> {
-    fn drop(&mut self) {
-        if !self.done {
-            let _ = fs::remove_file(self.tmp);
-        }
-    }
-}
-
-/// Let `fill` write the whole file at `tmp` (for writers that only take a path, such as
-/// tch's), then sync it and rename it to `path`. `tmp` must be in `path`'s directory; it
-/// is removed if anything fails, `fill` panicking included.
-pub fn write_with<E: From<io::Error>>(
-    path: &Path,
-    tmp: &Path,
-    fill: impl FnOnce(&Path) -> Result<(), E>,
-) -> Result<(), E> {
-    // A bare file name's parent is "", which cannot be opened to sync: use ".".
+/// Write `bytes` to `path` atomically.
+pub fn write(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
+    // A bare file name's parent is "": the working directory.
     let dir = path
         .parent()
         .filter(|d| !d.as_os_str().is_empty())
         .unwrap_or(Path::new("."));
-    let mut guard = TempGuard { tmp, done: false };
-    fill(tmp)?;
-    File::open(tmp)?.sync_all()?;
-    fs::rename(tmp, path)?;
-    guard.done = true;
-    File::open(dir)?.sync_all()?;
-    Ok(())
-}
-
-/// The temp name [`write`] uses for `path`: `.<name>.tmp` beside it.
-pub fn temp_path(path: &Path) -> PathBuf {
     let name = path
         .file_name()
-        .map_or_else(Default::default, |n| n.to_string_lossy().into_owned());
-    path.with_file_name(format!(".{name}.tmp"))
+        .and_then(|n| n.to_str())
+        .ok_or_else(|| anyhow::anyhow!("{} names no file", path.display()))?;
+    Dir::open(dir)?.write(name, bytes)
 }
 
 /// What a full disk or an exhausted quota looks like somewhere in an error chain: an
@@ -104,6 +67,7 @@ pub fn explain(e: anyhow::Error, doing: String) -> anyhow::Error {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::fs;
 
     #[test]
     fn atomic_write_replaces_and_leaves_no_temp() {
@@ -112,32 +76,10 @@ mod tests {
         write(&p, b"one").unwrap();
         write(&p, b"two").unwrap();
         assert_eq!(fs::read(&p).unwrap(), b"two");
-        assert!(!temp_path(&p).exists());
+        assert_eq!(fs::read_dir(dir.path()).unwrap().count(), 1);
         let bad = dir.path().join("missing-dir").join("x.bin");
         assert!(write(&bad, b"x").is_err());
     }
-
-    #[test]
-    fn a_failed_or_panicking_writer_leaves_no_temp() {
-        let dir = tempfile::tempdir().unwrap();
-        let p = dir.path().join("m.bin");
-        let tmp = dir.path().join(".m.tmp");
-        let err = write_with(&p, &tmp, |t| {
-            fs::write(t, vec![0u8; 4096])?;
-            Err(io::Error::from_raw_os_error(libc::ENOSPC))
-        });
-        assert!(err.is_err());
-        assert!(!tmp.exists() && !p.exists());
-        let panicked = std::panic::catch_unwind(|| {
-            let _ = write_with(&p, &tmp, |t| -> io::Result<()> {
-                fs::write(t, b"partial")?;
-                panic!("writer panicked")
-            });
-        });
-        assert!(panicked.is_err());
-        assert!(!tmp.exists());
-    }
-
     #[test]
     fn a_full_disk_is_said_in_words_whoever_wrapped_it() {
         let os = anyhow::Error::from(io::Error::from_raw_os_error(libc::ENOSPC));

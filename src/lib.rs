@@ -10,6 +10,7 @@ pub mod device;
 pub mod duration;
 pub mod error;
 pub mod events;
+pub mod files;
 pub mod headless;
 pub mod mkl;
 pub mod model;

@@ -56,9 +56,11 @@ fn pid_of(run: &Path) -> Option<String> {
 /// save is a new generation (the first is 1), one per finished epoch, and the stop's on top;
 /// its position is in the epoch after the last finished one.
 fn assert_stop_checkpoint(run: &Path) {
-    let sc = checkpoint::read_sidecar(&run.join(checkpoint::DIR))
-        .unwrap()
-        .expect("a checkpoint");
+    let sc = checkpoint::read_sidecar(
+        &fashion_tui::files::Dir::open(&run.join(checkpoint::DIR)).unwrap(),
+    )
+    .unwrap()
+    .expect("a checkpoint");
     let finished = std::fs::read_to_string(run.join("metrics.jsonl"))
         .unwrap_or_default()
         .lines()

@@ -97,7 +97,8 @@ fn ctrl_c_in_the_dashboard_checkpoints_where_it_stopped_and_exits_130() {
     let after = tmux.screen();
     assert!(after.contains("(stopped early)"), "{after}");
 
-    let sidecar = fashion_tui::store::checkpoint::read_sidecar(&run_dir.join("checkpoint"))
+    let ckpt = fashion_tui::files::Dir::open(&run_dir.join("checkpoint")).unwrap();
+    let sidecar = fashion_tui::store::checkpoint::read_sidecar(&ckpt)
         .unwrap()
         .expect("a checkpoint");
     let saved = sidecar.epoch as f64 + sidecar.batch as f64 / 125.0;

@@ -89,7 +89,7 @@ fn resume_headless(run: &Path, fault: Option<&str>) -> std::process::Output {
 }
 
 fn sidecar(run: &Path) -> Sidecar {
-    checkpoint::read_sidecar(&run.join(checkpoint::DIR))
+    checkpoint::read_sidecar(&fashion_tui::files::Dir::open(&run.join(checkpoint::DIR)).unwrap())
         .unwrap()
         .expect("a checkpoint")
 }
@@ -229,7 +229,10 @@ fn a_run_with_held_out_images_resumes_exactly() {
     run_to_end(&cfg, true);
     assert_eq!(metrics_of(mid.path()), expected);
     // The same best epoch, chosen by the held-out images, in both records.
-    let record = |run: &Path| fashion_tui::store::run_record::read(run).unwrap().unwrap();
+    let record = |run: &Path| {
+        let dir = fashion_tui::files::Dir::open(run).unwrap();
+        fashion_tui::store::run_record::read(&dir).unwrap().unwrap()
+    };
     let (a, b) = (record(straight.path()), record(mid.path()));
     assert_eq!(
         (a.best_by, a.best_epoch, a.best_val_acc, a.epochs_done),
@@ -281,7 +284,10 @@ fn the_fast_recipe_resumes_mid_epoch_exactly() {
         "mid-epoch checkpoint: {sc:?}"
     );
     // The checkpoint holds the weight average and BatchNorm's running statistics.
-    let loaded = checkpoint::load(&mid.path().join(checkpoint::DIR)).unwrap();
+    let loaded = checkpoint::load(
+        &fashion_tui::files::Dir::open(&mid.path().join(checkpoint::DIR)).unwrap(),
+    )
+    .unwrap();
     assert!(loaded.tensors.contains_key("ema.conv2.bn.weight"));
     assert!(loaded.tensors.contains_key("model.conv2.bn.running_mean"));
     run_to_end(&cfg, true);

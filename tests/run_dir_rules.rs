@@ -214,9 +214,10 @@ fn a_forced_batch_size_change_restarts_the_interrupted_epoch() {
     };
     let handle = train::spawn(cfg, RunOptions::default(), control, sink);
     assert!(handle.join().unwrap().unwrap().stopped_early);
-    let sc = checkpoint::read_sidecar(&r.join("checkpoint"))
-        .unwrap()
-        .unwrap();
+    let sc =
+        checkpoint::read_sidecar(&fashion_tui::files::Dir::open(&r.join("checkpoint")).unwrap())
+            .unwrap()
+            .unwrap();
     assert_eq!((sc.epoch, sc.batch), (1, 1), "{sc:?}");
 
     let o = output(train(

@@ -12,13 +12,18 @@ use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
 use fashion_tui::events::{BestBy, TrainEvent};
+use fashion_tui::files::Dir;
 use fashion_tui::model::ModelKind;
-use fashion_tui::store::run_dir;
 use fashion_tui::store::run_record::{self, Status};
+use fashion_tui::store::{losses, metrics, run_dir};
 use fashion_tui::train;
 
+fn dir(run: &Path) -> Dir {
+    Dir::open(run).unwrap()
+}
+
 fn record(run: &Path) -> run_record::RunRecord {
-    run_record::read(run).unwrap().expect("a run.json")
+    run_record::read(&dir(run)).unwrap().expect("a run.json")
 }
 
 /// Kills the child if the test ends first.
@@ -43,7 +48,10 @@ fn a_finished_run_records_its_epochs_losses_and_best_model() {
 
     let rec = record(run.path());
     assert_eq!(rec.status, Status::Finished);
-    assert_eq!(run_record::status_of(run.path(), &rec), Status::Finished);
+    assert_eq!(
+        run_record::status_of(&dir(run.path()), &rec),
+        Status::Finished
+    );
     assert_eq!(rec.pid, None);
     assert_eq!((rec.epochs_done, rec.epochs_planned), (3, 3));
     assert_eq!(rec.model, "tutorial");
@@ -52,16 +60,16 @@ fn a_finished_run_records_its_epochs_losses_and_best_model() {
     assert!(!rec.commit.is_empty());
     let ended = rec.ended.as_deref().expect("an end time");
     assert!(run_record::seconds_between(&rec.started, ended).is_some_and(|s| s >= 0.0));
-    let best = run_record::best_in_metrics(run.path(), BestBy::Test).unwrap();
+    let best = metrics::best(&dir(run.path()), BestBy::Test).unwrap();
     let best_acc = best.acc;
     assert_eq!(rec.best_epoch, Some(best.epoch));
     assert_eq!(rec.best_by, BestBy::Test);
     assert_eq!(rec.best_val_acc, None);
     assert_eq!(rec.best_test_acc, Some(best_acc));
-    assert_eq!(rec.final_test_acc, run_dir::last_test_acc(run.path()));
+    assert_eq!(rec.final_test_acc, metrics::last_test_acc(&dir(run.path())));
 
     // 20 batches per epoch: two points an epoch, covering the run in order.
-    let losses = run_record::read_losses(run.path());
+    let losses = losses::read(&dir(run.path())).unwrap();
     assert_eq!(losses.len(), 6, "{losses:?}");
     assert!(losses.windows(2).all(|w| w[0].0 < w[1].0), "{losses:?}");
     assert!(losses.last().unwrap().0 <= 3.0);
@@ -233,7 +241,7 @@ fn long_run(data: &Path, run: &Path) -> Running {
         .unwrap();
     let child = Running(child);
     common::wait_for("an epoch", Duration::from_secs(120), || {
-        run_record::read(run)
+        run_record::read(&dir(run))
             .ok()
             .flatten()
             .is_some_and(|r| r.epochs_done >= 1)
@@ -251,7 +259,10 @@ fn a_signal_stops_a_run_and_kill_9_leaves_it_interrupted() {
     let rec = record(run.path());
     assert_eq!(rec.status, Status::Running);
     assert_eq!(rec.pid, Some(child.0.id()));
-    assert_eq!(run_record::status_of(run.path(), &rec), Status::Running);
+    assert_eq!(
+        run_record::status_of(&dir(run.path()), &rec),
+        Status::Running
+    );
     let pid = child.0.id().to_string();
     assert!(Command::new("kill")
         .args(["-TERM", &pid])
@@ -275,7 +286,10 @@ fn a_signal_stops_a_run_and_kill_9_leaves_it_interrupted() {
         Status::Running,
         "nothing could write after kill -9"
     );
-    assert_eq!(run_record::status_of(run.path(), &rec), Status::Interrupted);
+    assert_eq!(
+        run_record::status_of(&dir(run.path()), &rec),
+        Status::Interrupted
+    );
 }
 
 /// The test-set evaluation of a run's `best.safetensors` (a tutorial model).

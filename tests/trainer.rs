@@ -142,7 +142,8 @@ fn checkpoint_now(
             }
         )
     });
-    fashion_tui::store::checkpoint::read_sidecar(&run.join("checkpoint"))
+    let dir = fashion_tui::files::Dir::open(&run.join("checkpoint")).unwrap();
+    fashion_tui::store::checkpoint::read_sidecar(&dir)
         .unwrap()
         .expect("checkpoint written")
 }
@@ -586,11 +587,11 @@ fn a_time_budget_plans_the_runs_length_and_ends_it_there() {
         "the schedule has decayed: {}",
         last.lr
     );
-    let sc = fashion_tui::store::checkpoint::read_sidecar(
-        &run.path().join(fashion_tui::store::checkpoint::DIR),
-    )
-    .unwrap()
-    .unwrap();
+    let dir = fashion_tui::files::Dir::open(&run.path().join(fashion_tui::store::checkpoint::DIR))
+        .unwrap();
+    let sc = fashion_tui::store::checkpoint::read_sidecar(&dir)
+        .unwrap()
+        .unwrap();
     assert_eq!(sc.total_batches, Some(plan.total_batches));
 }
 

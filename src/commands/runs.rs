@@ -82,8 +82,7 @@ pub fn select(mut runs: Vec<RunEntry>, args: &RunsArgs) -> Vec<RunEntry> {
 /// `fashion-tui runs`.
 pub fn run(args: &RunsArgs) -> Result<ExitCode> {
     let (root, named) = root(args)?;
-    let cat = match catalog::scan(&root) {
-        Ok(c) => c,
+    match std::fs::metadata(&root) {
         Err(e) if e.kind() == std::io::ErrorKind::NotFound && !named => {
             if args.json {
                 println!("{}", json_text(&[], &[], &[]));
@@ -97,15 +96,16 @@ pub fn run(args: &RunsArgs) -> Result<ExitCode> {
                 UsageError(format!("--runs-dir {}: no such directory", root.display())).into(),
             )
         }
-        Err(e) if e.kind() == std::io::ErrorKind::NotADirectory => {
+        Ok(m) if !m.is_dir() => {
             return Err(UsageError(format!(
                 "--runs-dir {}: a file, not a directory of runs",
                 root.display()
             ))
             .into())
         }
-        Err(e) => return Err(e).with_context(|| format!("cannot list {}", root.display())),
-    };
+        _ => {}
+    }
+    let cat = catalog::scan(&root).with_context(|| format!("cannot list {}", root.display()))?;
     let found = cat.runs.len();
     let runs = select(cat.runs, args);
     let keys = differing_keys(&runs);

@@ -19,6 +19,7 @@ use crate::config::{self, Config, Source};
 use crate::error::{self, UsageError};
 use crate::events::text::{epochs, model_text};
 use crate::events::{Command, RunSummary, TrainEvent};
+use crate::files::Dir;
 use crate::headless::{self, Ending};
 use crate::report;
 use crate::startup::Startup;
@@ -46,18 +47,24 @@ fn resume_config(args: &TrainArgs, dir: Option<&Path>) -> Result<Config> {
         })?
     };
     let ckpt = dir.join(store::checkpoint::DIR);
-    let sidecar = store::checkpoint::read_sidecar(&ckpt)?.ok_or_else(|| {
+    let missing = || {
         UsageError(format!(
             "--resume: {} has no checkpoint ({} is missing)",
             dir.display(),
             ckpt.join(store::checkpoint::SIDECAR).display()
         ))
-    })?;
+    };
+    if !dir.exists() {
+        return Err(missing().into());
+    }
+    let run = Dir::open(&dir)?;
+    let ckpt_dir = store::checkpoint::dir_of(&run)?.ok_or_else(missing)?;
+    let sidecar = store::checkpoint::read_sidecar(&ckpt_dir)?.ok_or_else(missing)?;
     let saved = Config::from_toml(&sidecar.config, &ckpt.join(store::checkpoint::SIDECAR))?;
     // Before any data is loaded; the position within an epoch is checked against the
     // data when the trainer restores it.
     sidecar
-        .check(&saved, run_dir::recorded_epochs(&dir))
+        .check(&saved, store::metrics::recorded_epochs(&run))
         .with_context(|| format!("cannot resume {}", dir.display()))?;
     let mut cfg = saved.clone();
     args.apply(&mut cfg);
@@ -333,7 +340,9 @@ fn note_stop(joined: &Joined, sig: i32, otherwise: Option<&str>) {
         n => format!("signal {n}"),
     };
     // The record is a convenience for later: a failure to note this changes nothing now.
-    let _ = store::run_record::update(&s.run_dir, |r| r.reason = Some(why));
+    if let Ok(dir) = Dir::open(&s.run_dir) {
+        let _ = store::run_record::update(&dir, |r| r.reason = Some(why));
+    }
 }
 
 /// What became of a run stopped because its output could not be written.

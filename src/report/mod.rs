@@ -9,16 +9,16 @@
 pub mod csv;
 pub mod plot;
 
+use std::collections::BTreeMap;
 use std::fs;
-use std::io;
 use std::path::{Component, Path, PathBuf};
 
 use anyhow::{Context, Result};
 use serde::{Deserialize, Serialize};
 
-use crate::atomic;
 use crate::error::UsageError;
 use crate::events::Confusion;
+use crate::files::{Dir, KB, MB};
 use crate::store::run_dir::METRICS_FILE;
 
 pub const CURVES_SVG: &str = "curves.svg";
@@ -89,11 +89,7 @@ impl Run {
             return Err(UsageError(format!("{} is not a run directory", dir.display())).into());
         }
         let path = dir.join(METRICS_FILE);
-        let text = match fs::read_to_string(&path) {
-            Ok(t) => t,
-            Err(e) if e.kind() == io::ErrorKind::NotFound => String::new(),
-            Err(e) => return Err(e).with_context(|| format!("cannot read {}", path.display())),
-        };
+        let text = crate::store::metrics::text(&Dir::open(dir)?)?;
         let mut epochs: Vec<Epoch> = Vec::new();
         for (n, line) in text.lines().enumerate() {
             if line.trim().is_empty() {
@@ -146,12 +142,18 @@ impl Run {
     }
 }
 
-/// The record of which runs a report directory's files were made from.
+/// The record of which runs a report directory's files were made from, and of each file
+/// the report wrote (its SHA-256), so that a later report overwrites only files that are
+/// still exactly what a report wrote there.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Manifest {
     /// Run directories, in the order given, with symbolic links resolved (so a run named
     /// through a link or a relative path is still the same run).
     pub runs: Vec<PathBuf>,
+    /// Each file written, by name, with its SHA-256 (reports of earlier versions have
+    /// none).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub files: BTreeMap<String, String>,
 }
 
 impl Manifest {
@@ -161,6 +163,7 @@ impl Manifest {
     fn relative_to(&self, out: &Path) -> Manifest {
         Manifest {
             runs: self.runs.iter().map(|r| relative(r, out)).collect(),
+            files: self.files.clone(),
         }
     }
 
@@ -169,6 +172,7 @@ impl Manifest {
     fn resolved_in(&self, out: &Path) -> Manifest {
         Manifest {
             runs: self.runs.iter().map(|r| normalise(&out.join(r))).collect(),
+            files: self.files.clone(),
         }
     }
 
@@ -182,8 +186,15 @@ impl Manifest {
                         .unwrap_or_else(|_| r.dir.clone())
                 })
                 .collect(),
+            files: BTreeMap::new(),
         }
     }
+}
+
+/// SHA-256 of `bytes`, lowercase hex.
+fn fingerprint(bytes: &[u8]) -> String {
+    use sha2::{Digest, Sha256};
+    format!("{:x}", Sha256::digest(bytes))
 }
 
 /// `path` relative to `base`, both absolute and without `.` or `..` components.
@@ -213,26 +224,22 @@ fn normalise(path: &Path) -> PathBuf {
     out
 }
 
-/// Refuse to write into `out` when it holds report files that are not ours for exactly
-/// these runs: files without a manifest (someone else's) or with another run set.
-pub fn check_out_dir(out: &Path, manifest: &Manifest) -> Result<(), UsageError> {
-    if out.exists() && !out.is_dir() {
-        return Err(UsageError(format!(
-            "{} is a file, not a directory: --out names the directory for the report",
-            out.display()
-        )));
-    }
-    let present: Vec<&str> = FILES
-        .iter()
-        .copied()
-        .filter(|f| out.join(f).exists())
-        .collect();
+/// The most a report file may be to be compared with what a report wrote (plots are a
+/// few hundred kilobytes).
+const REPORT_FILE_BOUND: u64 = 64 * MB;
+
+/// Refuse to write into `out` when it holds report files that are not a report's of
+/// exactly these runs: files without a manifest, a manifest of another run set, or a file
+/// changed since the report wrote it (its SHA-256 is in the manifest). A report of an
+/// earlier version (no fingerprints) is trusted only in the run's own directory.
+pub fn check_out_dir(out: &Dir, manifest: &Manifest, own: bool) -> Result<()> {
+    let present: Vec<&str> = FILES.iter().copied().filter(|f| out.has(f)).collect();
     if present.is_empty() {
         return Ok(());
     }
-    let here = fs::canonicalize(out).unwrap_or_else(|_| out.to_path_buf());
-    let previous = fs::read_to_string(out.join(MANIFEST_FILE))
-        .ok()
+    let here = fs::canonicalize(out.path()).unwrap_or_else(|_| out.path().to_path_buf());
+    let previous = out
+        .read_text(MANIFEST_FILE, 64 * KB, "a report's manifest")?
         .and_then(|t| serde_json::from_str::<Manifest>(&t).ok())
         .map(|m| m.resolved_in(&here));
     let list = |m: &Manifest| {
@@ -242,51 +249,82 @@ pub fn check_out_dir(out: &Path, manifest: &Manifest) -> Result<(), UsageError> 
             .collect::<Vec<_>>()
             .join(", ")
     };
-    match previous {
-        Some(p) if p == *manifest => Ok(()),
-        Some(p) => Err(UsageError(format!(
-            "{} already holds the report of {}, not of {}; choose another --out directory \
-             or remove those files",
-            out.display(),
-            list(&p),
-            list(manifest)
-        ))),
-        None => Err(UsageError(format!(
+    let foreign = |names: Vec<&str>| {
+        UsageError(format!(
             "{} already holds {} not written by a report; choose another --out directory \
              or remove them",
-            out.display(),
-            present.join(", ")
-        ))),
+            out.path().display(),
+            names.join(", ")
+        ))
+    };
+    let Some(p) = previous else {
+        return Err(foreign(present).into());
+    };
+    if p.runs != manifest.runs {
+        return Err(UsageError(format!(
+            "{} already holds the report of {}, not of {}; choose another --out directory \
+             or remove those files",
+            out.path().display(),
+            list(&p),
+            list(manifest)
+        ))
+        .into());
+    }
+    if p.files.is_empty() && own {
+        return Ok(());
+    }
+    let changed: Vec<&str> = present
+        .into_iter()
+        .filter(|&f| f != MANIFEST_FILE)
+        .filter(|f| {
+            let now = out.read(f, REPORT_FILE_BOUND, "a report's plot or table");
+            let now = now.ok().flatten().map(|b| fingerprint(&b));
+            now.is_none() || p.files.get(*f) != now.as_ref()
+        })
+        .collect();
+    if changed.is_empty() {
+        Ok(())
+    } else {
+        Err(foreign(changed).into())
     }
 }
 
 /// Write the plots, the CSV and the manifest for `runs` into `out` (created if needed),
-/// each file atomically. Returns the paths written.
+/// each file atomically and never through a planted link. Returns the paths written.
 pub fn write(runs: &[Run], out: &Path) -> Result<Vec<PathBuf>> {
     anyhow::ensure!(!runs.is_empty(), "no runs to report");
-    let manifest = Manifest::of(runs);
-    check_out_dir(out, &manifest)?;
+    if out.exists() && !out.is_dir() {
+        return Err(UsageError(format!(
+            "{} is a file, not a directory: --out names the directory for the report",
+            out.display()
+        ))
+        .into());
+    }
     fs::create_dir_all(out).with_context(|| format!("cannot create {}", out.display()))?;
+    let dir = Dir::open(out)?;
+    let mut manifest = Manifest::of(runs);
+    let own =
+        runs.len() == 1 && Manifest::of(runs).runs.first() == fs::canonicalize(out).ok().as_ref();
+    check_out_dir(&dir, &manifest, own)?;
     let here = fs::canonicalize(out).with_context(|| format!("cannot open {}", out.display()))?;
     let curves = plot::Curves { runs };
     let confusion = plot::Confusions { runs };
-    let files: [(&str, Vec<u8>); 6] = [
+    let files: [(&str, Vec<u8>); 5] = [
         (CURVES_SVG, plot::svg(&curves)?.into_bytes()),
         (CURVES_PNG, plot::png(&curves)?),
         (CONFUSION_SVG, plot::svg(&confusion)?.into_bytes()),
         (CONFUSION_PNG, plot::png(&confusion)?),
         (METRICS_CSV, csv::metrics(runs).into_bytes()),
-        (
-            MANIFEST_FILE,
-            serde_json::to_vec_pretty(&manifest.relative_to(&here))?,
-        ),
     ];
-    let mut written = Vec::with_capacity(files.len());
+    let mut written = Vec::with_capacity(files.len() + 1);
     for (name, bytes) in files {
-        let path = out.join(name);
-        atomic::write(&path, &bytes).with_context(|| format!("cannot write {}", path.display()))?;
-        written.push(path);
+        dir.write(name, &bytes)?;
+        manifest.files.insert(name.to_string(), fingerprint(&bytes));
+        written.push(dir.join(name));
     }
+    let text = serde_json::to_vec_pretty(&manifest.relative_to(&here))?;
+    dir.write(MANIFEST_FILE, &text)?;
+    written.push(dir.join(MANIFEST_FILE));
     Ok(written)
 }
 
@@ -362,30 +400,46 @@ pub(crate) mod tests {
 
     #[test]
     fn a_report_never_overwrites_what_is_not_its_own() {
-        let dir = tempfile::tempdir().unwrap();
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = Dir::open(tmp.path()).unwrap();
         let a = Manifest {
             runs: vec!["/runs/a".into()],
+            files: BTreeMap::new(),
         };
         let b = Manifest {
             runs: vec!["/runs/b".into()],
+            files: BTreeMap::new(),
         };
-        assert!(check_out_dir(dir.path(), &a).is_ok());
-        let file = dir.path().join("a-file");
-        fs::write(&file, b"mine").unwrap();
-        let e = check_out_dir(&file, &a).unwrap_err();
-        assert!(e.0.contains("is a file, not a directory"), "{e}");
-        fs::remove_file(&file).unwrap();
-        fs::write(dir.path().join(CURVES_PNG), b"someone's").unwrap();
-        let e = check_out_dir(dir.path(), &a).unwrap_err();
-        assert!(e.0.contains("curves.png not written by a report"), "{e}");
+        assert!(check_out_dir(&dir, &a, false).is_ok());
+        fs::write(tmp.path().join(CURVES_PNG), b"someone's").unwrap();
+        let e = check_out_dir(&dir, &a, false).unwrap_err().to_string();
+        assert!(e.contains("curves.png not written by a report"), "{e}");
+        // A manifest planted beside someone's file does not make it a report's: only a
+        // file still as the report wrote it (its fingerprint) is.
         fs::write(
-            dir.path().join(MANIFEST_FILE),
+            tmp.path().join(MANIFEST_FILE),
             serde_json::to_string(&a).unwrap(),
         )
         .unwrap();
-        assert!(check_out_dir(dir.path(), &a).is_ok());
-        let e = check_out_dir(dir.path(), &b).unwrap_err();
-        assert!(e.0.contains("the report of /runs/a, not of /runs/b"), "{e}");
+        let e = check_out_dir(&dir, &a, false).unwrap_err().to_string();
+        assert!(e.contains("curves.png not written by a report"), "{e}");
+        let mut fingerprinted = a.clone();
+        fingerprinted
+            .files
+            .insert(CURVES_PNG.into(), fingerprint(b"someone's"));
+        fs::write(
+            tmp.path().join(MANIFEST_FILE),
+            serde_json::to_string(&fingerprinted).unwrap(),
+        )
+        .unwrap();
+        assert!(check_out_dir(&dir, &a, false).is_ok());
+        let e = check_out_dir(&dir, &b, false).unwrap_err().to_string();
+        assert!(e.contains("the report of /runs/a, not of /runs/b"), "{e}");
+        // A file where the directory should be.
+        let file = tmp.path().join("a-file");
+        fs::write(&file, b"mine").unwrap();
+        let e = write(&[fake_run("r", 1)], &file).unwrap_err().to_string();
+        assert!(e.contains("is a file, not a directory"), "{e}");
     }
 
     #[test]

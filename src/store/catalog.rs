@@ -4,15 +4,16 @@
 //! words. Runs from before `run.json` existed (config and metrics only) are read too,
 //! their status derived. Nothing here writes or locks: reading never changes a run.
 
-use std::fs::{self, File};
-use std::io::{self, Read, Seek, SeekFrom};
+use std::io::{Read, Seek, SeekFrom};
 use std::path::{Path, PathBuf};
 
-use super::history::StoredRun;
+use super::history::{StoredRun, CONFIG_BOUND};
+use super::metrics;
 use super::run_dir::{CONFIG_FILE, METRICS_FILE, MODEL_FILE, RECORD_FILE};
 use super::run_record::{self, Status};
 use crate::config::Config;
 use crate::events::BestBy;
+use crate::files::Dir;
 
 /// One run directory, as far as it could be read.
 #[derive(Debug, Clone, PartialEq)]
@@ -54,19 +55,30 @@ pub struct Catalog {
     pub skipped: Vec<String>,
 }
 
-/// Read every run directory directly under `root`.
-pub fn scan(root: &Path) -> io::Result<Catalog> {
+/// Read every run directory directly under `root`. An entry that is a link (to a
+/// directory or anything else) is not followed: it is listed as skipped.
+pub fn scan(root: &Path) -> anyhow::Result<Catalog> {
+    let root_dir = Dir::open(root)?;
     let mut cat = Catalog::default();
-    let mut dirs: Vec<PathBuf> = fs::read_dir(root)?
-        .flatten()
-        .map(|e| e.path())
-        .filter(|p| p.is_dir())
-        .collect();
-    dirs.sort();
-    for dir in dirs {
-        match read_entry(&dir) {
+    let mut names = root_dir.names()?;
+    names.sort();
+    for name in names {
+        match root_dir.kind(&name) {
+            Some("a directory") => {}
+            Some("a symbolic link") => {
+                cat.skipped
+                    .push(format!("{name} (a symbolic link, not followed)"));
+                continue;
+            }
+            _ => continue,
+        }
+        let entry = root_dir
+            .sub(&name)
+            .ok()
+            .and_then(|d| read_entry(&d, &root.join(&name)));
+        match entry {
             Some(e) => cat.runs.push(e),
-            None => cat.skipped.push(name_of(&dir)),
+            None => cat.skipped.push(name),
         }
     }
     Ok(cat)
@@ -79,9 +91,9 @@ fn name_of(dir: &Path) -> String {
     )
 }
 
-/// The run in `dir`, or `None` when the folder holds nothing of a run.
-pub fn read_entry(dir: &Path) -> Option<RunEntry> {
-    let has = |f: &str| dir.join(f).exists();
+/// The run in `dir` (at `path`), or `None` when the folder holds nothing of a run.
+pub fn read_entry(dir: &Dir, path: &Path) -> Option<RunEntry> {
+    let has = |f: &str| dir.has(f);
     if !has(RECORD_FILE) && !has(CONFIG_FILE) && !has(METRICS_FILE) {
         return None;
     }
@@ -95,16 +107,20 @@ pub fn read_entry(dir: &Path) -> Option<RunEntry> {
             None
         }
     };
-    let config = match fs::read_to_string(dir.join(CONFIG_FILE)) {
-        Ok(text) => match Config::from_toml(&text, &dir.join(CONFIG_FILE)) {
+    let config = match dir.read_text(CONFIG_FILE, CONFIG_BOUND, "a run's config") {
+        Ok(Some(text)) => match Config::from_toml(&text, &dir.join(CONFIG_FILE)) {
             Ok(c) => Some(c),
             Err(_) => {
                 problems.push(format!("{CONFIG_FILE} malformed"));
                 None
             }
         },
-        Err(_) => {
+        Ok(None) => {
             problems.push(format!("no {CONFIG_FILE}"));
+            None
+        }
+        Err(e) => {
+            problems.push(format!("{CONFIG_FILE} unreadable ({})", root_cause(&e)));
             None
         }
     };
@@ -120,8 +136,8 @@ pub fn read_entry(dir: &Path) -> Option<RunEntry> {
         .map(|e| e as usize);
 
     let mut entry = RunEntry {
-        name: name_of(dir),
-        dir: dir.to_path_buf(),
+        name: name_of(path),
+        dir: path.to_path_buf(),
         started: None,
         model: config.as_ref().map(|c| c.model.name.to_string()),
         epochs_done: last_epoch.unwrap_or(0),
@@ -171,7 +187,7 @@ pub fn read_entry(dir: &Path) -> Option<RunEntry> {
         entry.derived = false;
     }
     let ended_with_model = matches!(entry.status, Status::Finished | Status::Stopped);
-    if ended_with_model && entry.epochs_done > 0 && !dir.join(MODEL_FILE).is_file() {
+    if ended_with_model && entry.epochs_done > 0 && dir.kind(MODEL_FILE) != Some("a regular file") {
         entry.problems.push(format!("no {MODEL_FILE}"));
     }
     Some(entry)
@@ -180,10 +196,10 @@ pub fn read_entry(dir: &Path) -> Option<RunEntry> {
 /// A run without `run.json` (older versions, or one whose record is unreadable): the
 /// start from the directory's name, the best from the whole metrics file, and a status
 /// from what is there.
-fn derive_old(dir: &Path, e: &mut RunEntry) {
+fn derive_old(dir: &Dir, e: &mut RunEntry) {
     e.started = started_from_name(&e.name);
     let by = BestBy::with(e.config.as_ref().map_or(0, |c| c.data.validation));
-    if let Some(best) = run_record::best_in_metrics(dir, by) {
+    if let Some(best) = metrics::best(dir, by) {
         e.best_epoch = Some(best.epoch);
         e.best_by = best.by;
         e.best_val_acc = (best.by == BestBy::Val).then_some(best.acc);
@@ -219,17 +235,25 @@ pub fn started_from_name(name: &str) -> Option<String> {
 
 /// The last line of `metrics.jsonl` that parses, reading only the file's tail; notes a
 /// missing or empty file and a last line cut off (a crash mid-write).
-fn last_metrics(dir: &Path, problems: &mut Vec<String>) -> Option<serde_json::Value> {
-    let path = dir.join(METRICS_FILE);
-    let Ok(mut f) = File::open(&path) else {
-        problems.push("no metrics".into());
-        return None;
+fn last_metrics(dir: &Dir, problems: &mut Vec<String>) -> Option<serde_json::Value> {
+    let (mut f, len) = match dir.open_file(METRICS_FILE) {
+        Ok(Some(f)) => f,
+        Ok(None) => {
+            problems.push("no metrics".into());
+            return None;
+        }
+        Err(e) => {
+            problems.push(format!("{METRICS_FILE} unreadable ({})", root_cause(&e)));
+            return None;
+        }
     };
     // An epoch's line holds a confusion matrix: a few hundred bytes. Read more than two.
-    let len = f.metadata().map(|m| m.len()).unwrap_or(0);
     let from = len.saturating_sub(16 * 1024);
     let mut tail = Vec::new();
-    if f.seek(SeekFrom::Start(from)).is_err() || f.read_to_end(&mut tail).is_err() {
+    let read = f
+        .seek(SeekFrom::Start(from))
+        .and_then(|_| (&mut f).take(len - from).read_to_end(&mut tail));
+    if read.is_err() {
         problems.push(format!("{METRICS_FILE} unreadable"));
         return None;
     }
@@ -305,6 +329,7 @@ pub fn earlier(root: &Path, this: Option<&Path>) -> Vec<StoredRun> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::fs;
 
     #[test]
     fn default_names_give_the_start() {
@@ -329,10 +354,10 @@ mod tests {
         )
         .unwrap();
         let mut problems = Vec::new();
-        let v = last_metrics(dir.path(), &mut problems).unwrap();
+        let v = last_metrics(&Dir::open(dir.path()).unwrap(), &mut problems).unwrap();
         assert_eq!(v["epoch"], 100);
         assert_eq!(problems, ["metrics.jsonl: last line cut off"]);
         let empty = tempfile::tempdir().unwrap();
-        assert!(read_entry(empty.path()).is_none());
+        assert!(read_entry(&Dir::open(empty.path()).unwrap(), empty.path()).is_none());
     }
 }

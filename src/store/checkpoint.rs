@@ -9,7 +9,6 @@
 //! generations and orphaned temp files are removed once a newer one is committed.
 
 use std::collections::HashMap;
-use std::fs;
 use std::io::Read;
 use std::path::{Path, PathBuf};
 
@@ -18,9 +17,11 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use tch::{nn, Tensor};
 
+use super::tensors;
 use crate::atomic;
 use crate::config::Config;
 use crate::error::UsageError;
+use crate::files::{Dir, MB};
 
 /// Bumped whenever the layout changes; older checkpoints are refused with a message.
 pub const FORMAT_VERSION: u32 = 1;
@@ -56,12 +57,15 @@ pub struct Sidecar {
     pub config: String,
 }
 
-fn tensors_file(dir: &Path, generation: u64) -> PathBuf {
-    dir.join(format!("ckpt-{generation}.safetensors"))
+fn tensors_file(generation: u64) -> String {
+    format!("ckpt-{generation}.safetensors")
 }
 
-fn sha256_file(path: &Path) -> Result<String> {
-    let mut f = fs::File::open(path).with_context(|| format!("cannot open {}", path.display()))?;
+/// The SHA-256 of `name` in `dir` (lowercase hex), read through the directory's handle.
+fn sha256_file(dir: &Dir, name: &str) -> Result<String> {
+    let (mut f, _) = dir
+        .open_file(name)?
+        .with_context(|| format!("{} is missing", dir.join(name).display()))?;
     let mut h = Sha256::new();
     let mut buf = vec![0u8; 1 << 16];
     loop {
@@ -74,13 +78,71 @@ fn sha256_file(path: &Path) -> Result<String> {
     Ok(format!("{:x}", h.finalize()))
 }
 
-/// Read the sidecar of the checkpoint in `dir`, if any.
-pub fn read_sidecar(dir: &Path) -> Result<Option<Sidecar>> {
+/// What each sidecar field must be, for naming the one that is not.
+const FIELDS: [(&str, &str); 15] = [
+    ("format_version", "whole"),
+    ("generation", "whole"),
+    ("tensors_sha256", "text"),
+    ("model", "text"),
+    ("epoch", "whole"),
+    ("batch", "whole"),
+    ("step", "integer"),
+    ("seed", "whole"),
+    ("lr", "number"),
+    ("weight_decay", "number"),
+    ("momentum", "number"),
+    ("epoch_loss_sum", "number"),
+    ("epoch_correct", "integer"),
+    ("total_batches", "optional whole"),
+    ("config", "text"),
+];
+
+/// The sidecar's fields that are missing or of the wrong type, in words.
+fn field_problems(v: &serde_json::Value) -> Vec<String> {
+    FIELDS
+        .iter()
+        .filter_map(|&(name, kind)| {
+            let f = &v[name];
+            let ok = match kind {
+                "whole" => f.is_u64(),
+                "optional whole" => f.is_null() || f.is_u64(),
+                "integer" => f.is_i64() || f.is_u64(),
+                "number" => f.is_number(),
+                _ => f.is_string(),
+            };
+            if ok {
+                return None;
+            }
+            let words = match kind {
+                "whole" | "optional whole" => "a whole number",
+                "integer" => "an integer",
+                "number" => "a number",
+                _ => "text",
+            };
+            Some(match f {
+                serde_json::Value::Null if kind != "optional whole" => format!("{name} is missing"),
+                other => {
+                    // JSON text: control characters come escaped; a long value is cut.
+                    let text = other.to_string();
+                    let shown: String = text.chars().take(60).collect();
+                    let cut = if shown.len() < text.len() { "…" } else { "" };
+                    format!("{name} = {shown}{cut} is not {words}")
+                }
+            })
+        })
+        .collect()
+}
+
+/// The most `checkpoint.json` holds: the scalars and the run's config.
+const SIDECAR_BOUND: u64 = MB;
+
+/// Read the sidecar of the checkpoint in `dir`, if any. One that is not JSON is damaged
+/// (exit 1); one whose fields are missing or of the wrong type does not fit its run (exit
+/// 2, the fields named).
+pub fn read_sidecar(dir: &Dir) -> Result<Option<Sidecar>> {
     let path = dir.join(SIDECAR);
-    let text = match fs::read_to_string(&path) {
-        Ok(t) => t,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-        Err(e) => return Err(e).with_context(|| format!("cannot read {}", path.display())),
+    let Some(text) = dir.read_text(SIDECAR, SIDECAR_BOUND, "a checkpoint's scalars")? else {
+        return Ok(None);
     };
     let version: serde_json::Value = serde_json::from_str(&text)
         .with_context(|| format!("{} is not valid JSON (corrupt checkpoint)", path.display()))?;
@@ -96,6 +158,10 @@ pub fn read_sidecar(dir: &Path) -> Result<Option<Sidecar>> {
         ))
         .into());
     }
+    let problems = field_problems(&version);
+    if !problems.is_empty() {
+        return Err(refuse(problems).unwrap_err().into());
+    }
     let sidecar = serde_json::from_str(&text).with_context(|| {
         format!(
             "{} has missing or malformed fields (corrupt checkpoint)",
@@ -103,6 +169,15 @@ pub fn read_sidecar(dir: &Path) -> Result<Option<Sidecar>> {
         )
     })?;
     Ok(Some(sidecar))
+}
+
+/// The checkpoint directory of the run in `run`, when it has one (a link there is
+/// refused, not followed).
+pub fn dir_of(run: &Dir) -> Result<Option<Dir>> {
+    if !run.has(DIR) {
+        return Ok(None);
+    }
+    run.sub(DIR).map(Some)
 }
 
 impl Sidecar {
@@ -213,28 +288,31 @@ fn refuse(bad: Vec<String>) -> Result<(), UsageError> {
     )))
 }
 
-/// Whether `dir` holds a checkpoint of ours, committed or not (temp files aside).
-pub fn has_files(dir: &Path) -> bool {
-    dir.join(SIDECAR).exists()
-        || fs::read_dir(dir).is_ok_and(|entries| {
-            entries
-                .flatten()
-                .any(|e| generation_of(&e.file_name().to_string_lossy()).is_some())
-        })
+/// Whether the run in `run` holds a checkpoint of ours, committed or not (temp files
+/// aside); a link named `checkpoint` counts (it is refused when used).
+pub fn has_files(run: &Dir) -> bool {
+    match run.kind(DIR) {
+        None => false,
+        Some("a directory") => run.sub(DIR).is_ok_and(|d| {
+            d.has(SIDECAR)
+                || d.names()
+                    .is_ok_and(|names| names.iter().any(|n| generation_of(n).is_some()))
+        }),
+        Some(_) => true,
+    }
 }
 
-/// Delete every checkpoint file of ours in `dir` (sidecar, generations, temp files), and
-/// the directory when nothing else is left in it.
-pub fn remove_all(dir: &Path) -> Result<()> {
-    clean(dir, None);
-    match fs::remove_file(dir.join(SIDECAR)) {
-        Ok(()) => {}
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-        Err(e) => {
-            return Err(e).with_context(|| format!("cannot delete {}", dir.join(SIDECAR).display()))
-        }
-    }
-    let _ = fs::remove_dir(dir);
+/// Delete every checkpoint file of ours in the run in `run` (sidecar, generations, temp
+/// files), and the checkpoint directory when nothing else is left in it. A `checkpoint`
+/// that is a link is refused, not followed.
+pub fn remove_all(run: &Dir) -> Result<()> {
+    let Some(dir) = dir_of(run)? else {
+        return Ok(());
+    };
+    clean(&dir, None);
+    dir.remove(SIDECAR)
+        .with_context(|| format!("cannot delete {}", dir.join(SIDECAR).display()))?;
+    run.remove_dir(DIR);
     Ok(())
 }
 
@@ -245,14 +323,20 @@ fn generation_of(name: &str) -> Option<u64> {
 }
 
 /// The most recently created run directory under `root` that holds a checkpoint (what
-/// `train --resume` without a directory continues).
+/// `train --resume` without a directory continues). Links under `root` are passed over.
 pub fn latest_run(root: &Path) -> Option<PathBuf> {
-    let mut runs: Vec<(std::time::SystemTime, PathBuf)> = fs::read_dir(root)
+    let root_dir = Dir::open(root).ok()?;
+    let mut runs: Vec<(std::time::SystemTime, PathBuf)> = root_dir
+        .names()
         .ok()?
-        .flatten()
-        .map(|e| e.path())
-        .filter(|p| p.join(DIR).join(SIDECAR).is_file())
-        .filter_map(|p| Some((p.metadata().ok()?.modified().ok()?, p)))
+        .into_iter()
+        .filter(|n| root_dir.kind(n) == Some("a directory"))
+        .filter_map(|n| {
+            let run = root_dir.sub(&n).ok()?;
+            let ckpt = dir_of(&run).ok()??;
+            ckpt.has(SIDECAR).then(|| root.join(&n))
+        })
+        .filter_map(|p| Some((p.symlink_metadata().ok()?.modified().ok()?, p)))
         .collect();
     runs.sort();
     runs.pop().map(|(_, p)| p)
@@ -260,7 +344,7 @@ pub fn latest_run(root: &Path) -> Option<PathBuf> {
 
 /// Write a new checkpoint generation into `dir` and commit it.
 pub fn save(
-    dir: &Path,
+    dir: &Dir,
     vs: &nn::VarStore,
     optimizer_state: Vec<(String, Tensor)>,
     sidecar: Sidecar,
@@ -271,13 +355,12 @@ pub fn save(
 /// [`save`], calling `before_commit` between writing the tensors and committing the
 /// sidecar (where a crash is most interesting; used by fault-injection tests).
 pub fn save_hooked(
-    dir: &Path,
+    dir: &Dir,
     vs: &nn::VarStore,
     optimizer_state: Vec<(String, Tensor)>,
     mut sidecar: Sidecar,
     before_commit: &mut dyn FnMut(),
 ) -> Result<()> {
-    fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
     let previous = read_sidecar(dir).ok().flatten().map(|s| s.generation);
     sidecar.generation = previous.map_or(1, |g| g + 1);
     sidecar.format_version = FORMAT_VERSION;
@@ -288,40 +371,35 @@ pub fn save_hooked(
         .collect();
     named.extend(optimizer_state);
     named.sort_by(|a, b| a.0.cmp(&b.0));
-    let final_path = tensors_file(dir, sidecar.generation);
-    let tmp = dir.join(format!(".ckpt-{}.tmp.safetensors", sidecar.generation));
-    atomic::write_with(&final_path, &tmp, |tmp| {
-        Ok::<_, anyhow::Error>(Tensor::write_safetensors(&named, tmp)?)
-    })
-    .map_err(|e| {
+    let name = tensors_file(sidecar.generation);
+    tensors::write(dir, &name, &named).map_err(|e| {
         atomic::explain(
             e,
-            format!("cannot write checkpoint {}", final_path.display()),
+            format!("cannot write checkpoint {}", dir.join(&name).display()),
         )
     })?;
-    sidecar.tensors_sha256 = sha256_file(&final_path)?;
+    sidecar.tensors_sha256 = sha256_file(dir, &name)?;
     before_commit();
     let json = serde_json::to_vec_pretty(&sidecar)?;
-    if let Err(e) = atomic::write(&dir.join(SIDECAR), &json) {
-        let _ = fs::remove_file(&final_path);
-        let doing = format!("cannot commit checkpoint in {}", dir.display());
-        return Err(atomic::explain(e.into(), doing));
+    if let Err(e) = dir.write(SIDECAR, &json) {
+        let _ = dir.remove(&name);
+        let doing = format!("cannot commit checkpoint in {}", dir.path().display());
+        return Err(atomic::explain(e, doing));
     }
     clean(dir, Some(sidecar.generation));
     Ok(())
 }
 
 /// Remove temp files and every generation but `keep`.
-pub fn clean(dir: &Path, keep: Option<u64>) {
-    let Ok(entries) = fs::read_dir(dir) else {
+pub fn clean(dir: &Dir, keep: Option<u64>) {
+    let Ok(names) = dir.names() else {
         return;
     };
-    for e in entries.flatten() {
-        let name = e.file_name().to_string_lossy().into_owned();
+    for name in names {
         let is_temp = name.starts_with('.') && name.contains(".tmp");
         let stale = generation_of(&name).is_some_and(|g| Some(g) != keep);
         if is_temp || stale {
-            let _ = fs::remove_file(e.path());
+            let _ = dir.remove(&name);
         }
     }
 }
@@ -333,20 +411,24 @@ pub struct Loaded {
 }
 
 /// Load and verify the checkpoint in `dir` (never pickle: safetensors only).
-pub fn load(dir: &Path) -> Result<Loaded> {
-    let sidecar = read_sidecar(dir)?
-        .with_context(|| format!("no checkpoint in {} ({SIDECAR} is missing)", dir.display()))?;
-    let path = tensors_file(dir, sidecar.generation);
-    let actual = sha256_file(&path)?;
+pub fn load(dir: &Dir) -> Result<Loaded> {
+    let sidecar = read_sidecar(dir)?.with_context(|| {
+        format!(
+            "no checkpoint in {} ({SIDECAR} is missing)",
+            dir.path().display()
+        )
+    })?;
+    let name = tensors_file(sidecar.generation);
+    let actual = sha256_file(dir, &name)?;
     if actual != sidecar.tensors_sha256 {
         bail!(
             "{} is damaged: its SHA-256 is {actual}, the checkpoint recorded {}",
-            path.display(),
+            dir.join(&name).display(),
             sidecar.tensors_sha256
         );
     }
-    let tensors = Tensor::read_safetensors(&path)
-        .with_context(|| format!("cannot read {}", path.display()))?
+    let tensors = tensors::read(dir, &name)?
+        .with_context(|| format!("{} is missing", dir.join(&name).display()))?
         .into_iter()
         .collect();
     Ok(Loaded { sidecar, tensors })
@@ -415,20 +497,11 @@ pub fn check_tensors(
     Ok(())
 }
 
-/// Load a `.safetensors` weights file into `vs`, checked first (used by `eval`).
+/// Load a `.safetensors` weights file the user named into `vs`, checked first (used by
+/// `eval`, `predict` and `view`): a regular file, its header read and checked before its
+/// data, every variable present with its shape.
 pub fn load_weights(vs: &mut nn::VarStore, path: &Path) -> Result<()> {
-    // The file's own trouble first, in the system's words (the safetensors reader's
-    // are its enum's names: `IoError(Os { .. })`, `HeaderTooSmall`).
-    fs::File::open(path).with_context(|| format!("cannot open {}", path.display()))?;
-    let given: HashMap<String, Tensor> = Tensor::read_safetensors(path)
-        .map_err(|e| {
-            anyhow::anyhow!(
-                "{} is not a readable safetensors file (damaged or of another kind): {e}",
-                path.display()
-            )
-        })?
-        .into_iter()
-        .collect();
+    let given: HashMap<String, Tensor> = tensors::read_path(path)?.into_iter().collect();
     let vars = vs.variables();
     check_tensors(&vars, &given)?;
     let _guard = tch::no_grad_guard();
@@ -443,6 +516,7 @@ mod tests {
     use super::*;
     use crate::config::Training;
     use crate::train::optim::Optim;
+    use std::fs;
     use tch::{Device, Kind};
 
     fn store() -> nn::VarStore {
@@ -494,11 +568,12 @@ mod tests {
     #[test]
     fn save_load_round_trip_keeps_one_generation() {
         let dir = tempfile::tempdir().unwrap();
+        let d = Dir::open(dir.path()).unwrap();
         let vs = store();
         let opt = Optim::new(&Training::default(), &vs);
-        save(dir.path(), &vs, opt.state(), sidecar()).unwrap();
-        save(dir.path(), &vs, opt.state(), sidecar()).unwrap();
-        let loaded = load(dir.path()).unwrap();
+        save(&d, &vs, opt.state(), sidecar()).unwrap();
+        save(&d, &vs, opt.state(), sidecar()).unwrap();
+        let loaded = load(&d).unwrap();
         assert_eq!(loaded.sidecar.generation, 2);
         assert_eq!(loaded.sidecar.step, 77);
         assert!(!dir.path().join("ckpt-1.safetensors").exists());
@@ -513,22 +588,23 @@ mod tests {
     #[test]
     fn tampered_and_truncated_tensors_are_refused() {
         let dir = tempfile::tempdir().unwrap();
+        let d = Dir::open(dir.path()).unwrap();
         let vs = store();
-        save(dir.path(), &vs, Vec::new(), sidecar()).unwrap();
+        save(&d, &vs, Vec::new(), sidecar()).unwrap();
         let file = dir.path().join("ckpt-1.safetensors");
         let mut bytes = fs::read(&file).unwrap();
         let last = bytes.len() - 1;
         bytes[last] ^= 0xff;
         fs::write(&file, &bytes).unwrap();
-        let err = load(dir.path()).err().unwrap().to_string();
+        let err = load(&d).err().unwrap().to_string();
         assert!(err.contains("is damaged"), "{err}");
         fs::write(&file, &bytes[..bytes.len() / 2]).unwrap();
-        assert!(load(dir.path()).is_err());
+        assert!(load(&d).is_err());
         fs::write(dir.path().join(SIDECAR), b"{\"format_version\": 1").unwrap();
-        let err = format!("{:#}", load(dir.path()).err().unwrap());
+        let err = format!("{:#}", load(&d).err().unwrap());
         assert!(err.contains("corrupt checkpoint"), "{err}");
         fs::write(dir.path().join(SIDECAR), b"{\"format_version\": 99}").unwrap();
-        let err = format!("{:#}", load(dir.path()).err().unwrap());
+        let err = format!("{:#}", load(&d).err().unwrap());
         assert!(err.contains("has checkpoint format 99;"), "{err}");
     }
 
@@ -560,15 +636,16 @@ mod tests {
     #[test]
     fn a_crash_before_the_commit_keeps_the_previous_checkpoint() {
         let dir = tempfile::tempdir().unwrap();
+        let d = Dir::open(dir.path()).unwrap();
         let vs = store();
-        save(dir.path(), &vs, Vec::new(), sidecar()).unwrap();
+        save(&d, &vs, Vec::new(), sidecar()).unwrap();
         // A later save died after writing its tensors but before the sidecar rename.
         fs::write(dir.path().join("ckpt-2.safetensors"), b"partial").unwrap();
         fs::write(dir.path().join(".ckpt-3.tmp.safetensors"), b"partial").unwrap();
         fs::write(dir.path().join(".checkpoint.json.tmp"), b"{").unwrap();
-        let loaded = load(dir.path()).unwrap();
+        let loaded = load(&d).unwrap();
         assert_eq!(loaded.sidecar.generation, 1);
-        clean(dir.path(), Some(1));
+        clean(&d, Some(1));
         let left: Vec<String> = fs::read_dir(dir.path())
             .unwrap()
             .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
@@ -576,5 +653,21 @@ mod tests {
         let mut left = left;
         left.sort();
         assert_eq!(left, ["checkpoint.json", "ckpt-1.safetensors"]);
+    }
+
+    #[test]
+    fn a_field_of_the_wrong_type_is_named() {
+        let dir = tempfile::tempdir().unwrap();
+        let d = Dir::open(dir.path()).unwrap();
+        let mut v = serde_json::to_value(sidecar()).unwrap();
+        v["generation"] = 1.into();
+        v["epoch"] = "2".into();
+        v.as_object_mut().unwrap().remove("seed");
+        fs::write(dir.path().join(SIDECAR), v.to_string()).unwrap();
+        let e = read_sidecar(&d).unwrap_err();
+        assert!(crate::error::is_usage(&e), "{e:#}");
+        let e = e.to_string();
+        assert!(e.contains("epoch = \"2\" is not a whole number"), "{e}");
+        assert!(e.contains("seed is missing"), "{e}");
     }
 }

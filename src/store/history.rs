@@ -5,7 +5,6 @@
 //!
 //! Every file is opened for reading only: reading a run never changes it.
 
-use std::fs;
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
@@ -13,12 +12,17 @@ use tch::{nn, Device};
 
 use super::run_dir::{CONFIG_FILE, METRICS_FILE, MODEL_FILE};
 use super::run_record::{self, RunRecord, Status};
+use super::{losses, metrics};
 use crate::config::Config;
-use crate::events::{EpochSummary, Phase, Progress, RunInfo, RunSummary, TrainEvent, NUM_CLASSES};
+use crate::events::{EpochSummary, Phase, Progress, RunInfo, RunSummary, TrainEvent};
+use crate::files::{Dir, MB};
 use crate::model;
 
 /// Points of a chart line: (fractional epoch, value).
 pub type Curve = Vec<(f64, f64)>;
+
+/// The most a run's `config.toml` holds.
+pub const CONFIG_BOUND: u64 = MB;
 
 /// A run as its directory holds it.
 #[derive(Debug, Clone)]
@@ -28,48 +32,53 @@ pub struct StoredRun {
     pub name: String,
     pub config: Config,
     pub record: Option<RunRecord>,
+    /// Its status when it was read: a `running` record whose directory nobody holds is
+    /// interrupted.
+    pub status: Option<Status>,
     pub epochs: Vec<EpochSummary>,
+    /// Lines of `metrics.jsonl` that could not be read.
+    pub bad_lines: usize,
     /// (fractional epoch, loss) from `loss.jsonl`.
     pub losses: Vec<(f64, f32)>,
 }
 
 impl StoredRun {
     /// Read the run in `dir`: its config must parse; metrics and losses are read as far
-    /// as they go (a line cut off by a crash is left out).
-    pub fn load(dir: &Path) -> Result<StoredRun> {
+    /// as they go (a line cut off by a crash is left out, and counted).
+    pub fn load(path: &Path) -> Result<StoredRun> {
+        let dir = Dir::open(path)?;
         let config_path = dir.join(CONFIG_FILE);
-        let text = fs::read_to_string(&config_path).with_context(|| {
-            format!(
-                "{} is not a run directory (no {CONFIG_FILE})",
-                dir.display()
-            )
-        })?;
+        let text = dir
+            .read_text(CONFIG_FILE, CONFIG_BOUND, "a run's config")?
+            .with_context(|| {
+                format!(
+                    "{} is not a run directory (no {CONFIG_FILE})",
+                    path.display()
+                )
+            })?;
         let config = Config::from_toml(&text, &config_path)?;
-        let record = run_record::read(dir).ok().flatten();
-        let epochs = fs::read_to_string(dir.join(METRICS_FILE))
-            .unwrap_or_default()
-            .lines()
-            .filter_map(epoch_from_json)
-            .collect();
-        let name = dir.file_name().map_or_else(
-            || dir.display().to_string(),
+        let record = run_record::read(&dir).ok().flatten();
+        let status = record.as_ref().map(|r| run_record::status_of(&dir, r));
+        let (epochs, bad_lines) = metrics::epochs(&dir)?;
+        let name = path.file_name().map_or_else(
+            || path.display().to_string(),
             |n| n.to_string_lossy().into_owned(),
         );
         Ok(StoredRun {
-            dir: dir.to_path_buf(),
+            dir: path.to_path_buf(),
             name,
             config,
             record,
+            status,
             epochs,
-            losses: run_record::read_losses(dir),
+            bad_lines,
+            losses: losses::read(&dir)?,
         })
     }
 
     /// The run's status, a `running` record without its process read as interrupted.
     pub fn status(&self) -> Option<Status> {
-        self.record
-            .as_ref()
-            .map(|r| run_record::status_of(&self.dir, r))
+        self.status
     }
 
     /// The events the trainer sent about this run, as far as the files keep them:
@@ -177,13 +186,32 @@ impl StoredRun {
         let rec = self.record.as_ref();
         let status = self.status();
         let why = rec.and_then(|r| r.reason.clone());
+        let mut out = Vec::new();
+        if self.bad_lines > 0 {
+            let text = format!(
+                "{} line{} of {METRICS_FILE} could not be read (damaged or cut off)",
+                self.bad_lines,
+                if self.bad_lines == 1 { "" } else { "s" }
+            );
+            if self.epochs.is_empty() {
+                return vec![TrainEvent::Failed(text), TrainEvent::Phase(Phase::Failed)];
+            }
+            out.push(TrainEvent::Message(text));
+        }
+        if status == Some(Status::Running) {
+            out.push(TrainEvent::Message(
+                "the run is still training: this is how far its files went".into(),
+            ));
+            out.push(TrainEvent::Phase(Phase::Training));
+            return out;
+        }
         if let Some(Status::Failed | Status::Diverged) = status {
             return vec![
                 TrainEvent::Failed(why.unwrap_or_else(|| "the run failed".into())),
                 TrainEvent::Phase(Phase::Failed),
             ];
         }
-        let mut out: Vec<TrainEvent> = why.into_iter().map(TrainEvent::Message).collect();
+        out.extend(why.map(TrainEvent::Message));
         if let Some(Status::Interrupted) = status {
             out.push(TrainEvent::Message(
                 "the run was interrupted (its process died without a word)".into(),
@@ -227,36 +255,4 @@ fn parameters(kind: model::ModelKind) -> usize {
     let vs = nn::VarStore::new(Device::Cpu);
     let _net = model::build(kind, &vs.root(), 0.0);
     vs.trainable_variables().iter().map(|t| t.numel()).sum()
-}
-
-/// One line of `metrics.jsonl`, if it is whole.
-fn epoch_from_json(line: &str) -> Option<EpochSummary> {
-    let v: serde_json::Value = serde_json::from_str(line).ok()?;
-    let f = |k: &str| v[k].as_f64();
-    let mut confusion = [[0u32; NUM_CLASSES]; NUM_CLASSES];
-    if let Some(rows) = v["confusion"].as_array() {
-        for (r, row) in rows.iter().take(NUM_CLASSES).enumerate() {
-            for (c, n) in row.as_array()?.iter().take(NUM_CLASSES).enumerate() {
-                confusion[r][c] = u32::try_from(n.as_u64()?).ok()?;
-            }
-        }
-    }
-    let epoch = usize::try_from(v["epoch"].as_u64()?).ok()?;
-    Some(EpochSummary {
-        epoch: epoch.max(1),
-        epochs: v["epochs"].as_u64().map_or(epoch, |e| e as usize),
-        train_loss: f("train_loss")?,
-        train_acc: f("train_acc")?,
-        test_loss: f("test_loss")?,
-        test_acc: f("test_acc")?,
-        test_acc_plain: f("test_acc_plain").or_else(|| f("test_acc"))?,
-        val_loss: f("val_loss"),
-        val_acc: f("val_acc"),
-        elapsed: f("elapsed").unwrap_or(0.0),
-        lr: f("lr").unwrap_or(0.0),
-        seconds: f("seconds").unwrap_or(0.0),
-        eval_seconds: f("eval_seconds").unwrap_or(0.0),
-        images_per_sec: f("images_per_sec").unwrap_or(0.0),
-        confusion,
-    })
 }

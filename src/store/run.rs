@@ -1,7 +1,8 @@
 //! A run directory as the trainer writes it: held (locked) for the run's life, with the
 //! config, one line of `metrics.jsonl` per epoch, the loss history, `run.json`, the
-//! model files and checkpoints. Every write goes through here; the formats are in the
-//! modules named for each file.
+//! model files and checkpoints. Every write goes through here, through the directory's
+//! handle (never through a planted link); the formats are in the modules named for
+//! each file.
 
 use std::path::{Path, PathBuf};
 
@@ -9,11 +10,15 @@ use anyhow::{Context, Result};
 use tch::{nn, Tensor};
 
 use super::checkpoint::{self, Sidecar};
+use super::losses::{self, LossLog};
+use super::metrics;
 use super::run_dir::{self, RunLock};
-use super::run_record::{self, LossLog, RunRecord, Status};
+use super::run_record::{self, RunRecord, Status};
+use super::tensors;
 use crate::atomic;
 use crate::config::Config;
-use crate::events::{BestBy, EpochSummary};
+use crate::events::{Best, BestBy, EpochSummary};
+use crate::files::Dir;
 
 /// Which of a run's model files.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -41,14 +46,15 @@ impl Run {
             lock,
             losses: LossLog::default(),
         };
-        let path = run.file(run_dir::CONFIG_FILE);
-        atomic::write(&path, cfg.to_toml().as_bytes())
+        run.handle()
+            .write(run_dir::CONFIG_FILE, cfg.to_toml().as_bytes())
             .with_context(|| format!("cannot write the config into {}", dir.display()))?;
         // Orphans of a save that died before its commit go; the committed generation
         // stays. An unreadable sidecar keeps every generation: resuming says what is wrong.
-        let ckpt = run.checkpoint_dir();
-        if let Ok(committed) = checkpoint::read_sidecar(&ckpt) {
-            checkpoint::clean(&ckpt, committed.map(|s| s.generation));
+        if let Some(ckpt) = checkpoint::dir_of(run.handle())? {
+            if let Ok(committed) = checkpoint::read_sidecar(&ckpt) {
+                checkpoint::clean(&ckpt, committed.map(|s| s.generation));
+            }
         }
         Ok(run)
     }
@@ -57,18 +63,20 @@ impl Run {
         self.lock.dir()
     }
 
+    /// The directory's handle.
+    pub fn handle(&self) -> &Dir {
+        self.lock.handle()
+    }
+
     /// Another hold on the directory, kept after this `Run` is gone (the run's record is
     /// ended under it).
     pub fn hold(&self) -> RunLock {
         self.lock.clone()
     }
 
-    fn file(&self, name: &str) -> PathBuf {
-        self.dir().join(name)
-    }
-
-    pub fn checkpoint_dir(&self) -> PathBuf {
-        self.file(checkpoint::DIR)
+    /// The checkpoint directory, created when missing (a link there is refused).
+    pub fn checkpoint_dir(&self) -> Result<Dir> {
+        self.handle().create_sub(checkpoint::DIR, false)
     }
 
     /// Start (or, resuming, continue) the run's record: `running`, by this process.
@@ -80,27 +88,22 @@ impl Run {
         resume: bool,
         by: BestBy,
     ) -> Result<()> {
-        run_record::start(self.dir(), model, device, epochs, resume, by)
+        run_record::start(self.handle(), model, device, epochs, resume, by)
     }
 
     /// Change the run's record.
     pub fn record(&self, change: impl FnOnce(&mut RunRecord)) -> Result<()> {
-        run_record::update(self.dir(), change)
+        run_record::update(self.handle(), change)
     }
 
     /// Mark the run as ended with `status`.
     pub fn end(&self, status: Status, reason: Option<String>) -> Result<()> {
-        run_record::end(self.dir(), status, reason)
+        run_record::end(self.handle(), status, reason)
     }
 
     /// Append a finished epoch to `metrics.jsonl`.
     pub fn append_epoch(&self, s: &EpochSummary) -> Result<()> {
-        run_dir::append_metrics(self.dir(), s).with_context(|| {
-            format!(
-                "cannot append to {}",
-                self.file(run_dir::METRICS_FILE).display()
-            )
-        })
+        metrics::append(self.handle(), s)
     }
 
     /// Per-batch losses to write with the next [`flush_losses`](Self::flush_losses).
@@ -110,17 +113,11 @@ impl Run {
 
     /// Append the losses not yet written to `loss.jsonl`.
     pub fn flush_losses(&mut self) -> Result<()> {
-        let dir = self.lock.dir().to_path_buf();
-        self.losses.flush(&dir).with_context(|| {
-            format!(
-                "cannot append to {}",
-                dir.join(run_dir::LOSS_FILE).display()
-            )
-        })
+        self.losses.flush(self.lock.handle())
     }
 
     /// Save the weights in `vs` as `which` (the latest with its description `about`).
-    /// `disk_full` fakes a full disk once the temp file is written (tests only).
+    /// `disk_full` fakes a full disk once the file is written (tests only).
     pub fn save_model(
         &self,
         which: ModelFile,
@@ -128,24 +125,31 @@ impl Run {
         about: Option<&serde_json::Value>,
         disk_full: bool,
     ) -> Result<PathBuf> {
-        let (name, temp) = match which {
-            ModelFile::Latest => (run_dir::MODEL_FILE, run_dir::MODEL_TEMP),
-            ModelFile::Best => (run_dir::BEST_MODEL_FILE, run_dir::BEST_MODEL_TEMP),
+        let name = match which {
+            ModelFile::Latest => run_dir::MODEL_FILE,
+            ModelFile::Best => run_dir::BEST_MODEL_FILE,
         };
-        let path = self.file(name);
-        atomic::write_with(&path, &self.file(temp), |tmp| {
-            vs.save(tmp)?;
-            if disk_full {
-                return Err(std::io::Error::from_raw_os_error(libc::ENOSPC).into());
-            }
-            Ok::<_, anyhow::Error>(())
-        })
-        .map_err(|e| atomic::explain(e, format!("cannot save the model to {}", path.display())))?;
+        let path = self.handle().join(name);
+        let explain =
+            |e| atomic::explain(e, format!("cannot save the model to {}", path.display()));
+        let mut named: Vec<(String, Tensor)> = vs.variables().into_iter().collect();
+        named.sort_by(|a, b| a.0.cmp(&b.0));
+        let bytes = tensors::encode(&named).map_err(explain)?;
+        self.handle()
+            .write_with(name, |f| {
+                use std::io::Write;
+                f.write_all(&bytes)?;
+                if disk_full {
+                    return Err(std::io::Error::from_raw_os_error(libc::ENOSPC));
+                }
+                Ok(())
+            })
+            .map_err(explain)?;
         if let Some(about) = about {
-            let json = self.file(run_dir::MODEL_JSON);
-            atomic::write(&json, format!("{about:#}\n").as_bytes()).map_err(|e| {
-                atomic::explain(e.into(), format!("cannot write {}", json.display()))
-            })?;
+            let json = self.handle().join(run_dir::MODEL_JSON);
+            self.handle()
+                .write(run_dir::MODEL_JSON, format!("{about:#}\n").as_bytes())
+                .map_err(|e| atomic::explain(e, format!("cannot write {}", json.display())))?;
         }
         Ok(path)
     }
@@ -159,50 +163,62 @@ impl Run {
         sidecar: Sidecar,
         before_commit: &mut dyn FnMut(),
     ) -> Result<()> {
-        checkpoint::save_hooked(&self.checkpoint_dir(), vs, extra, sidecar, before_commit)
+        let dir = self.checkpoint_dir()?;
+        checkpoint::save_hooked(&dir, vs, extra, sidecar, before_commit)
     }
 
     /// What a failed save left: the previous checkpoint, or none at all.
     pub fn kept_checkpoint(&self) -> String {
-        match checkpoint::read_sidecar(&self.checkpoint_dir()) {
-            Ok(Some(sc)) => format!(
+        let sidecar = checkpoint::dir_of(self.handle())
+            .ok()
+            .flatten()
+            .and_then(|d| checkpoint::read_sidecar(&d).ok().flatten());
+        match sidecar {
+            Some(sc) => format!(
                 "the previous checkpoint is intact (epoch {}, batch {})",
                 sc.epoch, sc.batch
             ),
-            _ => "no checkpoint of this run has been saved yet".into(),
+            None => "no checkpoint of this run has been saved yet".into(),
         }
+    }
+
+    /// The run's checkpoint, read and verified.
+    pub fn load_checkpoint(&self) -> Result<checkpoint::Loaded> {
+        let dir = checkpoint::dir_of(self.handle())?
+            .with_context(|| format!("no checkpoint in {}", self.dir().display()))?;
+        checkpoint::load(&dir)
     }
 
     /// Epochs recorded in `metrics.jsonl`.
     pub fn recorded_epochs(&self) -> usize {
-        run_dir::recorded_epochs(self.dir())
+        metrics::recorded_epochs(self.handle())
     }
 
     /// Cut the run's history back to a checkpoint at `epoch` (metrics) and fractional
     /// epoch `at` (losses): a resumed run writes again what followed.
     pub fn rewind(&self, epoch: usize, at: f64) -> Result<()> {
-        run_dir::truncate_metrics(self.dir(), epoch).with_context(|| {
+        metrics::truncate(self.handle(), epoch).with_context(|| {
             format!(
                 "cannot cut {} back to the checkpoint's epoch {epoch}",
-                self.file(run_dir::METRICS_FILE).display()
+                self.handle().join(run_dir::METRICS_FILE).display()
             )
         })?;
-        run_record::truncate_losses(self.dir(), at)?;
-        Ok(())
+        losses::truncate(self.handle(), at)
     }
 
     /// The test accuracy of the last recorded epoch, if any.
     pub fn last_test_acc(&self) -> Option<f64> {
-        run_dir::last_test_acc(self.dir())
+        metrics::last_test_acc(self.handle())
     }
 
     /// The best epoch recorded in `metrics.jsonl`, judged `by` validation or test accuracy.
-    pub fn best(&self, by: BestBy) -> Option<crate::events::Best> {
-        run_record::best_in_metrics(self.dir(), by)
+    pub fn best(&self, by: BestBy) -> Option<Best> {
+        metrics::best(self.handle(), by)
     }
 
     /// The latest model file, when there is one.
     pub fn model(&self) -> Option<PathBuf> {
-        Some(self.file(run_dir::MODEL_FILE)).filter(|p| p.is_file())
+        (self.handle().kind(run_dir::MODEL_FILE) == Some("a regular file"))
+            .then(|| self.handle().join(run_dir::MODEL_FILE))
     }
 }

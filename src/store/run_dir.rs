@@ -1,14 +1,14 @@
-//! A run's directory: the effective config, `metrics.jsonl` (one line per epoch) and the
-//! model as `.safetensors`, each written so that a crash never leaves a half-written file
-//! under its final name.
+//! A run's directory: its files by name, and its rules, kept by [`claim`]: one process at
+//! a time (an exclusive `flock` on [`LOCK_FILE`], held while the run lives and released by
+//! the kernel when the process dies, however it dies), and a run in it is never
+//! overwritten by a new one unless the user asks for it ([`clear_run`], `--overwrite`).
+//! Temp files of a write that died are removed at every start.
 //!
-//! Its rules, kept by [`claim`]: one process at a time (an exclusive `flock` on
-//! [`LOCK_FILE`], held while the run lives and released by the kernel when the process
-//! dies, however it dies), and a run in it is never overwritten by a new one unless the
-//! user asks for it ([`clear_run`], `--overwrite`). Temp files of a write that died are
-//! removed at every start.
+//! The directory is held open ([`crate::files::Dir`]): every file in it is reached
+//! through that handle and never through a planted link, so a `.lock` or `checkpoint/`
+//! someone replaced by a link is refused, naming it.
 
-use std::fs::{self, File, OpenOptions};
+use std::fs::{self, File};
 use std::io::{self, Write};
 use std::os::fd::AsRawFd;
 use std::path::{Path, PathBuf};
@@ -17,25 +17,22 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use anyhow::{Context, Result};
 
-use crate::atomic;
 use crate::error::UsageError;
-use crate::events::EpochSummary;
+use crate::files::{self, Dir, KB};
 
 pub const CONFIG_FILE: &str = "config.toml";
 pub const METRICS_FILE: &str = "metrics.jsonl";
 pub const MODEL_FILE: &str = "model.safetensors";
-/// The model's temp name while it is written (tch picks the format by the extension).
-pub const MODEL_TEMP: &str = ".model.tmp.safetensors";
 /// The run's record (status, times, versions, best epoch): see `run_record`.
 pub const RECORD_FILE: &str = "run.json";
-/// The per-batch training loss, averaged a few batches at a time: see `run_record`.
+/// The per-batch training loss, averaged a few batches at a time: see `losses`.
 pub const LOSS_FILE: &str = "loss.jsonl";
 /// The best epoch's model, beside the latest.
 pub const BEST_MODEL_FILE: &str = "best.safetensors";
-/// Its temp name while written.
-pub const BEST_MODEL_TEMP: &str = ".best.tmp.safetensors";
 /// Locked by the process that uses the run directory; holds its pid.
 pub const LOCK_FILE: &str = ".lock";
+/// Beside the model: its architecture, tensor shapes, input scaling and class names.
+pub const MODEL_JSON: &str = "model.json";
 
 /// This process's exclusive hold on a run directory, released when the last clone is
 /// dropped (or the process dies). Holding it twice in one process shares it: the command
@@ -43,20 +40,26 @@ pub const LOCK_FILE: &str = ".lock";
 #[derive(Debug, Clone)]
 pub struct RunLock {
     _file: Arc<File>,
-    dir: PathBuf,
+    dir: Arc<Dir>,
 }
 
 impl RunLock {
     pub fn dir(&self) -> &Path {
+        self.dir.path()
+    }
+
+    /// The directory's handle, through which its files are reached.
+    pub fn handle(&self) -> &Dir {
         &self.dir
     }
 }
 
-/// The run directories this process holds, by canonical path.
-static HELD: Mutex<Vec<(PathBuf, Weak<File>)>> = Mutex::new(Vec::new());
+/// The run directories this process holds, by device and inode.
+#[allow(clippy::type_complexity)]
+static HELD: Mutex<Vec<((u64, u64), Weak<File>, Weak<Dir>)>> = Mutex::new(Vec::new());
 
 /// Take the run directory `dir` (created if needed) for this process; refused with the
-/// holder's pid when another process has it.
+/// holder's pid when another process has it, and when its lock file is a link.
 pub fn lock(dir: &Path) -> Result<RunLock> {
     if dir.exists() && !dir.is_dir() {
         return Err(UsageError(format!(
@@ -67,55 +70,49 @@ pub fn lock(dir: &Path) -> Result<RunLock> {
     }
     fs::create_dir_all(dir)
         .with_context(|| format!("cannot create run directory {}", dir.display()))?;
-    let key = fs::canonicalize(dir).with_context(|| format!("cannot open {}", dir.display()))?;
+    let handle = Dir::open(dir)?;
+    let key = handle.identity()?;
     let mut held = HELD.lock().unwrap_or_else(|e| e.into_inner());
-    held.retain(|(_, f)| f.strong_count() > 0);
-    if let Some(file) = held
+    held.retain(|(_, f, _)| f.strong_count() > 0);
+    if let Some((file, d)) = held
         .iter()
-        .find(|(p, _)| *p == key)
-        .and_then(|(_, f)| f.upgrade())
+        .find(|(k, _, _)| *k == key)
+        .and_then(|(_, f, d)| Some((f.upgrade()?, d.upgrade()?)))
     {
         return Ok(RunLock {
             _file: file,
-            dir: dir.to_path_buf(),
+            dir: d,
         });
     }
-    let path = dir.join(LOCK_FILE);
-    let mut file = OpenOptions::new()
-        .read(true)
-        .write(true)
-        .create(true)
-        .truncate(false)
-        .open(&path)
-        .with_context(|| format!("cannot open the lock file {}", path.display()))?;
-    match try_flock(&file) {
-        Ok(true) => {}
-        Ok(false) => {
-            let holder = fs::read_to_string(&path)
-                .ok()
-                .and_then(|t| t.trim().parse::<u32>().ok())
-                .map_or_else(
-                    || "another fashion-tui process".to_string(),
-                    |pid| format!("another fashion-tui process (pid {pid})"),
-                );
-            return Err(UsageError(format!(
-                "{} is in use by {holder}: one process per run directory. Wait for it to \
-                 finish or stop it, or use another --run-dir",
-                dir.display()
-            ))
-            .into());
-        }
-        Err(e) => return Err(e).with_context(|| format!("cannot lock {}", path.display())),
+    let mut file = handle.open_rw(LOCK_FILE)?;
+    if !try_flock(&file)
+        .with_context(|| format!("cannot lock {}", handle.join(LOCK_FILE).display()))?
+    {
+        let holder = handle
+            .read_text(LOCK_FILE, KB, "a process number")
+            .ok()
+            .flatten()
+            .and_then(|t| t.trim().parse::<u32>().ok())
+            .map_or_else(
+                || "another fashion-tui process".to_string(),
+                |pid| format!("another fashion-tui process (pid {pid})"),
+            );
+        return Err(UsageError(format!(
+            "{} is in use by {holder}: one process per run directory. Wait for it to \
+             finish or stop it, or use another --run-dir",
+            dir.display()
+        ))
+        .into());
     }
     // For the message of whoever comes second; the lock, not this text, is what counts.
     file.set_len(0)
         .and_then(|()| writeln!(file, "{}", std::process::id()))
-        .with_context(|| format!("cannot write {}", path.display()))?;
-    let file = Arc::new(file);
-    held.push((key, Arc::downgrade(&file)));
+        .with_context(|| format!("cannot write {}", handle.join(LOCK_FILE).display()))?;
+    let (file, handle) = (Arc::new(file), Arc::new(handle));
+    held.push((key, Arc::downgrade(&file), Arc::downgrade(&handle)));
     Ok(RunLock {
         _file: file,
-        dir: dir.to_path_buf(),
+        dir: handle,
     })
 }
 
@@ -147,15 +144,15 @@ const RUN_FILES: [&str; 7] = [
 ];
 
 /// The files of a run of ours in `dir` that exist (names relative to `dir`): its config,
-/// metrics, model or checkpoint. Temp files and the lock file do not make a run.
-pub fn run_files(dir: &Path) -> Vec<String> {
+/// metrics, model or checkpoint. Temp files and the lock file do not make a run; a link
+/// under one of these names counts (and is refused when the run would write it).
+pub fn run_files(dir: &Dir) -> Vec<String> {
     let mut found: Vec<String> = RUN_FILES
         .into_iter()
-        .filter(|f| dir.join(f).exists())
+        .filter(|f| dir.has(f))
         .map(String::from)
         .collect();
-    let ckpt = dir.join(super::checkpoint::DIR);
-    if super::checkpoint::has_files(&ckpt) {
+    if super::checkpoint::has_files(dir) {
         found.push(format!("{}/", super::checkpoint::DIR));
     }
     found
@@ -165,9 +162,9 @@ pub fn run_files(dir: &Path) -> Vec<String> {
 /// `resume`, refuse a directory that already holds a run (an empty one is fine).
 pub fn claim(dir: &Path, resume: bool) -> Result<RunLock> {
     let held = lock(dir)?;
-    clean_temps(dir);
+    clean_temps(held.handle());
     if !resume {
-        let files = run_files(dir);
+        let files = run_files(held.handle());
         if !files.is_empty() {
             let d = dir.display();
             return Err(UsageError(format!(
@@ -184,36 +181,38 @@ pub fn claim(dir: &Path, resume: bool) -> Result<RunLock> {
 
 /// Delete the run of ours in the locked directory (its config, metrics, model and
 /// checkpoint; nothing else) so that a new one can start there. Returns what was deleted.
+/// Links under those names are removed as links; a `checkpoint` that is a link is refused.
 pub fn clear_run(held: &RunLock) -> Result<Vec<String>> {
-    let dir = held.dir();
+    let dir = held.handle();
     let files = run_files(dir);
+    super::checkpoint::remove_all(dir)?;
     for f in RUN_FILES {
-        let path = dir.join(f);
-        match fs::remove_file(&path) {
-            Ok(()) => {}
-            Err(e) if e.kind() == io::ErrorKind::NotFound => {}
-            Err(e) => return Err(e).with_context(|| format!("cannot delete {}", path.display())),
-        }
+        dir.remove(f)
+            .with_context(|| format!("cannot delete {}", dir.join(f).display()))?;
     }
-    super::checkpoint::remove_all(&dir.join(super::checkpoint::DIR))?;
     clean_temps(dir);
     Ok(files)
 }
 
 /// Remove the temp files our writers leave in `dir` when killed mid-write (a failed write
 /// removes its own); the checkpoint directory's are removed by `checkpoint::clean`.
-pub fn clean_temps(dir: &Path) {
-    let temps = [CONFIG_FILE, METRICS_FILE, RECORD_FILE, LOSS_FILE]
-        .map(|f| atomic::temp_path(&dir.join(f)))
-        .into_iter()
-        .chain([dir.join(MODEL_TEMP), dir.join(BEST_MODEL_TEMP)]);
-    for t in temps {
-        let _ = fs::remove_file(t);
+pub fn clean_temps(dir: &Dir) {
+    for f in [
+        CONFIG_FILE,
+        METRICS_FILE,
+        RECORD_FILE,
+        LOSS_FILE,
+        MODEL_FILE,
+        BEST_MODEL_FILE,
+        MODEL_JSON,
+    ] {
+        let _ = dir.remove(&files::temp_name(f));
+    }
+    // The model files' temp names of earlier versions.
+    for f in [".model.tmp.safetensors", ".best.tmp.safetensors"] {
+        let _ = dir.remove(f);
     }
 }
-
-/// Beside the model: its architecture, tensor shapes, input scaling and class names.
-pub const MODEL_JSON: &str = "model.json";
 
 /// `<user data dir>/runs`, where runs go by default.
 pub fn default_runs_root() -> Option<PathBuf> {
@@ -250,57 +249,6 @@ pub fn utc_stamp(t: SystemTime) -> String {
         .unwrap_or(jiff::Timestamp::UNIX_EPOCH)
         .strftime("%Y%m%d-%H%M%S")
         .to_string()
-}
-
-/// Append one epoch to `metrics.jsonl` and flush it to disk.
-pub fn append_metrics(dir: &Path, s: &EpochSummary) -> io::Result<()> {
-    let mut f = OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(dir.join(METRICS_FILE))?;
-    writeln!(f, "{}", crate::events::json::epoch(s))?;
-    f.sync_data()
-}
-
-/// Keep only the first `epochs` lines of `metrics.jsonl` (a resumed run rewrites the
-/// epochs after its checkpoint).
-pub fn truncate_metrics(dir: &Path, epochs: usize) -> io::Result<()> {
-    let path = dir.join(METRICS_FILE);
-    let bytes = match fs::read(&path) {
-        Ok(b) => b,
-        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(()),
-        Err(e) => return Err(e),
-    };
-    // A line that is not UTF-8 is dropped like any other line that is not an epoch's.
-    let kept: String = String::from_utf8_lossy(&bytes)
-        .lines()
-        .filter(|l| {
-            serde_json::from_str::<serde_json::Value>(l)
-                .ok()
-                .and_then(|v| v["epoch"].as_u64())
-                .is_some_and(|e| e as usize <= epochs)
-        })
-        .map(|l| format!("{l}\n"))
-        .collect();
-    atomic::write(&path, kept.as_bytes())
-}
-
-/// The highest epoch recorded in `metrics.jsonl` (0 when none).
-pub fn recorded_epochs(dir: &Path) -> usize {
-    let bytes = fs::read(dir.join(METRICS_FILE)).unwrap_or_default();
-    String::from_utf8_lossy(&bytes)
-        .lines()
-        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok()?["epoch"].as_u64())
-        .max()
-        .map_or(0, |e| e as usize)
-}
-
-/// The test accuracy of the last epoch in `metrics.jsonl`, if any.
-pub fn last_test_acc(dir: &Path) -> Option<f64> {
-    let bytes = fs::read(dir.join(METRICS_FILE)).ok()?;
-    let text = String::from_utf8_lossy(&bytes);
-    let last = text.lines().rfind(|l| !l.trim().is_empty())?;
-    serde_json::from_str::<serde_json::Value>(last).ok()?["test_acc"].as_f64()
 }
 
 #[cfg(test)]
@@ -363,32 +311,5 @@ mod tests {
         fs::write(d.join(MODEL_JSON), "mine").unwrap();
         let err = claim(&d, false).err().unwrap();
         assert!(err.to_string().contains("(model.json)"), "{err}");
-    }
-
-    #[test]
-    fn metrics_are_truncated_to_the_checkpoint() {
-        let dir = tempfile::tempdir().unwrap();
-        let lines: String = (1..=4)
-            .map(|e| format!("{{\"epoch\":{e},\"test_acc\":0.{e}}}\n"))
-            .collect();
-        fs::write(dir.path().join(METRICS_FILE), lines).unwrap();
-        truncate_metrics(dir.path(), 2).unwrap();
-        let left = fs::read_to_string(dir.path().join(METRICS_FILE)).unwrap();
-        assert_eq!(
-            left,
-            "{\"epoch\":1,\"test_acc\":0.1}\n{\"epoch\":2,\"test_acc\":0.2}\n"
-        );
-        assert_eq!(last_test_acc(dir.path()), Some(0.2));
-        // A line that is not UTF-8 (a damaged file) is dropped, not an error, and does not
-        // hide the epochs before it.
-        let mut damaged = fs::read(dir.path().join(METRICS_FILE)).unwrap();
-        damaged.extend_from_slice(b"\xff\xfe\n");
-        fs::write(dir.path().join(METRICS_FILE), damaged).unwrap();
-        assert_eq!(recorded_epochs(dir.path()), 2);
-        truncate_metrics(dir.path(), 2).unwrap();
-        assert_eq!(
-            fs::read_to_string(dir.path().join(METRICS_FILE)).unwrap(),
-            left
-        );
     }
 }

@@ -1,29 +1,25 @@
 //! What a run directory says about its run, for finding and comparing runs later:
 //! `run.json` (status, times, model, device, versions, progress and the best epoch; kept
-//! current by the trainer, always rewritten atomically) and `loss.jsonl` (the per-batch
-//! training loss, one averaged point per [`LOSS_GROUP`] batches: enough to redraw the
-//! Loss chart).
+//! current by the trainer, always rewritten atomically). The loss history is in
+//! [`super::losses`], the epochs in [`super::metrics`].
 //!
-//! Readers ([`read`], [`status_of`], [`read_losses`]) only open files for reading: listing
-//! or viewing a run never changes it. A run whose `run.json` says `running` but whose
-//! process is gone (killed with `kill -9`, a power cut) reads as
-//! [`Status::Interrupted`].
+//! Readers ([`read`], [`status_of`]) only open files for reading: listing or viewing a
+//! run never changes it. A run whose `run.json` says `running` but whose directory's lock
+//! nobody holds (its process was killed with `kill -9`, a power cut) reads as
+//! [`Status::Interrupted`]: the lock, not the pid, says whether a run lives.
 
 use std::fmt;
-use std::fs::{self, OpenOptions};
-use std::io::{self, Write};
-use std::path::Path;
+use std::fs;
+use std::io;
 
 use anyhow::{Context, Result};
 use serde::{Deserialize, Serialize};
 
-use super::run_dir::{self, LOCK_FILE};
-pub use super::run_dir::{BEST_MODEL_FILE, BEST_MODEL_TEMP, LOSS_FILE, RECORD_FILE};
-use crate::atomic;
+use super::metrics;
+use super::run_dir::{LOCK_FILE, RECORD_FILE};
 use crate::events::{Best, BestBy};
+use crate::files::{Dir, KB};
 
-/// Batches averaged into one point of `loss.jsonl`.
-pub const LOSS_GROUP: usize = 10;
 /// The format of `run.json`.
 pub const FORMAT: u32 = 1;
 
@@ -126,31 +122,32 @@ pub fn seconds_between(started: &str, ended: &str) -> Option<f64> {
     Some((b.as_millisecond() - a.as_millisecond()) as f64 / 1000.0)
 }
 
+/// The most `run.json` holds: a record is a few hundred bytes.
+const BOUND: u64 = 64 * KB;
+
 /// The record in `dir`: `Ok(None)` when there is none, `Err` when it cannot be read or
 /// parsed.
-pub fn read(dir: &Path) -> Result<Option<RunRecord>> {
-    let path = dir.join(RECORD_FILE);
-    let text = match fs::read_to_string(&path) {
-        Ok(t) => t,
-        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
-        Err(e) => return Err(e).with_context(|| format!("cannot read {}", path.display())),
+pub fn read(dir: &Dir) -> Result<Option<RunRecord>> {
+    let Some(text) = dir.read_text(RECORD_FILE, BOUND, "a run record (a few hundred bytes)")?
+    else {
+        return Ok(None);
     };
     serde_json::from_str(&text)
         .map(Some)
-        .with_context(|| format!("{} is not a run record", path.display()))
+        .with_context(|| format!("{} is not a run record", dir.join(RECORD_FILE).display()))
 }
 
 /// Write `rec` into `dir` atomically.
-pub fn write(dir: &Path, rec: &RunRecord) -> Result<()> {
-    let path = dir.join(RECORD_FILE);
+pub fn write(dir: &Dir, rec: &RunRecord) -> Result<()> {
     let mut text = serde_json::to_string_pretty(rec).context("cannot represent the run record")?;
     text.push('\n');
-    atomic::write(&path, text.as_bytes())
-        .map_err(|e| atomic::explain(e.into(), format!("cannot write {}", path.display())))
+    let path = dir.join(RECORD_FILE);
+    dir.write(RECORD_FILE, text.as_bytes())
+        .map_err(|e| crate::atomic::explain(e, format!("cannot write {}", path.display())))
 }
 
 /// Read, change and rewrite the record in `dir`; nothing happens when there is none.
-pub fn update(dir: &Path, change: impl FnOnce(&mut RunRecord)) -> Result<()> {
+pub fn update(dir: &Dir, change: impl FnOnce(&mut RunRecord)) -> Result<()> {
     if let Some(mut rec) = read(dir)? {
         change(&mut rec);
         write(dir, &rec)?;
@@ -159,15 +156,19 @@ pub fn update(dir: &Path, change: impl FnOnce(&mut RunRecord)) -> Result<()> {
 }
 
 /// The status to show for `rec` of the run in `dir`: its own, except that a `running`
-/// record whose process is gone, or whose run directory lock nobody holds, is
-/// [`Status::Interrupted`]. Looks, never locks (a lock taken to test it could make a
-/// starting run fail).
-pub fn status_of(dir: &Path, rec: &RunRecord) -> Status {
+/// record whose run directory's lock nobody holds is [`Status::Interrupted`] (a live but
+/// unrelated process under the recorded pid changes nothing). Looks, never locks (a lock
+/// taken to test it could make a starting run fail).
+pub fn status_of(dir: &Dir, rec: &RunRecord) -> Status {
     if rec.status != Status::Running {
         return rec.status;
     }
-    let alive = rec.pid.is_some_and(pid_alive);
-    if alive && lock_held(dir) != Some(false) {
+    let running = match lock_held(dir) {
+        Some(held) => held,
+        // No /proc/locks to ask: the recorded process's life is the best guess.
+        None => rec.pid.is_some_and(pid_alive),
+    };
+    if running {
         Status::Running
     } else {
         Status::Interrupted
@@ -192,16 +193,16 @@ fn pid_alive(pid: u32) -> bool {
     !matches!(state, Some('Z' | 'X'))
 }
 
-/// Whether someone holds a `flock` on the run's lock file, as `/proc/locks` tells:
-/// `None` when that cannot be known.
-fn lock_held(dir: &Path) -> Option<bool> {
-    use std::os::unix::fs::MetadataExt;
-    let meta = fs::metadata(dir.join(LOCK_FILE)).ok()?;
+/// Whether someone holds a `flock` on the run's lock file, as `/proc/locks` tells (a
+/// missing lock file: nobody); `None` when that cannot be known.
+pub fn lock_held(dir: &Dir) -> Option<bool> {
     let locks = fs::read_to_string("/proc/locks").ok()?;
-    let dev = meta.dev();
+    let Some((dev, ino)) = dir.identity_of(LOCK_FILE) else {
+        return Some(false);
+    };
     // /proc/locks writes the device as major:minor in hex and the inode in decimal.
     let (major, minor) = (libc::major(dev), libc::minor(dev));
-    let want = format!("{major:02x}:{minor:02x}:{}", meta.ino());
+    let want = format!("{major:02x}:{minor:02x}:{ino}");
     Some(locks.lines().any(|l| {
         let f: Vec<&str> = l.split_whitespace().collect();
         f.get(1) == Some(&"FLOCK") && f.iter().any(|x| *x == want)
@@ -211,7 +212,7 @@ fn lock_held(dir: &Path) -> Option<bool> {
 /// The record of a run starting (or resuming) in `dir` now: `running` with this
 /// process's pid, its best epoch chosen `by`. A resumed run keeps its start time.
 pub fn start(
-    dir: &Path,
+    dir: &Dir,
     model: &str,
     device: &str,
     epochs_planned: usize,
@@ -237,14 +238,14 @@ pub fn start(
         libtorch: LIBTORCH_VERSION.to_string(),
         commit: GIT_COMMIT.to_string(),
         epochs_planned,
-        epochs_done: run_dir::recorded_epochs(dir),
+        epochs_done: metrics::recorded_epochs(dir),
         best_epoch: None,
         best_by: by,
         best_val_acc: None,
         best_test_acc: None,
-        final_test_acc: run_dir::last_test_acc(dir),
+        final_test_acc: metrics::last_test_acc(dir),
     };
-    set_best(&mut rec, best_in_metrics(dir, by));
+    set_best(&mut rec, metrics::best(dir, by));
     write(dir, &rec)
 }
 
@@ -260,7 +261,7 @@ pub fn set_best(rec: &mut RunRecord, best: Option<Best>) {
 
 /// Mark the run in `dir` as ended with `status` now; `reason`, when given, replaces the
 /// one recorded (an early stop's).
-pub fn end(dir: &Path, status: Status, reason: Option<String>) -> Result<()> {
+pub fn end(dir: &Dir, status: Status, reason: Option<String>) -> Result<()> {
     update(dir, |r| {
         r.status = status;
         r.pid = None;
@@ -269,105 +270,6 @@ pub fn end(dir: &Path, status: Status, reason: Option<String>) -> Result<()> {
         }
         r.ended = Some(now_text());
     })
-}
-
-/// The best epoch in `metrics.jsonl` judged `by` validation or test accuracy (the first
-/// of equals); epochs without that accuracy are passed over.
-pub fn best_in_metrics(dir: &Path, by: BestBy) -> Option<Best> {
-    let text = fs::read_to_string(dir.join(run_dir::METRICS_FILE)).ok()?;
-    let mut best: Option<Best> = None;
-    for line in text.lines() {
-        let Ok(v) = serde_json::from_str::<serde_json::Value>(line) else {
-            continue;
-        };
-        let (Some(e), Some(test_acc)) = (v["epoch"].as_u64(), v["test_acc"].as_f64()) else {
-            continue;
-        };
-        let acc = match by {
-            BestBy::Test => Some(test_acc),
-            BestBy::Val => v["val_acc"].as_f64(),
-        };
-        let next = acc.map(|acc| Best {
-            epoch: e as usize,
-            by,
-            acc,
-            test_acc,
-        });
-        best = Best::update(best, next);
-    }
-    best
-}
-
-/// Per-batch losses on their way to `loss.jsonl`, averaged [`LOSS_GROUP`] at a time.
-#[derive(Debug, Default)]
-pub struct LossLog {
-    pending: Vec<(f64, f32)>,
-}
-
-impl LossLog {
-    pub fn push(&mut self, points: &[(f64, f32)]) {
-        self.pending.extend_from_slice(points);
-    }
-
-    /// Append what is pending to `loss.jsonl` in `dir` (a last short group too) and flush.
-    pub fn flush(&mut self, dir: &Path) -> io::Result<()> {
-        if self.pending.is_empty() {
-            return Ok(());
-        }
-        let mut text = String::new();
-        for group in self.pending.chunks(LOSS_GROUP) {
-            let n = group.len() as f64;
-            let at = group.iter().map(|p| p.0).sum::<f64>() / n;
-            let loss = group.iter().map(|p| f64::from(p.1)).sum::<f64>() / n;
-            text.push_str(&loss_line(at, loss as f32));
-        }
-        let mut f = OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(dir.join(LOSS_FILE))?;
-        f.write_all(text.as_bytes())?;
-        f.sync_data()?;
-        self.pending.clear();
-        Ok(())
-    }
-}
-
-/// One line of `loss.jsonl`: the loss as the shortest text that reads back as the same
-/// `f32` (a value that is not finite, which the trainer never keeps, as `null`).
-fn loss_line(at: f64, loss: f32) -> String {
-    if loss.is_finite() {
-        format!("{{\"epoch\":{at:.5},\"loss\":{loss}}}\n")
-    } else {
-        format!("{{\"epoch\":{at:.5},\"loss\":null}}\n")
-    }
-}
-
-/// The points of `loss.jsonl` in `dir` as (fractional epoch, loss); lines that do not
-/// parse (a truncated last one) are left out.
-pub fn read_losses(dir: &Path) -> Vec<(f64, f32)> {
-    fs::read_to_string(dir.join(LOSS_FILE))
-        .unwrap_or_default()
-        .lines()
-        .filter_map(|l| {
-            let v: serde_json::Value = serde_json::from_str(l).ok()?;
-            Some((v["epoch"].as_f64()?, v["loss"].as_f64()? as f32))
-        })
-        .collect()
-}
-
-/// Keep only the points of `loss.jsonl` up to fractional epoch `at` (a resumed run
-/// rewrites what follows its checkpoint).
-pub fn truncate_losses(dir: &Path, at: f64) -> io::Result<()> {
-    let path = dir.join(LOSS_FILE);
-    if !path.exists() {
-        return Ok(());
-    }
-    let kept: String = read_losses(dir)
-        .into_iter()
-        .filter(|(x, _)| *x <= at + 1e-9)
-        .map(|(x, l)| loss_line(x, l))
-        .collect();
-    atomic::write(&path, kept.as_bytes())
 }
 
 /// A diverged run's error (its text says where and what to do), told apart from other
@@ -411,63 +313,53 @@ mod tests {
 
     #[test]
     fn records_round_trip_and_update() {
-        let dir = tempfile::tempdir().unwrap();
-        assert_eq!(read(dir.path()).unwrap(), None);
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = Dir::open(tmp.path()).unwrap();
+        assert_eq!(read(&dir).unwrap(), None);
         let rec = record(Status::Running, Some(1));
-        write(dir.path(), &rec).unwrap();
-        assert_eq!(read(dir.path()).unwrap(), Some(rec));
-        end(dir.path(), Status::Failed, Some("disk full".into())).unwrap();
-        let got = read(dir.path()).unwrap().unwrap();
+        write(&dir, &rec).unwrap();
+        assert_eq!(read(&dir).unwrap(), Some(rec));
+        end(&dir, Status::Failed, Some("disk full".into())).unwrap();
+        let got = read(&dir).unwrap().unwrap();
         assert_eq!(got.status, Status::Failed);
         assert_eq!(got.pid, None);
         assert_eq!(got.reason.as_deref(), Some("disk full"));
         assert!(got.ended.is_some());
-        fs::write(dir.path().join(RECORD_FILE), "{\"format\":").unwrap();
-        assert!(read(dir.path()).is_err());
+        fs::write(tmp.path().join(RECORD_FILE), "{\"format\":").unwrap();
+        assert!(read(&dir).is_err());
     }
 
     #[test]
     fn a_running_record_without_its_process_reads_as_interrupted() {
-        let dir = tempfile::tempdir().unwrap();
-        // This process, holding the lock: running.
-        let held = run_dir::lock(dir.path()).unwrap();
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = Dir::open(tmp.path()).unwrap();
+        // This process, holding the lock: running, whatever pid the record names.
+        let held = super::super::run_dir::lock(tmp.path()).unwrap();
         let me = record(Status::Running, Some(std::process::id()));
-        assert_eq!(status_of(dir.path(), &me), Status::Running);
+        assert_eq!(status_of(&dir, &me), Status::Running);
         drop(held);
-        // Alive but nobody holds the lock (the pid was reused): interrupted. (A lock
-        // file never locked: a child spawned meanwhile by another test could share the
-        // one just released until it execs.)
-        let free = tempfile::tempdir().unwrap();
-        fs::write(free.path().join(LOCK_FILE), "1\n").unwrap();
-        assert_eq!(status_of(free.path(), &me), Status::Interrupted);
-        // A pid that cannot exist.
-        let gone = record(Status::Running, Some(u32::MAX - 1));
-        assert_eq!(status_of(dir.path(), &gone), Status::Interrupted);
+        // Alive but nobody holds the lock (the pid was reused, or is pid 1): interrupted.
+        // (A lock file never locked: a child spawned meanwhile by another test could
+        // share the one just released until it execs.)
+        let free_tmp = tempfile::tempdir().unwrap();
+        let free = Dir::open(free_tmp.path()).unwrap();
+        fs::write(free_tmp.path().join(LOCK_FILE), "1\n").unwrap();
+        assert_eq!(status_of(&free, &me), Status::Interrupted);
+        assert_eq!(
+            status_of(&free, &record(Status::Running, Some(1))),
+            Status::Interrupted
+        );
+        // No lock file at all: nobody runs it.
+        let bare_tmp = tempfile::tempdir().unwrap();
+        let bare = Dir::open(bare_tmp.path()).unwrap();
+        assert_eq!(
+            status_of(&bare, &record(Status::Running, Some(1))),
+            Status::Interrupted
+        );
         let none = record(Status::Running, None);
-        assert_eq!(status_of(dir.path(), &none), Status::Interrupted);
+        assert_eq!(status_of(&free, &none), Status::Interrupted);
         let done = record(Status::Finished, None);
-        assert_eq!(status_of(dir.path(), &done), Status::Finished);
-    }
-
-    #[test]
-    fn losses_are_averaged_in_groups_and_truncated() {
-        let dir = tempfile::tempdir().unwrap();
-        let mut log = LossLog::default();
-        let points: Vec<(f64, f32)> = (1..=25).map(|b| (b as f64 / 100.0, b as f32)).collect();
-        log.push(&points);
-        log.flush(dir.path()).unwrap();
-        let got = read_losses(dir.path());
-        assert_eq!(got.len(), 3);
-        assert!(
-            (got[0].0 - 0.055).abs() < 1e-9 && got[0].1 == 5.5,
-            "{got:?}"
-        );
-        assert!(
-            (got[2].0 - 0.23).abs() < 1e-9 && got[2].1 == 23.0,
-            "{got:?}"
-        );
-        truncate_losses(dir.path(), 0.2).unwrap();
-        assert_eq!(read_losses(dir.path()).len(), 2);
+        assert_eq!(status_of(&dir, &done), Status::Finished);
     }
 
     #[test]
@@ -475,10 +367,11 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let lines = "{\"epoch\":1,\"test_acc\":0.5}\n{\"epoch\":2,\"test_acc\":0.7}\n\
                      {\"epoch\":3,\"test_acc\":0.7}\n{\"epoch\":4,\"test_a";
-        fs::write(dir.path().join(run_dir::METRICS_FILE), lines).unwrap();
-        let best = best_in_metrics(dir.path(), BestBy::Test).unwrap();
+        fs::write(dir.path().join(super::super::run_dir::METRICS_FILE), lines).unwrap();
+        let d = Dir::open(dir.path()).unwrap();
+        let best = metrics::best(&d, BestBy::Test).unwrap();
         assert_eq!((best.epoch, best.acc, best.test_acc), (2, 0.7, 0.7));
-        assert_eq!(best_in_metrics(dir.path(), BestBy::Val), None);
+        assert_eq!(metrics::best(&d, BestBy::Val), None);
     }
 
     #[test]
@@ -487,8 +380,9 @@ mod tests {
         let lines = "{\"epoch\":1,\"test_acc\":0.5,\"val_acc\":0.6}\n\
                      {\"epoch\":2,\"test_acc\":0.8,\"val_acc\":0.7}\n\
                      {\"epoch\":3,\"test_acc\":0.7,\"val_acc\":0.9}\n";
-        fs::write(dir.path().join(run_dir::METRICS_FILE), lines).unwrap();
-        let best = best_in_metrics(dir.path(), BestBy::Val).unwrap();
+        fs::write(dir.path().join(super::super::run_dir::METRICS_FILE), lines).unwrap();
+        let d = Dir::open(dir.path()).unwrap();
+        let best = metrics::best(&d, BestBy::Val).unwrap();
         assert_eq!((best.epoch, best.acc, best.test_acc), (3, 0.9, 0.7));
         let mut rec = record(Status::Running, None);
         set_best(&mut rec, Some(best));
@@ -500,7 +394,7 @@ mod tests {
         let text = serde_json::to_string(&rec).unwrap();
         assert!(text.contains("\"best_by\":\"val\""), "{text}");
         // By test the same file has another best.
-        let best = best_in_metrics(dir.path(), BestBy::Test).unwrap();
+        let best = metrics::best(&d, BestBy::Test).unwrap();
         assert_eq!(best.epoch, 2);
         set_best(&mut rec, Some(best));
         assert_eq!((rec.best_by, rec.best_val_acc), (BestBy::Test, None));

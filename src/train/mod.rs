@@ -228,7 +228,7 @@ pub fn run_with(
         }
         Err(e) => (run_record::Status::Failed, Some(format!("{e:#}"))),
     };
-    if let Err(e) = run_record::end(&run_dir, status, reason) {
+    if let Err(e) = run_record::end(_held.handle(), status, reason) {
         sink.send(TrainEvent::Message(format!("{e:#}")));
     }
     result

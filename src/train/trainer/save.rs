@@ -114,10 +114,12 @@ impl Trainer<'_> {
     /// inside an epoch means nothing under the new setting: that epoch restarts from its
     /// start.
     pub(in crate::train) fn restore(&mut self, sink: &mut dyn Sink) -> Result<()> {
-        let dir = self.record.run.checkpoint_dir();
-        let loaded = checkpoint::load(&dir)?;
+        let loaded = self.record.run.load_checkpoint()?;
         let sc = loaded.sidecar;
-        let saved = Config::from_toml(&sc.config, &dir.join(checkpoint::SIDECAR))?;
+        let sidecar_path = (self.record.run.dir())
+            .join(checkpoint::DIR)
+            .join(checkpoint::SIDECAR);
+        let saved = Config::from_toml(&sc.config, &sidecar_path)?;
         let run_dir = self.record.run.dir().to_path_buf();
         let in_dir = |e: crate::error::UsageError| {
             anyhow::Error::from(e).context(format!("cannot resume {}", run_dir.display()))
