@@ -314,6 +314,7 @@ impl Config {
                 .unwrap_or((1, 1));
             let msg = hint::plain_words(e.message().trim_end());
             let hint = hint::unknown_key_hint(&msg);
+            let msg = hint::shortened(&msg);
             UsageError(format!("{}:{line}:{col}: {msg}{hint}", path.display()))
         })?;
         cfg.take_recipe(&scan.absent, cfg.model.name);

@@ -220,6 +220,9 @@ pub fn print(rx: &Receivers, out: &mut dyn Write, err: &mut dyn Write, opts: Opt
             }
         };
         for (to, line) in format.lines(&ev, &mut seen) {
+            // Messages quote paths and values from outside (JSON lines are escaped by
+            // serde): none may steer the terminal.
+            let line = crate::escape::lines(&line);
             if let Err(why) = streams.write(to, &line) {
                 return Ending::Unwritable(why.to_string());
             }

@@ -9,6 +9,7 @@ pub mod data;
 pub mod device;
 pub mod duration;
 pub mod error;
+pub mod escape;
 pub mod events;
 pub mod files;
 pub mod headless;

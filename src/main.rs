@@ -2,6 +2,7 @@
 //! (0 success, 2 usage or configuration error, 1 runtime failure: see
 //! `fashion_tui::error`).
 
+use std::io::Write;
 use std::process::ExitCode;
 
 use clap::Parser;
@@ -25,8 +26,12 @@ fn main() -> ExitCode {
     };
     match result {
         Ok(code) => code,
+        // The reader of the output has what it wanted (`| head -1`).
+        Err(e) if commands::output::closed(&e) => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("fashion-tui: {e:#}");
+            // Messages quote paths, names and values from outside: escaped, one way.
+            let text = fashion_tui::escape::lines(&format!("{e:#}")).into_owned();
+            let _ = writeln!(std::io::stderr(), "fashion-tui: {text}");
             fashion_tui::error::exit_code(&e)
         }
     }

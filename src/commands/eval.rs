@@ -2,7 +2,6 @@
 //! confusion matrix of a saved model, as text or JSON.
 
 use std::fmt::Write as _;
-use std::io::Write as _;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
@@ -158,19 +157,13 @@ pub fn run(args: &EvalArgs) -> Result<ExitCode> {
     } else {
         format!(
             "{}: {}\n{}",
-            weights.display(),
+            crate::escape::path(&weights),
             device.description,
             report(e.accuracy, e.loss, test.len(), &e.confusion)
         )
     };
-    // Not print!: it panics on a full disk. A closed pipe is the reader's choice.
-    let mut out = std::io::stdout().lock();
-    match out.write_all(text.as_bytes()).and_then(|()| out.flush()) {
-        Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => {
-            Err(e).context("cannot write to stdout")
-        }
-        _ => Ok(ExitCode::SUCCESS),
-    }
+    super::output::write(&text)?;
+    Ok(ExitCode::SUCCESS)
 }
 
 #[cfg(test)]

@@ -5,6 +5,7 @@
 
 pub mod config;
 pub mod eval;
+pub mod output;
 pub mod predict;
 pub mod report;
 pub mod runs;

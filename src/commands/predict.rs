@@ -6,7 +6,7 @@
 //! reported by name and the others are still classified; the exit code says the worst:
 //! 1 if a file failed to read, else 2 if an input was unusable, else 0.
 
-use std::io::{IsTerminal, Write};
+use std::io::IsTerminal;
 use std::path::Path;
 use std::process::ExitCode;
 
@@ -14,10 +14,12 @@ use anyhow::{Context, Result};
 use serde_json::json;
 
 use super::eval::{load_test_set, locate_model};
+use super::output;
 use crate::cli::PredictArgs;
 use crate::config::{ColorMode, Config};
 use crate::data::{self, IMAGE_PIXELS, NUM_CLASSES};
 use crate::error::UsageError;
+use crate::escape;
 use crate::events::CLASS_NAMES;
 use crate::predict::{self, FileKind, ImageError, Invert};
 use crate::store::checkpoint;
@@ -79,25 +81,23 @@ pub fn run(args: &PredictArgs) -> Result<ExitCode> {
         .probabilities(&batch)
         .with_context(|| format!("classifying with {}", weights.display()))?
         .into_iter();
-    let mut out = std::io::stdout().lock();
     let (mut usage, mut failed) = (false, false);
     for item in &items {
         match &item.input {
             Ok(px) => {
                 let p = probs.next().unwrap_or([0.0; NUM_CLASSES]);
-                print_item(&mut out, item, px, &p, args.json)?;
+                output::write(&item_text(item, px, &p, args.json))?;
             }
             Err(p) => {
                 usage |= p.usage;
                 failed |= !p.usage;
-                eprintln!("fashion-tui: {}", p.message);
+                eprintln!("fashion-tui: {}", escape::lines(&p.message));
                 if args.json {
-                    writeln!(out, "{}", json!({"file": item.name, "error": p.message}))?;
+                    output::line(&json!({"file": item.name, "error": p.message}).to_string())?;
                 }
             }
         }
     }
-    out.flush()?;
     Ok(if failed {
         ExitCode::FAILURE
     } else if usage {
@@ -131,15 +131,10 @@ fn load_model(cfg: &Config, weights: &Path) -> Result<Classifier> {
     })
 }
 
-/// One classified picture: a JSON object, or its three likeliest classes, what was done
-/// to it and (in a terminal) a preview of the network's input.
-fn print_item(
-    out: &mut dyn Write,
-    item: &Item,
-    px: &[u8; IMAGE_PIXELS],
-    p: &[f32; NUM_CLASSES],
-    json: bool,
-) -> Result<()> {
+/// One classified picture's output: a JSON object, or its three likeliest classes, what
+/// was done to it and (in a terminal) a preview of the network's input. Its name and
+/// steps are escaped in text (JSON escapes them itself).
+fn item_text(item: &Item, px: &[u8; IMAGE_PIXELS], p: &[f32; NUM_CLASSES], json: bool) -> String {
     let top = top3(p);
     if json {
         let top: Vec<_> = top
@@ -151,8 +146,7 @@ fn print_item(
         if let Some(l) = item.label {
             obj["label"] = json!(CLASS_NAMES[usize::from(l)]);
         }
-        writeln!(out, "{obj}")?;
-        return Ok(());
+        return format!("{obj}\n");
     }
     let ranked: Vec<String> = top
         .iter()
@@ -161,13 +155,17 @@ fn print_item(
     let truth = item.label.map_or(String::new(), |l| {
         format!("  (true: {})", CLASS_NAMES[usize::from(l)])
     });
-    writeln!(out, "{}: {}{truth}", item.name, ranked.join(", "))?;
-    writeln!(out, "  {}", item.steps)?;
+    let mut text = format!(
+        "{}: {}{truth}\n  {}\n",
+        escape::line(&item.name),
+        ranked.join(", "),
+        escape::line(&item.steps)
+    );
     if std::io::stdout().is_terminal() {
         let color = ColorMode::Auto.from_env();
-        write!(out, "{}", predict::preview::preview(px, color))?;
+        text.push_str(&predict::preview::preview(px, color));
     }
-    Ok(())
+    text
 }
 
 /// The three most probable classes, best first.
@@ -209,7 +207,10 @@ fn read_input(path: &Path, invert: Invert, fit: usize, items: &mut Vec<Item>) {
                 };
                 items.push(failed(Problem {
                     usage: true,
-                    message: format!("{name}: not a readable IDX image file: {why}"),
+                    message: format!(
+                        "{}: not a readable IDX image file: {why}",
+                        crate::escape::line(&name)
+                    ),
                 }))
             }
         },

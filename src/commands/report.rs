@@ -32,7 +32,7 @@ pub fn run(args: &ReportArgs) -> Result<ExitCode> {
         .iter()
         .filter(|p| !p.ends_with(report::MANIFEST_FILE))
     {
-        println!("{}", path.display());
+        super::output::line(&crate::escape::path(path))?;
     }
     Ok(ExitCode::SUCCESS)
 }

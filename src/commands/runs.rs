@@ -5,6 +5,8 @@
 //! are listed with what is wrong with them; folders that hold no run are skipped with a
 //! note. Reads only; never changes a run.
 
+use super::output;
+use crate::escape;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -85,9 +87,9 @@ pub fn run(args: &RunsArgs) -> Result<ExitCode> {
     match std::fs::metadata(&root) {
         Err(e) if e.kind() == std::io::ErrorKind::NotFound && !named => {
             if args.json {
-                println!("{}", json_text(&[], &[], &[]));
+                output::line(&json_text(&[], &[], &[]))?;
             } else {
-                eprintln!("no runs yet: {} does not exist", root.display());
+                eprintln!("no runs yet: {} does not exist", escape::path(&root));
             }
             return Ok(ExitCode::SUCCESS);
         }
@@ -110,7 +112,7 @@ pub fn run(args: &RunsArgs) -> Result<ExitCode> {
     let runs = select(cat.runs, args);
     let keys = differing_keys(&runs);
     if args.json {
-        println!("{}", json_text(&runs, &keys, &cat.skipped));
+        output::line(&json_text(&runs, &keys, &cat.skipped))?;
         return Ok(ExitCode::SUCCESS);
     }
     if !cat.skipped.is_empty() {
@@ -119,20 +121,20 @@ pub fn run(args: &RunsArgs) -> Result<ExitCode> {
             cat.skipped.len(),
             if cat.skipped.len() == 1 { "" } else { "s" },
             if cat.skipped.len() == 1 { "s" } else { "" },
-            cat.skipped.join(", ")
+            escape::line(&cat.skipped.join(", "))
         );
     }
     if runs.is_empty() && found > 0 {
         eprintln!(
             "none of the {found} run{} in {} match{} --model / --last",
             if found == 1 { "" } else { "s" },
-            root.display(),
+            escape::path(&root),
             if found == 1 { "es" } else { "" }
         );
     } else if runs.is_empty() {
-        eprintln!("no runs in {}", root.display());
+        eprintln!("no runs in {}", escape::path(&root));
     } else {
-        print!("{}", table(&runs, &keys));
+        output::write(&table(&runs, &keys))?;
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -221,7 +223,9 @@ pub fn table(runs: &[RunEntry], keys: &[&'static str]) -> String {
                 .map_or_else(|| "?".into(), |c| text::value_text(c, k))
         }));
         row.push(note(r));
-        rows.push(row);
+        // Names, values and reasons come from files: escaped, so none can steer the
+        // terminal (and the widths count what is shown).
+        rows.push(row.iter().map(|c| escape::line(c).into_owned()).collect());
     }
     let columns = rows[0].len();
     let widths: Vec<usize> = (0..columns)

@@ -17,6 +17,7 @@ use crate::cli::TrainArgs;
 use crate::config::reload::Reloader;
 use crate::config::{self, Config, Source};
 use crate::error::{self, UsageError};
+use crate::escape;
 use crate::events::text::{epochs, model_text};
 use crate::events::{Command, RunSummary, TrainEvent};
 use crate::files::Dir;
@@ -76,6 +77,13 @@ fn resume_config(args: &TrainArgs, dir: Option<&Path>) -> Result<Config> {
         return Err(UsageError(another_network(&dir, &cfg, &saved)).into());
     }
     let changes = config::next_run_changes(&saved, &cfg);
+    if changes.is_empty() && args.force {
+        // Said, not refused: the run resumes as asked, and the flag did nothing.
+        eprintln!(
+            "fashion-tui: --force: nothing to force, {} resumes with its own settings",
+            crate::escape::path(&dir)
+        );
+    }
     if !changes.is_empty() && !args.force {
         let list: Vec<String> = changes
             .iter()
@@ -257,7 +265,7 @@ fn dashboard(
     note_stop(&joined, sig, Some("quit from the dashboard"));
     if let Some(line) = summary {
         // Not println!: it panics when the terminal has gone away.
-        let _ = writeln!(std::io::stdout(), "{line}");
+        let _ = writeln!(std::io::stdout(), "{}", escape::lines(&line));
     }
     // The summary line already carries a failure's reason.
     Ok(exit_code(&joined))
@@ -294,19 +302,17 @@ fn headless(s: Session, rx: &Receivers, args: &TrainArgs) -> ExitCode {
     write_report(&joined);
     match (ending, &joined) {
         (Ending::Unwritable(why), joined) => {
-            eprintln!(
-                "fashion-tui: cannot write to stdout: {why}; {}",
-                after_stop(joined)
-            );
+            let text = format!("cannot write to stdout: {why}; {}", after_stop(joined));
+            eprintln!("fashion-tui: {}", escape::lines(&text));
             ExitCode::FAILURE
         }
         (Ending::Done(_), _) => ExitCode::SUCCESS,
         (_, Ok(Err(failure))) => {
-            eprintln!("fashion-tui: {}", failure.reason);
+            eprintln!("fashion-tui: {}", escape::lines(&failure.reason));
             exit_code(&joined)
         }
         (Ending::Failed(reason), _) => {
-            eprintln!("fashion-tui: {reason}");
+            eprintln!("fashion-tui: {}", escape::lines(&reason));
             ExitCode::FAILURE
         }
     }
@@ -371,13 +377,16 @@ fn write_report(joined: &Joined) {
     match report::write_for_run(&summary.run_dir) {
         Ok(Some(dir)) => eprintln!(
             "report: {} ({}, {}, {})",
-            dir.display(),
+            escape::path(&dir),
             report::CURVES_PNG,
             report::CONFUSION_PNG,
             report::METRICS_CSV
         ),
         Ok(None) => {}
-        Err(e) => eprintln!("fashion-tui: warning: no report written: {e:#}"),
+        Err(e) => eprintln!(
+            "fashion-tui: warning: no report written: {}",
+            escape::lines(&format!("{e:#}"))
+        ),
     }
 }
 

@@ -44,30 +44,36 @@ pub(crate) fn plain_words(msg: &str) -> String {
 }
 
 /// For serde's "unknown field `x`" and "unknown variant `x`" messages, suggest the
-/// nearest allowed name: from the message's "expected one of" list when it has one,
-/// else from every key the schema knows.
+/// nearest allowed name: from the message's list of what is expected when it has one
+/// ("expected one of `a`, `b`" or "expected `a` or `b`"), else, for a key, from every key
+/// the schema knows (a value is never offered a key's name).
 pub(crate) fn unknown_key_hint(msg: &str) -> String {
-    let Some(rest) = msg
-        .strip_prefix("unknown field `")
-        .or_else(|| msg.strip_prefix("unknown variant `"))
-    else {
-        return String::new();
+    let (rest, variant) = match (
+        msg.strip_prefix("unknown field `"),
+        msg.strip_prefix("unknown variant `"),
+    ) {
+        (Some(rest), _) => (rest, false),
+        (_, Some(rest)) => (rest, true),
+        _ => return String::new(),
     };
     let Some((given, tail)) = rest.split_once('`') else {
         return String::new();
     };
     let listed: Vec<String> = tail
-        .split_once("expected one of ")
+        .split_once("expected ")
         .map(|(_, list)| {
+            let list = list.strip_prefix("one of ").unwrap_or(list);
             list.split(", ")
-                .map(|c| c.trim_matches('`').to_string())
+                .flat_map(|c| c.split(" or "))
+                .map(|c| c.trim().trim_matches('`').to_string())
+                .filter(|c| !c.is_empty())
                 .collect()
         })
         .unwrap_or_default();
-    let candidates = if listed.is_empty() {
-        known_names()
-    } else {
-        listed
+    let candidates = match (listed.is_empty(), variant) {
+        (false, _) => listed,
+        (true, false) => known_names(),
+        (true, true) => return String::new(),
     };
     candidates
         .iter()
@@ -93,9 +99,38 @@ fn edit_distance(a: &str, b: &str) -> usize {
     prev[b.len()]
 }
 
+/// `msg` with every word longer than [`LONG_WORD`] characters cut (a huge key or value
+/// quoted by a parser must not flood the terminal), saying how long it was.
+pub(crate) fn shortened(msg: &str) -> String {
+    msg.split(' ')
+        .map(|w| match w.char_indices().nth(LONG_WORD) {
+            None => w.to_string(),
+            Some((cut, _)) => format!("{}… ({} bytes in all)", &w[..cut], w.len()),
+        })
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// The longest word a message quotes whole.
+const LONG_WORD: usize = 60;
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn values_are_offered_values_and_long_words_are_cut() {
+        let msg = "unknown variant `f16`, expected `f32` or `bf16`";
+        assert_eq!(unknown_key_hint(msg), " (did you mean `bf16`?)");
+        assert_eq!(
+            unknown_key_hint("unknown variant `zzzzzz`, expected `f32` or `bf16`"),
+            ""
+        );
+        let long = "k".repeat(900_000);
+        let cut = shortened(&format!("unknown field `{long}`, expected one of `a`"));
+        assert!(cut.len() < 200, "{}", cut.len());
+        assert!(cut.contains("… (900003 bytes in all)"), "{cut}");
+    }
 
     #[test]
     fn rust_type_names_become_words() {

@@ -66,6 +66,14 @@ pub fn locate(
             p.display(),
             crate::config::file_kind(&m)
         ))),
+        // A link whose target is gone: the file meant to be used is not there, and the
+        // run must not quietly use other settings.
+        Err(_) if p.symlink_metadata().is_ok() => Err(UsageError(format!(
+            "{} ({where_}) is a symbolic link to {}, which does not exist: fix or remove \
+             the link, or name a file with --config",
+            p.display(),
+            std::fs::read_link(p).map_or_else(|_| "?".into(), |t| t.display().to_string())
+        ))),
         Err(_) => Ok(None),
     };
     if let Some(source) = found(&cwd.join(FILE_NAME), "in the working directory")? {

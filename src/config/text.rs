@@ -78,6 +78,7 @@ pub fn with_text(cfg: &Config, key: &str, text: &str) -> Result<Config, UsageErr
             return UsageError(msg);
         }
         let hint = unknown_key_hint(&msg);
+        let msg = crate::config::hint::shortened(&msg);
         UsageError(format!("{key} = {shown}: {msg}{hint}"))
     })?;
     new.validate()?;
@@ -168,7 +169,8 @@ mod tests {
         assert!(err("model.dropout", "1").starts_with("model.dropout = 1 is out of range"));
         assert_eq!(
             err("model.precision", "bf15"),
-            "model.precision = \"bf15\": unknown variant `bf15`, expected `f32` or `bf16`"
+            "model.precision = \"bf15\": unknown variant `bf15`, expected `f32` or `bf16` \
+             (did you mean `bf16`?)"
         );
         assert!(err("runtime.device", "tpu").starts_with("runtime.device = \"tpu\""));
         assert_eq!(

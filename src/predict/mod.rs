@@ -29,6 +29,8 @@ pub enum ImageError {
     Missing { path: String },
     #[error("{path}: is a directory, not an image")]
     Directory { path: String },
+    #[error("{path}: is {kind}, not an image file")]
+    NotFile { path: String, kind: &'static str },
     #[error("{path}: not an image in a format fashion-tui reads (PNG, JPEG, IDX)")]
     Unknown { path: String },
     #[error("{path}: the image is empty ({width}×{height})")]
@@ -61,7 +63,7 @@ impl ImageError {
     /// Whether the user gave something that is not a usable picture (exit 2) rather
     /// than a file that failed to read (exit 1).
     pub fn is_usage(&self) -> bool {
-        !matches!(self, ImageError::Io { .. })
+        !matches!(self, ImageError::Io { .. } | ImageError::Missing { .. })
     }
 }
 
@@ -76,7 +78,7 @@ pub enum FileKind {
 
 /// Look at the first bytes of `path`: IDX magic (or gzip) means IDX.
 pub fn file_kind(path: &Path) -> Result<FileKind, ImageError> {
-    let name = path.display().to_string();
+    let name = crate::escape::path(path);
     let meta = std::fs::metadata(path).map_err(|source| match source.kind() {
         std::io::ErrorKind::NotFound => ImageError::Missing { path: name.clone() },
         _ => ImageError::Io {
@@ -86,6 +88,11 @@ pub fn file_kind(path: &Path) -> Result<FileKind, ImageError> {
     })?;
     if meta.is_dir() {
         return Err(ImageError::Directory { path: name });
+    }
+    // A FIFO or a device would block or never end: refused before it is opened.
+    if !meta.is_file() {
+        let kind = crate::config::file_kind(&meta);
+        return Err(ImageError::NotFile { path: name, kind });
     }
     let mut head = [0u8; 4];
     let n = File::open(path)
@@ -105,7 +112,7 @@ pub fn file_kind(path: &Path) -> Result<FileKind, ImageError> {
 /// Decode the picture at `path`, refusing before decoding anything empty or larger than
 /// [`MAX_PIXELS`].
 pub fn load(path: &Path) -> Result<DynamicImage, ImageError> {
-    let name = path.display().to_string();
+    let name = crate::escape::path(path);
     let open = || -> Result<ImageReader<BufReader<File>>, ImageError> {
         // By content only: a text file named .png is not an image, and a picture with a
         // wrong extension still is.
