@@ -117,3 +117,20 @@ pub fn resolve(
     };
     Ok((cfg, source))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_dangling_link_where_a_config_is_looked_for_is_named() {
+        let cwd = tempfile::tempdir().unwrap();
+        std::os::unix::fs::symlink("/nonexistent/config.toml", cwd.path().join(FILE_NAME)).unwrap();
+        let e = locate(None, cwd.path(), None).unwrap_err().0;
+        assert!(
+            e.contains("is a symbolic link to /nonexistent/config.toml"),
+            "{e}"
+        );
+        assert!(e.contains("which does not exist"), "{e}");
+    }
+}

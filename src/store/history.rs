@@ -256,3 +256,29 @@ fn parameters(kind: model::ModelKind) -> usize {
     let _net = model::build(kind, &vs.root(), 0.0);
     vs.trainable_variables().iter().map(|t| t.numel()).sum()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn run_with_metrics(lines: &str) -> tempfile::TempDir {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join(CONFIG_FILE), "").unwrap();
+        std::fs::write(dir.path().join(METRICS_FILE), lines).unwrap();
+        dir
+    }
+
+    #[test]
+    fn unreadable_metrics_are_said_and_a_run_of_none_is_not_done() {
+        let dir = run_with_metrics("{\"epoch\": 1, \"garbage\nnot json\n");
+        let run = StoredRun::load(dir.path()).unwrap();
+        assert_eq!((run.epochs.len(), run.bad_lines), (0, 2));
+        let events = run.events();
+        assert!(
+            events.iter().any(|e| matches!(e,
+                TrainEvent::Failed(m) if m.contains("2 lines of metrics.jsonl could not be read"))),
+            "{events:?}"
+        );
+        assert!(!events.iter().any(|e| matches!(e, TrainEvent::Done(_))));
+    }
+}
