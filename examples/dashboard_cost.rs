@@ -30,7 +30,7 @@ use ratatui::crossterm::terminal::{
 use ratatui::crossterm::{cursor, execute};
 use ratatui::Terminal;
 
-use fashion_tui::commands::train::ui_options;
+use fashion_tui::commands::dashboard::ui_options;
 use fashion_tui::config::Config;
 use fashion_tui::events::{Command, TrainEvent};
 use fashion_tui::train::{self, ChannelSink, RunOptions};

@@ -25,6 +25,9 @@ pub struct Cli {
 pub enum Command {
     /// Train a model (the default): the dashboard in a terminal, else headless.
     Train(TrainArgs),
+    /// The dashboard on a run that is training (default: the most recent one), from any
+    /// terminal; `d` leaves it training.
+    Attach(AttachArgs),
     /// Evaluate a saved model on the test set: accuracy, per-class precision and
     /// recall, and the confusion matrix.
     Eval(EvalArgs),
@@ -100,10 +103,33 @@ pub struct TrainArgs {
     /// With --resume: allow changed next-run settings (model, batch size, seed, …).
     #[arg(long, requires = "resume")]
     pub force: bool,
+    /// Train in the background: return once the run is up, saying how to attach to it
+    /// (its output goes to train.log in the run directory).
+    #[arg(short = 'd', long)]
+    pub detach: bool,
     /// Start over in a run directory that holds a run: delete that run's config, metrics,
     /// model and checkpoint first (other files are kept).
     #[arg(long, conflicts_with = "resume")]
     pub overwrite: bool,
+}
+
+#[derive(Debug, Clone, Default, Args)]
+pub struct AttachArgs {
+    /// A run directory, or the name of a run in the runs directory (default: the most
+    /// recent run that is training).
+    #[arg(value_name = "RUN")]
+    pub run: Option<PathBuf>,
+    /// The runs directory (default: <user data dir>/runs).
+    #[arg(long, value_name = "PATH")]
+    pub runs_dir: Option<PathBuf>,
+    /// Config file for the dashboard's own settings ([ui]) and the editor's saves
+    /// (default: ./config.toml, else the user config dir).
+    #[arg(long, value_name = "PATH")]
+    pub config: Option<PathBuf>,
+    /// No dashboard: print what the run says, as JSON lines (the socket's protocol), until
+    /// it ends; read-only. For scripts, and for terminals that cannot draw.
+    #[arg(long)]
+    pub json: bool,
 }
 
 #[derive(Debug, Clone, Args)]

@@ -229,6 +229,20 @@ pub struct Ui {
     pub ascii_charts: bool,
     /// Tell the terminal when a run ends (a bell and a desktop notification).
     pub notify: bool,
+    /// What the dashboard's terminal going away does to the run.
+    pub on_hangup: OnHangup,
+}
+
+/// What a dashboard's terminal going away (an SSH drop, a closed window, SIGHUP) does to
+/// the run it shows (`ui.on_hangup`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum OnHangup {
+    /// Training goes on; `fashion-tui attach` comes back to it.
+    #[default]
+    Detach,
+    /// The run checkpoints and stops, and the dashboard exits 129.
+    Stop,
 }
 
 impl Default for Ui {
@@ -239,6 +253,7 @@ impl Default for Ui {
             predictions: 16,
             ascii_charts: false,
             notify: true,
+            on_hangup: OnHangup::Detach,
         }
     }
 }

@@ -231,6 +231,44 @@ impl Dir {
         (r == 0).then_some((st.st_dev, st.st_ino))
     }
 
+    /// The directory's descriptor, for naming it through `/proc/self/fd`.
+    pub fn fd(&self) -> i32 {
+        self.raw()
+    }
+
+    /// A second handle on the same directory.
+    pub fn try_clone(&self) -> io::Result<Dir> {
+        Ok(Dir {
+            fd: self.fd.try_clone()?,
+            path: self.path.clone(),
+        })
+    }
+
+    /// The directory's owner and permission bits.
+    pub fn owner_and_mode(&self) -> io::Result<(u32, u32)> {
+        let st = stat_fd(self.raw())?;
+        Ok((st.st_uid, st.st_mode & 0o7777))
+    }
+
+    /// Set the directory's permission bits.
+    pub fn set_mode(&self, mode: u32) -> io::Result<()> {
+        // SAFETY: fchmod on our open handle.
+        if unsafe { libc::fchmod(self.raw(), mode as libc::mode_t) } != 0 {
+            return Err(io::Error::last_os_error());
+        }
+        Ok(())
+    }
+
+    /// Set the permission bits of `name` in the directory.
+    pub fn set_mode_of(&self, name: &str, mode: u32) -> io::Result<()> {
+        let c = c_name(OsStr::new(name))?;
+        // SAFETY: a valid name relative to our open handle.
+        if unsafe { libc::fchmodat(self.raw(), c.as_ptr(), mode as libc::mode_t, 0) } != 0 {
+            return Err(io::Error::last_os_error());
+        }
+        Ok(())
+    }
+
     /// `name`'s path, for messages.
     pub fn join(&self, name: &str) -> PathBuf {
         self.path.join(name)

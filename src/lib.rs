@@ -13,6 +13,7 @@ pub mod escape;
 pub mod events;
 pub mod files;
 pub mod headless;
+pub mod live;
 pub mod mkl;
 pub mod model;
 pub mod paths;

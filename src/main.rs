@@ -17,6 +17,7 @@ fn main() -> ExitCode {
     let result = match &cli.command {
         None => commands::train::run(&cli.train, startup),
         Some(Command::Train(args)) => commands::train::run(args, startup),
+        Some(Command::Attach(args)) => commands::attach::run(args, startup),
         Some(Command::Eval(args)) => commands::eval::run(args),
         Some(Command::Config(cmd)) => commands::config::run(cmd),
         Some(Command::Report(args)) => commands::report::run(args),

@@ -19,7 +19,7 @@ fn the_editor_and_hot_reload_steer_a_real_run() {
     common::write_synthetic(data.path(), 2000, 200);
     let cfg = run.path().join("config.toml");
     let original = "# my settings\n[training]\nlr = 0.001 # base rate\nepochs = 10000\n\n\
-                    [runtime]\ndevice = \"cpu\"\nthreads = 1\n";
+                    [runtime]\ndevice = \"cpu\"\nthreads = 1\n\n[ui]\non_hangup = \"stop\"\n";
     std::fs::write(&cfg, original).unwrap();
     let exit_file = run.path().join("exit-code");
     // --batch-size is a flag: it must stay on top of every reloaded version.

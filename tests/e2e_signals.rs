@@ -1,6 +1,7 @@
-//! Signals against the real binary in a real terminal (tmux): SIGTERM and SIGHUP stop the
-//! run with a checkpoint, restore the terminal and exit 128+signal; closing the terminal
-//! altogether (an SSH drop) leaves no process behind.
+//! Signals against the real binary in a real terminal (tmux): SIGTERM stops the run with a
+//! checkpoint, restores the terminal and exits 128+signal; so do SIGHUP and closing the
+//! terminal altogether (an SSH drop) with `ui.on_hangup = "stop"`, leaving no process
+//! behind. By default a hangup leaves the run training on, detached.
 
 mod common;
 
@@ -8,7 +9,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Duration;
 
-use common::tmux::{dashboard_script, Tmux};
+use common::tmux::{dashboard_script_on_hangup, Tmux};
 use fashion_tui::store::checkpoint;
 
 struct Session {
@@ -18,13 +19,13 @@ struct Session {
     _dirs: (tempfile::TempDir, tempfile::TempDir),
 }
 
-fn start(name: &str) -> Session {
+fn start(name: &str, on_hangup: &str) -> Session {
     let data = tempfile::tempdir().unwrap();
     let dirs = tempfile::tempdir().unwrap();
     common::write_synthetic(data.path(), 2000, 100);
     let run = dirs.path().join("run");
     let exit_file = dirs.path().join("exit-code");
-    let script = dashboard_script(data.path(), &run, &exit_file, "");
+    let script = dashboard_script_on_hangup(data.path(), &run, &exit_file, "", on_hangup);
     let tmux = Tmux::start(name, &script, 120, 36);
     tmux.wait("training", Duration::from_secs(120), |s| {
         s.contains("TRAINING")
@@ -37,10 +38,12 @@ fn start(name: &str) -> Session {
     }
 }
 
-/// The pid of the fashion-tui process training into `run`.
+/// The pid of the fashion-tui command training into `run` (the oldest: the dashboard's,
+/// not its run's own process).
 fn pid_of(run: &Path) -> Option<String> {
     let out = Command::new("pgrep")
         .args([
+            "-o",
             "-f",
             &format!("^{} .*{}", env!("CARGO_BIN_EXE_fashion-tui"), run.display()),
         ])
@@ -75,7 +78,7 @@ fn assert_stop_checkpoint(run: &Path) {
 }
 
 fn signal_stops_with_checkpoint(sig: &str, code: i32) {
-    let s = start(sig);
+    let s = start(sig, "stop");
     let pid = pid_of(&s.run).expect("fashion-tui is running");
     let status = Command::new("kill")
         .args([&format!("-{sig}"), &pid])
@@ -105,13 +108,53 @@ fn sigterm_checkpoints_restores_the_terminal_and_exits_143() {
 }
 
 #[test]
-fn sighup_checkpoints_restores_the_terminal_and_exits_129() {
+fn sighup_with_on_hangup_stop_checkpoints_restores_the_terminal_and_exits_129() {
     signal_stops_with_checkpoint("HUP", 129);
 }
 
 #[test]
-fn a_closed_terminal_leaves_no_process_and_a_checkpoint() {
-    let s = start("drop");
+fn by_default_a_hangup_leaves_the_run_training_detached() {
+    let s = start("hup-detach", "detach");
+    let _guard = common::RunGuard(s.run.clone());
+    let pid = pid_of(&s.run).expect("fashion-tui is running");
+    let run_pid = common::run_pid(&s.run).expect("the run's process holds its directory");
+    assert_ne!(pid, run_pid.to_string(), "the run has a process of its own");
+    assert!(Command::new("kill")
+        .args(["-HUP", &pid])
+        .status()
+        .unwrap()
+        .success());
+    let got = common::wait_for_exit_code(&s.exit_file, Duration::from_secs(120));
+    assert_eq!(got, 129, "screen:\n{}", s.tmux.screen());
+    // The run trains on: it finishes epochs, and its record and log say it was left.
+    let epochs = || {
+        std::fs::read_to_string(s.run.join("metrics.jsonl"))
+            .unwrap_or_default()
+            .lines()
+            .count()
+    };
+    let before = epochs();
+    common::wait_for(
+        "an epoch after the hangup",
+        Duration::from_secs(300),
+        || epochs() > before,
+    );
+    assert!(common::alive(run_pid));
+    let record = std::fs::read_to_string(s.run.join("run.json")).unwrap();
+    assert!(
+        record.contains("went away; the run trains on detached"),
+        "{record}"
+    );
+    let log = std::fs::read_to_string(s.run.join("train.log")).unwrap();
+    assert!(
+        log.contains("went away; the run trains on detached"),
+        "{log}"
+    );
+}
+
+#[test]
+fn with_on_hangup_stop_a_closed_terminal_leaves_no_process_and_a_checkpoint() {
+    let s = start("drop", "stop");
     assert!(pid_of(&s.run).is_some());
     s.tmux.cmd(&["kill-server"]);
     common::wait_for("the process to exit", Duration::from_secs(120), || {

@@ -28,6 +28,7 @@ fn name(ev: &TrainEvent) -> &'static str {
         TrainEvent::Saved { .. } => "Saved",
         TrainEvent::Failed(_) => "Failed",
         TrainEvent::Done(_) => "Done",
+        TrainEvent::Clock(_) => "Clock",
     }
 }
 

@@ -19,8 +19,10 @@ use crate::config::text;
 use crate::duration;
 use crate::error::UsageError;
 use crate::events::BestBy;
+use crate::live::client::{self, Live};
 use crate::store::catalog::{self, RunEntry};
 use crate::store::run_dir;
+use crate::store::run_record::Status;
 
 /// Keys never compared: where a run was written, and how it was shown.
 fn compared(key: &str) -> bool {
@@ -87,7 +89,7 @@ pub fn run(args: &RunsArgs) -> Result<ExitCode> {
     match std::fs::metadata(&root) {
         Err(e) if e.kind() == std::io::ErrorKind::NotFound && !named => {
             if args.json {
-                output::line(&json_text(&[], &[], &[]))?;
+                output::line(&json_text(&[], &[], &[], &[]))?;
             } else {
                 eprintln!("no runs yet: {} does not exist", escape::path(&root));
             }
@@ -111,8 +113,9 @@ pub fn run(args: &RunsArgs) -> Result<ExitCode> {
     let found = cat.runs.len();
     let runs = select(cat.runs, args);
     let keys = differing_keys(&runs);
+    let live = live(&runs);
     if args.json {
-        output::line(&json_text(&runs, &keys, &cat.skipped))?;
+        output::line(&json_text(&runs, &keys, &live, &cat.skipped))?;
         return Ok(ExitCode::SUCCESS);
     }
     if !cat.skipped.is_empty() {
@@ -134,9 +137,49 @@ pub fn run(args: &RunsArgs) -> Result<ExitCode> {
     } else if runs.is_empty() {
         eprintln!("no runs in {}", escape::path(&root));
     } else {
-        output::write(&table(&runs, &keys))?;
+        output::write(&table(&runs, &keys, &live))?;
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// What each run that trains now says it is doing (its socket's `hello`).
+fn live(runs: &[RunEntry]) -> Vec<Option<Live>> {
+    runs.iter()
+        .map(|r| {
+            (r.status == Status::Running)
+                .then(|| client::peek(&r.dir))
+                .flatten()
+        })
+        .collect()
+}
+
+/// The EPOCHS column: epochs done of those planned; of a live run, where it is now.
+fn epochs_text(r: &RunEntry, live: Option<&Live>) -> String {
+    let planned = live
+        .and_then(|l| l.epochs)
+        .map(|e| e as usize)
+        .or(r.epochs_planned);
+    let done = match live.and_then(|l| l.epoch) {
+        Some(e) => format!("{e:.2}"),
+        None => r.epochs_done.to_string(),
+    };
+    match planned {
+        Some(p) => format!("{done}/{p}"),
+        None => done,
+    }
+}
+
+/// The NOTE column's words on a live run: what it does, who is attached, how to attach.
+fn live_note(r: &RunEntry, l: &Live) -> String {
+    let phase = l.phase.as_deref().unwrap_or("starting");
+    let attached = match l.clients {
+        0 => String::new(),
+        n => format!(", {n} attached"),
+    };
+    format!(
+        "live ({phase}{attached}): fashion-tui attach {}",
+        super::dashboard::run_word(&r.dir)
+    )
 }
 
 fn percent(acc: Option<f64>) -> String {
@@ -176,9 +219,11 @@ fn short_key(key: &'static str, keys: &[&'static str]) -> &'static str {
     }
 }
 
-/// What the NOTE column says about a run: its problems, a derived status, a reason.
-fn note(r: &RunEntry) -> String {
-    let mut parts = r.problems.clone();
+/// What the NOTE column says about a run: whether it is live, its problems, a derived
+/// status, a reason.
+fn note(r: &RunEntry, live: Option<&Live>) -> String {
+    let mut parts: Vec<String> = live.map(|l| live_note(r, l)).into_iter().collect();
+    parts.extend(r.problems.iter().cloned());
     if r.derived {
         parts.push("no run.json: status derived".into());
     }
@@ -194,7 +239,7 @@ fn note(r: &RunEntry) -> String {
 }
 
 /// The runs as an aligned text table, a header line first.
-pub fn table(runs: &[RunEntry], keys: &[&'static str]) -> String {
+pub fn table(runs: &[RunEntry], keys: &[&'static str], live: &[Option<Live>]) -> String {
     let mut header: Vec<String> = [
         "RUN", "STARTED", "MODEL", "EPOCHS", "STATUS", "BEST", "FINAL", "TIME",
     ]
@@ -203,15 +248,13 @@ pub fn table(runs: &[RunEntry], keys: &[&'static str]) -> String {
     header.extend(keys.iter().map(|k| short_key(k, keys).to_string()));
     header.push("NOTE".into());
     let mut rows = vec![header];
-    for r in runs {
+    for (i, r) in runs.iter().enumerate() {
+        let live = live.get(i).and_then(Option::as_ref);
         let mut row = vec![
             r.name.clone(),
             start_text(r.started.as_deref()),
             r.model.clone().unwrap_or_else(|| "?".into()),
-            match r.epochs_planned {
-                Some(p) => format!("{}/{p}", r.epochs_done),
-                None => r.epochs_done.to_string(),
-            },
+            epochs_text(r, live),
             r.status.label().to_string(),
             best_text(r),
             percent(r.final_test_acc),
@@ -222,7 +265,7 @@ pub fn table(runs: &[RunEntry], keys: &[&'static str]) -> String {
                 .as_ref()
                 .map_or_else(|| "?".into(), |c| text::value_text(c, k))
         }));
-        row.push(note(r));
+        row.push(note(r, live));
         // Names, values and reasons come from files: escaped, so none can steer the
         // terminal (and the widths count what is shown).
         rows.push(row.iter().map(|c| escape::line(c).into_owned()).collect());
@@ -249,10 +292,26 @@ pub fn table(runs: &[RunEntry], keys: &[&'static str]) -> String {
 }
 
 /// The runs as one JSON object: `runs` (each with the differing settings) and `skipped`.
-pub fn json_text(runs: &[RunEntry], keys: &[&'static str], skipped: &[String]) -> String {
+pub fn json_text(
+    runs: &[RunEntry],
+    keys: &[&'static str],
+    live: &[Option<Live>],
+    skipped: &[String],
+) -> String {
     let list: Vec<serde_json::Value> = runs
         .iter()
-        .map(|r| {
+        .enumerate()
+        .map(|(i, r)| {
+            let live = live.get(i).and_then(Option::as_ref).map(|l| {
+                json!({
+                    "epoch": l.epoch,
+                    "epochs": l.epochs,
+                    "test_acc": l.test_acc,
+                    "phase": l.phase,
+                    "attached": l.clients,
+                    "pid": l.pid,
+                })
+            });
             let differs: serde_json::Map<String, serde_json::Value> = keys
                 .iter()
                 .map(|k| {
@@ -278,6 +337,7 @@ pub fn json_text(runs: &[RunEntry], keys: &[&'static str], skipped: &[String]) -
                 "reason": r.reason,
                 "settings": differs,
                 "problems": r.problems,
+                "live": live,
             })
         })
         .collect();

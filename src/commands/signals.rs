@@ -1,5 +1,6 @@
 //! Stop signals (SIGINT, SIGTERM, SIGHUP): the run checkpoints, then the process exits as
-//! the shell expects, 128 + the signal's number.
+//! the shell expects, 128 + the signal's number. In an attached dashboard they are the
+//! dashboard's to act on (stop the run, or detach on a hangup).
 
 use std::sync::atomic::{AtomicI32, Ordering};
 use std::sync::Arc;
@@ -26,6 +27,25 @@ pub fn watch_signals(flag: Arc<AtomicI32>, commands: flume::Sender<Command>) -> 
                 let _ = commands.send(Command::Stop);
                 // The run normally ends within a batch and a save; should anything hang
                 // (a terminal that blocks writes), never linger past this.
+                std::thread::sleep(SIGNAL_GRACE);
+                crate::ui::run::restore();
+                std::process::exit(128 + sig);
+            }
+        })
+        .context("cannot start the signal thread")?;
+    Ok(())
+}
+
+/// In an attached dashboard: on a stop signal, record it in `flag` for the dashboard,
+/// which stops the run or (a hangup, as `ui.on_hangup` says) detaches. Should the
+/// dashboard hang, the process exits anyway after a grace period.
+pub fn watch_client_signals(flag: Arc<AtomicI32>) -> Result<()> {
+    let mut signals = Signals::new(STOP_SIGNALS).context("cannot install signal handlers")?;
+    std::thread::Builder::new()
+        .name("signals".into())
+        .spawn(move || {
+            if let Some(sig) = signals.forever().next() {
+                flag.store(sig, Ordering::SeqCst);
                 std::thread::sleep(SIGNAL_GRACE);
                 crate::ui::run::restore();
                 std::process::exit(128 + sig);

@@ -1,36 +1,26 @@
-//! `fashion-tui [train]`: resolve the configuration (or a resumed run's), hold the run
-//! directory, start the trainer thread and hand its events to the dashboard
-//! ([`dashboard`]) or the headless printer ([`headless`]); then exit as the run ended.
+//! `fashion-tui [train]`: resolve the configuration (or a resumed run's) and hold the run
+//! directory; then run it ([`serve`]) here (headless), or in its own process in the
+//! background, with this terminal's dashboard attached to it ([`attach`]) or, with
+//! `--detach`, not.
 
 use std::io::{IsTerminal, Write};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::ExitCode;
-use std::sync::atomic::{AtomicI32, Ordering};
-use std::sync::Arc;
-use std::thread::JoinHandle;
 
 use anyhow::{Context, Result};
-use flume::Sender;
 
-use super::signals::watch_signals;
+use super::background::{self, Side};
+use super::dashboard;
+use super::serve::{self, Serving};
 use crate::cli::TrainArgs;
 use crate::config::reload::Reloader;
 use crate::config::{self, Config, Source};
-use crate::error::{self, UsageError};
+use crate::error::UsageError;
 use crate::escape;
-use crate::events::text::{epochs, model_text};
-use crate::events::{Command, RunSummary, TrainEvent};
 use crate::files::Dir;
-use crate::headless::{self, Ending};
-use crate::report;
+use crate::live::client;
 use crate::startup::Startup;
-use crate::store::{self, catalog, run_dir};
-use crate::train::{self, ChannelSink, Receivers, Sink};
-use crate::ui;
-use crate::ui::panes::charts::OtherRun;
-
-/// What the trainer thread's join gives back.
-type Joined = std::thread::Result<Result<RunSummary, train::Failure>>;
+use crate::store::{self, run_dir};
 
 /// The config and run directory for `--resume`: the run's own config, under the flags
 /// given now; refuses changed next-run settings unless `--force`.
@@ -137,288 +127,147 @@ fn interactive(args: &TrainArgs) -> bool {
         && std::io::stdin().is_terminal()
 }
 
-/// Hold a named run directory from here to the process's end (the trainer holds a
-/// default one for its run): one process per run directory, and never a silent reuse.
-/// `--overwrite` first deletes the run there, said in the log.
+/// How the run is shown.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Mode {
+    /// Its own process in the background; this terminal's dashboard is its first client.
+    Dashboard,
+    /// In this process, printing a line per epoch (or JSON lines).
+    Headless,
+    /// Its own process in the background, and this command returns once it is up.
+    Detached,
+}
+
+impl Mode {
+    fn of(args: &TrainArgs) -> Mode {
+        if args.detach {
+            Mode::Detached
+        } else if interactive(args) {
+            Mode::Dashboard
+        } else {
+            Mode::Headless
+        }
+    }
+}
+
+/// The run directory, held from here to the process's end: the one named (one process
+/// per run directory, and never a silent reuse; `--overwrite` first deletes the run
+/// there, said in `notes`), else a new one under the runs directory (`made`).
 fn hold_run_dir(
     cfg: &Config,
     args: &TrainArgs,
     resume: bool,
-    sink: &mut dyn Sink,
-) -> Result<Option<run_dir::RunLock>> {
+    notes: &mut Vec<String>,
+) -> Result<(run_dir::RunLock, bool)> {
     let dir = match cfg.runtime.run_dir.as_str() {
-        "" => return Ok(None),
+        "" => {
+            let root = run_dir::default_runs_root()
+                .context("cannot determine the user data directory for runs; set --run-dir")?;
+            let made = run_dir::create_under(&root, cfg.model.name.name())?;
+            return Ok((run_dir::claim(&made, false)?, true));
+        }
         dir => Path::new(dir),
     };
     if !args.overwrite {
-        return Ok(Some(run_dir::claim(dir, resume)?));
+        return Ok((run_dir::claim(dir, resume)?, false));
     }
     let held = run_dir::lock(dir)?;
     let deleted = run_dir::clear_run(&held)?;
     if !deleted.is_empty() {
-        sink.send(TrainEvent::Message(format!(
+        notes.push(format!(
             "--overwrite: deleted the previous run in {} ({})",
             dir.display(),
             deleted.join(", ")
-        )));
+        ));
     }
-    Ok(Some(held))
-}
-
-/// The trainer and how to reach it, once it runs.
-struct Session {
-    cfg: Config,
-    commands: Sender<Command>,
-    /// Set to a stop signal's number when one came.
-    signal: Arc<AtomicI32>,
-    trainer: JoinHandle<Result<RunSummary, train::Failure>>,
+    Ok((held, false))
 }
 
 /// `fashion-tui [train]`. `startup` is when the process and `main` began: the dashboard
 /// logs how long it took to come up.
 pub fn run(args: &TrainArgs, startup: Startup) -> Result<ExitCode> {
     let (cfg, source, resume) = settings(args)?;
-    let interactive = interactive(args);
-    let (mut sink, rx) = ChannelSink::new();
-    let _held = hold_run_dir(&cfg, args, resume, &mut sink)?;
-    let (commands, control) = flume::unbounded();
-    let signal = Arc::new(AtomicI32::new(0));
-    watch_signals(signal.clone(), commands.clone())?;
-    let opts = train::RunOptions {
+    let mode = Mode::of(args);
+    let mut notes = Vec::new();
+    let (held, made) = hold_run_dir(&cfg, args, resume, &mut notes)?;
+    let run = held.dir().to_path_buf();
+    let serving = |reporter| Serving {
+        cfg: cfg.clone(),
+        run: run.clone(),
+        made,
         resume,
-        pause_on_fault: interactive,
-        predictions: cfg.ui.predictions,
+        watched: mode == Mode::Dashboard,
+        json: args.json,
+        notes: notes.clone(),
+        config_file: source_file(&source).map(Path::to_path_buf),
+        reporter,
     };
-    let trainer = train::spawn(cfg.clone(), opts, control, sink);
-    let session = Session {
-        cfg,
-        commands,
-        signal: signal.clone(),
-        trainer,
-    };
-    let code = if interactive {
-        dashboard(session, rx, args, &source, startup)?
-    } else {
-        headless(session, &rx, args)
-    };
-    // A run ended by a signal exits as the shell expects: 128 + the signal's number.
-    match signal.load(Ordering::SeqCst) {
-        0 => Ok(code),
-        sig => Ok(ExitCode::from((128 + sig) as u8)),
+    if mode == Mode::Headless {
+        return serve::serve(serving(None), held);
+    }
+    match background::fork(&run)? {
+        Side::Child(reporter) => {
+            held.mark_mine();
+            serve::serve(serving(Some(reporter)), held)
+        }
+        Side::Parent(mut waiting) => {
+            // The run's process holds the directory from here.
+            drop(held);
+            if mode == Mode::Detached {
+                waiting.until_up(&run)?;
+                say_detached(&run, waiting.pid);
+                return Ok(ExitCode::SUCCESS);
+            }
+            waiting.until_listening(&run)?;
+            first_dashboard(&run, &cfg, &source, args, startup)
+        }
     }
 }
 
-/// The dashboard on this terminal until the user quits (or the terminal goes away); then
-/// the trainer stops, checkpointing, and a summary line is printed.
-fn dashboard(
-    s: Session,
-    rx: Receivers,
-    args: &TrainArgs,
+/// The config file a run was started from, if any.
+fn source_file(source: &Source) -> Option<&Path> {
+    match source {
+        Source::File(p) => Some(p),
+        Source::Defaults => None,
+    }
+}
+
+/// What `--detach` prints once the run is up: its name, and how to come back to it.
+fn say_detached(run: &Path, pid: i32) {
+    let text = format!(
+        "training in the background: {} (pid {pid})\n  attach: fashion-tui attach {}\n  \
+         log:    {}",
+        escape::path(run),
+        dashboard::run_word(run),
+        escape::path(&run.join(background::LOG_FILE))
+    );
+    let _ = writeln!(std::io::stdout(), "{text}");
+}
+
+/// The dashboard on this terminal, the first client of the run it started; it watches
+/// the config file in use (the same flags on top of every new version).
+fn first_dashboard(
+    run: &Path,
+    cfg: &Config,
     source: &Source,
+    args: &TrainArgs,
     startup: Startup,
 ) -> Result<ExitCode> {
-    let channels = ui::Channels {
-        events: rx.events,
-        progress: rx.progress,
-        commands: s.commands.clone(),
-    };
-    let in_use = config_in_use(&s.cfg, source);
-    // Every new version of the file gets the same flags on top.
+    let attached = client::attach(run, &dashboard::terminal_name(), false)?
+        .context("the run's process stopped listening before the dashboard attached")?;
+    let in_use = dashboard::config_in_use(cfg, source);
     let flags = args.clone();
     let files = Reloader::new(in_use.path.as_deref(), move |c| flags.apply(c));
-    let mut opts = ui_options(&s.cfg);
-    opts.color = opts.color.from_env();
-    let mut app = ui::App::new(opts);
-    app.set_config(in_use);
-    app.set_notify(s.cfg.ui.notify);
-    app.set_startup(startup);
-    for other in earlier_runs(&s.cfg) {
-        app.add_other_run(other);
-    }
-    let ui = ui::run_terminal_app(app, channels, Some(files), s.signal.clone());
-    // Whatever ended the dashboard (quit, a lost terminal), the trainer stops and
-    // checkpoints before the process exits.
-    let _ = s.commands.send(Command::Stop);
-    let joined = s.trainer.join();
-    write_report(&joined);
-    let summary = match ui {
-        Ok(mut app) => {
-            // Ctrl-C is SIGINT's key in raw mode: exit as SIGINT would (130), unless a
-            // signal came first.
-            if app.interrupted() {
-                let _ =
-                    s.signal
-                        .compare_exchange(0, libc::SIGINT, Ordering::SeqCst, Ordering::SeqCst);
-            }
-            // The dashboard may have quit before the trainer confirmed: it says what the
-            // trainer did, now that it is known.
-            if let Ok(outcome) = &joined {
-                app.on_outcome(outcome);
-            }
-            app.summary_line()
-        }
-        // The terminal went away with the signal (an SSH drop): just exit as signalled.
-        Err(_) if s.signal.load(Ordering::SeqCst) != 0 => None,
-        Err(e) => return Err(e),
-    };
-    let sig = s.signal.load(Ordering::SeqCst);
-    note_stop(&joined, sig, Some("quit from the dashboard"));
-    if let Some(line) = summary {
-        // Not println!: it panics when the terminal has gone away.
-        let _ = writeln!(std::io::stdout(), "{}", escape::lines(&line));
-    }
-    // The summary line already carries a failure's reason.
-    Ok(exit_code(&joined))
-}
-
-/// Earlier runs beside this one to overlay on the charts (`r`), none shown until picked.
-fn earlier_runs(cfg: &Config) -> Vec<OtherRun> {
-    let root = match cfg.runtime.run_dir.as_str() {
-        "" => run_dir::default_runs_root(),
-        dir => Path::new(dir).parent().map(Path::to_path_buf),
-    };
-    let this = Some(Path::new(&cfg.runtime.run_dir)).filter(|p| !p.as_os_str().is_empty());
-    let runs = root.map_or_else(Vec::new, |r| catalog::earlier(&r, this));
-    runs.iter().map(|r| OtherRun::of(r, false)).collect()
-}
-
-/// Print the run's progress until it ends; when stdout cannot be written any more, stop
-/// the run (it checkpoints) and say so.
-fn headless(s: Session, rx: &Receivers, args: &TrainArgs) -> ExitCode {
-    let opts = headless::Options {
-        json: args.json,
-        live: std::io::stderr().is_terminal(),
-    };
-    let ending = headless::print_std(rx, opts);
-    let unwritable = matches!(ending, Ending::Unwritable(_));
-    if unwritable {
-        // Nobody can see the run any more: stop it (it checkpoints) and say so.
-        let _ = s.commands.send(Command::Stop);
-    }
-    drop(s.commands);
-    let joined = s.trainer.join();
-    let why = unwritable.then_some("stdout could not be written");
-    note_stop(&joined, s.signal.load(Ordering::SeqCst), why);
-    write_report(&joined);
-    match (ending, &joined) {
-        (Ending::Unwritable(why), joined) => {
-            let text = format!("cannot write to stdout: {why}; {}", after_stop(joined));
-            eprintln!("fashion-tui: {}", escape::lines(&text));
-            ExitCode::FAILURE
-        }
-        (Ending::Done(_), _) => ExitCode::SUCCESS,
-        (_, Ok(Err(failure))) => {
-            eprintln!("fashion-tui: {}", escape::lines(&failure.reason));
-            exit_code(&joined)
-        }
-        (Ending::Failed(reason), _) => {
-            eprintln!("fashion-tui: {}", escape::lines(&reason));
-            ExitCode::FAILURE
-        }
-    }
-}
-
-/// How the process exits for how the trainer ended: 0 when it finished or stopped as
-/// asked, 2 when the user's settings failed it, 1 for any other failure.
-fn exit_code(joined: &Joined) -> ExitCode {
-    match joined {
-        Ok(Ok(_)) => ExitCode::SUCCESS,
-        Ok(Err(failure)) => error::code(failure.usage),
-        Err(_) => ExitCode::FAILURE,
-    }
-}
-
-/// Say in the run's record what stopped a run that stopped early: the signal `sig`
-/// (when not 0), else `otherwise`, if anything.
-fn note_stop(joined: &Joined, sig: i32, otherwise: Option<&str>) {
-    let Ok(Ok(s)) = joined else { return };
-    if !s.stopped_early {
-        return;
-    }
-    let why = match sig {
-        0 => match otherwise {
-            Some(w) => w.to_string(),
-            None => return,
+    dashboard::open(
+        attached,
+        dashboard::Dashboard {
+            run: run.to_path_buf(),
+            cfg: cfg.clone(),
+            in_use,
+            files,
+            startup: Some(startup),
         },
-        libc::SIGINT => "SIGINT (Ctrl-C)".to_string(),
-        libc::SIGTERM => "SIGTERM".to_string(),
-        libc::SIGHUP => "SIGHUP (the terminal went away)".to_string(),
-        n => format!("signal {n}"),
-    };
-    // The record is a convenience for later: a failure to note this changes nothing now.
-    if let Ok(dir) = Dir::open(&s.run_dir) {
-        let _ = store::run_record::update(&dir, |r| r.reason = Some(why));
-    }
-}
-
-/// What became of a run stopped because its output could not be written.
-fn after_stop(joined: &Joined) -> String {
-    match joined {
-        Ok(Ok(s)) => format!(
-            "training {} after {}, {}",
-            if s.stopped_early {
-                "stopped"
-            } else {
-                "finished"
-            },
-            epochs(s.epochs_completed),
-            model_text(s)
-        ),
-        Ok(Err(failure)) => format!("training failed: {}", failure.reason),
-        Err(_) => "the trainer thread panicked".to_string(),
-    }
-}
-
-/// Plots and CSV for a run that ended with finished epochs, into its own directory
-/// (said on stderr: stdout may be carrying JSON lines). A failed report is a warning,
-/// not a failed run.
-fn write_report(joined: &Joined) {
-    let Ok(Ok(summary)) = joined else { return };
-    match report::write_for_run(&summary.run_dir) {
-        Ok(Some(dir)) => eprintln!(
-            "report: {} ({}, {}, {})",
-            escape::path(&dir),
-            report::CURVES_PNG,
-            report::CONFUSION_PNG,
-            report::METRICS_CSV
-        ),
-        Ok(None) => {}
-        Err(e) => eprintln!(
-            "fashion-tui: warning: no report written: {}",
-            escape::lines(&format!("{e:#}"))
-        ),
-    }
-}
-
-/// The dashboard's view of the config: the file in use (absolute, so saving and
-/// watching survive a change of directory) and where the editor saves. Without a file,
-/// a save creates the user config file (like `config init`, from the documented
-/// defaults), else `./config.toml` when there is no user config directory.
-pub fn config_in_use(cfg: &Config, source: &Source) -> ui::ConfigInUse {
-    let absolute = |p: &Path| std::path::absolute(p).unwrap_or_else(|_| p.to_path_buf());
-    let path = match source {
-        Source::File(p) => Some(absolute(p)),
-        Source::Defaults => None,
-    };
-    let save_path = path
-        .clone()
-        .or_else(config::user_config_path)
-        .unwrap_or_else(|| absolute(&PathBuf::from(config::FILE_NAME)));
-    ui::ConfigInUse {
-        path,
-        save_path,
-        config: cfg.clone(),
-    }
-}
-
-/// The dashboard's settings from the `[ui]` section.
-pub fn ui_options(cfg: &Config) -> ui::UiOptions {
-    ui::UiOptions {
-        fps: cfg.ui.fps,
-        color: cfg.ui.color,
-        predictions: cfg.ui.predictions,
-        ascii_charts: cfg.ui.ascii_charts,
-    }
+    )
 }
 
 #[cfg(test)]

@@ -1,5 +1,6 @@
-//! `fashion-tui view [RUN...]`: the dashboard, read-only, on finished runs. The first run
-//! is played back through the same events the trainer sends (its charts, confusion
+//! `fashion-tui view [RUN...]`: the dashboard, read-only, on runs. A run that is training
+//! is followed live (its socket, read-only: nothing it sends can steer the run). A
+//! finished first run is played back through the same events the trainer sends (its charts, confusion
 //! matrix and log from the stored files; predictions and feature maps recomputed from
 //! its model on the CPU); the others are overlaid on the Loss and Accuracy charts, one
 //! colour each, and listed in the Runs pane (`r`) where a digit shows or hides each.
@@ -15,6 +16,7 @@ use anyhow::{Context, Result};
 use super::signals::watch_signals;
 use crate::cli::ViewArgs;
 use crate::error::UsageError;
+use crate::live::client::{self, Attached};
 use crate::store::history::StoredRun;
 use crate::store::{catalog, run_dir};
 use crate::train::inspect;
@@ -97,6 +99,9 @@ pub fn run(args: &ViewArgs) -> Result<ExitCode> {
         ascii_charts: cfg.ui.ascii_charts,
     };
     let app = app_for(&runs, opts);
+    if let Some(live) = client::attach(&runs[0].dir, &super::dashboard::terminal_name(), true)? {
+        return follow(app, &live);
+    }
     let (sink, rx) = ChannelSink::new();
     let (cmd_tx, cmd_rx) = flume::unbounded();
     let signal = Arc::new(AtomicI32::new(0));
@@ -107,13 +112,30 @@ pub fn run(args: &ViewArgs) -> Result<ExitCode> {
         progress: rx.progress,
         commands: cmd_tx.clone(),
     };
-    let result = ui::run_terminal_app(app, channels, None, signal.clone());
+    let result = ui::run_terminal_app(app, channels, None, signal.clone(), false);
     let _ = cmd_tx.send(crate::events::Command::Stop);
     drop(cmd_tx);
     let _ = player.join();
     result?;
     match signal.load(std::sync::atomic::Ordering::SeqCst) {
         0 => Ok(ExitCode::SUCCESS),
+        sig => Ok(ExitCode::from((128 + sig) as u8)),
+    }
+}
+
+/// Follow a run that is training, read-only: what its dashboards show, live, until the
+/// user quits (the run goes on) or it ends.
+fn follow(app: App, live: &Attached) -> Result<ExitCode> {
+    let signal = Arc::new(AtomicI32::new(0));
+    super::signals::watch_client_signals(signal.clone())?;
+    let channels = ui::Channels {
+        events: live.rx.events.clone(),
+        progress: live.rx.progress.clone(),
+        commands: live.commands.clone(),
+    };
+    let result = ui::run_terminal_app(app, channels, None, signal.clone(), false);
+    match signal.load(std::sync::atomic::Ordering::SeqCst) {
+        0 => result.map(|_| ExitCode::SUCCESS),
         sig => Ok(ExitCode::from((128 + sig) as u8)),
     }
 }

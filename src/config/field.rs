@@ -4,7 +4,9 @@
 
 use serde::de::{DeserializeOwned, IntoDeserializer};
 
-use crate::config::{ColorMode, Config, DeviceChoice, ModelKind, Optimizer, Precision, Schedule};
+use crate::config::{
+    ColorMode, Config, DeviceChoice, ModelKind, OnHangup, Optimizer, Precision, Schedule,
+};
 use crate::duration::TimeBudget;
 use crate::error::UsageError;
 
@@ -59,6 +61,7 @@ no_number!(
     Precision,
     DeviceChoice,
     ColorMode,
+    OnHangup,
     TimeBudget
 );
 
@@ -149,7 +152,7 @@ macro_rules! by_serde {
         })*
     };
 }
-by_serde!(Optimizer, Schedule, Precision, ColorMode);
+by_serde!(Optimizer, Schedule, Precision, ColorMode, OnHangup);
 
 fn from_serde<T: DeserializeOwned>(text: &str) -> Result<T, String> {
     let de: serde::de::value::StrDeserializer<'_, serde::de::value::Error> =

@@ -6,8 +6,9 @@
 use std::fmt;
 
 use crate::config::params::{Apply, PARAMS};
-use crate::config::text::{value, value_text};
+use crate::config::text::{value, value_text, with_text};
 use crate::config::{Config, Schedule};
+use crate::error::UsageError;
 
 /// The live settings: each variant with its value's type and its field, written once; the
 /// key, reading it from a config and setting it in one derive from that.
@@ -61,6 +62,56 @@ impl LiveSetting {
     pub fn name(&self) -> &'static str {
         let key = self.key();
         key.split_once('.').map_or(key, |(_, name)| name)
+    }
+}
+
+impl LiveSetting {
+    /// The live setting `key` with the value `text` spells, checked as the editor checks a
+    /// typed value (the schema's parse and the key's range); refused, with the reason, for
+    /// a key that is not live or a value that is not allowed.
+    pub fn parse(key: &str, text: &str) -> Result<LiveSetting, UsageError> {
+        let live = PARAMS
+            .iter()
+            .any(|p| p.key == key && p.apply == Apply::Live);
+        if !live {
+            return Err(UsageError(format!(
+                "{} is not a setting that changes while training",
+                crate::config::quoted(key)
+            )));
+        }
+        let cfg = with_text(&Config::default(), key, text)?;
+        LiveSetting::from_config(key, &cfg)
+            .ok_or_else(|| UsageError(format!("{key} is not a live setting")))
+    }
+}
+
+/// `{"key": "training.lr", "value": 0.0005}`: what the wire and the events carry.
+impl serde::Serialize for LiveSetting {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        let mut cfg = Config::default();
+        self.apply(&mut cfg);
+        let mut m = s.serialize_map(Some(2))?;
+        m.serialize_entry("key", self.key())?;
+        m.serialize_entry("value", &value(&cfg, self.key()))?;
+        m.end()
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for LiveSetting {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        #[derive(serde::Deserialize)]
+        #[serde(deny_unknown_fields)]
+        struct Wire {
+            key: String,
+            value: serde_json::Value,
+        }
+        let w = Wire::deserialize(d)?;
+        let text = match &w.value {
+            serde_json::Value::String(s) => s.clone(),
+            other => other.to_string(),
+        };
+        LiveSetting::parse(&w.key, &text).map_err(|e| serde::de::Error::custom(e.0))
     }
 }
 
@@ -139,5 +190,26 @@ mod tests {
         assert!(p.live.is_empty());
         assert_eq!(p.next_run.len(), 4);
         assert_eq!(plan(&running, &running, true), Plan::default());
+    }
+
+    #[test]
+    fn live_settings_travel_as_key_and_value_checked_on_arrival() {
+        let s = LiveSetting::Lr(5e-4);
+        let json = serde_json::to_string(&s).unwrap();
+        assert_eq!(json, r#"{"key":"training.lr","value":0.0005}"#);
+        assert_eq!(serde_json::from_str::<LiveSetting>(&json).unwrap(), s);
+        let cosine = r#"{"key":"training.schedule","value":"cosine"}"#;
+        assert_eq!(
+            serde_json::from_str::<LiveSetting>(cosine).unwrap(),
+            LiveSetting::Schedule(Schedule::Cosine)
+        );
+        for bad in [
+            r#"{"key":"training.lr","value":-1}"#,
+            r#"{"key":"training.batch_size","value":8}"#,
+            r#"{"key":"training.lr","value":"fast"}"#,
+            r#"{"key":"training.lr"}"#,
+        ] {
+            assert!(serde_json::from_str::<LiveSetting>(bad).is_err(), "{bad}");
+        }
     }
 }

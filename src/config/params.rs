@@ -381,6 +381,10 @@ pub const PARAMS: &[Param] = &[
         field!(ui.ascii_charts),
         "plain characters instead of Braille: true | false",
     ),
+    next(
+        field!(ui.on_hangup),
+        "when the dashboard's terminal goes away: detach (train on) | stop",
+    ),
 ];
 
 /// The row for `key`.

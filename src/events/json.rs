@@ -1,6 +1,7 @@
 //! The trainer's events as JSON objects: the lines `train --json` prints (one per epoch,
 //! one per evaluation between epoch ends, one at the end) and `metrics.jsonl` holds, each
-//! written by one function here.
+//! written by one function here and each with its `"event"`. The socket of a live run
+//! speaks these lines too, with the other events beside them (see [`crate::live::wire`]).
 
 use serde_json::{json, Value};
 
@@ -10,6 +11,7 @@ use super::{EpochSummary, RunSummary, TestPoint};
 /// `val_loss` and `val_acc` when the run holds training images out.
 pub fn epoch(s: &EpochSummary) -> Value {
     let mut v = json!({
+        "event": "epoch",
         "epoch": s.epoch,
         "epochs": s.epochs,
         "train_loss": s.train_loss,

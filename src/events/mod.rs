@@ -29,7 +29,8 @@ pub const TUTORIAL_PERCENT: f64 = 90.0;
 pub type Confusion = [[u32; NUM_CLASSES]; NUM_CLASSES];
 
 /// What the trainer is doing now.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
 pub enum Phase {
     /// Reading the dataset, building the model.
     Loading,
@@ -56,7 +57,7 @@ impl Phase {
 }
 
 /// Sent once, when the model is built and the data is loaded.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct RunInfo {
     pub model: String,
     /// Human description, e.g. `cpu · 2 threads` or `cuda:0 · NVIDIA H200`.
@@ -194,10 +195,11 @@ pub struct EpochSummary {
 }
 
 /// One test image with the model's verdict.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Prediction {
     /// Index in the test set.
     pub index: usize,
+    #[serde(with = "pixels_hex")]
     pub pixels: Box<[u8; IMAGE_PIXELS]>,
     pub label: u8,
     pub predicted: u8,
@@ -207,7 +209,7 @@ pub struct Prediction {
 
 /// Two grids of predictions, refreshed every epoch: a fixed random sample and the most
 /// confident mistakes on the test set.
-#[derive(Debug, Clone, PartialEq, Default)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct Predictions {
     pub epoch: usize,
     pub sample: Vec<Prediction>,
@@ -216,7 +218,7 @@ pub struct Predictions {
 
 /// The activations of one layer for one image: `channels` maps of `height × width`,
 /// row-major, channel-major.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct LayerMaps {
     pub name: String,
     pub channels: usize,
@@ -239,12 +241,13 @@ impl LayerMaps {
 }
 
 /// The input image and every conv layer's activations for one test sample.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct FeatureMaps {
     /// Index in the test set.
     pub index: usize,
     pub label: u8,
     pub predicted: u8,
+    #[serde(with = "pixels_hex")]
     pub pixels: Box<[u8; IMAGE_PIXELS]>,
     pub layers: Vec<LayerMaps>,
     /// Fractional epoch of the weights these came from.
@@ -253,7 +256,7 @@ pub struct FeatureMaps {
 
 /// Frequent per-batch metrics, coalesced: when the consumer is slow, consecutive
 /// snapshots are merged ([`Progress::merge`]) instead of queued.
-#[derive(Debug, Clone, PartialEq, Default)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct Progress {
     /// 0-based epoch in progress.
     pub epoch: usize,
@@ -303,7 +306,7 @@ impl Progress {
 }
 
 /// A test-set evaluation between two epoch ends (`training.eval_every` below 1).
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct TestPoint {
     /// Fractional epoch of the weights evaluated.
     pub at: f64,
@@ -316,7 +319,7 @@ pub struct TestPoint {
 }
 
 /// What a time budget decided, once the run measured its speed.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct BudgetPlan {
     pub budget_secs: f64,
     /// Batches in the whole run, and the same in (fractional) epochs: where the
@@ -347,7 +350,7 @@ impl BudgetPlan {
 }
 
 /// Summary of a finished (or stopped) run.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct RunSummary {
     pub epochs_completed: usize,
     /// Test accuracy after the last completed epoch, if any epoch completed.
@@ -387,10 +390,15 @@ pub enum TrainEvent {
     /// The run failed; the string is the reason, ready to show.
     Failed(String),
     Done(Box<RunSummary>),
+    /// The run's clock: seconds since its process began. Not the trainer's: a live run's
+    /// socket says it before what it sends, so that a dashboard attaching late dates its
+    /// Log and its elapsed time as the run's.
+    Clock(f64),
 }
 
 /// Why a checkpoint was saved.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub enum SaveReason {
     /// Every epoch ends with one.
     EpochEnd,
@@ -406,7 +414,7 @@ pub fn saved_text(at_epoch: f64) -> String {
 }
 
 /// A live setting the trainer changed, and when.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Change {
     /// The new value.
     pub setting: LiveSetting,
@@ -432,6 +440,12 @@ pub enum Command {
     /// Change a hyperparameter from the next batch on. The trainer validates it, answers
     /// with `Applied` (and `Changed` when it took it) and owns the value from then on.
     Set(LiveSetting),
+    /// A line for every consumer's log, sent back as `Applied` in its place among the
+    /// events (which terminal asked for what, just before the trainer does it).
+    Note(String),
+    /// A terminal left the run training on (it lost its connection, or detached): a line
+    /// for every log, and for the run's record.
+    Detached(String),
 }
 
 /// Per-class precision and recall of a [`Confusion`] matrix, the one definition that the
@@ -466,4 +480,30 @@ impl ConfusionStats for Confusion {
 
 fn ratio((hits, of): (u32, u32)) -> Option<f64> {
     (of > 0).then(|| f64::from(hits) / f64::from(of))
+}
+
+/// A 28×28 image as 1,568 hex digits, row by row (compact, and any JSON reader reads it).
+mod pixels_hex {
+    use serde::{de::Error, Deserialize, Deserializer, Serializer};
+
+    use super::IMAGE_PIXELS;
+
+    pub fn serialize<S: Serializer>(px: &[u8; IMAGE_PIXELS], s: S) -> Result<S::Ok, S::Error> {
+        let text: String = px.iter().map(|b| format!("{b:02x}")).collect();
+        s.serialize_str(&text)
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(
+        d: D,
+    ) -> Result<Box<[u8; IMAGE_PIXELS]>, D::Error> {
+        let text = String::deserialize(d)?;
+        if text.len() != 2 * IMAGE_PIXELS || !text.is_ascii() {
+            return Err(D::Error::custom("an image is 1568 hex digits"));
+        }
+        let mut px = Box::new([0u8; IMAGE_PIXELS]);
+        for (i, b) in px.iter_mut().enumerate() {
+            *b = u8::from_str_radix(&text[2 * i..2 * i + 2], 16).map_err(D::Error::custom)?;
+        }
+        Ok(px)
+    }
 }

@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 use super::history::{StoredRun, CONFIG_BOUND};
 use super::metrics;
 use super::run_dir::{CONFIG_FILE, METRICS_FILE, MODEL_FILE, RECORD_FILE};
-use super::run_record::{self, Status};
+use super::run_record::{self, RunRecord, Status};
 use crate::config::Config;
 use crate::events::BestBy;
 use crate::files::Dir;
@@ -107,23 +107,7 @@ pub fn read_entry(dir: &Dir, path: &Path) -> Option<RunEntry> {
             None
         }
     };
-    let config = match dir.read_text(CONFIG_FILE, CONFIG_BOUND, "a run's config") {
-        Ok(Some(text)) => match Config::from_toml(&text, &dir.join(CONFIG_FILE)) {
-            Ok(c) => Some(c),
-            Err(_) => {
-                problems.push(format!("{CONFIG_FILE} malformed"));
-                None
-            }
-        },
-        Ok(None) => {
-            problems.push(format!("no {CONFIG_FILE}"));
-            None
-        }
-        Err(e) => {
-            problems.push(format!("{CONFIG_FILE} unreadable ({})", root_cause(&e)));
-            None
-        }
-    };
+    let config = read_config(dir, &mut problems);
     let last = last_metrics(dir, &mut problems);
     let last_epoch = last
         .as_ref()
@@ -155,42 +139,70 @@ pub fn read_entry(dir: &Dir, path: &Path) -> Option<RunEntry> {
         problems,
     };
     match record {
-        Some(rec) => {
-            entry.status = run_record::status_of(dir, &rec);
-            entry.derived = false;
-            entry.seconds = match (&rec.ended, entry.status) {
-                (Some(end), _) => run_record::seconds_between(&rec.started, end),
-                (None, Status::Running) => {
-                    run_record::seconds_between(&rec.started, &run_record::now_text())
-                }
-                _ => None,
-            };
-            entry.started = Some(rec.started);
-            // Older runs recorded the tutorial's earlier name: one name per model.
-            entry.model = Some(match rec.model.parse::<crate::model::ModelKind>() {
-                Ok(kind) => kind.to_string(),
-                Err(_) => rec.model,
-            });
-            entry.epochs_done = entry.epochs_done.max(rec.epochs_done);
-            entry.epochs_planned = Some(rec.epochs_planned);
-            entry.best_epoch = rec.best_epoch;
-            entry.best_by = rec.best_by;
-            entry.best_val_acc = rec.best_val_acc;
-            entry.best_test_acc = rec.best_test_acc;
-            entry.final_test_acc = entry.final_test_acc.or(rec.final_test_acc);
-            entry.reason = rec.reason;
-        }
+        Some(rec) => from_record(dir, &mut entry, rec),
         None => derive_old(dir, &mut entry),
     }
     if unreadable {
         entry.status = Status::Unknown;
         entry.derived = false;
     }
+    if entry.status == Status::Running && entry.epochs_done == 0 {
+        // Its first epoch is not over yet.
+        entry.problems.retain(|p| p != "no metrics");
+    }
     let ended_with_model = matches!(entry.status, Status::Finished | Status::Stopped);
     if ended_with_model && entry.epochs_done > 0 && dir.kind(MODEL_FILE) != Some("a regular file") {
         entry.problems.push(format!("no {MODEL_FILE}"));
     }
     Some(entry)
+}
+
+/// The run's settings, or `None` with the problem said.
+fn read_config(dir: &Dir, problems: &mut Vec<String>) -> Option<Config> {
+    match dir.read_text(CONFIG_FILE, CONFIG_BOUND, "a run's config") {
+        Ok(Some(text)) => match Config::from_toml(&text, &dir.join(CONFIG_FILE)) {
+            Ok(c) => Some(c),
+            Err(_) => {
+                problems.push(format!("{CONFIG_FILE} malformed"));
+                None
+            }
+        },
+        Ok(None) => {
+            problems.push(format!("no {CONFIG_FILE}"));
+            None
+        }
+        Err(e) => {
+            problems.push(format!("{CONFIG_FILE} unreadable ({})", root_cause(&e)));
+            None
+        }
+    }
+}
+
+/// What the run's record says, over what its files suggest.
+fn from_record(dir: &Dir, entry: &mut RunEntry, rec: RunRecord) {
+    entry.status = run_record::status_of(dir, &rec);
+    entry.derived = false;
+    entry.seconds = match (&rec.ended, entry.status) {
+        (Some(end), _) => run_record::seconds_between(&rec.started, end),
+        (None, Status::Running) => {
+            run_record::seconds_between(&rec.started, &run_record::now_text())
+        }
+        _ => None,
+    };
+    entry.started = Some(rec.started);
+    // Older runs recorded the tutorial's earlier name: one name per model.
+    entry.model = Some(match rec.model.parse::<crate::model::ModelKind>() {
+        Ok(kind) => kind.to_string(),
+        Err(_) => rec.model,
+    });
+    entry.epochs_done = entry.epochs_done.max(rec.epochs_done);
+    entry.epochs_planned = Some(rec.epochs_planned);
+    entry.best_epoch = rec.best_epoch;
+    entry.best_by = rec.best_by;
+    entry.best_val_acc = rec.best_val_acc;
+    entry.best_test_acc = rec.best_test_acc;
+    entry.final_test_acc = entry.final_test_acc.or(rec.final_test_acc);
+    entry.reason = rec.reason;
 }
 
 /// A run without `run.json` (older versions, or one whose record is unreadable): the

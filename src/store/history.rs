@@ -137,6 +137,16 @@ impl StoredRun {
         }
     }
 
+    /// The epochs' events of [`epoch_events`](Self::epoch_events) up to epoch `upto` and
+    /// the losses before fractional epoch `before`: what a resumed run's process did not
+    /// train itself, for a client attaching to it.
+    pub fn history(&self, upto: usize, before: f64) -> Vec<TrainEvent> {
+        let mut run = self.clone();
+        run.epochs.retain(|s| s.epoch <= upto);
+        run.losses.retain(|p| p.0 < before);
+        run.epoch_events()
+    }
+
     /// Per finished epoch, a `Progress` with its losses and its `EpochEnd`; then the
     /// losses of an epoch that did not finish, if any.
     fn epoch_events(&self) -> Vec<TrainEvent> {

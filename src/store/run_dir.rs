@@ -31,6 +31,10 @@ pub const LOSS_FILE: &str = "loss.jsonl";
 pub const BEST_MODEL_FILE: &str = "best.safetensors";
 /// Locked by the process that uses the run directory; holds its pid.
 pub const LOCK_FILE: &str = ".lock";
+/// Where a run in the background writes what a headless one prints.
+pub const LOG_FILE: &str = "train.log";
+/// The live run's socket's directory (see `live::socket`).
+pub const LIVE_DIR: &str = ".live";
 /// Beside the model: its architecture, tensor shapes, input scaling and class names.
 pub const MODEL_JSON: &str = "model.json";
 
@@ -51,6 +55,16 @@ impl RunLock {
     /// The directory's handle, through which its files are reached.
     pub fn handle(&self) -> &Dir {
         &self.dir
+    }
+
+    /// Say in the lock file that this process holds it now: the run's own process, forked
+    /// from the command that took the lock. (The lock itself passed with the descriptor.)
+    pub fn mark_mine(&self) {
+        use std::os::unix::fs::FileExt;
+        let pid = format!("{}\n", std::process::id());
+        // Only a message for whoever comes second: a failure here changes nothing.
+        let _ = self._file.set_len(0);
+        let _ = self._file.write_all_at(pid.as_bytes(), 0);
     }
 }
 
@@ -186,12 +200,33 @@ pub fn clear_run(held: &RunLock) -> Result<Vec<String>> {
     let dir = held.handle();
     let files = run_files(dir);
     super::checkpoint::remove_all(dir)?;
-    for f in RUN_FILES {
+    for f in RUN_FILES.into_iter().chain([LOG_FILE]) {
         dir.remove(f)
             .with_context(|| format!("cannot delete {}", dir.join(f).display()))?;
     }
     clean_temps(dir);
     Ok(files)
+}
+
+/// Remove the run directory the command made, held in `held`, when the run wrote
+/// nothing into it (it failed before it began): only the lock, the socket's directory
+/// and the log are there. Anything else keeps it.
+pub fn remove_if_unused(held: &RunLock) {
+    let dir = held.handle();
+    if !run_files(dir).is_empty() {
+        return;
+    }
+    let leftovers = [LOCK_FILE, LIVE_DIR, LOG_FILE];
+    let names = dir.names().unwrap_or_default();
+    if names.iter().any(|n| !leftovers.contains(&n.as_str())) {
+        return;
+    }
+    dir.remove_dir(LIVE_DIR);
+    let _ = dir.remove(LOG_FILE);
+    let _ = dir.remove(LOCK_FILE);
+    if let (Some(parent), Some(name)) = (dir.path().parent(), dir.path().file_name()) {
+        let _ = fs::remove_dir(parent.join(name));
+    }
 }
 
 /// Remove the temp files our writers leave in `dir` when killed mid-write (a failed write

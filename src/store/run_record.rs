@@ -106,6 +106,9 @@ pub struct RunRecord {
     pub best_test_acc: Option<f64>,
     #[serde(default)]
     pub final_test_acc: Option<f64>,
+    /// The last time a terminal left the run training on: when, and which.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub detached: Option<String>,
 }
 
 /// Now, as RFC 3339 in UTC (`2026-11-30T14:09:22Z`).
@@ -244,6 +247,7 @@ pub fn start(
         best_val_acc: None,
         best_test_acc: None,
         final_test_acc: metrics::last_test_acc(dir),
+        detached: None,
     };
     set_best(&mut rec, metrics::best(dir, by));
     write(dir, &rec)
@@ -308,6 +312,7 @@ mod tests {
             best_val_acc: None,
             best_test_acc: None,
             final_test_acc: None,
+            detached: None,
         }
     }
 

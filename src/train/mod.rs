@@ -54,7 +54,7 @@ use trainer::Trainer;
 
 /// How a run starts, reacts to failures and what its consumer wants shown, beyond its
 /// config.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RunOptions {
     /// Continue from the checkpoint in `cfg.runtime.run_dir`.
     pub resume: bool,
@@ -65,6 +65,9 @@ pub struct RunOptions {
     /// Test images in each grid of the [`Predictions`](crate::events::Predictions) sent
     /// after every epoch.
     pub predictions: usize,
+    /// The run directory the command made for a run whose config names none (else the
+    /// trainer makes one under the runs directory).
+    pub run_dir: Option<PathBuf>,
 }
 
 impl Default for RunOptions {
@@ -73,6 +76,7 @@ impl Default for RunOptions {
             resume: false,
             pause_on_fault: false,
             predictions: 16,
+            run_dir: None,
         }
     }
 }
@@ -189,13 +193,14 @@ pub fn run_with(
     };
     let (device, compute, trains_on) = choose_device(cfg, sink)?;
     let ds = prepare_data(cfg, sink)?;
-    let run_dir = match cfg.runtime.run_dir.as_str() {
-        "" => {
+    let run_dir = match (cfg.runtime.run_dir.as_str(), &opts.run_dir) {
+        ("", Some(made)) => made.clone(),
+        ("", None) => {
             let root = run_dir::default_runs_root()
                 .context("cannot determine the user data directory for runs; set --run-dir")?;
             run_dir::create_under(&root, cfg.model.name.name())?
         }
-        dir => PathBuf::from(dir),
+        (dir, _) => PathBuf::from(dir),
     };
     // Held until the run ends: no other process writes here meanwhile.
     let run = Run::open(&run_dir, cfg, opts.resume)?;

@@ -55,6 +55,12 @@ impl ChannelSink {
         )
     }
 
+    /// Deliver `ev` on the lifecycle channel, progress too: in order with the events
+    /// around it, as a history replayed to a dashboard attaching late must be.
+    pub fn send_in_order(&mut self, ev: TrainEvent) -> bool {
+        self.events.send(ev).is_ok()
+    }
+
     fn offer_progress(&mut self) -> bool {
         let Some(p) = self.pending.take() else {
             return true;

@@ -111,6 +111,10 @@ pub struct App {
     notification: Option<String>,
     /// When the process started, until the first frame has said how long that took.
     startup: Option<Startup>,
+    /// The user left the run training (`d`): quit without stopping it.
+    detached: bool,
+    /// Added to the time since the first tick: the run's time before this dashboard.
+    clock_shift: Duration,
 }
 
 impl App {
@@ -140,6 +144,8 @@ impl App {
             notify: false,
             notification: None,
             startup: None,
+            detached: false,
+            clock_shift: Duration::ZERO,
         }
     }
 
@@ -286,6 +292,7 @@ impl App {
         self.dirty = true;
         match ev {
             TrainEvent::Message(m) => self.log(LogKind::Info, m),
+            TrainEvent::Clock(t) => self.set_clock(t),
             TrainEvent::Phase(p) => self.status.on_phase(p),
             TrainEvent::Started(info) => {
                 self.status.leave_loading();
@@ -398,10 +405,19 @@ impl App {
         }
     }
 
-    /// Advance the dashboard clock (the first tick sets time zero).
+    /// The run's clock says `t` seconds: the dashboard's runs on from there (a dashboard
+    /// that attached late shows the run's time, and dates the Log by it).
+    fn set_clock(&mut self, t: f64) {
+        let t = Duration::try_from_secs_f64(t).unwrap_or_default();
+        let local = self.status.elapsed.saturating_sub(self.clock_shift);
+        self.clock_shift = t.saturating_sub(local);
+        self.status.elapsed = local + self.clock_shift;
+    }
+
+    /// Advance the dashboard clock (the first tick sets time zero, or the run's clock).
     pub fn on_tick(&mut self, now: Instant) {
         let start = *self.start.get_or_insert(now);
-        let elapsed = now.saturating_duration_since(start);
+        let elapsed = now.saturating_duration_since(start) + self.clock_shift;
         if elapsed.as_secs() != self.status.elapsed.as_secs() {
             self.dirty = true;
         }
@@ -439,6 +455,7 @@ impl App {
                 return match answer {
                     ConfirmAction::Yes => self.interrupt(),
                     ConfirmAction::No => None,
+                    ConfirmAction::Detach => self.detach(),
                 };
             }
             Overlay::Help => {
@@ -449,26 +466,16 @@ impl App {
             }
             Overlay::Editor => return self.editor_key(key),
             Overlay::Runs => {
-                match keys::action(RUNS_BINDINGS, &key) {
-                    Some(RunsAction::Close) => self.overlay = Overlay::None,
-                    Some(RunsAction::Toggle) => {
-                        let n = match key.code {
-                            KeyCode::Char(c) => c.to_digit(10).unwrap_or(0) as usize,
-                            _ => 0,
-                        };
-                        if let Some(o) = self.charts.others.get_mut(n.wrapping_sub(1)) {
-                            o.shown = !o.shown;
-                        }
-                    }
-                    None => {}
-                }
+                self.runs_key(key);
                 return None;
             }
             Overlay::None => {}
         }
         match global? {
             GlobalAction::TogglePause => return self.toggle_pause(),
-            GlobalAction::Quit if self.finished() || self.stopping() => self.quit = true,
+            GlobalAction::Quit if self.finished() || self.stopping() || self.viewing => {
+                self.quit = true;
+            }
             GlobalAction::Quit => self.overlay = Overlay::ConfirmQuit,
             GlobalAction::Interrupt => return self.ctrl_c(),
             GlobalAction::Help => self.overlay = Overlay::Help,
@@ -480,7 +487,9 @@ impl App {
                 }
             }
             GlobalAction::Zoom => self.zoom = !self.zoom,
-            GlobalAction::Checkpoint if !self.finished() && self.status.info.is_some() => {
+            GlobalAction::Checkpoint
+                if !self.finished() && !self.viewing && self.status.info.is_some() =>
+            {
                 self.log(LogKind::Applied, "checkpoint requested");
                 return Some(Command::Checkpoint);
             }
@@ -496,8 +505,42 @@ impl App {
             GlobalAction::Runs => {}
             GlobalAction::Report if !self.viewing => self.write_report(),
             GlobalAction::Report => self.log_read_only_report(),
+            GlobalAction::Detach => return self.detach(),
         }
         None
+    }
+
+    /// A key in the Runs pane: a digit shows or hides that run, else it closes.
+    fn runs_key(&mut self, key: KeyEvent) {
+        match keys::action(RUNS_BINDINGS, &key) {
+            Some(RunsAction::Close) => self.overlay = Overlay::None,
+            Some(RunsAction::Toggle) => {
+                let n = match key.code {
+                    KeyCode::Char(c) => c.to_digit(10).unwrap_or(0) as usize,
+                    _ => 0,
+                };
+                if let Some(o) = self.charts.others.get_mut(n.wrapping_sub(1)) {
+                    o.shown = !o.shown;
+                }
+            }
+            None => {}
+        }
+    }
+
+    /// `d`: quit and leave the run training (not when viewing, nor once it is over).
+    fn detach(&mut self) -> Option<Command> {
+        if self.viewing || self.finished() {
+            return None;
+        }
+        self.overlay = Overlay::None;
+        self.detached = true;
+        self.quit = true;
+        None
+    }
+
+    /// Whether the user detached: the run goes on without this terminal.
+    pub fn detached(&self) -> bool {
+        self.detached
     }
 
     /// `x`: the report of the epochs finished so far, into the run directory; the Log
@@ -529,7 +572,7 @@ impl App {
             self.status.phase,
             Phase::Training | Phase::Paused | Phase::Evaluating
         );
-        if !can || self.finished() || self.stopping() {
+        if !can || self.finished() || self.stopping() || self.viewing {
             return None;
         }
         if self.display_phase() == Phase::Paused {
@@ -554,7 +597,8 @@ impl App {
     /// otherwise send `Stop` and wait for `Done` (see [`STOP_TIMEOUT`]).
     fn interrupt(&mut self) -> Option<Command> {
         self.overlay = Overlay::None;
-        if self.finished() || self.stopping() {
+        // Viewing (a finished run, or one followed read-only) stops nothing.
+        if self.finished() || self.stopping() || self.viewing {
             self.quit = true;
             return None;
         }

@@ -317,7 +317,7 @@ fn the_editor_survives_tiny_screens() {
     app.on_key(key(KeyCode::Up));
     assert_eq!(app.editor().param().key, PARAMS[PARAMS.len() - 1].key);
     let s = screen(&app, 80, 24);
-    assert!(s.contains("▶ ui.ascii_charts"), "{s}");
+    assert!(s.contains("▶ ui.on_hangup"), "{s}");
 }
 
 #[test]

@@ -34,6 +34,8 @@ pub enum GlobalAction {
     Report,
     /// Open the Runs pane (other runs to overlay on the charts), when there are any.
     Runs,
+    /// Leave the run training without this terminal.
+    Detach,
 }
 
 /// A key of the Runs pane ([`RUNS_BINDINGS`]).
@@ -49,6 +51,8 @@ pub enum RunsAction {
 pub enum ConfirmAction {
     Yes,
     No,
+    /// Quit without stopping: the run goes on.
+    Detach,
 }
 
 /// A key of the settings editor while a row is selected ([`EDITOR_BINDINGS`]).
@@ -133,6 +137,13 @@ pub const BINDINGS: &[Binding<GlobalAction>] = &[
         description: "stop training and quit without asking",
         footer: None,
         action: GlobalAction::Interrupt,
+    },
+    Binding {
+        keys: &[ch('d')],
+        label: "d",
+        description: "detach: the run goes on (fashion-tui attach comes back)",
+        footer: None,
+        action: GlobalAction::Detach,
     },
     Binding {
         keys: &[ch('?')],
@@ -281,6 +292,13 @@ pub const CONFIRM_BINDINGS: &[Binding<ConfirmAction>] = &[
         description: "keep training",
         footer: None,
         action: ConfirmAction::No,
+    },
+    Binding {
+        keys: &[ch('d')],
+        label: "d",
+        description: "detach, training goes on",
+        footer: None,
+        action: ConfirmAction::Detach,
     },
 ];
 

@@ -15,7 +15,7 @@ pub mod widgets;
 #[cfg(test)]
 mod editor_tests;
 #[cfg(test)]
-mod fixtures;
+pub(crate) mod fixtures;
 #[cfg(test)]
 mod tests;
 

@@ -323,18 +323,27 @@ impl Drop for TerminalGuard {
 /// restored.
 ///
 /// `signal` is set (to the signal's number) by a SIGINT/SIGTERM/SIGHUP handler: it acts
-/// like Ctrl-C (stop the trainer, which checkpoints, then quit).
+/// like Ctrl-C (stop the trainer, which checkpoints, then quit), except a SIGHUP when
+/// `hangup_detaches`: that ends the dashboard as a lost terminal does (an error).
 pub fn run_terminal_app(
     mut app: App,
     ch: Channels,
     mut files: Option<Reloader>,
     signal: Arc<AtomicI32>,
+    hangup_detaches: bool,
 ) -> anyhow::Result<App> {
     let result = {
         let mut guard = TerminalGuard::enter()?;
         let mut signalled = false;
         let mut input = |timeout: Duration| -> io::Result<Option<Event>> {
-            if !signalled && signal.load(Ordering::SeqCst) != 0 {
+            let sig = signal.load(Ordering::SeqCst);
+            if sig == libc::SIGHUP && hangup_detaches {
+                return Err(io::Error::new(
+                    io::ErrorKind::BrokenPipe,
+                    "the terminal hung up",
+                ));
+            }
+            if !signalled && sig != 0 {
                 signalled = true;
                 let ctrl_c = KeyEvent::new(KeyCode::Char('c'), KeyModifiers::CONTROL);
                 return Ok(Some(Event::Key(ctrl_c)));

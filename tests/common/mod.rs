@@ -172,3 +172,34 @@ impl Drop for EnvGuard {
         }
     }
 }
+
+/// The pid of the process that holds the run directory `run` (its lock file says it).
+pub fn run_pid(run: &Path) -> Option<i32> {
+    std::fs::read_to_string(run.join(".lock"))
+        .ok()?
+        .trim()
+        .parse()
+        .ok()
+}
+
+/// Whether process `pid` is alive (a zombie not reaped yet counts as gone).
+pub fn alive(pid: i32) -> bool {
+    std::fs::read_to_string(format!("/proc/{pid}/stat"))
+        .map(|s| !s.contains(") Z "))
+        .unwrap_or(false)
+}
+
+/// A run in the background that a test started: killed when the test ends, also when it
+/// fails, so that no run trains on after the suite.
+pub struct RunGuard(pub std::path::PathBuf);
+
+impl Drop for RunGuard {
+    fn drop(&mut self) {
+        if let Some(pid) = run_pid(&self.0) {
+            if alive(pid) {
+                // SAFETY: a signal to a process this test started.
+                unsafe { libc::kill(pid, libc::SIGKILL) };
+            }
+        }
+    }
+}

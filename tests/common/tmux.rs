@@ -45,20 +45,46 @@ impl Tmux {
 
     /// Type `keys` (tmux key names) into the session's pane.
     pub fn keys(&self, keys: &[&str]) {
-        let mut args = vec!["send-keys", "-t", "ft"];
+        self.keys_to("ft", keys);
+    }
+
+    /// Type `keys` into the pane of `target` (`ft:NAME` for a window).
+    pub fn keys_to(&self, target: &str, keys: &[&str]) {
+        let mut args = vec!["send-keys", "-t", target];
         args.extend(keys);
         self.cmd(&args);
     }
 
+    /// A second window, `name`, running `script` under `sh -c`.
+    pub fn window(&self, name: &str, script: &str) {
+        let shell = format!("sh -c {}", shell_word(script));
+        self.cmd(&["new-window", "-d", "-t", "ft", "-n", name, &shell]);
+    }
+
     pub fn screen(&self) -> String {
-        self.cmd(&["capture-pane", "-p", "-t", "ft"])
+        self.screen_of("ft")
+    }
+
+    pub fn screen_of(&self, target: &str) -> String {
+        self.cmd(&["capture-pane", "-p", "-t", target])
     }
 
     /// Wait until the screen satisfies `pred`; panic with the screen after `limit`.
     pub fn wait(&self, what: &str, limit: Duration, pred: impl Fn(&str) -> bool) -> String {
+        self.wait_on("ft", what, limit, pred)
+    }
+
+    /// [`Tmux::wait`] on the pane of `target`.
+    pub fn wait_on(
+        &self,
+        target: &str,
+        what: &str,
+        limit: Duration,
+        pred: impl Fn(&str) -> bool,
+    ) -> String {
         let start = Instant::now();
         loop {
-            let s = self.screen();
+            let s = self.screen_of(target);
             if pred(&s) {
                 return s;
             }
@@ -81,11 +107,29 @@ impl Drop for Tmux {
 /// The `sh` script the end-to-end tests run: the real binary training on `data` into
 /// `run` (CPU, one thread, batch 16, effectively endless) with `extra` flags, then its exit
 /// code written to `exit_file`, then a pause that keeps the pane open for inspection.
+///
+/// Its config (beside `exit_file`) says `ui.on_hangup = "stop"`: when the test ends and
+/// its tmux server goes, the run stops instead of training on in the background.
 pub fn dashboard_script(data: &Path, run: &Path, exit_file: &Path, extra: &str) -> String {
+    dashboard_script_on_hangup(data, run, exit_file, extra, "stop")
+}
+
+/// [`dashboard_script`] with `ui.on_hangup = on_hangup` (a test that lets the run train
+/// on must stop it itself: see [`super::RunGuard`]).
+pub fn dashboard_script_on_hangup(
+    data: &Path,
+    run: &Path,
+    exit_file: &Path,
+    extra: &str,
+    on_hangup: &str,
+) -> String {
+    let cfg = exit_file.with_file_name("dashboard.toml");
+    std::fs::write(&cfg, format!("[ui]\non_hangup = \"{on_hangup}\"\n")).unwrap();
     format!(
-        "{} --device cpu --threads 1 --epochs 10000 --batch-size 16 --data-dir {} --run-dir {} {extra}; \
-         echo $? > {}; sleep 600",
+        "{} --config {} --device cpu --threads 1 --epochs 10000 --batch-size 16 --data-dir {} \
+         --run-dir {} {extra}; echo $? > {}; sleep 600",
         sh_quote(Path::new(env!("CARGO_BIN_EXE_fashion-tui"))),
+        sh_quote(&cfg),
         sh_quote(data),
         sh_quote(run),
         sh_quote(exit_file),

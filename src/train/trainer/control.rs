@@ -48,6 +48,15 @@ impl Trainer<'_> {
                 }
             }
             Command::Set(setting) => self.set(setting, sink),
+            Command::Note(text) => {
+                sink.send(TrainEvent::Applied(text));
+            }
+            Command::Detached(text) => {
+                // The record is a convenience for later: a failure to note this changes
+                // nothing now.
+                let _ = self.record.run.record(|r| r.detached = Some(text.clone()));
+                sink.send(TrainEvent::Applied(text));
+            }
         }
         None
     }

@@ -1,4 +1,4 @@
-//! The "Stop training and quit? y/n" question, keys from
+//! The "Stop training and quit? y/n/d" question, keys from
 //! [`crate::ui::keys::CONFIRM_BINDINGS`].
 
 use ratatui::buffer::Buffer;
@@ -10,7 +10,7 @@ use ratatui::widgets::{Block, BorderType, Clear, Paragraph, Widget};
 use crate::ui::keys::CONFIRM_BINDINGS;
 use crate::ui::theme::Theme;
 
-pub const QUESTION: &str = "Stop training and quit? y/n";
+pub const QUESTION: &str = "Stop training and quit? y/n/d";
 
 pub struct Confirm<'a> {
     pub theme: &'a Theme,
