@@ -5,6 +5,7 @@ pub mod atomic;
 pub mod cli;
 pub mod commands;
 pub mod config;
+pub mod cpus;
 pub mod data;
 pub mod device;
 pub mod duration;
