@@ -35,7 +35,8 @@ lint: setup
 ## what the dashboard costs training (scripts/bench_dashboard.sh); three minutes of each model
 ## (scripts/bench_models.sh).
 bench: build
-	$(CARGO) build --release --example dashboard_cost --example sgemm_ceiling
+	$(CARGO) build --release --example dashboard_cost --example sgemm_ceiling --example plain_epoch \
+		--example photo_agreement
 	@bash scripts/bench.sh
 
 screenshots: build

@@ -12,6 +12,9 @@
 #    (scripts/bench_accuracy.sh), with its seconds per epoch, peak memory and load time.
 # 4. What the dashboard costs training (scripts/bench_dashboard.sh).
 # 5. The tutorial and fast models in three minutes each (scripts/bench_models.sh).
+# 6. What serving a run in the background and attached dashboards cost it
+#    (scripts/bench_attach.sh).
+# 7. What photos as phones take them cost `predict` (scripts/bench_photos.sh).
 # Takes about 40 minutes on a 2-core machine (plus a one-time PyTorch install).
 # Usage: scripts/bench.sh [THREADS] [TRAIN_LIMIT] [EPOCHS]
 #   TRAIN_LIMIT (0 = all 60,000 images) and EPOCHS (10) are for trying the script quickly;
@@ -34,6 +37,12 @@ bash "$root/scripts/bench_accuracy.sh" "$threads" "$epochs" "$limit" 1
 
 # The dashboard's cost in training throughput.
 bash "$root/scripts/bench_dashboard.sh" "$threads"
+
+# Served in the background, with 0, 1 and 3 dashboards attached.
+bash "$root/scripts/bench_attach.sh" "$threads"
+
+# Photos, clean and disturbed, classified by a tutorial model trained here.
+bash "$root/scripts/bench_photos.sh"
 
 # The tutorial and fast models under a three-minute budget (scripts/bench_models.sh).
 bash "$root/scripts/bench_models.sh" "$threads" 3m

@@ -3,6 +3,7 @@
 
 #![allow(dead_code)]
 
+pub mod photos;
 pub mod tmux;
 
 use std::ffi::OsString;
