@@ -377,11 +377,23 @@ impl Config {
         toml::to_string_pretty(self).unwrap_or_default()
     }
 
-    /// Threads to use: the setting, or one per core.
+    /// Threads to use: the setting, or one per CPU this process gets.
     pub fn threads(&self) -> usize {
+        self.thread_choice().threads
+    }
+
+    /// Threads to use, and why, in words.
+    pub fn thread_choice(&self) -> crate::cpus::Choice {
         match self.runtime.threads {
-            0 => std::thread::available_parallelism().map_or(1, |n| n.get()),
-            n => n,
+            0 => crate::cpus::choose(crate::cpus::granted()),
+            n => crate::cpus::Choice {
+                threads: n,
+                most: n,
+                why: format!(
+                    "{n} thread{}: runtime.threads",
+                    if n == 1 { "" } else { "s" }
+                ),
+            },
         }
     }
 }

@@ -18,12 +18,17 @@ pub struct Granted {
     pub affinity: Option<usize>,
     /// The cgroup's CPU quota in CPUs (1.5 for `cpu.max = "150000 100000"`; `None`: none).
     pub quota: Option<f64>,
+    /// Other threads running on the machine now, besides this process (`None`: not known).
+    pub busy: Option<usize>,
 }
 
-/// A thread count and why it was chosen, in words for the header's neighbour, the Log.
+/// A thread count and why it was chosen, in words for the Log.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Choice {
+    /// Threads to start with.
     pub threads: usize,
+    /// The most the process may use (what a team fitted while training may grow to).
+    pub most: usize,
     pub why: String,
 }
 
@@ -37,7 +42,7 @@ fn plural(n: usize, one: &str) -> String {
 
 /// The default thread count for what `g` grants: one per CPU the process may use, the
 /// quota rounded down (a thread beyond it would wait for the quota at every barrier), at
-/// least one.
+/// least one; fewer to start with while other work keeps cores busy.
 pub fn choose(g: Granted) -> Choice {
     let online = g.online.max(1);
     let mut threads = online;
@@ -57,10 +62,52 @@ pub fn choose(g: Granted) -> Choice {
             why = why.replace(".00 CPUs", " CPUs");
         }
     }
-    Choice {
-        threads,
-        why: format!("{}: {why}", plural(threads, "thread")),
+    let most = threads;
+    let mut why = format!("{}: {why}", plural(most, "thread"));
+    if let Some(busy) = g.busy.filter(|&b| b > 0 && most > 1) {
+        threads = most.saturating_sub(busy).max(1);
+        if threads < most {
+            why += &format!(
+                "; {} running beside it now, so {} to start with",
+                plural(busy, "other thread"),
+                threads
+            );
+        }
     }
+    Choice { threads, most, why }
+}
+
+/// Threads running now on the machine, from `/proc/stat`'s `procs_running`, less `own`
+/// (this process's running threads, the reader among them).
+pub fn busy_from_stat(proc_stat: &str, own: usize) -> Option<usize> {
+    let running: usize = proc_stat
+        .lines()
+        .find_map(|l| l.strip_prefix("procs_running "))?
+        .trim()
+        .parse()
+        .ok()?;
+    Some(running.saturating_sub(own.max(1)))
+}
+
+/// Whether a thread's `/proc/.../stat` line says it is running (state `R`).
+pub fn running_in_stat(stat: &str) -> bool {
+    // The state follows the command's closing parenthesis (the command may hold any).
+    stat.rsplit_once(')')
+        .and_then(|(_, rest)| rest.trim_start().chars().next())
+        == Some('R')
+}
+
+/// This process's threads that are running now.
+fn own_running() -> usize {
+    let Ok(tasks) = std::fs::read_dir("/proc/self/task") else {
+        return 1;
+    };
+    tasks
+        .flatten()
+        .filter(|t| {
+            std::fs::read_to_string(t.path().join("stat")).is_ok_and(|s| running_in_stat(&s))
+        })
+        .count()
 }
 
 /// A cgroup v2 `cpu.max` (`"150000 100000"`, or `"max 100000"` for no quota) as CPUs.
@@ -155,6 +202,9 @@ pub fn granted() -> Granted {
         online: usize::try_from(online).unwrap_or(1).max(1),
         affinity: affinity(),
         quota,
+        busy: std::fs::read_to_string("/proc/stat")
+            .ok()
+            .and_then(|t| busy_from_stat(&t, own_running())),
     }
 }
 
@@ -167,6 +217,7 @@ mod tests {
             online,
             affinity,
             quota,
+            busy: None,
         }
     }
 
@@ -176,6 +227,7 @@ mod tests {
             choose(g(2, Some(2), None)),
             Choice {
                 threads: 2,
+                most: 2,
                 why: "2 threads: one per core (2 cores online)".into()
             }
         );
@@ -202,6 +254,34 @@ mod tests {
         // Nonsense is ignored.
         assert_eq!(choose(g(4, Some(0), Some(f64::NAN))).threads, 4);
         assert_eq!(choose(g(0, None, None)).threads, 1);
+    }
+
+    #[test]
+    fn other_work_running_now_starts_the_team_smaller() {
+        let busy = |online, busy| {
+            choose(Granted {
+                busy: Some(busy),
+                ..g(online, None, None)
+            })
+        };
+        let c = busy(2, 1);
+        assert_eq!((c.threads, c.most), (1, 2));
+        assert_eq!(
+            c.why,
+            "2 threads: one per core (2 cores online); 1 other thread running beside it now, \
+             so 1 to start with"
+        );
+        assert_eq!((busy(8, 3).threads, busy(8, 3).most), (5, 8));
+        assert_eq!(busy(2, 9).threads, 1);
+        assert_eq!(busy(2, 0), choose(g(2, None, None)));
+        let stat = "cpu 1 2 3\nprocs_running 3\nprocs_blocked 0\n";
+        assert_eq!(busy_from_stat(stat, 1), Some(2));
+        assert_eq!(busy_from_stat(stat, 2), Some(1));
+        assert_eq!(busy_from_stat("procs_running 1\n", 3), Some(0));
+        assert_eq!(busy_from_stat("nothing", 1), None);
+        assert!(running_in_stat("42 (fashion (tui)) R 1 42"));
+        assert!(!running_in_stat("42 (a R b) S 1 42"));
+        assert!(!running_in_stat("garbage"));
     }
 
     #[test]

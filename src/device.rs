@@ -127,15 +127,20 @@ fn cuda_unusable(n: usize) -> Option<String> {
     None
 }
 
+/// The CPU with `threads` threads, as the header says it: `cpu · 2 threads`.
+pub fn cpu_description(threads: usize) -> String {
+    format!(
+        "cpu · {threads} thread{}",
+        if threads == 1 { "" } else { "s" }
+    )
+}
+
 /// Resolve the choice against this machine. `threads` is the CPU thread count in use.
 /// `cuda`/`cuda:N` without a usable GPU is an error naming the reason; `auto` falls back.
 pub fn resolve(choice: DeviceChoice, threads: usize) -> Result<Resolved, UsageError> {
     let cpu = |fallback_reason| Resolved {
         device: tch::Device::Cpu,
-        description: format!(
-            "cpu · {threads} thread{}",
-            if threads == 1 { "" } else { "s" }
-        ),
+        description: cpu_description(threads),
         fallback_reason,
     };
     match choice {

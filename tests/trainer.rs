@@ -29,6 +29,7 @@ fn name(ev: &TrainEvent) -> &'static str {
         TrainEvent::Failed(_) => "Failed",
         TrainEvent::Done(_) => "Done",
         TrainEvent::Clock(_) => "Clock",
+        TrainEvent::Device(_) => "Device",
     }
 }
 

@@ -394,6 +394,9 @@ pub enum TrainEvent {
     /// socket says it before what it sends, so that a dashboard attaching late dates its
     /// Log and its elapsed time as the run's.
     Clock(f64),
+    /// The device's description changed (`cpu · 1 thread`): the thread team was fitted
+    /// to a busy or a free CPU (the Log says why).
+    Device(String),
 }
 
 /// Why a checkpoint was saved.

@@ -61,6 +61,7 @@ pub fn event(ev: &TrainEvent) -> Value {
         TrainEvent::Failed(reason) => json!({"event": "failed", "reason": reason}),
         TrainEvent::Done(s) => lines::done(s),
         TrainEvent::Clock(t) => json!({"event": "clock", "t": t}),
+        TrainEvent::Device(d) => json!({"event": "device", "device": d}),
     }
 }
 
@@ -145,6 +146,7 @@ pub fn from_run(line: &str) -> Result<FromRun, String> {
         },
         "done" => TrainEvent::Done(Box::new(done(&v)?)),
         "clock" => TrainEvent::Clock(v["t"].as_f64().ok_or("no \"t\"")?),
+        "device" => TrainEvent::Device(text("device")?),
         other => return Err(format!("unknown event {other:?}")),
     };
     Ok(FromRun::Event(ev, t))
@@ -328,6 +330,7 @@ mod tests {
                 why: SaveReason::Requested,
             },
             TrainEvent::Failed("disk full".into()),
+            TrainEvent::Device("cpu · 1 thread".into()),
         ];
         for ev in events {
             let line = event(&ev).to_string();

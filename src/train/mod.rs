@@ -32,6 +32,7 @@ pub mod optim;
 mod plan;
 pub mod schedule;
 pub mod sink;
+mod threads;
 mod trainer;
 
 use std::panic::{catch_unwind, AssertUnwindSafe};
@@ -243,11 +244,19 @@ pub fn run_with(
 /// (the header's and `run.json`'s `cpu · 2 threads, bf16`); what was chosen instead of
 /// what was asked for is said in the log.
 fn choose_device(cfg: &Config, sink: &mut dyn Sink) -> Result<(tch::Device, tch::Kind, String)> {
-    let threads = cfg.threads();
-    tch::set_num_threads(threads as i32);
-    let resolved = crate::device::resolve(cfg.runtime.device, threads)?;
+    let choice = cfg.thread_choice();
+    tch::set_num_threads(choice.threads as i32);
+    let resolved = crate::device::resolve(cfg.runtime.device, choice.threads)?;
     if let Some(why) = &resolved.fallback_reason {
         sink.send(TrainEvent::Message(format!("using the CPU: {why}")));
+    }
+    if resolved.device == tch::Device::Cpu {
+        let fitted = if cfg.runtime.threads == 0 && choice.most > 1 {
+            "; fitted to a busy CPU while training (runtime.threads = N keeps N)"
+        } else {
+            ""
+        };
+        sink.send(TrainEvent::Message(format!("{}{fitted}", choice.why)));
     }
     let (compute, note) = crate::model::precision::resolve(cfg.model.precision, resolved.device);
     if let Some(note) = note {

@@ -9,6 +9,7 @@
 mod control;
 mod record;
 mod save;
+mod team;
 mod timing;
 
 use std::ops::ControlFlow;
@@ -24,6 +25,7 @@ use super::learner::Learner;
 use super::plan::RunPlan;
 use super::schedule;
 use super::sink::Sink;
+use super::threads;
 use crate::config::Config;
 use crate::data::Dataset;
 use crate::events::{
@@ -154,6 +156,8 @@ pub(super) struct Trainer<'a> {
     cur: EpochState,
     record: Record,
     watch: Watch,
+    /// The thread team's size, fitted to the CPU while training.
+    team: threads::Fit,
 }
 
 impl<'a> Trainer<'a> {
@@ -179,6 +183,11 @@ impl<'a> Trainer<'a> {
             clock: RunClock::default(),
             cur: EpochState::new(0, device),
             watch,
+            team: threads::Fit::new(
+                cfg.thread_choice().most,
+                tch::get_num_threads().max(1) as usize,
+                cfg.runtime.threads == 0 && device == Device::Cpu,
+            ),
         }
     }
 
@@ -330,6 +339,9 @@ impl<'a> Trainer<'a> {
     /// Time spent paused (or obeying) between two batches: not the epoch's training time,
     /// nor, after the first batch, the run's.
     fn count_pause(&mut self, meter: &mut EpochMeter, paused: Duration) {
+        if paused >= Duration::from_millis(100) {
+            self.hold_team();
+        }
         meter.paused += paused;
         if self.clock.started() {
             self.clock.paused += paused;
@@ -382,6 +394,7 @@ impl<'a> Trainer<'a> {
         let frac = epoch as f64 + (b as f64 / self.batches_per_epoch() as f64);
         self.learner.set_lr(self.scheduled_lr(epoch, frac));
         self.clock.start();
+        let began = Instant::now();
         let idx = order.narrow(0, start as i64, len as i64);
         let step = self.learner.forward(&idx, frac, &mut self.watch.faults);
         let loss_value = step.loss.detach();
@@ -396,6 +409,7 @@ impl<'a> Trainer<'a> {
         self.cur.batch = b + 1;
         meter.images += step.images;
         meter.pending.push((self.position(), loss_value));
+        self.fit_team(began.elapsed().as_secs_f64(), step.images, sink);
         Ok(Batch::Trained)
     }
 
@@ -467,6 +481,7 @@ impl<'a> Trainer<'a> {
         control: &Receiver<Command>,
         sink: &mut dyn Sink,
     ) -> Result<()> {
+        self.hold_team();
         let (summary, eval) = self.evaluate_epoch(epoch, meter, sink)?;
         self.record.last_test_acc = Some(eval.accuracy);
         self.cur = EpochState::new(epoch + 1, self.learner.device());

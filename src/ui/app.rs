@@ -293,6 +293,11 @@ impl App {
         match ev {
             TrainEvent::Message(m) => self.log(LogKind::Info, m),
             TrainEvent::Clock(t) => self.set_clock(t),
+            TrainEvent::Device(d) => {
+                if let Some(info) = &mut self.status.info {
+                    info.device = d;
+                }
+            }
             TrainEvent::Phase(p) => self.status.on_phase(p),
             TrainEvent::Started(info) => {
                 self.status.leave_loading();

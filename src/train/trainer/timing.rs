@@ -68,6 +68,7 @@ impl Trainer<'_> {
         if b + 1 >= self.batches_per_epoch() || !self.plan.eval_points().at(done) {
             return Ok(());
         }
+        self.hold_team();
         let start = Instant::now();
         sink.send(TrainEvent::Phase(Phase::Evaluating));
         let eval = self.eval.test(self.learner.evaluated())?;
