@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Pictures of the real dashboard during a real run, taken from a real terminal emulator:
 # xterm (DejaVu Sans Mono, truecolor) on a virtual X display, driven with xdotool, grabbed
-# with ImageMagick. Writes screenshots/{dashboard-160x48,dashboard-80x24,help,fast-160x48,
+# with ImageMagick. Writes screenshots/{dashboard-160x48,dashboard-80x24,help,fast-160x48,linked-160x48,
 # view-overlay}.png.
 # Needs (Debian): xvfb xterm xdotool imagemagick fonts-dejavu-core; installs them as root.
 set -euo pipefail
@@ -82,3 +82,9 @@ for lr in 0.001 0.003; do
 done
 cmd=("$bin" view "$work/lr-0.001" "$work/lr-0.003")
 shot view-overlay 160x48 8 r
+
+# Asking why: in the finished run, the Confusion pane's worst cell opened with Enter (its
+# images in the Predictions pane, the most confident first), then the second of them
+# opened into the Feature maps pane (computed from the saved model).
+cmd=("$bin" view "$work/lr-0.001")
+shot linked-160x48 160x48 8 3 Return 5 l Return

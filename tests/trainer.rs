@@ -30,6 +30,7 @@ fn name(ev: &TrainEvent) -> &'static str {
         TrainEvent::Done(_) => "Done",
         TrainEvent::Clock(_) => "Clock",
         TrainEvent::Device(_) => "Device",
+        TrainEvent::TestImages(_) => "TestImages",
     }
 }
 
@@ -54,7 +55,8 @@ fn a_short_run_emits_events_in_order_learns_and_writes_its_run_dir() {
         .filter(|n| !matches!(*n, "Progress" | "Message" | "Phase"))
         .collect();
     let per_epoch = ["Saved", "EpochEnd", "Predictions", "FeatureMaps"];
-    let mut expected = vec!["Started"];
+    // The test images once, before the first predictions.
+    let mut expected = vec!["Started", "TestImages"];
     for _ in 0..3 {
         expected.extend(per_epoch);
     }

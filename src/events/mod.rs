@@ -214,6 +214,35 @@ pub struct Predictions {
     pub epoch: usize,
     pub sample: Vec<Prediction>,
     pub mistakes: Vec<Prediction>,
+    /// Every test image's outcome in the same evaluation (what the Confusion pane's cells
+    /// open: their images, from [`TestImages`]).
+    #[serde(default)]
+    pub outcomes: Outcomes,
+}
+
+/// What the network said of each test image, in test-set order, and how sure it was.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+pub struct Outcomes {
+    pub predicted: Vec<u8>,
+    /// Softmax probability of `predicted`.
+    pub confidence: Vec<f32>,
+}
+
+/// The test images and their classes, sent once: a consumer shows any test image (a
+/// confusion cell's) from them without asking the trainer.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+pub struct TestImages {
+    pub labels: Vec<u8>,
+    /// `labels.len()` images of 28×28 bytes, one after another.
+    #[serde(with = "bytes_hex")]
+    pub pixels: Vec<u8>,
+}
+
+impl TestImages {
+    /// Test image `i`'s pixels, when there is one.
+    pub fn image(&self, i: usize) -> Option<&[u8]> {
+        self.pixels.get(i * IMAGE_PIXELS..(i + 1) * IMAGE_PIXELS)
+    }
 }
 
 /// The activations of one layer for one image: `channels` maps of `height × width`,
@@ -252,6 +281,9 @@ pub struct FeatureMaps {
     pub layers: Vec<LayerMaps>,
     /// Fractional epoch of the weights these came from.
     pub at_epoch: f64,
+    /// The probability of each class for this image, from the same forward pass.
+    #[serde(default)]
+    pub probabilities: Vec<f32>,
 }
 
 /// Frequent per-batch metrics, coalesced: when the consumer is slow, consecutive
@@ -397,6 +429,8 @@ pub enum TrainEvent {
     /// The device's description changed (`cpu · 1 thread`): the thread team was fitted
     /// to a busy or a free CPU (the Log says why).
     Device(String),
+    /// The test set's images and classes, once, before the first predictions.
+    TestImages(Box<TestImages>),
 }
 
 /// Why a checkpoint was saved.
@@ -481,11 +515,53 @@ impl ConfusionStats for Confusion {
     }
 }
 
+/// The largest off-diagonal count as (true, predicted, count), if any is non-zero.
+pub fn worst_confusion(m: &Confusion) -> Option<(usize, usize, u32)> {
+    let mut worst = None;
+    for (t, row) in m.iter().enumerate() {
+        for (p, &n) in row.iter().enumerate() {
+            if t != p && n > 0 && worst.is_none_or(|(_, _, w)| n > w) {
+                worst = Some((t, p, n));
+            }
+        }
+    }
+    worst
+}
+
 fn ratio((hits, of): (u32, u32)) -> Option<f64> {
     (of > 0).then(|| f64::from(hits) / f64::from(of))
 }
 
 /// A 28×28 image as 1,568 hex digits, row by row (compact, and any JSON reader reads it).
+/// Bytes as one string of hex digits, two per byte.
+mod bytes_hex {
+    use serde::{de::Error, Deserialize, Deserializer, Serializer};
+
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+
+    pub fn serialize<S: Serializer>(bytes: &[u8], s: S) -> Result<S::Ok, S::Error> {
+        let mut text = Vec::with_capacity(2 * bytes.len());
+        for b in bytes {
+            text.push(DIGITS[usize::from(b >> 4)]);
+            text.push(DIGITS[usize::from(b & 15)]);
+        }
+        s.serialize_str(std::str::from_utf8(&text).map_err(serde::ser::Error::custom)?)
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<u8>, D::Error> {
+        let text = String::deserialize(d)?;
+        let digit = |c: u8| (c as char).to_digit(16).map(|d| d as u8);
+        if text.len() % 2 != 0 {
+            return Err(D::Error::custom("an odd number of hex digits"));
+        }
+        text.as_bytes()
+            .chunks_exact(2)
+            .map(|p| Some(digit(p[0])? << 4 | digit(p[1])?))
+            .collect::<Option<Vec<u8>>>()
+            .ok_or_else(|| D::Error::custom("not hex digits"))
+    }
+}
+
 mod pixels_hex {
     use serde::{de::Error, Deserialize, Deserializer, Serializer};
 

@@ -62,6 +62,7 @@ pub fn event(ev: &TrainEvent) -> Value {
         TrainEvent::Done(s) => lines::done(s),
         TrainEvent::Clock(t) => json!({"event": "clock", "t": t}),
         TrainEvent::Device(d) => json!({"event": "device", "device": d}),
+        TrainEvent::TestImages(t) => tagged("test_images", value(t)),
     }
 }
 
@@ -147,6 +148,7 @@ pub fn from_run(line: &str) -> Result<FromRun, String> {
         "done" => TrainEvent::Done(Box::new(done(&v)?)),
         "clock" => TrainEvent::Clock(v["t"].as_f64().ok_or("no \"t\"")?),
         "device" => TrainEvent::Device(text("device")?),
+        "test_images" => TrainEvent::TestImages(Box::new(typed(parse(v)?)?)),
         other => return Err(format!("unknown event {other:?}")),
     };
     Ok(FromRun::Event(ev, t))
@@ -303,6 +305,10 @@ mod tests {
                     confidence: 0.5,
                 }],
                 mistakes: vec![],
+                outcomes: crate::events::Outcomes {
+                    predicted: vec![4, 0],
+                    confidence: vec![0.5, 0.25],
+                },
             })),
             TrainEvent::FeatureMaps(Box::new(FeatureMaps {
                 index: 7,
@@ -319,6 +325,7 @@ mod tests {
                     max: 1.0,
                 }],
                 at_epoch: 1.5,
+                probabilities: vec![0.5; 10],
             })),
             TrainEvent::Changed(crate::events::Change {
                 setting: LiveSetting::Lr(0.002),
@@ -331,6 +338,10 @@ mod tests {
             },
             TrainEvent::Failed("disk full".into()),
             TrainEvent::Device("cpu · 1 thread".into()),
+            TrainEvent::TestImages(Box::new(crate::events::TestImages {
+                labels: vec![3, 9],
+                pixels: (0..2 * 784).map(|i| (i % 256) as u8).collect(),
+            })),
         ];
         for ev in events {
             let line = event(&ev).to_string();

@@ -12,8 +12,8 @@ use tch::{nn, Device, Kind, Tensor};
 use super::input::{pixels, scale, split_tensors};
 use crate::data::{Dataset, Split};
 use crate::events::{
-    Confusion, FeatureMaps, LayerMaps, Prediction, Predictions, IMAGE_PIXELS, IMAGE_SIDE,
-    NUM_CLASSES,
+    Confusion, FeatureMaps, LayerMaps, Outcomes, Prediction, Predictions, TestImages, IMAGE_PIXELS,
+    IMAGE_SIDE, NUM_CLASSES,
 };
 use crate::model::{self, Network};
 use crate::rng::SplitMix64;
@@ -280,6 +280,18 @@ pub fn predictions(eval: &Evaluation, test: &Split, sample: &[usize], epoch: usi
         epoch,
         sample: sample.iter().map(|&i| make(i)).collect(),
         mistakes: wrong.into_iter().map(make).collect(),
+        outcomes: Outcomes {
+            predicted: eval.predicted.clone(),
+            confidence: eval.confidence.clone(),
+        },
+    }
+}
+
+/// The test split as the consumers' [`TestImages`].
+pub fn test_images(test: &Split) -> TestImages {
+    TestImages {
+        labels: test.labels.clone(),
+        pixels: test.images.clone(),
     }
 }
 
@@ -317,8 +329,16 @@ pub fn feature_maps(
             }
         })
         .collect();
+    let probabilities: Vec<f32> = Vec::try_from(
+        logits
+            .softmax(-1, tch::Kind::Float)
+            .flatten(0, -1)
+            .to_device(Device::Cpu),
+    )
+    .unwrap_or_default();
     FeatureMaps {
         index,
+        probabilities,
         label: test.labels[index],
         predicted: logits.argmax(-1, false).int64_value(&[0]) as u8,
         pixels: pixels(test, index),

@@ -81,6 +81,9 @@ fn serve(run: &StoredRun, control: &Receiver<Command>, sink: &mut dyn Sink) -> R
     let sample = evaluate::sample_of(test.len(), cfg.training.seed, cfg.ui.predictions);
     let epochs = run.epochs.last().map_or(0, |s| s.epoch);
     let preds = evaluate::predictions(&eval, &test, &sample, epochs);
+    sink.send(TrainEvent::TestImages(Box::new(evaluate::test_images(
+        &test,
+    ))));
     sink.send(TrainEvent::Predictions(Box::new(preds)));
     let at = epochs as f64;
     let fm = evaluate::feature_maps(net.as_ref(), &x, &test, 0, at);

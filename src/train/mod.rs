@@ -305,5 +305,6 @@ fn train_in(
         t.restore(sink)?;
     }
     sink.send(TrainEvent::Started(Box::new(t.info(cfg, trains_on))));
+    sink.send(TrainEvent::TestImages(Box::new(t.test_images())));
     t.train(control, sink)
 }

@@ -191,6 +191,11 @@ impl<'a> Trainer<'a> {
         }
     }
 
+    /// The test images and classes, for the consumers.
+    pub(super) fn test_images(&self) -> crate::events::TestImages {
+        super::evaluate::test_images(&self.ds.test)
+    }
+
     pub(super) fn parameters(&self) -> usize {
         self.learner.parameters()
     }

@@ -5,6 +5,7 @@
 //! of [`App::take_action`]. It is a router: each pane's state lives in
 //! [`crate::ui::panes`], and each widget borrows only its own.
 
+mod cursor;
 mod editing;
 
 use std::collections::VecDeque;
@@ -28,7 +29,7 @@ use crate::ui::keys::{
 };
 use crate::ui::panes::status::DISCONNECTED;
 use crate::ui::panes::{
-    Charts, Features, Log, LogEntry, LogKind, Pane, PredictionsPane, RunStatus,
+    Charts, ConfusionCursor, Features, Log, LogEntry, LogKind, Pane, PredictionsPane, RunStatus,
 };
 use crate::ui::theme::{ColorMode, Theme};
 
@@ -90,6 +91,7 @@ pub struct App {
     pub(crate) charts: Charts,
     pub(crate) features: Features,
     pub(crate) predictions: PredictionsPane,
+    pub(crate) confusion: ConfusionCursor,
     pub(crate) log: Log,
     /// The settings: in use, wanted and being edited.
     pub(crate) editor: Editor,
@@ -126,6 +128,7 @@ impl App {
             charts: Charts::default(),
             features: Features::default(),
             predictions: PredictionsPane::new(opts.predictions),
+            confusion: ConfusionCursor::default(),
             log: Log::default(),
             editor: Editor::new(ConfigInUse {
                 path: None,
@@ -323,6 +326,7 @@ impl App {
                 self.status.plan = Some(plan);
             }
             TrainEvent::Predictions(p) => self.predictions.latest = Some(p),
+            TrainEvent::TestImages(t) => self.predictions.images = Some(t),
             TrainEvent::FeatureMaps(f) => self.features.on_maps(f),
             TrainEvent::Applied(what) => self.log(LogKind::Applied, what),
             TrainEvent::Changed(c) => self.on_changed(c),
@@ -375,6 +379,7 @@ impl App {
     }
 
     fn on_epoch_end(&mut self, s: Box<EpochSummary>) {
+        self.confusion.on_matrix(&s.confusion);
         let acc = s.test_acc * 100.0;
         let delta = match self.charts.test_acc.last() {
             Some(&(_, prev)) => format!(" ({:+.1})", acc - prev),
@@ -476,6 +481,9 @@ impl App {
             }
             Overlay::None => {}
         }
+        if let Some(answer) = self.cursor_key(&key) {
+            return answer;
+        }
         match global? {
             GlobalAction::TogglePause => return self.toggle_pause(),
             GlobalAction::Quit if self.finished() || self.stopping() || self.viewing => {
@@ -499,10 +507,10 @@ impl App {
                 return Some(Command::Checkpoint);
             }
             GlobalAction::Checkpoint => {}
-            GlobalAction::PrevSample => return self.step_sample(-1),
-            GlobalAction::NextSample => return self.step_sample(1),
-            GlobalAction::PrevLayer => self.features.step_layer(-1),
-            GlobalAction::NextLayer => self.features.step_layer(1),
+            GlobalAction::StepSample => return self.step_features(&key, false),
+            GlobalAction::StepLayer => return self.step_features(&key, true),
+            GlobalAction::ZoomCharts => self.zoom_charts(&key),
+            GlobalAction::LogLoss => self.charts.view.log_loss = !self.charts.view.log_loss,
             GlobalAction::TogglePredictions => self.predictions.toggle_mode(),
             GlobalAction::Edit if !self.viewing => self.overlay = Overlay::Editor,
             GlobalAction::Edit => {}

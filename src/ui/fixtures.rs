@@ -5,8 +5,9 @@ use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use crate::events::{
-    BudgetPlan, Confusion, EpochSummary, FeatureMaps, LayerMaps, Phase, Prediction, Predictions,
-    Progress, RunInfo, RunSummary, SaveReason, TrainEvent, IMAGE_PIXELS, IMAGE_SIDE, NUM_CLASSES,
+    BudgetPlan, Confusion, EpochSummary, FeatureMaps, LayerMaps, Outcomes, Phase, Prediction,
+    Predictions, Progress, RunInfo, RunSummary, SaveReason, TestImages, TrainEvent, IMAGE_PIXELS,
+    IMAGE_SIDE, NUM_CLASSES,
 };
 use crate::ui::app::{App, UiOptions};
 use crate::ui::theme::ColorMode;
@@ -249,7 +250,35 @@ pub fn predictions(epoch: usize) -> Predictions {
         epoch,
         sample,
         mistakes,
+        outcomes: outcomes(epoch),
     }
+}
+
+/// The fixtures' test set: 1 000 images per class, in class order.
+pub fn test_images() -> TestImages {
+    let labels: Vec<u8> = (0..10_000).map(|i| (i / 1000) as u8).collect();
+    let mut pixels = Vec::with_capacity(labels.len() * IMAGE_PIXELS);
+    for (i, &l) in labels.iter().enumerate() {
+        pixels.extend_from_slice(&image(usize::from(l), 5000 + i as u64)[..]);
+    }
+    TestImages { labels, pixels }
+}
+
+/// What the network said of each of [`test_images`] at `epoch`, as [`confusion`] counts
+/// it: within each class, the first images predicted as the lowest classes.
+pub fn outcomes(epoch: usize) -> Outcomes {
+    let m = confusion(epoch);
+    let mut rng = Rng::new(900 + epoch as u64);
+    let mut o = Outcomes::default();
+    for row in &m {
+        for (p, &n) in row.iter().enumerate() {
+            for _ in 0..n {
+                o.predicted.push(p as u8);
+                o.confidence.push((0.35 + 0.64 * rng.unit()) as f32);
+            }
+        }
+    }
+    o
 }
 
 fn layer(name: &str, channels: usize, side: usize, seed: f32) -> LayerMaps {
@@ -293,6 +322,9 @@ pub fn feature_maps(index: usize, at_epoch: f64) -> FeatureMaps {
             layer("conv3", 128, 2, 2.0 + index as f32),
         ],
         at_epoch,
+        probabilities: (0..NUM_CLASSES)
+            .map(|k| if k == label { 0.82 } else { 0.02 })
+            .collect(),
     }
 }
 
@@ -310,6 +342,7 @@ pub fn script() -> Vec<(f64, TrainEvent)> {
             TrainEvent::Message("loaded 60,000 train / 10,000 test images".into()),
         ),
         (1.4, TrainEvent::Started(Box::new(run_info()))),
+        (1.4, TrainEvent::TestImages(Box::new(test_images()))),
         (1.4, TrainEvent::Phase(Phase::Training)),
     ];
     t += 1.5;

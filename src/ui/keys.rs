@@ -23,10 +23,14 @@ pub enum GlobalAction {
     Zoom,
     /// Save a checkpoint now.
     Checkpoint,
-    PrevSample,
-    NextSample,
-    PrevLayer,
-    NextLayer,
+    /// ← → (`[` `]`): the feature maps' previous / next test image, by the key.
+    StepSample,
+    /// ↑ ↓ (`,` `.`): the feature maps' previous / next layer, by the key.
+    StepLayer,
+    /// `+` / `-`: the charts show fewer / more of the last epochs, by the key.
+    ZoomCharts,
+    /// `l`: the loss chart's y axis logarithmic, and back.
+    LogLoss,
     TogglePredictions,
     /// Open the settings editor.
     Edit,
@@ -36,6 +40,18 @@ pub enum GlobalAction {
     Runs,
     /// Leave the run training without this terminal.
     Detach,
+}
+
+/// A key of the Confusion and Predictions panes while one of them is focused
+/// ([`CURSOR_BINDINGS`]), looked up before [`BINDINGS`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CursorAction {
+    /// Move the cell (the image) under the cursor, by the key.
+    Move,
+    /// A cell: its images in the Predictions pane; an image: its feature maps.
+    Open,
+    /// From a cell's images back to the sample.
+    Back,
 }
 
 /// A key of the Runs pane ([`RUNS_BINDINGS`]).
@@ -195,32 +211,32 @@ pub const BINDINGS: &[Binding<GlobalAction>] = &[
         action: GlobalAction::Zoom,
     },
     Binding {
-        keys: &[code(KeyCode::Left), ch('[')],
-        label: "←  [",
-        description: "feature maps: previous test image",
+        keys: &[code(KeyCode::Left), code(KeyCode::Right), ch('['), ch(']')],
+        label: "← →  [ ]",
+        description: "feature maps: previous / next test image",
         footer: Some("←→ image"),
-        action: GlobalAction::PrevSample,
+        action: GlobalAction::StepSample,
     },
     Binding {
-        keys: &[code(KeyCode::Right), ch(']')],
-        label: "→  ]",
-        description: "feature maps: next test image",
-        footer: None,
-        action: GlobalAction::NextSample,
-    },
-    Binding {
-        keys: &[code(KeyCode::Up), ch(',')],
-        label: "↑  ,",
-        description: "feature maps: previous layer",
+        keys: &[code(KeyCode::Up), code(KeyCode::Down), ch(','), ch('.')],
+        label: "↑ ↓  , .",
+        description: "feature maps: previous / next layer",
         footer: Some("↑↓ layer"),
-        action: GlobalAction::PrevLayer,
+        action: GlobalAction::StepLayer,
     },
     Binding {
-        keys: &[code(KeyCode::Down), ch('.')],
-        label: "↓  .",
-        description: "feature maps: next layer",
+        keys: &[ch('+'), ch('='), ch('-')],
+        label: "+  -",
+        description: "charts: the last epochs only, closer and closer / back to all",
         footer: None,
-        action: GlobalAction::NextLayer,
+        action: GlobalAction::ZoomCharts,
+    },
+    Binding {
+        keys: &[ch('l')],
+        label: "l",
+        description: "loss chart: logarithmic y axis, and back",
+        footer: None,
+        action: GlobalAction::LogLoss,
     },
     Binding {
         keys: &[ch('m')],
@@ -248,6 +264,40 @@ pub const OTHER_RUNS_BINDINGS: &[Binding<GlobalAction>] = &[Binding {
     footer: None,
     action: GlobalAction::Runs,
 }];
+
+/// The keys of the Confusion and Predictions panes while focused.
+pub const CURSOR_BINDINGS: &[Binding<CursorAction>] = &[
+    Binding {
+        keys: &[
+            code(KeyCode::Left),
+            code(KeyCode::Right),
+            code(KeyCode::Up),
+            code(KeyCode::Down),
+            ch('h'),
+            ch('j'),
+            ch('k'),
+            ch('l'),
+        ],
+        label: "←↑↓→ hjkl",
+        description: "Confusion / Predictions focused: move the cell / the image",
+        footer: Some("←↑↓→ move"),
+        action: CursorAction::Move,
+    },
+    Binding {
+        keys: &[code(KeyCode::Enter)],
+        label: "Enter",
+        description: "a cell: its images in Predictions; an image: its feature maps",
+        footer: Some("Enter why"),
+        action: CursorAction::Open,
+    },
+    Binding {
+        keys: &[code(KeyCode::Esc)],
+        label: "Esc",
+        description: "Predictions: from a cell's images back to the sample",
+        footer: None,
+        action: CursorAction::Back,
+    },
+];
 
 /// The keys of the Runs pane.
 pub const RUNS_BINDINGS: &[Binding<RunsAction>] = &[

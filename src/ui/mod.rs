@@ -17,6 +17,8 @@ mod editor_tests;
 #[cfg(test)]
 pub(crate) mod fixtures;
 #[cfg(test)]
+mod linked_tests;
+#[cfg(test)]
 mod tests;
 
 pub use app::{App, UiOptions};

@@ -81,7 +81,12 @@ pub fn draw(app: &App, area: Rect, buf: &mut Buffer) {
     .areas(area);
     let (status, theme) = (&app.status, &app.theme);
     Header { status, theme }.render(header, buf);
-    Footer { status, theme }.render(footer, buf);
+    Footer {
+        status,
+        theme,
+        cursor: matches!(app.focus, Pane::Confusion | Pane::Predictions),
+    }
+    .render(footer, buf);
 
     let big = area.width >= BIG.0 && area.height >= BIG.1;
     if big && !app.zoom {
@@ -173,6 +178,7 @@ fn draw_pane(app: &App, pane: Pane, area: Rect, buf: &mut Buffer, focused: bool,
             epoch: app.status.last_epoch.as_deref(),
             theme,
             focused,
+            cursor: (focused || app.cell_open()).then_some((app.confusion.row, app.confusion.col)),
         }
         .render(area, buf),
         Pane::Features => FeatureMapsView {

@@ -23,13 +23,13 @@ use crate::ui::render::{draw, pane};
 use crate::ui::run::{drain, run_loop, Channels};
 use crate::ui::theme::ColorMode;
 
-fn screen(app: &App, w: u16, h: u16) -> Terminal<TestBackend> {
+pub(super) fn screen(app: &App, w: u16, h: u16) -> Terminal<TestBackend> {
     let mut t = Terminal::new(TestBackend::new(w, h)).expect("test terminal");
     t.draw(|f| crate::ui::render(app, f)).expect("draw");
     t
 }
 
-fn text(t: &Terminal<TestBackend>) -> String {
+pub(super) fn text(t: &Terminal<TestBackend>) -> String {
     t.backend().to_string()
 }
 
@@ -43,11 +43,11 @@ fn pane_screen(app: &App, p: Pane, w: u16, h: u16) -> Terminal<TestBackend> {
     t
 }
 
-fn key(code: KeyCode) -> KeyEvent {
+pub(super) fn key(code: KeyCode) -> KeyEvent {
     KeyEvent::new(code, KeyModifiers::NONE)
 }
 
-fn ch(c: char) -> KeyEvent {
+pub(super) fn ch(c: char) -> KeyEvent {
     key(KeyCode::Char(c))
 }
 

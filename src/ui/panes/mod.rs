@@ -5,12 +5,14 @@
 //! confusion matrix).
 
 pub mod charts;
+pub mod confusion;
 pub mod features;
 pub mod log;
 pub mod predictions;
 pub mod status;
 
 pub use charts::Charts;
+pub use confusion::ConfusionCursor;
 pub use features::Features;
 pub use log::{Log, LogEntry, LogKind};
 pub use predictions::{PredictionsMode, PredictionsPane};

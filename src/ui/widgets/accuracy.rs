@@ -77,6 +77,7 @@ fn title_info(charts: &Charts) -> Vec<String> {
             info.push(with_view(format!("{val} · {test}")));
         }
     }
+    info.extend(stats.last().cloned().map(&with_view));
     info.extend(stats.last().cloned());
     info
 }

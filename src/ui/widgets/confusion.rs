@@ -9,7 +9,7 @@ use ratatui::layout::Rect;
 use ratatui::style::{Modifier, Style};
 use ratatui::widgets::Widget;
 
-use crate::events::{Confusion, ConfusionStats, EpochSummary, NUM_CLASSES};
+use crate::events::{worst_confusion, Confusion, ConfusionStats, EpochSummary, NUM_CLASSES};
 use crate::ui::panes::Pane;
 use crate::ui::theme::Theme;
 use crate::ui::widgets::{class_name, pane_block, put, short_name, with_info};
@@ -19,6 +19,9 @@ pub struct ConfusionMatrix<'a> {
     pub epoch: Option<&'a EpochSummary>,
     pub theme: &'a Theme,
     pub focused: bool,
+    /// The cell under the cursor (true class, predicted), drawn reversed while the pane
+    /// is focused or its images are open.
+    pub cursor: Option<(usize, usize)>,
 }
 
 /// One way to lay the matrix out, widest first.
@@ -141,19 +144,6 @@ fn fmt_count(n: u32, width: usize) -> String {
     }
 }
 
-/// The largest off-diagonal count as (true, predicted, count), if any is non-zero.
-pub fn worst_confusion(m: &Confusion) -> Option<(usize, usize, u32)> {
-    let mut worst = None;
-    for (t, row) in m.iter().enumerate() {
-        for (p, &n) in row.iter().enumerate() {
-            if t != p && n > 0 && worst.is_none_or(|(_, _, w)| n > w) {
-                worst = Some((t, p, n));
-            }
-        }
-    }
-    worst
-}
-
 /// Whole percent of `(hits, of)`, rounded half up like the percent cells; `None` for an
 /// empty row/column.
 fn pct((num, den): (u32, u32)) -> Option<u32> {
@@ -169,7 +159,21 @@ impl Widget for ConfusionMatrix<'_> {
             return;
         };
         let acc = format!("acc {:.1}%", epoch.test_acc * 100.0);
-        let info = [format!("epoch {} · {acc}", epoch.epoch), acc];
+        let info = match self.cursor {
+            Some((t, p)) => {
+                let n = epoch.confusion[t][p];
+                let cell = format!("{} → {}: {n}", class_name(t), class_name(p));
+                let short = format!("{}→{}: {n}", short_name(t), short_name(p));
+                vec![
+                    format!("epoch {} · {cell} · Enter: images", epoch.epoch),
+                    format!("{cell} · Enter: images"),
+                    cell,
+                    short,
+                    acc,
+                ]
+            }
+            None => vec![format!("epoch {} · {acc}", epoch.epoch), acc],
+        };
         block = with_info(block, Pane::Confusion, area.width, &info, theme.dim());
         let inner = block.inner(area);
         block.render(area, buf);
@@ -256,7 +260,11 @@ impl ConfusionMatrix<'_> {
                 fmt_count(n, cw.saturating_sub(1))
             };
             let text = format!("{shown:>cw$}");
-            x = put(buf, inner, x, y, &text, theme.matrix_cell(frac, t == p));
+            let mut style = theme.matrix_cell(frac, t == p);
+            if self.cursor == Some((t, p)) {
+                style = style.add_modifier(Modifier::REVERSED | Modifier::BOLD);
+            }
+            x = put(buf, inner, x, y, &text, style);
         }
         if v.recall {
             let r = pct(m.recall_counts(t)).map_or("-".to_string(), |r| format!("{r}%"));

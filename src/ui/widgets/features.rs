@@ -140,11 +140,15 @@ impl Widget for FeatureMapsView<'_> {
         let layer_idx = features.layer.min(fm.layers.len().saturating_sub(1));
         let layer = fm.layers.get(layer_idx);
 
-        // Row 0: sample and layer selector, with short class names if it is tight.
-        let mut line = selector_line(features.requested, fm, layer_idx, theme, false);
-        if line.width() > usize::from(inner.width) {
-            line = selector_line(features.requested, fm, layer_idx, theme, true);
-        }
+        // Row 0: sample and layer selector, with the three likeliest classes when there
+        // is room, else without, else with short class names.
+        let line = [(false, true), (false, false), (true, false)]
+            .into_iter()
+            .map(|(tight, top)| selector_line(features.requested, fm, layer_idx, theme, tight, top))
+            .find(|l| l.width() <= usize::from(inner.width))
+            .unwrap_or_else(|| {
+                selector_line(features.requested, fm, layer_idx, theme, true, false)
+            });
         line.render(Rect { height: 1, ..inner }, buf);
 
         // Bottom: caption, and the colour scale on its own row when there is room.
@@ -263,13 +267,29 @@ impl FeatureMapsView<'_> {
     }
 }
 
-/// `#1234 Coat → Shirt  input ▸conv1◂ conv2 conv3`.
+/// The three likeliest classes of `fm`'s image: `Shirt 62% · Coat 30% · Pull 5%`.
+fn top3(fm: &FeatureMaps) -> Option<String> {
+    let mut classes: Vec<(usize, f32)> = fm.probabilities.iter().copied().enumerate().collect();
+    if classes.is_empty() {
+        return None;
+    }
+    classes.sort_by(|a, b| b.1.total_cmp(&a.1));
+    let parts: Vec<String> = classes
+        .iter()
+        .take(3)
+        .map(|&(k, p)| format!("{} {:.0}%", short_name(k), (p * 100.0).clamp(0.0, 100.0)))
+        .collect();
+    Some(parts.join(" · "))
+}
+
+/// `#1234 Coat → Shirt (Shirt 62% · Coat 30% · Pull 5%)  input ▸conv1◂ conv2 conv3`.
 fn selector_line<'a>(
     requested: Option<usize>,
     fm: &FeatureMaps,
     layer_idx: usize,
     theme: &Theme,
     tight: bool,
+    top: bool,
 ) -> Line<'a> {
     let wrong = fm.label != fm.predicted;
     let verdict = if wrong { theme.bad() } else { theme.good() };
@@ -286,6 +306,9 @@ fn selector_line<'a>(
         ),
         Span::styled(verdict_text, verdict),
     ];
+    if let Some(top) = top3(fm).filter(|_| top) {
+        spans.push(Span::styled(format!(" ({top})"), theme.dim()));
+    }
     if let Some(req) = requested.filter(|&r| r != fm.index) {
         let text = if tight {
             format!(" (#{req}…)")

@@ -1,5 +1,6 @@
 //! The footer: the main keys (from [`crate::ui::keys::BINDINGS`]; `p resume` while
-//! paused), or what the dashboard is waiting for.
+//! paused; first the cursor's, from [`crate::ui::keys::CURSOR_BINDINGS`], while the
+//! Confusion or Predictions pane is focused), or what the dashboard is waiting for.
 
 use ratatui::buffer::Buffer;
 use ratatui::layout::Rect;
@@ -7,13 +8,15 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::Widget;
 
 use crate::events::Phase;
-use crate::ui::keys::{GlobalAction, BINDINGS};
+use crate::ui::keys::{GlobalAction, BINDINGS, CURSOR_BINDINGS};
 use crate::ui::panes::RunStatus;
 use crate::ui::theme::Theme;
 
 pub struct Footer<'a> {
     pub status: &'a RunStatus,
     pub theme: &'a Theme,
+    /// The focused pane has a cursor (Confusion, Predictions): the arrows move it.
+    pub cursor: bool,
 }
 
 impl Widget for Footer<'_> {
@@ -37,15 +40,28 @@ impl Widget for Footer<'_> {
             }
             let mut used: usize = spans.iter().map(Span::width).sum();
             let finished = status.finished();
-            let useful = BINDINGS.iter().filter(|b| {
-                !(finished && matches!(b.action, GlobalAction::TogglePause | GlobalAction::Quit))
-            });
+            let arrows = |a: GlobalAction| {
+                self.cursor && matches!(a, GlobalAction::StepSample | GlobalAction::StepLayer)
+            };
+            // Once the run is over, pausing and quitting-with-a-question are not.
+            let over = |a: GlobalAction| {
+                finished && matches!(a, GlobalAction::TogglePause | GlobalAction::Quit)
+            };
+            let useful = BINDINGS
+                .iter()
+                .filter(|b| !over(b.action))
+                .filter(|b| !arrows(b.action));
+            let cursor = CURSOR_BINDINGS
+                .iter()
+                .filter(|_| self.cursor)
+                .filter_map(|b| Some((None, b.footer?)));
             let paused = status.display_phase() == Phase::Paused;
-            for (action, hint) in useful.filter_map(|b| Some((b.action, b.footer?))) {
+            let hints = cursor.chain(useful.filter_map(|b| Some((Some(b.action), b.footer?))));
+            for (action, hint) in hints {
                 let (key, what) = hint.split_once(' ').unwrap_or((hint, ""));
                 // The same key resumes: say what it does now.
                 let what = match action {
-                    GlobalAction::TogglePause if paused => "resume",
+                    Some(GlobalAction::TogglePause) if paused => "resume",
                     _ => what,
                 };
                 let w = key.chars().count() + what.chars().count() + 3;

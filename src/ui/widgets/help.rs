@@ -1,13 +1,13 @@
-//! The `?` help overlay, rendered from [`crate::ui::keys::BINDINGS`] (and
-//! [`crate::ui::keys::OTHER_RUNS_BINDINGS`] when there are other runs) so that it lists
-//! exactly what the handler does.
+//! The `?` help overlay, rendered from [`crate::ui::keys::BINDINGS`],
+//! [`crate::ui::keys::CURSOR_BINDINGS`] (and [`crate::ui::keys::OTHER_RUNS_BINDINGS`] when
+//! there are other runs) so that it lists exactly what the handler does.
 
 use ratatui::buffer::Buffer;
 use ratatui::layout::Rect;
 use ratatui::style::{Modifier, Style};
 use ratatui::widgets::Widget;
 
-use crate::ui::keys::{BINDINGS, OTHER_RUNS_BINDINGS};
+use crate::ui::keys::{BINDINGS, CURSOR_BINDINGS, OTHER_RUNS_BINDINGS};
 use crate::ui::theme::Theme;
 use crate::ui::widgets::overlay;
 use crate::ui::widgets::put;
@@ -26,10 +26,16 @@ impl Widget for Help<'_> {
     fn render(self, area: Rect, buf: &mut Buffer) {
         let theme = self.theme;
         let extra = if self.runs { OTHER_RUNS_BINDINGS } else { &[] };
-        let rows: Vec<_> = BINDINGS.iter().chain(extra).collect();
+        let row = |label, description| (label, description);
+        let rows: Vec<(&str, &str)> = BINDINGS
+            .iter()
+            .chain(extra)
+            .map(|b| row(b.label, b.description))
+            .chain(CURSOR_BINDINGS.iter().map(|b| row(b.label, b.description)))
+            .collect();
         let desc_w = rows
             .iter()
-            .map(|b| b.description.chars().count())
+            .map(|(_, d)| d.chars().count())
             .max()
             .unwrap_or(0);
         let want_w = KEYS_W
@@ -52,14 +58,14 @@ impl Widget for Help<'_> {
             y: inner.y.saturating_add(1),
             height: inner.height.saturating_sub(1),
         };
-        for (i, b) in rows.iter().enumerate() {
+        for (i, (label, description)) in rows.iter().enumerate() {
             let y = inner.y.saturating_add(u16::try_from(i).unwrap_or(u16::MAX));
             put(
                 buf,
                 inner,
                 inner.x,
                 y,
-                b.label,
+                label,
                 theme.accent().add_modifier(Modifier::BOLD),
             );
             put(
@@ -67,7 +73,7 @@ impl Widget for Help<'_> {
                 inner,
                 inner.x.saturating_add(KEYS_W),
                 y,
-                b.description,
+                description,
                 Style::new(),
             );
         }

@@ -107,13 +107,18 @@ impl Widget for LossChart<'_> {
         .into_iter()
         .flatten()
         .collect();
+        // Narrow, the title keeps the view (zoom, log axis) and the smoothed loss.
+        let short = match (charts.view_text(true), stats.first()) {
+            (Some(view), Some(first)) => Some(format!("{first} · {view}")),
+            (view, first) => view.or(first.cloned()),
+        };
         let block = chart_block(
             Pane::Loss,
             self.focused,
             theme,
             area.width,
             &stats,
-            stats.first(),
+            short.as_ref(),
         );
         if charts.loss_raw.is_empty() && charts.test_loss.is_empty() {
             empty_pane(block, "waiting for the first batch…", area, buf, theme);

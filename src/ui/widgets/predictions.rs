@@ -1,15 +1,19 @@
 //! The "Predictions" pane: a grid of test images with `true → predicted (confidence)`,
 //! mistakes in red. `m` switches between the fixed random sample and the most confident
-//! mistakes. The images are as large as the pane allows with every one of them showing
+//! mistakes; a confusion cell opened with Enter shows its images (off the diagonal the
+//! most confident first, on it the least). The image under the cursor is framed while the
+//! pane is focused. The images are as large as the pane allows with every one of them showing
 //! (full size is 28×14 cells; see [`grid`]), the captions as long as their tiles allow.
 
 use crate::ui::widgets::empty_pane;
 use ratatui::buffer::Buffer;
 use ratatui::layout::Rect;
+use ratatui::style::Modifier;
 use ratatui::text::Line;
 use ratatui::widgets::Widget;
 
 use crate::events::{Prediction, IMAGE_SIDE};
+use crate::ui::panes::predictions::Shown;
 use crate::ui::panes::Pane;
 use crate::ui::panes::{PredictionsMode, PredictionsPane};
 use crate::ui::theme::{Palette, Theme};
@@ -81,20 +85,9 @@ impl Widget for PredictionsGrid<'_> {
             empty_pane(block, "waiting for the first epoch…", area, buf, theme);
             return;
         };
-        let (list, what, other) = match mode {
-            PredictionsMode::Sample => (&preds.sample, "random sample", "mistakes"),
-            PredictionsMode::Mistakes => (&preds.mistakes, "most confident mistakes", "sample"),
-        };
-        let wrong = list.iter().filter(|p| p.label != p.predicted).count();
-        let info = [
-            format!(
-                "{what} · epoch {} · {wrong} wrong · m: {other}",
-                preds.epoch
-            ),
-            format!("{what} · {wrong} wrong · m: {other}"),
-            format!("{what} · m: {other}"),
-            format!("m: {other}"),
-        ];
+        let shown = pane.shown();
+        let list = &shown.list;
+        let info = title(pane, preds.epoch, &shown);
         block = with_info(block, Pane::Predictions, area.width, &info, theme.dim());
         let inner = block.inner(area);
         let n = list.len().min(pane.limit);
@@ -118,6 +111,8 @@ impl Widget for PredictionsGrid<'_> {
             let msg = match mode {
                 PredictionsMode::Sample => "no predictions yet",
                 PredictionsMode::Mistakes => "no mistakes to show",
+                PredictionsMode::Cell { .. } if pane.images.is_none() => "no test images yet",
+                PredictionsMode::Cell { .. } => "no images in this cell",
             };
             waiting(msg, inner, buf, theme);
             return;
@@ -127,17 +122,60 @@ impl Widget for PredictionsGrid<'_> {
             return;
         }
         let spots = grid::positions(inner, (0, 0), &fit);
-        let shown = &list[..spots.len().min(list.len())];
-        let how = caption_kind(shown, usize::from(fit.tile.0));
-        for (p, &(x, y)) in shown.iter().zip(&spots) {
+        let columns = spots.iter().take_while(|s| s.1 == spots[0].1).count();
+        pane.columns.set(columns.max(1));
+        let drawn = &list[..spots.len().min(list.len())];
+        let how = caption_kind(drawn, usize::from(fit.tile.0));
+        let cursor = pane.cursor.min(drawn.len().saturating_sub(1));
+        for (i, (p, &(x, y))) in drawn.iter().zip(&spots).enumerate() {
             image(&p.pixels[..], fit.px.0).draw(buf, x, y, inner, theme, Palette::Gray);
             let ok = p.label == p.predicted;
-            let style = if ok { theme.good() } else { theme.bad() };
+            let mut style = if ok { theme.good() } else { theme.bad() };
+            if self.focused && i == cursor {
+                // The image under the cursor: its caption reversed, marked before it.
+                style = style.add_modifier(Modifier::REVERSED);
+                if x > inner.x {
+                    put(buf, inner, x - 1, y, "▶", theme.accent());
+                }
+            }
             let clip = Rect::new(x, inner.y, fit.tile.0, inner.height).intersection(inner);
             let below = y.saturating_add(fit.tile.1.saturating_sub(1));
             put(buf, clip, x, below, &caption(p, how), style);
         }
     }
+}
+
+/// The pane's title after its name, longest first: what the grid shows and its keys.
+fn title(pane: &PredictionsPane, epoch: usize, shown: &Shown) -> Vec<String> {
+    let (what, other) = match pane.mode {
+        PredictionsMode::Sample => ("random sample".to_string(), "m: mistakes"),
+        PredictionsMode::Mistakes => ("most confident mistakes".to_string(), "m: sample"),
+        PredictionsMode::Cell { label, predicted } => {
+            let order = if label == predicted {
+                "least confident first"
+            } else {
+                "most confident first"
+            };
+            let n = shown.total;
+            let images = format!("{n} image{}", if n == 1 { "" } else { "s" });
+            let cell = format!("{} → {}", class_name(label), class_name(predicted));
+            let short = format!("{}→{}", short_name(label), short_name(predicted));
+            return vec![
+                format!("{cell} · {images} · {order} · Esc: sample"),
+                format!("{cell} · {images} · {order}"),
+                format!("{cell} · {images}"),
+                format!("{short} · {images}"),
+                images,
+            ];
+        }
+    };
+    let wrong = shown.list.iter().filter(|p| p.label != p.predicted).count();
+    vec![
+        format!("{what} · epoch {epoch} · {wrong} wrong · {other}"),
+        format!("{what} · {wrong} wrong · {other}"),
+        format!("{what} · {other}"),
+        other.to_string(),
+    ]
 }
 
 #[cfg(test)]
