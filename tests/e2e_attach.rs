@@ -356,9 +356,13 @@ fn as_nobody(sock: &Path) -> Result<String, i32> {
                 let e = *libc::__errno_location();
                 libc::_exit(100 + e.min(100));
             }
+            // Everything the run says, until it closes the connection.
             let mut buf = [0u8; 4096];
-            let n = libc::read(s, buf.as_mut_ptr().cast(), buf.len());
-            if n > 0 {
+            loop {
+                let n = libc::read(s, buf.as_mut_ptr().cast(), buf.len());
+                if n <= 0 {
+                    break;
+                }
                 libc::write(fds[1], buf.as_ptr().cast(), n as usize);
             }
             libc::_exit(0);

@@ -85,7 +85,9 @@ fn accept(listener: UnixListener, hub: Hub, writers: Arc<AtomicUsize>, owner: u3
 /// Say why to a connection that is not served, and close it.
 fn refuse(mut stream: UnixStream, reason: &str) {
     let _ = stream.set_write_timeout(Some(Duration::from_secs(1)));
-    let _ = writeln!(stream, "{}", json!({"event": "bye", "reason": reason}));
+    // One write: a client that reads once gets the whole line.
+    let line = format!("{}\n", json!({"event": "bye", "reason": reason}));
+    let _ = stream.write_all(line.as_bytes());
 }
 
 /// One client's two threads.
@@ -135,7 +137,9 @@ fn write_loop(out: &Mutex<UnixStream>, first: Vec<Line>, feed: Feed, why: &Mutex
                 if !send(out, &line) {
                     return;
                 }
-                if line.starts_with(r#"{"event":"exit""#) {
+                // The run's last line (keys are sorted: "code" comes first). Inside a
+                // JSON string a quote is escaped, so only the key itself matches.
+                if line.contains(r#""event":"exit""#) {
                     return;
                 }
             }
@@ -211,5 +215,35 @@ fn read_loop(
                 return;
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_exit_line_is_a_client_s_last_and_no_bye_follows_it() {
+        let (ours, theirs) = UnixStream::pair().unwrap();
+        let (tx, rx) = flume::bounded(8);
+        let feed = Feed {
+            lines: rx,
+            progress: Arc::new(Mutex::new(None)),
+        };
+        // As the hub writes it: keys sorted, "code" before "event".
+        let exit: Line = json!({"event": "exit", "code": 0, "report": null})
+            .to_string()
+            .into();
+        assert!(exit.starts_with(r#"{"code""#));
+        tx.send(r#"{"event":"message","text":"say \"event\":\"exit\""}"#.into())
+            .unwrap();
+        tx.send(exit).unwrap();
+        drop(tx);
+        write_loop(&Mutex::new(ours), Vec::new(), feed, &Mutex::new(None));
+        let mut said = String::new();
+        BufReader::new(theirs).read_to_string(&mut said).unwrap();
+        let lines: Vec<&str> = said.lines().collect();
+        assert_eq!(lines.len(), 2, "{said}");
+        assert!(lines[1].contains(r#""event":"exit""#), "{said}");
     }
 }
