@@ -43,7 +43,12 @@ fn a_cell_opens_its_images_and_an_image_its_feature_maps() {
 
     // Confusion: down a row and back up (the cursor starts on the worst confusion), open.
     tmux.keys(&["3", "j", "k", "Enter"]);
-    let screen = tmux.wait("the cell's images", LONG, |s| s.contains(" images "));
+    // (The Log says "test images" too: the Predictions title is what counts.)
+    let screen = tmux.wait("the cell's images", LONG, |s| {
+        s.lines()
+            .find(|l| l.contains("Predictions"))
+            .is_some_and(|l| l.contains(" image"))
+    });
     let (from, to, count) = cell_of(title_line(&screen, "Confusion matrix"));
     assert!(count > 0, "{screen}");
     let predictions = title_line(&screen, "Predictions");
