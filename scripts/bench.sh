@@ -40,6 +40,8 @@ bash "$root/scripts/bench_dashboard.sh" "$threads"
 
 # Served in the background, with 0, 1 and 3 dashboards attached.
 bash "$root/scripts/bench_attach.sh" "$threads"
+# The same with the default thread count (fitted to the CPU as it trains).
+bash "$root/scripts/bench_attach.sh" 0 10000 4
 
 # Photos, clean and disturbed, classified by a tutorial model trained here.
 bash "$root/scripts/bench_photos.sh"

@@ -14,7 +14,8 @@
 # The dashboards run on the same machine as the run (as `ssh host fashion-tui attach`
 # does): their drawing competes with training for the same cores, and is counted.
 #
-# Usage: scripts/bench_attach.sh [THREADS] [TRAIN_LIMIT] [ROUNDS]
+# Usage: scripts/bench_attach.sh [THREADS] [TRAIN_LIMIT] [ROUNDS]   (THREADS 0: the default
+#   count, fitted to the CPU while training, on both sides)
 set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 bin=${FASHION_TUI_BIN:-$root/target/release/fashion-tui}
