@@ -125,12 +125,7 @@ pub(super) fn fill_holes(mask: &[bool], w: usize, h: usize) -> Vec<bool> {
     }
     while let Some(i) = stack.pop() {
         let (x, y) = (i % w, i / w);
-        for d in FOUR {
-            let (nx, ny) = (x as isize + d.0, y as isize + d.1);
-            if nx < 0 || ny < 0 || nx >= w as isize || ny >= h as isize {
-                continue;
-            }
-            let j = ny as usize * w + nx as usize;
+        for j in FOUR.into_iter().filter_map(|d| step(x, y, d, w, h)) {
             if !outside[j] && !mask[j] {
                 outside[j] = true;
                 stack.push(j);
@@ -224,6 +219,13 @@ pub(super) fn dilate(mask: &[bool], w: usize, h: usize, r: usize) -> Vec<bool> {
     };
     let rows = pass(mask, w, h, &|l, i| l * w + i);
     pass(&rows, h, w, &|l, i| i * w + l)
+}
+
+/// The index of pixel (x, y)'s neighbour one step in direction `d` (one of [`FOUR`]),
+/// when it lies within the `w`×`h` picture.
+pub(super) fn step(x: usize, y: usize, d: (isize, isize), w: usize, h: usize) -> Option<usize> {
+    let (nx, ny) = (x.checked_add_signed(d.0)?, y.checked_add_signed(d.1)?);
+    (nx < w && ny < h).then(|| ny * w + nx)
 }
 
 /// Calls `f` with the index of each of pixel (x, y)'s eight neighbours in the picture.

@@ -3,7 +3,7 @@
 //! the object and which are shadow, and the background's light near the object with the
 //! object left out.
 
-use super::filters::{dilate, fill_holes, FOUR};
+use super::filters::{dilate, fill_holes, step, FOUR};
 use super::gray::Small;
 use super::light::{local_light, Surface};
 use super::object::{Detection, Evened, Found, Search, FAINT_SIGMAS};
@@ -222,11 +222,10 @@ fn exits_beyond(
                 continue;
             }
             for d in FOUR {
-                let (nx, ny) = (x as isize + d.0, y as isize + d.1);
-                if nx < 0 || ny < 0 || nx >= w as isize || ny >= h as isize {
+                let Some(j) = step(x, y, d, w, h) else {
                     continue;
-                }
-                if smooth[ny as usize * w + nx as usize] > f {
+                };
+                if smooth[j] > f {
                     continue;
                 }
                 if ends_sharply(smooth, w, h, x, y, d, cell as f32) {
@@ -276,11 +275,9 @@ fn object_regions(
             members.push(i);
             let (x, y) = (i % w, i / w);
             for d in FOUR {
-                let (nx, ny) = (x as isize + d.0, y as isize + d.1);
-                if nx < 0 || ny < 0 || nx >= w as isize || ny >= h as isize {
+                let Some(j) = step(x, y, d, w, h) else {
                     continue;
-                }
-                let j = ny as usize * w + nx as usize;
+                };
                 if sharp[j] {
                     hard += 1;
                 } else if !above[j] {
