@@ -189,13 +189,17 @@ fn detach_then_attach_pause_and_detach_from_several_terminals() {
         record.contains("went away; the run trains on detached"),
         "{record}"
     );
+    // The run stores an epoch a moment before it tells it: an attach in between hears it
+    // just after its history. So: some attach tells every epoch stored before it came.
+    common::wait_for("an attach that tells every stored epoch", LONG, || {
+        let stored = metrics(&run).len();
+        let told = history_lines(&run)
+            .iter()
+            .filter(|l| l.contains(r#""event":"epoch""#))
+            .count();
+        told >= stored
+    });
     let stored = metrics(&run).len();
-    let lines = history_lines(&run);
-    let epochs = lines
-        .iter()
-        .filter(|l| l.contains(r#""event":"epoch""#))
-        .count();
-    assert!(epochs >= stored, "{epochs} epochs told, {stored} stored");
     let tmux = Tmux::start("reattach", &attach("exit-4"), 140, 40);
     let s = tmux.wait("the run, reattached", LONG, |s| s.contains("TRAINING"));
     // Its header counts from the run's first epoch, not from this dashboard's.
