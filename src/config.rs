@@ -227,6 +227,9 @@ pub struct Ui {
     pub color: ColorMode,
     pub predictions: usize,
     pub ascii_charts: bool,
+    /// Ask the terminal for clicks and the wheel (a click selects a pane, a confusion cell,
+    /// an image; the wheel zooms a chart). Off: the terminal keeps its own mouse selection.
+    pub mouse: bool,
     /// Tell the terminal when a run ends (a bell and a desktop notification).
     pub notify: bool,
     /// What the dashboard's terminal going away does to the run.
@@ -252,6 +255,7 @@ impl Default for Ui {
             color: ColorMode::Auto,
             predictions: 16,
             ascii_charts: false,
+            mouse: true,
             notify: true,
             on_hangup: OnHangup::Detach,
         }

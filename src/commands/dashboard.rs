@@ -243,5 +243,6 @@ pub fn ui_options(cfg: &Config) -> ui::UiOptions {
         color: cfg.ui.color,
         predictions: cfg.ui.predictions,
         ascii_charts: cfg.ui.ascii_charts,
+        mouse: cfg.ui.mouse,
     }
 }

@@ -93,10 +93,8 @@ pub fn run(args: &ViewArgs) -> Result<ExitCode> {
     let first = runs[0].clone();
     let cfg = &first.config;
     let opts = UiOptions {
-        fps: cfg.ui.fps,
         color: cfg.ui.color.from_env(),
-        predictions: cfg.ui.predictions,
-        ascii_charts: cfg.ui.ascii_charts,
+        ..super::dashboard::ui_options(cfg)
     };
     let app = app_for(&runs, opts);
     if let Some(live) = client::attach(&runs[0].dir, &super::dashboard::terminal_name(), true)? {

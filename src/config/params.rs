@@ -382,6 +382,10 @@ pub const PARAMS: &[Param] = &[
         "plain characters instead of Braille: true | false",
     ),
     next(
+        field!(ui.mouse),
+        "clicks select panes, cells and images; the wheel zooms charts: true | false",
+    ),
+    next(
         field!(ui.on_hangup),
         "when the dashboard's terminal goes away: detach (train on) | stop",
     ),

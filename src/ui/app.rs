@@ -9,6 +9,8 @@ mod control;
 mod cursor;
 mod editing;
 
+pub use cursor::Spot;
+
 use std::collections::VecDeque;
 use std::time::{Duration, Instant};
 
@@ -47,6 +49,8 @@ pub struct UiOptions {
     pub predictions: usize,
     /// Plain-character chart markers instead of Braille.
     pub ascii_charts: bool,
+    /// Clicks and the wheel (the terminal is asked to report them).
+    pub mouse: bool,
 }
 
 impl Default for UiOptions {
@@ -56,6 +60,7 @@ impl Default for UiOptions {
             color: ColorMode::Auto,
             predictions: 16,
             ascii_charts: false,
+            mouse: true,
         }
     }
 }

@@ -299,6 +299,19 @@ pub const CURSOR_BINDINGS: &[Binding<CursorAction>] = &[
     },
 ];
 
+/// What the mouse does (with `ui.mouse`, where the terminal reports it), as the help lists
+/// it: (what, where and what it does). [`crate::ui::mouse`] does it; every one has a key.
+pub const MOUSE: &[(&str, &str)] = &[
+    (
+        "click",
+        "a pane or tab: focus; a cell: its images; an image: its maps",
+    ),
+    (
+        "wheel",
+        "Loss / Accuracy: zoom the epochs; Feature maps: the layer",
+    ),
+];
+
 /// The keys of the Runs pane.
 pub const RUNS_BINDINGS: &[Binding<RunsAction>] = &[
     Binding {

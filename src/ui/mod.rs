@@ -6,6 +6,7 @@ pub mod app;
 pub mod editor;
 pub mod history;
 pub mod keys;
+pub mod mouse;
 pub mod panes;
 pub mod render;
 pub mod run;
@@ -18,6 +19,8 @@ mod editor_tests;
 pub(crate) mod fixtures;
 #[cfg(test)]
 mod linked_tests;
+#[cfg(test)]
+mod mouse_tests;
 #[cfg(test)]
 mod tests;
 

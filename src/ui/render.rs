@@ -65,12 +65,22 @@ pub fn render(app: &App, frame: &mut Frame) {
     draw(app, area, frame.buffer_mut());
 }
 
-/// [`render`] into any buffer area (for tests and embedding).
-pub fn draw(app: &App, area: Rect, buf: &mut Buffer) {
-    let area = area.intersection(buf.area);
+/// Where everything goes on a screen of a given size (see [`render`]); the mouse finds
+/// what it points at from the same.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Screen {
+    pub header: Rect,
+    pub footer: Rect,
+    /// The tab bar, when the panes take turns.
+    pub tabs: Option<Rect>,
+    /// The panes on the screen and their areas: all six, or the focused one.
+    pub panes: Vec<(Pane, Rect)>,
+}
+
+/// The layout of `app` on `area`; `None` when the area is too small for a dashboard.
+pub fn screen(app: &App, area: Rect) -> Option<Screen> {
     if area.width < MIN.0 || area.height < MIN.1 {
-        too_small(area, buf);
-        return;
+        return None;
     }
     let header_h = if area.height >= 20 { 3 } else { 1 };
     let [header, body, footer] = Layout::vertical([
@@ -79,25 +89,45 @@ pub fn draw(app: &App, area: Rect, buf: &mut Buffer) {
         Constraint::Length(1),
     ])
     .areas(area);
+    let big = area.width >= BIG.0 && area.height >= BIG.1;
+    let (tabs, panes) = if big && !app.zoom {
+        (None, big_layout(body).to_vec())
+    } else if big {
+        (None, vec![(app.focus, body)])
+    } else {
+        let [tabs, rest] =
+            Layout::vertical([Constraint::Length(1), Constraint::Fill(1)]).areas(body);
+        (Some(tabs), vec![(app.focus, rest)])
+    };
+    Some(Screen {
+        header,
+        footer,
+        tabs,
+        panes,
+    })
+}
+
+/// [`render`] into any buffer area (for tests and embedding).
+pub fn draw(app: &App, area: Rect, buf: &mut Buffer) {
+    let area = area.intersection(buf.area);
+    let Some(screen) = screen(app, area) else {
+        too_small(area, buf);
+        return;
+    };
     let (status, theme) = (&app.status, &app.theme);
-    Header { status, theme }.render(header, buf);
+    Header { status, theme }.render(screen.header, buf);
     Footer {
         status,
         theme,
         cursor: matches!(app.focus, Pane::Confusion | Pane::Predictions),
     }
-    .render(footer, buf);
-
-    let big = area.width >= BIG.0 && area.height >= BIG.1;
-    if big && !app.zoom {
-        big_layout(app, body, buf);
-    } else if big {
-        pane(app, app.focus, body, buf, true);
-    } else {
-        let [tabs, rest] =
-            Layout::vertical([Constraint::Length(1), Constraint::Fill(1)]).areas(body);
+    .render(screen.footer, buf);
+    if let Some(tabs) = screen.tabs {
         tab_bar(app, tabs, buf);
-        pane(app, app.focus, rest, buf, true);
+    }
+    let shared = screen.panes.len() > 1;
+    for &(p, r) in &screen.panes {
+        draw_pane(app, p, r, buf, app.focus == p, shared);
     }
 
     match app.overlay {
@@ -105,6 +135,7 @@ pub fn draw(app: &App, area: Rect, buf: &mut Buffer) {
         Overlay::Help => Help {
             theme: &app.theme,
             runs: !app.charts.others.is_empty(),
+            mouse: app.opts.mouse,
         }
         .render(area, buf),
         Overlay::Runs => RunsView {
@@ -123,7 +154,8 @@ pub fn draw(app: &App, area: Rect, buf: &mut Buffer) {
     }
 }
 
-fn big_layout(app: &App, body: Rect, buf: &mut Buffer) {
+/// The six panes on one screen.
+fn big_layout(body: Rect) -> [(Pane, Rect); 6] {
     let mid_w = confusion::preferred_width(body.width.saturating_mul(9) / 20);
     let left_w = body.width.saturating_sub(mid_w).saturating_mul(45) / 100;
     let [left, mid, right] = Layout::horizontal([
@@ -137,16 +169,14 @@ fn big_layout(app: &App, body: Rect, buf: &mut Buffer) {
     let [conf, log] = Layout::vertical([Constraint::Length(15), Constraint::Fill(1)]).areas(mid);
     let [features, preds] =
         Layout::vertical([Constraint::Percentage(45), Constraint::Fill(1)]).areas(right);
-    for (p, r) in [
+    [
         (Pane::Loss, loss),
         (Pane::Accuracy, acc),
         (Pane::Confusion, conf),
         (Pane::Log, log),
         (Pane::Features, features),
         (Pane::Predictions, preds),
-    ] {
-        draw_pane(app, p, r, buf, app.focus == p, true);
-    }
+    ]
 }
 
 /// Draw one pane, alone on the screen or in a tab (`z` gives it no more room).
@@ -204,15 +234,39 @@ fn draw_pane(app: &App, pane: Pane, area: Rect, buf: &mut Buffer, focused: bool,
     }
 }
 
+/// The tabs' titles in a bar `width` wide: `1 Loss`, or short names when the full ones
+/// do not fit.
+fn tab_titles(width: u16) -> Vec<String> {
+    let full: usize = Pane::ALL.iter().map(|p| p.title().len() + 5).sum();
+    let short = full > usize::from(width);
+    Pane::ALL
+        .iter()
+        .enumerate()
+        .map(|(i, p)| {
+            let name = if short { p.short_title() } else { p.title() };
+            format!("{} {name}", i + 1)
+        })
+        .collect()
+}
+
+/// The tab drawn at column `x` of the tab bar at `area`: ratatui's tabs are a space, the
+/// title, a space, and a one-column divider between them.
+pub fn tab_at(area: Rect, x: u16) -> Option<Pane> {
+    let mut start = area.x;
+    for (title, pane) in tab_titles(area.width).iter().zip(Pane::ALL) {
+        let w = u16::try_from(title.chars().count()).unwrap_or(u16::MAX);
+        let end = start.saturating_add(w).saturating_add(2);
+        if (start..end).contains(&x) {
+            return Some(pane);
+        }
+        start = end.saturating_add(1);
+    }
+    None
+}
+
 fn tab_bar(app: &App, area: Rect, buf: &mut Buffer) {
     let theme = &app.theme;
-    let full: usize = Pane::ALL.iter().map(|p| p.title().len() + 5).sum();
-    let short = full > usize::from(area.width);
-    let titles = Pane::ALL.iter().enumerate().map(|(i, p)| {
-        let name = if short { p.short_title() } else { p.title() };
-        Line::from(format!("{} {name}", i + 1))
-    });
-    Tabs::new(titles)
+    Tabs::new(tab_titles(area.width).into_iter().map(Line::from))
         .select(app.focus.index())
         .style(theme.dim())
         .highlight_style(

@@ -21,6 +21,7 @@ use ratatui::crossterm::terminal::{
     disable_raw_mode, enable_raw_mode, EnterAlternateScreen, LeaveAlternateScreen,
 };
 use ratatui::crossterm::{cursor, execute};
+use ratatui::layout::{Position, Rect};
 use ratatui::Terminal;
 
 use crate::config::reload::Reloader;
@@ -28,6 +29,7 @@ use crate::error::UsageError;
 use crate::events::{Command, Progress, TrainEvent};
 use crate::ui::app::App;
 use crate::ui::editor::Action;
+use crate::ui::mouse;
 use crate::ui::render::render;
 
 /// Most trainer events handled per loop iteration (the rest wait for the next one).
@@ -98,6 +100,13 @@ where
             match ev {
                 Event::Key(key) => {
                     if let Some(cmd) = app.on_key(key) {
+                        send(app, rx, cmd);
+                    }
+                }
+                Event::Mouse(m) => {
+                    let size = terminal.size().context("reading the terminal's size")?;
+                    if let Some(cmd) = mouse::on_mouse(app, m, Rect::from((Position::ORIGIN, size)))
+                    {
                         send(app, rx, cmd);
                     }
                 }
@@ -234,7 +243,27 @@ static HOOK: Once = Once::new();
 pub fn restore() {
     if ACTIVE.swap(false, Ordering::SeqCst) {
         let _ = disable_raw_mode();
-        let _ = execute!(io::stdout(), LeaveAlternateScreen, cursor::Show);
+        let _ = execute!(
+            io::stdout(),
+            ReportClicks(false),
+            LeaveAlternateScreen,
+            cursor::Show
+        );
+    }
+}
+
+/// Ask the terminal to report mouse buttons and the wheel (`true`), in SGR encoding, or to
+/// stop. Not crossterm's `EnableMouseCapture`: that also asks for every motion, which would
+/// send bytes over SSH whenever the pointer crosses the window.
+struct ReportClicks(bool);
+
+impl ratatui::crossterm::Command for ReportClicks {
+    fn write_ansi(&self, f: &mut impl std::fmt::Write) -> std::fmt::Result {
+        f.write_str(if self.0 {
+            "\x1b[?1000h\x1b[?1006h"
+        } else {
+            "\x1b[?1006l\x1b[?1000l"
+        })
     }
 }
 
@@ -275,7 +304,8 @@ struct TerminalGuard {
 }
 
 impl TerminalGuard {
-    fn enter() -> anyhow::Result<TerminalGuard> {
+    /// Take the terminal; `mouse`: ask it for clicks and the wheel.
+    fn enter(mouse: bool) -> anyhow::Result<TerminalGuard> {
         install_panic_hook();
         if let Ok(mut t) = UI_THREAD.lock() {
             *t = Some(std::thread::current().id());
@@ -284,6 +314,9 @@ impl TerminalGuard {
         ACTIVE.store(true, Ordering::SeqCst);
         let setup = || -> anyhow::Result<Terminal<CrosstermBackend<Stdout>>> {
             execute!(io::stdout(), EnterAlternateScreen, cursor::Hide)?;
+            if mouse {
+                execute!(io::stdout(), ReportClicks(true))?;
+            }
             let mut terminal = Terminal::new(CrosstermBackend::new(io::stdout()))?;
             terminal.clear()?;
             Ok(terminal)
@@ -333,7 +366,7 @@ pub fn run_terminal_app(
     hangup_detaches: bool,
 ) -> anyhow::Result<App> {
     let result = {
-        let mut guard = TerminalGuard::enter()?;
+        let mut guard = TerminalGuard::enter(app.options().mouse)?;
         let mut signalled = false;
         let mut input = |timeout: Duration| -> io::Result<Option<Event>> {
             let sig = signal.load(Ordering::SeqCst);

@@ -55,6 +55,15 @@ impl Tmux {
         self.cmd(&args);
     }
 
+    /// A left click at column `x`, row `y` (from 0) of the session's pane, as a terminal
+    /// reports it to a program that asked for clicks (SGR encoding: press, then release).
+    #[allow(dead_code)]
+    pub fn click(&self, x: usize, y: usize) {
+        let (x, y) = (x + 1, y + 1);
+        let report = format!("\x1b[<0;{x};{y}M\x1b[<0;{x};{y}m");
+        self.cmd(&["send-keys", "-t", "ft", "-l", &report]);
+    }
+
     /// A second window, `name`, running `script` under `sh -c`.
     pub fn window(&self, name: &str, script: &str) {
         let shell = format!("sh -c {}", shell_word(script));

@@ -4,10 +4,33 @@
 
 use ratatui::crossterm::event::{KeyCode, KeyEvent};
 
-use super::App;
+use super::{App, Overlay};
 use crate::events::Command;
 use crate::ui::keys::{self, CursorAction, CURSOR_BINDINGS};
-use crate::ui::panes::{Pane, PredictionsMode};
+use crate::ui::panes::{ConfusionCursor, Pane, PredictionsMode};
+
+/// What the mouse pointer is on ([`crate::ui::mouse`] finds it from the layout the screen
+/// was drawn with).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Spot {
+    /// A pane or its tab, off any cell or image.
+    Pane(Pane),
+    /// A cell of the confusion matrix: (true class, predicted).
+    Cell(usize, usize),
+    /// The `n`th image the Predictions pane shows.
+    Image(usize),
+}
+
+impl Spot {
+    /// The pane the spot is in.
+    pub fn pane(self) -> Pane {
+        match self {
+            Spot::Pane(p) => p,
+            Spot::Cell(..) => Pane::Confusion,
+            Spot::Image(_) => Pane::Predictions,
+        }
+    }
+}
 
 /// Which way an arrow (or `hjkl`, `[` `]`, `,` `.`, `+` `-`) points: (rows, columns).
 fn direction(code: KeyCode) -> (i64, i64) {
@@ -47,6 +70,53 @@ impl App {
             (_, CursorAction::Open) => return Some(self.open_image()),
         }
         Some(None)
+    }
+
+    /// A click on `spot`: the pane (or tab) gets the focus; a cell also opens its images,
+    /// as the cursor and Enter would; an image its feature maps. A click anywhere closes
+    /// the help; the other overlays take keys only.
+    pub fn on_click(&mut self, spot: Spot) -> Option<Command> {
+        match self.overlay {
+            Overlay::None => {}
+            Overlay::Help => {
+                self.overlay = Overlay::None;
+                self.dirty = true;
+                return None;
+            }
+            _ => return None,
+        }
+        self.dirty = true;
+        self.focus = spot.pane();
+        match spot {
+            Spot::Pane(_) => None,
+            Spot::Cell(row, col) => {
+                self.confusion = ConfusionCursor {
+                    row,
+                    col,
+                    moved: true,
+                };
+                self.predictions.open_cell(row, col);
+                None
+            }
+            Spot::Image(n) => {
+                self.predictions.cursor = n;
+                self.open_image()
+            }
+        }
+    }
+
+    /// The wheel over `pane` (`up` away from the user): the Loss and Accuracy charts zoom
+    /// to fewer epochs (up) or more, the Feature maps go a layer up or down.
+    pub fn on_wheel(&mut self, pane: Pane, up: bool) {
+        if self.overlay != Overlay::None {
+            return;
+        }
+        match pane {
+            Pane::Loss | Pane::Accuracy => self.charts.zoom(up),
+            Pane::Features => self.features.step_layer(if up { -1 } else { 1 }),
+            Pane::Confusion | Pane::Predictions | Pane::Log => return,
+        }
+        self.dirty = true;
     }
 
     /// The image under the Predictions cursor into the Feature maps pane.

@@ -5,9 +5,9 @@
 
 use crate::ui::widgets::empty_pane;
 use ratatui::buffer::Buffer;
-use ratatui::layout::Rect;
+use ratatui::layout::{Position, Rect};
 use ratatui::style::{Modifier, Style};
-use ratatui::widgets::Widget;
+use ratatui::widgets::{Block, Widget};
 
 use crate::events::{worst_confusion, Confusion, ConfusionStats, EpochSummary, NUM_CLASSES};
 use crate::ui::panes::Pane;
@@ -125,6 +125,21 @@ pub fn preferred_width(max: u16) -> u16 {
         .map(|v| v.width() + 2)
         .find(|&w| w <= max)
         .unwrap_or(max)
+}
+
+/// The cell (true class, predicted) drawn at `(x, y)` when the pane fills `area`, as
+/// [`ConfusionMatrix`] lays it out: the header row when there is room for it, then a row
+/// per true class; after the row names, a column per predicted class.
+pub fn cell_at(area: Rect, x: u16, y: u16) -> Option<(usize, usize)> {
+    let inner = Block::bordered().inner(area);
+    if !inner.contains(Position { x, y }) {
+        return None;
+    }
+    let v = Variant::pick(inner.width);
+    let top = inner.y + u16::from(inner.height > NUM_CLASSES as u16);
+    let row = usize::from(y.checked_sub(top)?);
+    let col = usize::from(x.checked_sub(inner.x.saturating_add(v.name_w))? / v.cell_w);
+    (row < NUM_CLASSES && col < NUM_CLASSES).then_some((row, col))
 }
 
 /// Count as text of at most `width` characters: `·` for 0, `1k` when too long.

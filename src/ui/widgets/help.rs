@@ -1,13 +1,14 @@
 //! The `?` help overlay, rendered from [`crate::ui::keys::BINDINGS`],
 //! [`crate::ui::keys::CURSOR_BINDINGS`] (and [`crate::ui::keys::OTHER_RUNS_BINDINGS`] when
-//! there are other runs) so that it lists exactly what the handler does.
+//! there are other runs) so that it lists exactly what the handler does, and what the mouse
+//! does ([`crate::ui::keys::MOUSE`]) when it is on.
 
 use ratatui::buffer::Buffer;
 use ratatui::layout::Rect;
 use ratatui::style::{Modifier, Style};
 use ratatui::widgets::Widget;
 
-use crate::ui::keys::{BINDINGS, CURSOR_BINDINGS, OTHER_RUNS_BINDINGS};
+use crate::ui::keys::{BINDINGS, CURSOR_BINDINGS, MOUSE, OTHER_RUNS_BINDINGS};
 use crate::ui::theme::Theme;
 use crate::ui::widgets::overlay;
 use crate::ui::widgets::put;
@@ -16,6 +17,8 @@ pub struct Help<'a> {
     pub theme: &'a Theme,
     /// Whether there are other runs to show (else the Runs key is not listed).
     pub runs: bool,
+    /// Whether the mouse is on (`ui.mouse`; else it is not listed).
+    pub mouse: bool,
 }
 
 /// Width of the keys column.
@@ -32,6 +35,7 @@ impl Widget for Help<'_> {
             .chain(extra)
             .map(|b| row(b.label, b.description))
             .chain(CURSOR_BINDINGS.iter().map(|b| row(b.label, b.description)))
+            .chain(MOUSE.iter().filter(|_| self.mouse).copied())
             .collect();
         let desc_w = rows
             .iter()

@@ -7,17 +7,17 @@
 
 use crate::ui::widgets::empty_pane;
 use ratatui::buffer::Buffer;
-use ratatui::layout::Rect;
+use ratatui::layout::{Position, Rect};
 use ratatui::style::Modifier;
 use ratatui::text::Line;
-use ratatui::widgets::Widget;
+use ratatui::widgets::{Block, Widget};
 
 use crate::events::{Prediction, IMAGE_SIDE};
 use crate::ui::panes::predictions::Shown;
 use crate::ui::panes::Pane;
 use crate::ui::panes::{PredictionsMode, PredictionsPane};
 use crate::ui::theme::{Palette, Theme};
-use crate::ui::widgets::grid::{self, Items};
+use crate::ui::widgets::grid::{self, Fit, Items};
 use crate::ui::widgets::pixels::image;
 use crate::ui::widgets::{class_name, pane_block, put, short_name, waiting, with_info};
 
@@ -91,14 +91,7 @@ impl Widget for PredictionsGrid<'_> {
         block = with_info(block, Pane::Predictions, area.width, &info, theme.dim());
         let inner = block.inner(area);
         let n = list.len().min(pane.limit);
-        let items = Items {
-            px: (IMAGE_SIDE, IMAGE_SIDE),
-            count: n,
-            caption: 1,
-            min_side: MIN_SIDE,
-            max_side: MAX_SIDE,
-        };
-        let fit = grid::fit((inner.width, inner.height), (0, 0), &items);
+        let fit = fit(inner, n);
         if fit.shown > 0 && fit.shown < n {
             let zoom = if self.can_zoom { " · z zooms" } else { "" };
             block = block.title_bottom(
@@ -143,6 +136,30 @@ impl Widget for PredictionsGrid<'_> {
             put(buf, clip, x, below, &caption(p, how), style);
         }
     }
+}
+
+/// How `n` images tile the pane's `inner` area.
+fn fit(inner: Rect, n: usize) -> Fit {
+    let items = Items {
+        px: (IMAGE_SIDE, IMAGE_SIDE),
+        count: n,
+        caption: 1,
+        min_side: MIN_SIDE,
+        max_side: MAX_SIDE,
+    };
+    grid::fit((inner.width, inner.height), (0, 0), &items)
+}
+
+/// Which of the images `pane` shows (its place in the list, as the cursor counts) is drawn
+/// at `(x, y)` when the pane fills `area`: its picture or its caption.
+pub fn image_at(pane: &PredictionsPane, area: Rect, x: u16, y: u16) -> Option<usize> {
+    pane.latest.as_ref()?;
+    let inner = Block::bordered().inner(area);
+    let n = pane.shown().list.len().min(pane.limit);
+    let fit = fit(inner, n);
+    grid::positions(inner, (0, 0), &fit)
+        .iter()
+        .position(|&(sx, sy)| Rect::new(sx, sy, fit.tile.0, fit.tile.1).contains(Position { x, y }))
 }
 
 /// The pane's title after its name, longest first: what the grid shows and its keys.
