@@ -8,6 +8,9 @@
 #   default  PyTorch 2.13 eager in Python (scripts/bench_pytorch.py): the same network,
 #            initialisation, batch and Adam (lr 1e-3, eps 1e-7), torch.optim.Adam's default
 #   fused    the same with torch.optim.Adam(fused=True)
+#   lean     PyTorch's default Adam in the leanest loop a user writes for speed: both sets
+#            converted to float once before the loops, no loss read per batch (--lean)
+#   leanfused  the lean loop with Adam(fused=True): the strongest PyTorch here
 #   fast     fashion-tui's fast model with its own recipe (batch 256); no PyTorch twin
 # An arm's epoch is its training loop and then one evaluation over the whole test set
 # (10,000 images, batches of 256, no autograd): `seconds` + `eval_seconds` of its JSON
@@ -15,9 +18,9 @@
 # model; nor fashion-tui's checkpoint and the dashboard's predictions and feature maps,
 # which come after its evaluation.
 #
-# Rounds run the arms in the orders of a balanced Latin square (ours default fast fused,
-# default fused ours fast, ...): every four rounds each arm runs once in each position and
-# once after each other arm, so drift cancels. The ratios are medians of the per-round
+# Rounds run the arms in the orders of a balanced Latin square (Williams' design for six
+# arms): every six rounds each arm runs once in each position and once after each other
+# arm, so drift cancels; fewer rounds still rotate the order. The ratios are medians of the per-round
 # ratios. Peak RSS: GNU time's maximum resident set of each whole process (the binary on
 # its CPU path; the Python interpreter with torch and numpy loaded), the highest round.
 #
@@ -73,24 +76,28 @@ arm() { # $1: arm index, $2: round
     1) pytorch "$2" default ;;
     2) pytorch "$2" fused --fused ;;
     3) ours "$2" fast fast ;;
+    4) pytorch "$2" lean --lean ;;
+    5) pytorch "$2" leanfused --lean --fused ;;
   esac
 }
-names=(ours default fused fast)
+names=(ours default fused fast lean leanfused)
 
 "$ceiling_bin" --threads "$threads" --json > "$work/ceiling-before.json"
-# Williams' balanced Latin square for four arms: row r is (r + [0 1 3 2]) mod 4.
-first=(0 1 3 2)
+# Williams' balanced Latin square for six arms: row r is (r + [0 1 5 2 4 3]) mod 6.
+first=(0 1 5 2 4 3)
+k=${#first[@]}
 for r in $(seq "$rounds"); do
   order=()
-  for j in 0 1 2 3; do order+=($(( (first[j] + r - 1) % 4 ))); done
+  for j in "${!first[@]}"; do order+=($(( (first[j] + r - 1) % k ))); done
   echo "bench: round $r/$rounds: $(for a in "${order[@]}"; do printf '%s ' "${names[a]}"; done)($threads thread(s))" >&2
   for a in "${order[@]}"; do arm "$a" "$r"; done
 done
 "$ceiling_bin" --threads "$threads" --json > "$work/ceiling-after.json"
 
-python3 - "$work" "$rounds" "$threads" <<'PY'
+source "$root/scripts/cpu.sh"
+python3 - "$work" "$rounds" "$threads" "$(cpu_name)" <<'PY'
 import json, re, statistics, sys
-d, n, threads = sys.argv[1], int(sys.argv[2]), sys.argv[3]
+d, n, threads, cpu = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4]
 med = statistics.median
 def rss(p):
     return int(re.search(r"Maximum resident set size \(kbytes\): (\d+)", open(p).read()).group(1)) / 1024
@@ -113,14 +120,18 @@ def arm(name, model):
     return {"rows": rows, "rss": max(rss(f"{d}/{name}-{r}.time") for r in range(1, n + 1))}
 
 arms = {"ours": arm("ours", "tutorial"), "default": arm("default", "tutorial"),
-        "fused": arm("fused", "tutorial"), "fast": arm("fast", "fast")}
+        "fused": arm("fused", "tutorial"), "lean": arm("lean", "tutorial"),
+        "leanfused": arm("leanfused", "tutorial"), "fast": arm("fast", "fast")}
 label = {"ours": "fashion-tui, tutorial (release binary)",
          "default": "PyTorch eager, tutorial, `Adam`",
          "fused": "PyTorch eager, tutorial, `Adam(fused=True)`",
+         "lean": "PyTorch eager, lean loop, `Adam`",
+         "leanfused": "PyTorch eager, lean loop, `Adam(fused=True)`",
          "fast": "fashion-tui, fast (its recipe, batch 256)"}
 t = arms["ours"]["rows"][0]
 print(f"== speed and memory: one epoch ({t['train']} training images, then the evaluation of "
-      f"{t['test']} test images), CPU, {threads} thread(s), rounds: {n} (balanced Latin square order)")
+      f"{t['test']} test images), {threads} thread(s), rounds: {n} (balanced Latin square order)")
+print(f"CPU: {cpu}")
 best = lambda c, lib: max(r["gflops"] for r in c[lib])
 print(f"matrix-product ceiling (f32, libtorch, {threads} thread(s)): {ceiling:.0f} GFLOP/s "
       f"(MKL {max(best(c, 'sgemm') for c in (before, after)):.0f}, "
@@ -140,13 +151,14 @@ for k, a in arms.items():
           f"{100 * med(r['gflops'] for r in rows) / ceiling:.1f}% | {a['rss']:.0f} MB |")
 print()
 ours = arms["ours"]
-short = {"default": "PyTorch `Adam`", "fused": "PyTorch `Adam(fused=True)`"}
-for k, target in (("default", 0.6), ("fused", 0.75)):
+short = {"default": "PyTorch `Adam`", "fused": "PyTorch `Adam(fused=True)`",
+         "lean": "PyTorch lean loop, `Adam`", "leanfused": "PyTorch lean loop, `Adam(fused=True)`"}
+for k, target in (("default", 0.6), ("fused", 0.75), ("lean", 0.6), ("leanfused", 0.75)):
     ratios = [o["secs"] / p["secs"] for o, p in zip(ours["rows"], arms[k]["rows"])]
     faster = sum(x < 1 for x in ratios)
     per_round = " · ".join(f"{x:.2f}" for x in ratios)
     print(f"fashion-tui / {short[k]}: "
-          f"**{med(ratios):.2f}x** the time (median of rounds {per_round}; "
+          f"**{med(ratios):.2f}x** the time (rounds {min(ratios):.2f}–{max(ratios):.2f}: {per_round}; "
           f"faster in {faster} of {n}; target <= {target}x)")
 for k in ("default", "fused"):
     print(f"peak RSS, fashion-tui / {short[k]}: "
