@@ -12,7 +12,7 @@ use fashion_tui::config::recipe::defaults_for;
 use fashion_tui::config::{ModelKind, Optimizer, Precision, Training};
 use fashion_tui::model::fast::{block, macs, FastSpec};
 use fashion_tui::model::precision;
-use fashion_tui::model::{FastCnn, Network, TutorialCnn};
+use fashion_tui::model::{FastCnn, Kernels, Network, TutorialCnn};
 use fashion_tui::train::augment::Augment;
 use fashion_tui::train::loss;
 use fashion_tui::train::optim::Optim;
@@ -129,7 +129,8 @@ fn main() {
     for (name, spec) in CANDIDATES {
         let vs = nn::VarStore::new(Device::Cpu);
         // In the recipe's precision, where this machine has it.
-        let net = FastCnn::with_spec(&vs.root(), *spec, 0.0).computing_in(compute);
+        let net = FastCnn::with_spec(&vs.root(), *spec, 0.0)
+            .computing_with(Kernels::rule(ModelKind::Fast, compute));
         let params: i64 = vs
             .trainable_variables()
             .iter()

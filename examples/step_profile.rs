@@ -11,9 +11,9 @@
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use fashion_tui::config::{Optimizer, Precision, Training};
+use fashion_tui::config::{ModelKind, Optimizer, Precision, Training};
 use fashion_tui::data::idx;
-use fashion_tui::model::{precision, FastCnn, Network, TutorialCnn};
+use fashion_tui::model::{precision, FastCnn, Kernels, Network, TutorialCnn};
 use fashion_tui::train::loss;
 use fashion_tui::train::optim::Optim;
 use tch::{nn, Device, Kind, Tensor};
@@ -30,10 +30,10 @@ fn main() {
     let (net, training, smoothing): (Box<dyn Network>, Training, f64) = match model {
         "fast" => (
             // In the recipe's precision, where this machine has it.
-            Box::new(
-                FastCnn::new(&vs.root(), 0.0)
-                    .computing_in(precision::resolve(Precision::Bf16, Device::Cpu).0),
-            ),
+            Box::new(FastCnn::new(&vs.root(), 0.0).computing_with(Kernels::rule(
+                ModelKind::Fast,
+                precision::resolve(Precision::Bf16, Device::Cpu).0,
+            ))),
             Training {
                 optimizer: Optimizer::Nesterov,
                 lr: 0.1,

@@ -3,7 +3,8 @@
 # 1. Speed (scripts/bench_speed.sh): one epoch, training and then the evaluation of the
 #    10,000 test images, on the CPU at the same thread count: fashion-tui's tutorial model
 #    (batch 32) against PyTorch eager in Python with its default Adam and with
-#    Adam(fused=True), and fashion-tui's fast model; in interleaved rounds so that drift
+#    Adam(fused=True), each also in the leanest loop a user writes (data converted once,
+#    no loss read per batch), and fashion-tui's fast model; in interleaved rounds so that drift
 #    cancels. Seconds per epoch, images per second, the fraction of the machine's sgemm
 #    ceiling (measured here by examples/sgemm_ceiling), peak resident memory, and the
 #    ratios fashion-tui / PyTorch.
@@ -15,7 +16,11 @@
 # 6. What serving a run in the background and attached dashboards cost it
 #    (scripts/bench_attach.sh).
 # 7. What photos as phones take them cost `predict` (scripts/bench_photos.sh).
-# Takes about 40 minutes on a 2-core machine (plus a one-time PyTorch install).
+# 8. The kernels chosen at start-up against each way forced (scripts/bench_kernels.sh).
+# 9. Training beside a busy process: the fitted thread team against one quiet thread, and
+#    PyTorch beside the same load (scripts/bench_contention.sh).
+# Every table names the CPU. Takes about an hour on a 2-core machine (plus a one-time
+# PyTorch install).
 # Usage: scripts/bench.sh [THREADS] [TRAIN_LIMIT] [EPOCHS]
 #   TRAIN_LIMIT (0 = all 60,000 images) and EPOCHS (10) are for trying the script quickly;
 #   BENCH_ROUNDS (8) sets the speed rounds.
@@ -48,3 +53,7 @@ bash "$root/scripts/bench_photos.sh"
 
 # The tutorial and fast models under a three-minute budget (scripts/bench_models.sh).
 bash "$root/scripts/bench_models.sh" "$threads" 3m
+
+bash "$root/scripts/bench_kernels.sh" "$threads"
+
+bash "$root/scripts/bench_contention.sh"

@@ -27,6 +27,7 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer};
 pub use crate::device::DeviceChoice;
 pub use crate::duration::TimeBudget;
 use crate::error::UsageError;
+pub use crate::model::kernels::{Dense, Layout};
 pub use crate::model::precision::Precision;
 pub use crate::model::ModelKind;
 pub use layer::{locate, resolve, user_config_path, Source};
@@ -143,6 +144,10 @@ pub struct Model {
     pub name: ModelKind,
     pub dropout: f64,
     pub precision: Precision,
+    /// The dense layers' product: timed at start-up (`auto`), or named.
+    pub dense: Dense,
+    /// The activations' memory layout: timed at start-up (`auto`), or named.
+    pub layout: Layout,
 }
 
 impl Default for Model {
@@ -151,6 +156,8 @@ impl Default for Model {
             name: ModelKind::Tutorial,
             dropout: 0.2,
             precision: Precision::F32,
+            dense: Dense::Auto,
+            layout: Layout::Auto,
         }
     }
 }

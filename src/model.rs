@@ -2,12 +2,14 @@
 //! returns the conv layers' activations for the feature-map pane: the Keras tutorial's
 //! network in [`tutorial`], the faster, more accurate one in [`fast`]; what an image costs
 //! each of them in [`cost`]; activation layouts in [`layout`]; linear layers in
-//! [`dense`]; the arithmetic (f32 or bfloat16) in [`precision`].
+//! [`dense`]; the arithmetic (f32 or bfloat16) in [`precision`]; which of equal ways to
+//! compute is fastest on this CPU in [`kernels`].
 
 pub mod cost;
 pub mod dense;
 pub mod dropout;
 pub mod fast;
+pub mod kernels;
 pub mod layout;
 pub mod precision;
 pub mod tutorial;
@@ -17,6 +19,8 @@ use std::str::FromStr;
 
 use tch::nn::{self, ModuleT};
 use tch::{Kind, Tensor};
+
+pub use kernels::Kernels;
 
 pub use fast::FastCnn;
 pub use tutorial::TutorialCnn;
@@ -137,21 +141,22 @@ pub fn layers(kind: ModelKind, dropout: f64) -> serde_json::Value {
     }
 }
 
-/// Build `kind` under `vs`'s root, computing in f32.
+/// Build `kind` under `vs`'s root, computing in f32 with the rule's kernels.
 pub fn build(kind: ModelKind, vs: &nn::Path, dropout: f64) -> Box<dyn Network + Send> {
-    build_in(kind, vs, dropout, Kind::Float)
+    build_in(kind, vs, dropout, Kernels::rule(kind, Kind::Float))
 }
 
-/// Build `kind` under `vs`'s root, computing in `compute` (see [`precision`]).
+/// Build `kind` under `vs`'s root, computing as `kernels` says (see [`kernels`] and
+/// [`precision`]).
 pub fn build_in(
     kind: ModelKind,
     vs: &nn::Path,
     dropout: f64,
-    compute: Kind,
+    kernels: Kernels,
 ) -> Box<dyn Network + Send> {
     match kind {
-        ModelKind::Tutorial => Box::new(TutorialCnn::new(vs, dropout).computing_in(compute)),
-        ModelKind::Fast => Box::new(FastCnn::new(vs, dropout).computing_in(compute)),
+        ModelKind::Tutorial => Box::new(TutorialCnn::new(vs, dropout).computing_with(kernels)),
+        ModelKind::Fast => Box::new(FastCnn::new(vs, dropout).computing_with(kernels)),
     }
 }
 
@@ -266,7 +271,7 @@ mod tests {
             let reference = nn::VarStore::new(Device::Cpu);
             let f32_net = build(kind, &reference.root(), 0.0);
             let mut vs = nn::VarStore::new(Device::Cpu);
-            let bf16_net = build_in(kind, &vs.root(), 0.0, Kind::BFloat16);
+            let bf16_net = build_in(kind, &vs.root(), 0.0, Kernels::rule(kind, Kind::BFloat16));
             vs.copy(&reference).unwrap();
             let xs = Tensor::rand([8, 1, 28, 28], (Kind::Float, Device::Cpu));
 

@@ -5,7 +5,8 @@
 use serde::de::{DeserializeOwned, IntoDeserializer};
 
 use crate::config::{
-    ColorMode, Config, DeviceChoice, ModelKind, OnHangup, Optimizer, Precision, Schedule,
+    ColorMode, Config, Dense, DeviceChoice, Layout, ModelKind, OnHangup, Optimizer, Precision,
+    Schedule,
 };
 use crate::duration::TimeBudget;
 use crate::error::UsageError;
@@ -59,6 +60,8 @@ no_number!(
     Schedule,
     ModelKind,
     Precision,
+    Dense,
+    Layout,
     DeviceChoice,
     ColorMode,
     OnHangup,
@@ -152,7 +155,7 @@ macro_rules! by_serde {
         })*
     };
 }
-by_serde!(Optimizer, Schedule, Precision, ColorMode, OnHangup);
+by_serde!(Optimizer, Schedule, Precision, Dense, Layout, ColorMode, OnHangup);
 
 fn from_serde<T: DeserializeOwned>(text: &str) -> Result<T, String> {
     let de: serde::de::value::StrDeserializer<'_, serde::de::value::Error> =

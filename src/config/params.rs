@@ -303,6 +303,16 @@ pub const PARAMS: &[Param] = &[
     .shapes_run()
     .recipe(),
     next(
+        field!(model.dense),
+        "auto | turned | linear (the dense products' order; auto: the faster, timed)",
+    )
+    .shapes_run(),
+    next(
+        field!(model.layout),
+        "auto | channels_last | contiguous (activations in memory; auto: the faster, timed)",
+    )
+    .shapes_run(),
+    next(
         field!(data.dir),
         "with the four .gz files (empty: search, download)",
     )

@@ -5,10 +5,26 @@
 //! shapes (a batch of 32 through `fc1`'s [512, 512] weights) MKL's AVX-512 kernels run
 //! this order and its two backward products faster than libtorch's `linear`
 //! (`addmm(b, xs, Wᵀ)`; see [`crate::mkl`], and the README's speed section for the
-//! figures). The weights keep their layout, so checkpoints and `model.json` are unchanged.
+//! figures); on other CPUs `linear` may win, so a run times both
+//! ([`super::kernels`]). The weights keep their layout, so checkpoints and `model.json`
+//! are unchanged.
 
 use tch::nn;
 use tch::Tensor;
+
+use super::kernels::Dense;
+
+/// `layer` applied to `xs` in the order `order` says (`auto` is the turned one).
+pub fn dense_by(order: Dense, xs: &Tensor, layer: &nn::Linear) -> Tensor {
+    match order {
+        Dense::Linear => {
+            let kind = xs.kind();
+            let bias = layer.bs.as_ref().map(|b| b.to_kind(kind));
+            xs.linear(&layer.ws.to_kind(kind), bias)
+        }
+        Dense::Turned | Dense::Auto => dense(xs, layer),
+    }
+}
 
 /// `layer` applied to `xs` ([N, in] to [N, out]), the product turned round (see the
 /// module header), in the kind of `xs` (the weights cast to it).
@@ -45,6 +61,7 @@ mod tests {
             let theirs = layer.forward(&xs);
             assert_eq!(ours.size(), [7, 20]);
             assert!(ours.allclose(&theirs, 1e-5, 1e-5, false), "bias {bias}");
+            assert!(dense_by(Dense::Linear, &xs, &layer).equal(&theirs));
 
             let grads = |ys: &Tensor| {
                 let mut vars = vec![xs.shallow_clone(), layer.ws.shallow_clone()];

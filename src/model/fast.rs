@@ -7,9 +7,10 @@
 use tch::nn::{self, ModuleT};
 use tch::{Kind, Tensor};
 
+use super::dense::dense_by;
 use super::dropout::Dropout;
-use super::layout;
-use super::Network;
+use super::kernels::{Kernels, Layout};
+use super::{layout, ModelKind, Network};
 
 /// The shape of a [`FastCnn`]: the stem's channels and stride, then its blocks.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -94,8 +95,8 @@ pub struct FastCnn {
     pool_before: Vec<bool>,
     head: nn::Linear,
     dropout: f64,
-    /// The kind the convs compute in (see [`super::precision`]).
-    compute: Kind,
+    /// How the layers compute (see [`super::kernels`]).
+    kernels: Kernels,
 }
 
 impl FastCnn {
@@ -122,31 +123,34 @@ impl FastCnn {
             pool_before,
             head,
             dropout,
-            compute: Kind::Float,
+            kernels: Kernels::rule(ModelKind::Fast, Kind::Float),
         }
     }
 
-    /// The same network computing its convs in `kind` (f32 or bfloat16).
-    pub fn computing_in(self, kind: Kind) -> FastCnn {
-        FastCnn {
-            compute: kind,
-            ..self
-        }
+    /// The same network computing as `kernels` says: its convs in f32 or bfloat16, its
+    /// activations in either layout, its head's product turned or not.
+    pub fn computing_with(self, kernels: Kernels) -> FastCnn {
+        FastCnn { kernels, ..self }
     }
 
     /// Logits from the last conv's output: global max-pool, dropout, linear (in f32).
     fn classify(&self, features: &Tensor, train: bool) -> Tensor {
-        features
+        let dropped = features
             .amax([2, 3], false)
             .to_kind(Kind::Float)
-            .apply_t(&Dropout(self.dropout), train)
-            .apply(&self.head)
+            .apply_t(&Dropout(self.dropout), train);
+        dense_by(self.kernels.dense, &dropped, &self.head)
     }
 
-    /// The activations are channels-last throughout (see [`layout`]): on two CPU cores
-    /// that made a training step ~20% faster (BatchNorm and max-pool above all).
+    /// By the rule the activations are channels-last throughout (see [`layout`]): on two
+    /// Zen 5 cores that made a training step ~20% faster (BatchNorm and max-pool above
+    /// all); a run times both layouts ([`super::kernels`]).
     fn run(&self, xs: &Tensor, train: bool, mut keep: impl FnMut(usize, &Tensor)) -> Tensor {
-        let mut x = layout::channels_last(xs).to_kind(self.compute);
+        let xs = match self.kernels.layout {
+            Layout::Contiguous => xs.shallow_clone(),
+            Layout::ChannelsLast | Layout::Auto => layout::channels_last(xs),
+        };
+        let mut x = xs.to_kind(self.kernels.compute);
         for (i, (conv, &pool)) in self.convs.iter().zip(&self.pool_before).enumerate() {
             if pool {
                 x = x.max_pool2d_default(2);

@@ -3,9 +3,10 @@
 use tch::nn::{self, ModuleT};
 use tch::{Kind, Tensor};
 
-use super::dense::dense;
+use super::dense::dense_by;
 use super::dropout::Dropout;
-use super::Network;
+use super::kernels::{Kernels, Layout};
+use super::{layout, ModelKind, Network};
 
 /// Keras's default initialiser: Glorot (Xavier) uniform, bound √(6 / (fan_in + fan_out)).
 fn glorot(fan_in: i64, fan_out: i64) -> nn::Init {
@@ -27,8 +28,8 @@ pub struct TutorialCnn {
     fc1: nn::Linear,
     fc2: nn::Linear,
     dropout: f64,
-    /// The kind the layers compute in (see [`super::precision`]).
-    compute: Kind,
+    /// How the layers compute (see [`super::kernels`]).
+    kernels: Kernels,
 }
 
 impl TutorialCnn {
@@ -58,22 +59,23 @@ impl TutorialCnn {
             fc1: linear("fc1", 512, 512),
             fc2: linear("fc2", 512, 10),
             dropout,
-            compute: Kind::Float,
+            kernels: Kernels::rule(ModelKind::Tutorial, Kind::Float),
         }
     }
 
-    /// The same network computing its layers in `kind` (f32, the tutorial's, or
-    /// bfloat16).
-    pub fn computing_in(self, kind: Kind) -> TutorialCnn {
-        TutorialCnn {
-            compute: kind,
-            ..self
-        }
+    /// The same network computing as `kernels` says: in f32 (the tutorial's) or
+    /// bfloat16, its products turned or not, its activations in either layout.
+    pub fn computing_with(self, kernels: Kernels) -> TutorialCnn {
+        TutorialCnn { kernels, ..self }
     }
 
-    /// The three convs, each followed by ReLU, in the network's kind.
+    /// The three convs, each followed by ReLU, in the network's kind and layout.
     fn features(&self, xs: &Tensor) -> [Tensor; 3] {
-        let a1 = conv(&xs.to_kind(self.compute), &self.conv1).relu();
+        let xs = match self.kernels.layout {
+            Layout::ChannelsLast => layout::channels_last(xs),
+            Layout::Contiguous | Layout::Auto => xs.shallow_clone(),
+        };
+        let a1 = conv(&xs.to_kind(self.kernels.compute), &self.conv1).relu();
         let a2 = conv(&a1, &self.conv2).relu();
         let a3 = conv(&a2, &self.conv3).relu();
         [a1, a2, a3]
@@ -83,8 +85,9 @@ impl TutorialCnn {
         let dropped = features
             .flatten(1, -1)
             .apply_t(&Dropout(self.dropout), train);
-        let hidden = dense(&dropped, &self.fc1).relu();
-        dense(&hidden.apply_t(&Dropout(self.dropout), train), &self.fc2).to_kind(Kind::Float)
+        let d = self.kernels.dense;
+        let hidden = dense_by(d, &dropped, &self.fc1).relu();
+        dense_by(d, &hidden.apply_t(&Dropout(self.dropout), train), &self.fc2).to_kind(Kind::Float)
     }
 }
 

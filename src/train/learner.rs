@@ -21,7 +21,7 @@ use super::loss;
 use super::optim::Optim;
 use crate::config::{Config, Optimizer, Training};
 use crate::data::Split;
-use crate::model::{self, Network};
+use crate::model::{self, Kernels, Network};
 use crate::rng::step_seed;
 
 /// The moving average of the weights and the network that evaluates it.
@@ -56,19 +56,19 @@ pub struct Learner {
 }
 
 impl Learner {
-    /// Build `cfg`'s network on `device`, computing in `compute`, with weights drawn from
-    /// the run's seed, and put the training images `train` on the device.
-    pub fn new(cfg: &Config, train: &Split, device: Device, compute: Kind) -> Learner {
+    /// Build `cfg`'s network on `device`, computing as `kernels` says, with weights drawn
+    /// from the run's seed, and put the training images `train` on the device.
+    pub fn new(cfg: &Config, train: &Split, device: Device, kernels: Kernels) -> Learner {
         let tc = &cfg.training;
         tch::manual_seed(tc.seed as i64);
         let vs = nn::VarStore::new(device);
         let (kind, dropout) = (cfg.model.name, cfg.model.dropout);
-        let net = model::build_in(kind, &vs.root(), dropout, compute);
+        let net = model::build_in(kind, &vs.root(), dropout, kernels);
         let opt = Optim::new(tc, &vs);
         // Built after the trained network, so that its weights draw what they always did.
         let averaged = (tc.ema > 0.0).then(|| {
             let mut avg_vs = nn::VarStore::new(device);
-            let avg_net = model::build_in(kind, &avg_vs.root(), dropout, compute);
+            let avg_net = model::build_in(kind, &avg_vs.root(), dropout, kernels);
             avg_vs.freeze();
             let ema = Ema::new(tc.ema, &vs, &avg_vs);
             Averaged {

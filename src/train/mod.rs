@@ -15,7 +15,8 @@
 //! test set on the device, predictions, feature maps) and the run store
 //! ([`crate::store::run`]). The data as tensors is in `input`, the validation images held
 //! out of the training set in `holdout`, test fault injection in `fault` (its randomness
-//! is the crate's `rng`), and a stored run inspected for `view` in `inspect`. The recipe's
+//! is the crate's `rng`), a stored run inspected for `view` in `inspect`, and how the
+//! network computes on this CPU (timed once, remembered) in `kernel_choice`. The recipe's
 //! pieces each have their file: `optim`, `schedule`, `loss`, `augment` and `ema`.
 
 pub mod augment;
@@ -26,6 +27,7 @@ mod fault;
 pub mod holdout;
 mod input;
 pub mod inspect;
+pub mod kernel_choice;
 mod learner;
 pub mod loss;
 pub mod optim;
@@ -203,6 +205,30 @@ pub fn run_with(
         }
         (dir, _) => PathBuf::from(dir),
     };
+    let threads = usize::try_from(tch::get_num_threads()).unwrap_or(1);
+    let began = opts
+        .resume
+        .then(|| kernel_choice::checkpointed(&run_dir))
+        .flatten();
+    let choice = kernel_choice::choose(
+        cfg,
+        (device, compute, threads),
+        opts.resume.then_some(began.unwrap_or_default()),
+        crate::paths::cache_dir(),
+    );
+    for note in choice.notes {
+        sink.send(TrainEvent::Message(note));
+    }
+    let kernels = choice.kernels;
+    // The run goes on (and resumes) with what was chosen: its config says so from here.
+    let cfg = &Config {
+        model: crate::config::Model {
+            dense: kernels.dense,
+            layout: kernels.layout,
+            ..cfg.model.clone()
+        },
+        ..cfg.clone()
+    };
     // Held until the run ends: no other process writes here meanwhile.
     let run = Run::open(&run_dir, cfg, opts.resume)?;
     let _held = run.hold();
@@ -219,7 +245,7 @@ pub fn run_with(
         faults,
         predictions: opts.predictions,
     };
-    let mut t = Trainer::new(cfg, &ds, (device, compute), run, watch);
+    let mut t = Trainer::new(cfg, &ds, (device, kernels), run, watch);
     let result = train_in(&mut t, cfg, opts, &trains_on, control, sink)
         .map(|outcome| t.summary(outcome, started.elapsed().as_secs_f64()));
     if let Ok(summary) = &result {

@@ -19,6 +19,8 @@ use anyhow::Result;
 use flume::Receiver;
 use tch::{Device, Kind, Tensor};
 
+use crate::model::Kernels;
+
 use super::evaluate::{Evaluation, Evaluator};
 use super::fault::Faults;
 use super::learner::Learner;
@@ -165,11 +167,11 @@ impl<'a> Trainer<'a> {
     pub(super) fn new(
         cfg: &Config,
         ds: &'a Dataset,
-        (device, compute): (Device, Kind),
+        (device, kernels): (Device, Kernels),
         run: Run,
         watch: Watch,
     ) -> Self {
-        let learner = Learner::new(cfg, &ds.train, device, compute);
+        let learner = Learner::new(cfg, &ds.train, device, kernels);
         let t = &cfg.training;
         let eval = Evaluator::new(ds, device, t.tta, t.seed, watch.predictions);
         let per_epoch = ds.train.len().div_ceil(t.batch_size);
