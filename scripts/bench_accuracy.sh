@@ -7,6 +7,8 @@
 # Usage: scripts/bench_accuracy.sh [THREADS] [EPOCHS] [TRAIN_LIMIT] [SEED]   (0 = all images)
 set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+source "$root/scripts/cpu.sh"
+echo "CPU: $(cpu_name)"
 bin=${FASHION_TUI_BIN:-$root/target/release/fashion-tui}
 threads=${1:-$(nproc)}
 epochs=${2:-10}

@@ -18,6 +18,8 @@
 # Usage: scripts/bench_dashboard.sh [THREADS] [TRAIN_LIMIT] [ROUNDS] [PAIRS]
 set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+source "$root/scripts/cpu.sh"
+echo "CPU: $(cpu_name)"
 bin=${FASHION_TUI_BIN:-$root/target/release/fashion-tui}
 threads=${1:-$(nproc)}
 limit=${2:-10000}

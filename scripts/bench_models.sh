@@ -9,6 +9,8 @@
 # Usage: scripts/bench_models.sh [THREADS] [BUDGET] [SEEDS...]   (defaults: 2, 3m, 1 2 3)
 set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+source "$root/scripts/cpu.sh"
+echo "CPU: $(cpu_name)"
 threads=${1:-2}
 budget=${2:-3m}
 shift $(( $# > 2 ? 2 : $# )) || true

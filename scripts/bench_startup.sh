@@ -10,6 +10,8 @@
 # Usage: scripts/bench_startup.sh [THREADS] [RUNS]
 set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+source "$root/scripts/cpu.sh"
+echo "CPU: $(cpu_name)"
 bin=${FASHION_TUI_BIN:-$root/target/release/fashion-tui}
 threads=${1:-$(nproc)}
 runs=${2:-5}
