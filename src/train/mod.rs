@@ -205,30 +205,8 @@ pub fn run_with(
         }
         (dir, _) => PathBuf::from(dir),
     };
-    let threads = usize::try_from(tch::get_num_threads()).unwrap_or(1);
-    let began = opts
-        .resume
-        .then(|| kernel_choice::checkpointed(&run_dir))
-        .flatten();
-    let choice = kernel_choice::choose(
-        cfg,
-        (device, compute, threads),
-        opts.resume.then_some(began.unwrap_or_default()),
-        crate::paths::cache_dir(),
-    );
-    for note in choice.notes {
-        sink.send(TrainEvent::Message(note));
-    }
-    let kernels = choice.kernels;
-    // The run goes on (and resumes) with what was chosen: its config says so from here.
-    let cfg = &Config {
-        model: crate::config::Model {
-            dense: kernels.dense,
-            layout: kernels.layout,
-            ..cfg.model.clone()
-        },
-        ..cfg.clone()
-    };
+    let (kernels, cfg) = choose_kernels(cfg, (device, compute), &run_dir, opts.resume, sink);
+    let cfg = &cfg;
     // Held until the run ends: no other process writes here meanwhile.
     let run = Run::open(&run_dir, cfg, opts.resume)?;
     let _held = run.hold();
@@ -293,6 +271,37 @@ fn choose_device(cfg: &Config, sink: &mut dyn Sink) -> Result<(tch::Device, tch:
         _ => resolved.description.clone(),
     };
     Ok((resolved.device, compute, trains_on))
+}
+
+/// How the network computes on this CPU ([`kernel_choice`]), said in the Log, and the
+/// run's config with it: the run goes on (and resumes) with what was chosen.
+fn choose_kernels(
+    cfg: &Config,
+    (device, compute): (tch::Device, tch::Kind),
+    run_dir: &std::path::Path,
+    resume: bool,
+    sink: &mut dyn Sink,
+) -> (crate::model::Kernels, Config) {
+    let threads = usize::try_from(tch::get_num_threads()).unwrap_or(1);
+    let began = resume.then(|| kernel_choice::checkpointed(run_dir).unwrap_or_default());
+    let at = (device, compute, threads);
+    let choice = kernel_choice::choose(cfg, at, began, crate::paths::cache_dir());
+    for note in choice.notes {
+        sink.send(TrainEvent::Message(note));
+    }
+    let k = choice.kernels;
+    let model = crate::config::Model {
+        dense: k.dense,
+        layout: k.layout,
+        ..cfg.model.clone()
+    };
+    (
+        k,
+        Config {
+            model,
+            ..cfg.clone()
+        },
+    )
 }
 
 /// The dataset as the run uses it: loaded, limited, and with the validation images held
