@@ -30,7 +30,8 @@ python3 - "$work" "$threads" "$seed" "$limit" <<'PY'
 import json, re, sys
 d, threads, seed, limit = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4])
 lines = [json.loads(l) for l in open(f"{d}/out.jsonl")]
-epochs = [l for l in lines if "epoch" in l and "event" not in l]
+# Epoch lines say "event": "epoch" (older binaries said no event); the last line is "done".
+epochs = [l for l in lines if "epoch" in l and l.get("event", "epoch") == "epoch"]
 rss = int(re.search(r"Maximum resident set size \(kbytes\): (\d+)", open(f"{d}/time").read()).group(1)) / 1024
 load = re.search(r"loaded .* in ([0-9.]+)s", open(f"{d}/err").read())
 secs = [e["seconds"] for e in epochs]

@@ -185,6 +185,13 @@ impl Store {
             entries: BTreeMap::new(),
             writable: true,
         };
+        // No cache directory yet (a fresh account): nothing remembered, and it is made
+        // when the choice is.
+        if std::fs::symlink_metadata(&store.dir)
+            .is_err_and(|e| e.kind() == std::io::ErrorKind::NotFound)
+        {
+            return store;
+        }
         let read = Dir::open(&store.dir)
             .and_then(|d| d.read_text(FILE, MAX_BYTES, "remembered kernel choices (JSON)"));
         match read {
@@ -252,15 +259,14 @@ mod tests {
 
     #[test]
     fn a_choice_is_timed_once_then_remembered_for_its_shape() {
-        let dir = tempfile::tempdir().unwrap();
+        let home = tempfile::tempdir().unwrap();
+        // The cache directory is made with the first choice.
+        let dir = home.path().join("cache").join("fashion-tui");
         let at = (Device::Cpu, Kind::Float, 1);
-        let first = choose(&cfg(), at, None, Some(dir.path().into()));
-        assert!(
-            first.notes[0].contains("timed at start-up"),
-            "{:?}",
-            first.notes
-        );
-        let again = choose(&cfg(), at, None, Some(dir.path().into()));
+        let first = choose(&cfg(), at, None, Some(dir.clone()));
+        assert_eq!(first.notes.len(), 1, "{:?}", first.notes);
+        assert!(first.notes[0].contains("timed at start-up"));
+        let again = choose(&cfg(), at, None, Some(dir.clone()));
         assert_eq!(again.kernels, first.kernels);
         assert!(
             again.notes[0].contains("as timed on this machine"),
@@ -270,9 +276,9 @@ mod tests {
         // Another batch size is another shape: timed anew, both remembered.
         let mut other = cfg();
         other.training.batch_size = 8;
-        let third = choose(&other, at, None, Some(dir.path().into()));
+        let third = choose(&other, at, None, Some(dir.clone()));
         assert!(third.notes[0].contains("timed at start-up"));
-        let text = std::fs::read_to_string(dir.path().join(FILE)).unwrap();
+        let text = std::fs::read_to_string(dir.join(FILE)).unwrap();
         let entries: BTreeMap<String, Remembered> = serde_json::from_str(&text).unwrap();
         assert_eq!(entries.len(), 2);
     }
