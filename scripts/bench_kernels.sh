@@ -15,7 +15,7 @@ set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 threads=${1:-$(nproc)}
 limit=${2:-20000}
-rounds=${3:-3}
+rounds=${3:-4}
 data=${FASHION_MNIST_DIR:-/usr/share/datasets/fashion-mnist}
 bin=${FASHION_TUI_BIN:-$root/target/release/fashion-tui}
 [ -x "$bin" ] || { echo "bench: no binary at $bin (make build)" >&2; exit 1; }

@@ -242,6 +242,60 @@ fn a_run_with_held_out_images_resumes_exactly() {
 }
 
 /// `common::fast_config` with every augmentation on and test-time flips.
+/// A checkpoint written before the kernels were chosen at start-up names none: its run
+/// resumes mid-epoch with the rule it began with (turned products, plain layout), and
+/// ends as an uninterrupted run with that rule does.
+#[test]
+fn a_checkpoint_from_before_the_kernel_choice_resumes_mid_epoch_as_it_began() {
+    use fashion_tui::config::{Dense, Layout};
+    let _lock = RNG.lock().unwrap_or_else(|e| e.into_inner());
+    let data = tempfile::tempdir().unwrap();
+    common::write_synthetic(data.path(), 400, 60);
+    let rule = |run: &Path| {
+        let mut cfg = common::quick_config(data.path(), run, 3);
+        cfg.model.dense = Dense::Turned;
+        cfg.model.layout = Layout::Contiguous;
+        cfg
+    };
+    let straight = tempfile::tempdir().unwrap();
+    run_to_end(&rule(straight.path()), false);
+    let expected = metrics_of(straight.path());
+
+    let old = tempfile::tempdir().unwrap();
+    stop_after_first_batch_of_epoch_2(&rule(old.path()), old.path());
+    // As an older version wrote it: no `dense` or `layout` in the checkpoint's config.
+    let path = old.path().join(checkpoint::DIR).join(checkpoint::SIDECAR);
+    let mut v: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+    let config: String = v["config"]
+        .as_str()
+        .unwrap()
+        .lines()
+        .filter(|l| !l.starts_with("dense =") && !l.starts_with("layout ="))
+        .map(|l| format!("{l}\n"))
+        .collect();
+    assert!(!config.contains("dense"), "{config}");
+    v["config"] = config.into();
+    std::fs::write(&path, v.to_string()).unwrap();
+
+    let (_tx, rx) = flume::unbounded();
+    let mut said = Vec::new();
+    let mut sink = |ev: TrainEvent| {
+        if let TrainEvent::Message(m) = ev {
+            said.push(m);
+        }
+        true
+    };
+    let cfg = common::quick_config(data.path(), old.path(), 3);
+    let opts = RunOptions {
+        resume: true,
+        ..RunOptions::default()
+    };
+    train::run_with(&cfg, opts, &rx, &mut sink).unwrap();
+    assert!(!said.iter().any(|m| m.contains("restarts")), "{said:?}");
+    assert_eq!(metrics_of(old.path()), expected);
+}
+
 fn fast_config(data: &Path, run: &Path, epochs: usize) -> Config {
     let mut cfg = common::fast_config(data, run, epochs);
     // All augmentations on here, the shifts from half-way through the first epoch (the

@@ -6,7 +6,7 @@
 //! win. So `auto` (the default of
 //! `model.dense` and `model.layout`) times the candidates at start-up: a few training
 //! steps of each, on a batch of random images of the run's batch size, in alternating
-//! rounds, and keeps the fastest (tens of milliseconds for the tutorial, about a second
+//! rounds, and keeps the fastest (about 0.1 s for the tutorial, about a second
 //! for the fast network). A run records what it chose in its config, so a resumed run
 //! computes as it began; naming a value in the config forces it (and repeats a run's
 //! arithmetic on another machine).

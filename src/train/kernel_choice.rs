@@ -22,6 +22,8 @@ use crate::model::kernels::{self, Kernels};
 pub const FILE: &str = "kernels.json";
 /// The most the file may hold: far more than every shape a user trains.
 pub const MAX_BYTES: u64 = 1 << 20;
+/// The lock file writers hold while they add a choice.
+const LOCK: &str = ".kernels.lock";
 
 /// One remembered choice.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -40,10 +42,18 @@ pub struct Choice {
     pub notes: Vec<String>,
 }
 
-/// The shape of a timing: what it depends on. `cpu` is [`cpu_identity`]'s.
+/// The shape of a timing: what it depends on, and what was named (a choice among two
+/// ways is not the choice among four). `cpu` is [`cpu_identity`]'s.
 pub fn key(cfg: &Config, threads: usize, compute: Kind, cpu: &str) -> String {
+    let mut asked = String::new();
+    if cfg.model.dense != Dense::Auto {
+        asked += &format!(" · dense {}", cfg.model.dense);
+    }
+    if cfg.model.layout != Layout::Auto {
+        asked += &format!(" · layout {}", cfg.model.layout);
+    }
     format!(
-        "{} · batch {} · {threads} thread(s) · {compute:?} · libtorch {} · {cpu}",
+        "{} · batch {} · {threads} thread(s) · {compute:?} · libtorch {}{asked} · {cpu}",
         cfg.model.name,
         cfg.training.batch_size,
         crate::store::run_record::LIBTORCH_VERSION
@@ -218,14 +228,27 @@ impl Store {
         crate::escape::path(&self.dir.join(FILE))
     }
 
+    /// Add `entry` to the file, under an exclusive lock (two runs starting at once would
+    /// otherwise share the temp file, or one lose the other's entry): the file is read
+    /// again under the lock and written with both.
     fn remember(&mut self, key: String, entry: Remembered) -> anyhow::Result<()> {
         if !self.writable {
             return Ok(());
         }
-        self.entries.insert(key, entry);
         std::fs::create_dir_all(&self.dir)?;
+        let dir = Dir::open(&self.dir)?;
+        let lock = dir.open_rw(LOCK)?;
+        // SAFETY: flock on a descriptor we own; released when `lock` is closed.
+        if unsafe { libc::flock(std::os::fd::AsRawFd::as_raw_fd(&lock), libc::LOCK_EX) } != 0 {
+            return Err(std::io::Error::last_os_error().into());
+        }
+        let now = dir.read_text(FILE, MAX_BYTES, "remembered kernel choices (JSON)")?;
+        if let Some(now) = now.and_then(|t| serde_json::from_str(&t).ok()) {
+            self.entries = now;
+        }
+        self.entries.insert(key, entry);
         let text = serde_json::to_string_pretty(&self.entries)?;
-        Dir::open(&self.dir)?.write(FILE, format!("{text}\n").as_bytes())
+        dir.write(FILE, format!("{text}\n").as_bytes())
     }
 }
 
@@ -250,6 +273,11 @@ mod tests {
             cpu_identity(CPUINFO),
             "AMD EPYC 7B13 (family 25, model 1; avx2)"
         );
+        let mut named = cfg();
+        named.model.dense = Dense::Turned;
+        let with = key(&named, 2, Kind::Float, "cpu");
+        assert!(with.contains(" · dense turned · cpu"), "{with}");
+        assert_ne!(with, key(&cfg(), 2, Kind::Float, "cpu"));
         let k = key(&cfg(), 2, Kind::Float, &cpu_identity(CPUINFO));
         assert!(
             k.starts_with("tutorial · batch 4 · 2 thread(s) · Float · libtorch "),
@@ -281,6 +309,32 @@ mod tests {
         let text = std::fs::read_to_string(dir.join(FILE)).unwrap();
         let entries: BTreeMap<String, Remembered> = serde_json::from_str(&text).unwrap();
         assert_eq!(entries.len(), 2);
+    }
+
+    #[test]
+    fn runs_starting_together_each_keep_their_entry() {
+        let dir = tempfile::tempdir().unwrap();
+        let runs: Vec<_> = (1..=4)
+            .map(|b| {
+                let path = dir.path().to_path_buf();
+                std::thread::spawn(move || {
+                    let mut c = cfg();
+                    c.training.batch_size = b;
+                    choose(&c, (Device::Cpu, Kind::Float, 1), None, Some(path))
+                })
+            })
+            .collect();
+        for r in runs {
+            let c = r.join().unwrap();
+            assert!(
+                !c.notes.iter().any(|n| n.contains("not remembered")),
+                "{:?}",
+                c.notes
+            );
+        }
+        let text = std::fs::read_to_string(dir.path().join(FILE)).unwrap();
+        let entries: BTreeMap<String, Remembered> = serde_json::from_str(&text).unwrap();
+        assert_eq!(entries.len(), 4, "{text}");
     }
 
     #[test]
