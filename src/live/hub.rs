@@ -160,7 +160,13 @@ struct State {
     earlier: Option<Earlier>,
     /// The client that asked the run to stop, for the run's record.
     stopped_by: Option<String>,
+    /// Clients whose writer has stopped (the connection broke) and whose reader may still
+    /// have their last word (a `detach`): (id, name, named), the latest few.
+    gone: Vec<(usize, String, bool)>,
 }
+
+/// How many clients whose writer stopped are kept for their reader's last word.
+const GONE_KEPT: usize = 16;
 
 /// The live run's event hub (see the module's header). Cheap to clone: every clone is
 /// the same hub.
@@ -206,6 +212,7 @@ impl Hub {
                 history: History::default(),
                 earlier,
                 stopped_by: None,
+                gone: Vec::new(),
             })),
             commands,
             about: Arc::new(about),
@@ -321,9 +328,18 @@ impl Hub {
         )
     }
 
-    /// The client `id` left (or was dropped).
+    /// The client `id`'s writer stopped (it left, or its connection broke): it gets no
+    /// more lines. Its name is kept a while, for a `detach` its reader may still hand to
+    /// [`Hub::leave`] (a terminal that hangs up says so and closes at once, and the broken
+    /// write can come first).
     pub fn detach(&self, id: usize) {
-        self.lock().clients.retain(|c| c.id != id);
+        let mut st = self.lock();
+        if let Some(i) = st.clients.iter().position(|c| c.id == id) {
+            let c = st.clients.remove(i);
+            st.gone.push((c.id, c.name, c.named));
+            let extra = st.gone.len().saturating_sub(GONE_KEPT);
+            st.gone.drain(..extra);
+        }
     }
 
     /// The client `id` says who it is, and whether it only watches.
@@ -341,11 +357,15 @@ impl Hub {
     pub fn leave(&self, id: usize, how: Leaving) {
         let (who, named) = {
             let mut st = self.lock();
-            let Some(i) = st.clients.iter().position(|c| c.id == id) else {
+            if let Some(i) = st.clients.iter().position(|c| c.id == id) {
+                let c = st.clients.remove(i);
+                (c.name, c.named)
+            } else if let Some(i) = st.gone.iter().position(|g| g.0 == id) {
+                let (_, name, named) = st.gone.remove(i);
+                (name, named)
+            } else {
                 return;
-            };
-            let c = st.clients.remove(i);
-            (c.name, c.named)
+            }
         };
         let at = crate::store::run_record::now_text();
         let cmd = match how {
@@ -530,6 +550,24 @@ mod tests {
         assert_eq!(cmds.try_recv().unwrap(), Command::FeatureMaps { index: 3 });
         assert!(cmds.try_recv().is_err());
         assert_eq!(hub.stopped_by(), None);
+    }
+
+    #[test]
+    fn a_lost_terminal_is_recorded_even_when_its_broken_write_came_first() {
+        let (hub, _sink, cmds) = hub();
+        let (a, _, _fa) = hub.attach();
+        hub.name(a, "pts/3", false);
+        // The terminal hung up: its client said `detach` (lost) and closed; the server's
+        // writer saw the broken connection before its reader read the word.
+        hub.detach(a);
+        hub.leave(a, Leaving::Lost);
+        let Command::Detached(text) = cmds.try_recv().unwrap() else {
+            panic!("a lost terminal is recorded");
+        };
+        assert!(text.contains("pts/3 (terminal 1) went away"), "{text}");
+        // Once only.
+        hub.leave(a, Leaving::Lost);
+        assert!(cmds.try_recv().is_err());
     }
 
     #[test]
