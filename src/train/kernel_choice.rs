@@ -40,6 +40,8 @@ pub struct Remembered {
 pub struct Choice {
     pub kernels: Kernels,
     pub notes: Vec<String>,
+    /// What the run's config says from here on (`model.dense`, `model.layout`).
+    pub recorded: (Dense, Layout),
 }
 
 /// The shape of a timing: what it depends on, and what was named (a choice among two
@@ -103,11 +105,10 @@ pub fn checkpointed(run_dir: &std::path::Path) -> Option<(Dense, Layout)> {
 /// GPU's `auto` is the rule too: the choice was never measured there.
 pub fn choose(
     cfg: &Config,
-    (device, compute, threads): (Device, Kind, usize),
+    at: (Device, Kind, usize),
     began: Option<(Dense, Layout)>,
     cache: Option<PathBuf>,
 ) -> Choice {
-    let kind = cfg.model.name;
     let mut asked = (cfg.model.dense, cfg.model.layout);
     if let Some((dense, layout)) = began {
         if asked.0 == Dense::Auto {
@@ -117,13 +118,35 @@ pub fn choose(
             asked.1 = layout;
         }
     }
+    let (kernels, notes) = pick(cfg, asked, at, began.is_some(), cache);
+    // A resumed run's config keeps what its checkpoint said (an older one's `auto` stays
+    // `auto`, so that its settings compare equal); a new run's records what was chosen.
+    let recorded = if began.is_some() {
+        asked
+    } else {
+        (kernels.dense, kernels.layout)
+    };
+    Choice {
+        kernels,
+        notes,
+        recorded,
+    }
+}
+
+/// [`choose`]'s kernels and Log lines for the values `asked` (a resumed run's already
+/// filled in from its checkpoint: it is not timed).
+fn pick(
+    cfg: &Config,
+    asked: (Dense, Layout),
+    (device, compute, threads): (Device, Kind, usize),
+    resumed: bool,
+    cache: Option<PathBuf>,
+) -> (Kernels, Vec<String>) {
+    let kind = cfg.model.name;
     let rule = Kernels::or_rule(asked, kind, compute);
     let candidates = kernels::candidates(asked, kind, compute);
-    if began.is_some() || device != Device::Cpu || candidates.len() < 2 {
-        return Choice {
-            kernels: rule,
-            notes: Vec::new(),
-        };
+    if resumed || device != Device::Cpu || candidates.len() < 2 {
+        return (rule, Vec::new());
     }
     let cpuinfo = std::fs::read_to_string("/proc/cpuinfo").unwrap_or_default();
     let key = key(cfg, threads, compute, &cpu_identity(&cpuinfo));
@@ -143,21 +166,16 @@ pub fn choose(
             r.at,
             store.as_ref().map_or(String::new(), |s| s.shown())
         ));
-        return Choice {
-            kernels: Kernels {
-                dense: r.dense,
-                layout: r.layout,
-                compute,
-            },
-            notes,
+        let k = Kernels {
+            dense: r.dense,
+            layout: r.layout,
+            compute,
         };
+        return (k, notes);
     }
     let timed = kernels::time(kind, &candidates, cfg.training.batch_size, device);
     let Some((chosen, line)) = kernels::fastest(&timed) else {
-        return Choice {
-            kernels: rule,
-            notes,
-        };
+        return (rule, notes);
     };
     notes.push(line.clone());
     if let Some(mut s) = store {
@@ -171,10 +189,7 @@ pub fn choose(
             notes.push(format!("kernels: not remembered: {e:#}"));
         }
     }
-    Choice {
-        kernels: chosen,
-        notes,
-    }
+    (chosen, notes)
 }
 
 /// The remembered choices in the cache directory.
@@ -359,6 +374,9 @@ mod tests {
         );
         let old = choose(&cfg(), at, Some((Dense::Auto, Layout::Auto)), None);
         assert_eq!(old.kernels, Kernels::rule(ModelKind::Tutorial, Kind::Float));
+        // Its config keeps the checkpoint's `auto`; a new run's records the choice.
+        assert_eq!(old.recorded, (Dense::Auto, Layout::Auto));
+        assert_eq!(c.recorded, (Dense::Linear, Layout::ChannelsLast));
         let gpu = choose(&cfg(), (Device::Cuda(0), Kind::Float, 1), None, None);
         assert_eq!(gpu.kernels, Kernels::rule(ModelKind::Tutorial, Kind::Float));
         assert!(!dir.path().join(FILE).exists());

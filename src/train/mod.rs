@@ -45,7 +45,7 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, Result};
 use flume::Receiver;
 
-use crate::config::{Config, Dense, Layout};
+use crate::config::Config;
 use crate::data::{self, Dataset};
 use crate::events::{BestBy, Command, Phase, RunSummary, TrainEvent};
 pub use crate::rng::{step_seed, SplitMix64};
@@ -290,24 +290,7 @@ fn choose_kernels(
         sink.send(TrainEvent::Message(note));
     }
     let k = choice.kernels;
-    // A new run records what it chose. A resumed one keeps what its checkpoint says where
-    // the config left it open: an older checkpoint's `auto` stays `auto` (computed by the
-    // earlier rule), so that its settings compare equal and a mid-epoch position resumes.
-    let (dense, layout) = match began {
-        Some((d, l)) => (
-            if cfg.model.dense == Dense::Auto {
-                d
-            } else {
-                cfg.model.dense
-            },
-            if cfg.model.layout == Layout::Auto {
-                l
-            } else {
-                cfg.model.layout
-            },
-        ),
-        None => (k.dense, k.layout),
-    };
+    let (dense, layout) = choice.recorded;
     let model = crate::config::Model {
         dense,
         layout,
